@@ -1,0 +1,57 @@
+# CoE — the two-command set-up (`make demo`, `make test`) and the developer chores.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint worker beat install venv serve migrate bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Installs the project with its dev extra; redone only when pyproject.toml changes.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv install: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+
+## make demo: venv, install, migrate SQLite, load the demo organisation, serve on 127.0.0.1:$(PORT)
+demo: export DEBUG ?= 1
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+serve: $(STAMP)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+## make test: the whole suite (SQLite and eager Celery unless DATABASE_URL / CELERY_BROKER_URL are set)
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make lint: ruff, migrations in step with models, deploy checks against production settings
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=0 SECRET_KEY=lint-only-secret-key-that-is-long-enough-to-pass-the-deploy-check-0123456789 \
+	  ALLOWED_HOSTS=coe.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+## make worker: a Celery worker on CELERY_BROKER_URL (all queues)
+worker: $(STAMP)
+	$(VENV)/bin/celery -A coe worker -l info -Q celery,io,cpu
+
+beat: $(STAMP)
+	$(VENV)/bin/celery -A coe beat -l info
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from coe.models import Factory, Membership
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Factory)
+class FactoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "kind", "business_unit", "region", "audit_cadence_months"]
+    list_filter = ["kind", "business_unit", "region"]
+    search_fields = ["name", "slug", "site"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "factory", "role", "created_at"]
+    list_filter = ["role", "factory__business_unit"]
+    search_fields = ["user__username", "factory__name", "factory__slug"]
+    autocomplete_fields = ["user", "factory"]

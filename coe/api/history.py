@@ -1,0 +1,97 @@
+"""The change log in the API: ``/api/audit-log/`` (CoE staff) and ``…/{id}/history/`` per object."""
+
+from __future__ import annotations
+
+from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+
+from coe.api.permissions import IsCoEStaff
+
+
+class LogEntrySerializer(serializers.ModelSerializer):
+    action = serializers.SerializerMethodField()
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    model = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LogEntry
+        fields = [
+            "id",
+            "timestamp",
+            "actor",
+            "action",
+            "model",
+            "object_pk",
+            "object_repr",
+            "changes",
+            "remote_addr",
+        ]
+
+    def get_action(self, obj: LogEntry) -> str:
+        return {0: "create", 1: "update", 2: "delete", 3: "access"}.get(obj.action, str(obj.action))
+
+    def get_model(self, obj: LogEntry) -> str:
+        return f"{obj.content_type.app_label}.{obj.content_type.model}"
+
+    def get_changes(self, obj: LogEntry) -> dict:
+        """``{field: [old, new]}``."""
+        return obj.changes_dict
+
+
+class LogEntryFilterSet(filters.FilterSet):
+    model = filters.CharFilter(method="filter_model", help_text="app_label.model, e.g. coe.factory")
+    object_pk = filters.CharFilter()
+    actor = filters.CharFilter(field_name="actor__username")
+    action = filters.ChoiceFilter(
+        choices=[("create", "create"), ("update", "update"), ("delete", "delete")],
+        method="filter_action",
+    )
+    since = filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    until = filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+
+    class Meta:
+        model = LogEntry
+        fields = ["object_pk"]
+
+    def filter_model(self, queryset, name, value):
+        app_label, _, model = value.lower().partition(".")
+        return queryset.filter(content_type__app_label=app_label, content_type__model=model)
+
+    def filter_action(self, queryset, name, value):
+        codes = {"create": 0, "update": 1, "delete": 2}
+        return queryset.filter(action=codes[value])
+
+
+def log_entries():
+    return LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-id")
+
+
+class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every create, update and delete of a domain object: who, when, what changed."""
+
+    serializer_class = LogEntrySerializer
+    permission_classes = [IsCoEStaff]
+    filterset_class = LogEntryFilterSet
+    ordering_fields = ["timestamp"]
+
+    def get_queryset(self):
+        return log_entries()
+
+
+class HistoryMixin:
+    """Adds ``GET …/{lookup}/history/``: the object's change log, to whoever may see the object."""
+
+    @extend_schema(responses=LogEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, *args, **kwargs):
+        obj = self.get_object()
+        entries = log_entries().filter(
+            content_type=ContentType.objects.get_for_model(obj), object_pk=str(obj.pk)
+        )
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(LogEntrySerializer(page, many=True).data)

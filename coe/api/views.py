@@ -1,0 +1,75 @@
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from coe.api.history import HistoryMixin
+from coe.api.serializers import FactorySerializer, MembershipSerializer, UserSerializer
+from coe.choices import COE_STAFF_GROUP, Role
+from coe.filtersets import FactoryFilterSet, MembershipFilterSet, UserFilterSet
+from coe.models import Membership
+from coe.scoping import is_coe_staff, restrict, visible_factories
+
+User = get_user_model()
+
+
+class FactoryViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Digital factories. Everyone sees the factories they belong to; CoE staff see and edit all."""
+
+    serializer_class = FactorySerializer
+    filterset_class = FactoryFilterSet
+    lookup_field = "slug"
+    ordering_fields = ["name", "slug", "business_unit", "kind", "created_at"]
+
+    def get_queryset(self):
+        owners = Membership.objects.filter(role=Role.BUSINESS_OWNER).select_related("user")
+        return visible_factories(self.request.user).prefetch_related(
+            Prefetch("memberships", queryset=owners, to_attr="owner_memberships")
+        )
+
+
+class MembershipViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Who holds which role in which factory. CoE staff manage them."""
+
+    serializer_class = MembershipSerializer
+    filterset_class = MembershipFilterSet
+    ordering_fields = ["created_at", "role"]
+
+    def get_queryset(self):
+        return restrict(Membership.objects.select_related("user", "factory"), self.request.user)
+
+
+class UserViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """People. CoE staff create and manage users; everyone else sees themselves."""
+
+    serializer_class = UserSerializer
+    filterset_class = UserFilterSet
+    ordering_fields = ["username", "date_joined"]
+
+    def get_queryset(self):
+        user = self.request.user
+        queryset = User.objects.order_by("username").prefetch_related(
+            Prefetch("memberships", queryset=Membership.objects.select_related("factory")),
+        )
+        if not is_coe_staff(user):
+            return queryset.filter(pk=user.pk)
+        return queryset
+
+    def list(self, request, *args, **kwargs):
+        # Staff membership of every listed user in one query (no query per row).
+        staff_ids = set(
+            User.objects.filter(groups__name=COE_STAFF_GROUP).values_list("pk", flat=True)
+        )
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        for user in page:
+            user._coe_is_staff = user.is_superuser or user.pk in staff_ids
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(responses=UserSerializer)
+    @action(detail=False, methods=["get"])
+    def me(self, request):
+        """The signed-in user, with their memberships and whether they are CoE staff."""
+        return Response(self.get_serializer(self.get_queryset().get(pk=request.user.pk)).data)

@@ -1,0 +1,67 @@
+"""The core: factories and who belongs to them in which role."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from coe.choices import FactoryKind, Role
+
+
+class Factory(models.Model):
+    """A digital factory the CoE supports: a software delivery team or a connected plant."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=FactoryKind.choices)
+    business_unit = models.CharField(max_length=120, db_index=True)
+    site = models.CharField(max_length=120, blank=True)
+    region = models.CharField(max_length=80, blank=True)
+    description = models.TextField(blank=True)
+    currency = models.CharField(
+        max_length=3, default="EUR", help_text="ISO 4217 code the factory reports money in."
+    )
+    audit_cadence_months = models.PositiveSmallIntegerField(
+        default=12, help_text="How often CoE staff audit this factory's maturity."
+    )
+    network_allowlist = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "Hosts or CIDRs (optionally with :port) that this factory's connectors may reach, "
+            "kept by CoE staff. Empty: the CONNECTOR_DEFAULT_ALLOWLIST applies."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "factories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("factory-detail", kwargs={"slug": self.slug})
+
+
+class Membership(models.Model):
+    """A user's role in one factory (business owner or member)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    factory = models.ForeignKey(Factory, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["factory__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "factory"], name="one_membership_per_factory")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} of {self.factory}"

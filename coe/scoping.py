@@ -1,0 +1,98 @@
+"""Who may see and change what: the one place every queryset in every app goes through.
+
+Rules:
+- CoE staff (members of the ``coe_staff`` group) and superusers see and change everything.
+- Everyone else sees only the rows of the factories they hold a membership in, any role.
+- Business owners of a factory may act as its owner (e.g. first approval of a request);
+  what a role may *change* beyond that is decided by each app through ``factory_ids``.
+- Anonymous users see nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Model, Q, QuerySet
+
+from coe.choices import COE_STAFF_GROUP, Role
+from coe.models import Factory, Membership
+
+_STAFF_CACHE_ATTR = "_coe_is_staff"
+_FACTORY_CACHE_ATTR = "_coe_factory_roles"
+
+
+def is_coe_staff(user) -> bool:
+    """True for CoE staff and superusers; the answer is cached on the user object."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    cached = getattr(user, _STAFF_CACHE_ATTR, None)
+    if cached is None:
+        cached = user.is_superuser or user.groups.filter(name=COE_STAFF_GROUP).exists()
+        setattr(user, _STAFF_CACHE_ATTR, cached)
+    return cached
+
+
+def factory_roles(user) -> dict[int, str]:
+    """``{factory_id: role}`` of the user's memberships, cached on the user object."""
+    if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+        return {}
+    cached = getattr(user, _FACTORY_CACHE_ATTR, None)
+    if cached is None:
+        cached = dict(Membership.objects.filter(user=user).values_list("factory_id", "role"))
+        setattr(user, _FACTORY_CACHE_ATTR, cached)
+    return cached
+
+
+def factory_ids(user, roles: Iterable[str] | None = None) -> set[int]:
+    """Ids of the factories the user belongs to, optionally only in the given roles."""
+    wanted = set(roles) if roles is not None else None
+    return {fid for fid, role in factory_roles(user).items() if wanted is None or role in wanted}
+
+
+def owned_factory_ids(user) -> set[int]:
+    """Ids of the factories the user is a business owner of."""
+    return factory_ids(user, [Role.BUSINESS_OWNER])
+
+
+def visible_factories(user) -> QuerySet[Factory]:
+    """The factories the user may see."""
+    return restrict(Factory.objects.all(), user, factory_field="")
+
+
+def restrict(queryset: QuerySet, user, *, factory_field: str = "factory") -> QuerySet:
+    """Restrict ``queryset`` to the rows ``user`` may see.
+
+    ``factory_field`` is the lookup path from the model to its factory (``"factory"``,
+    ``"connector__factory"``); ``""`` means the model *is* the factory. Rows of models
+    without a factory (the shared registry) are scoped by the caller, not here.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if is_coe_staff(user):
+        return queryset
+    lookup = f"{factory_field}__in" if factory_field else "pk__in"
+    return queryset.filter(**{lookup: factory_ids(user)})
+
+
+def restrict_any(queryset: QuerySet, user, *factory_fields: str) -> QuerySet:
+    """Rows linked to a visible factory through any of ``factory_fields`` (or to none)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if is_coe_staff(user):
+        return queryset
+    ids = factory_ids(user)
+    condition = Q()
+    for field in factory_fields:
+        condition |= Q(**{f"{field}__in": ids})
+    return queryset.filter(condition).distinct()
+
+
+def can_see_factory(user, factory: Factory | int) -> bool:
+    fid = factory.pk if isinstance(factory, Model) else factory
+    return is_coe_staff(user) or fid in factory_ids(user)
+
+
+def is_business_owner(user, factory: Factory | int) -> bool:
+    fid = factory.pk if isinstance(factory, Model) else factory
+    return fid in owned_factory_ids(user)

@@ -1,0 +1,40 @@
+"""The project's URLs: pages, the admin and the API under /api/.
+
+This is the only module of ``coe`` that imports the apps: each app contributes its API
+router (joined into one API root) and its pages.
+"""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from assessments import views as assessment_pages
+from coe import views as core_pages
+from coe.api.errors import api_not_found
+from coe.api.urls import router as core_router
+
+api_router = DefaultRouter()
+for app_router in (core_router,):
+    api_router.registry.extend(app_router.registry)
+
+api_patterns = [
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *api_router.urls,
+    path("<path:unknown>", api_not_found),
+]
+
+urlpatterns = [
+    path("", assessment_pages.portfolio, name="portfolio"),
+    path("factories/", core_pages.factory_list, name="factory-list"),
+    path("factories/<slug:slug>/", core_pages.factory_detail, name="factory-detail"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("health/", core_pages.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/", include((api_patterns, "api"))),
+]

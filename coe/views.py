@@ -1,0 +1,98 @@
+"""Core pages: the factory list and the factory page, and the health check."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count, Prefetch, Q
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from coe.choices import Role
+from coe.filtersets import FactoryFilterSet
+from coe.models import Membership
+from coe.pages import factory_panels
+from coe.scoping import is_coe_staff, visible_factories
+
+
+def _factories_for(user):
+    owners = Membership.objects.filter(role=Role.BUSINESS_OWNER).select_related("user")
+    return (
+        visible_factories(user)
+        .annotate(member_count=Count("memberships", filter=Q(memberships__role=Role.MEMBER)))
+        .prefetch_related(Prefetch("memberships", queryset=owners, to_attr="owner_memberships"))
+    )
+
+
+@login_required
+def factory_list(request):
+    """The factories the user may see, filterable by kind, business unit and text."""
+    filterset = FactoryFilterSet(request.GET, queryset=_factories_for(request.user))
+    page = Paginator(filterset.qs.order_by("business_unit", "name"), 50).get_page(
+        request.GET.get("page")
+    )
+    units = visible_factories(request.user).values_list("business_unit", flat=True).distinct()
+    return render(
+        request,
+        "coe/factory_list.html",
+        {"filterset": filterset, "page": page, "business_units": sorted(set(units))},
+    )
+
+
+@login_required
+def factory_detail(request, slug: str):
+    """One factory: who runs it, and every panel the apps contribute."""
+    factory = get_object_or_404(_factories_for(request.user), slug=slug)
+    memberships = factory.memberships.select_related("user").order_by("role", "user__username")
+    return render(
+        request,
+        "coe/factory_detail.html",
+        {
+            "factory": factory,
+            "memberships": memberships,
+            "panels": factory_panels(request, factory),
+            "can_edit": is_coe_staff(request.user),
+        },
+    )
+
+
+def health(request):
+    """Liveness and readiness: the database answers; a broker, when configured, answers."""
+    checks: dict[str, str] = {}
+    status = 200
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # reported, not raised
+        checks["database"] = f"error: {exc.__class__.__name__}"
+        status = 503
+    if settings.CELERY_BROKER_URL:
+        from coe.celery import app
+
+        try:
+            with app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"error: {exc.__class__.__name__}"
+            status = 503
+    else:
+        checks["broker"] = "eager (no broker configured)"
+    if request.GET.get("worker") and status == 200:
+        checks["worker"], worker_ok = _probe_worker()
+        status = 200 if worker_ok else 503
+    return JsonResponse({"status": "ok" if status == 200 else "degraded", **checks}, status=status)
+
+
+def _probe_worker(timeout: float = 5.0) -> tuple[str, bool]:
+    """Send a probe task and wait for a worker's answer."""
+    from coe.tasks import probe_worker_task
+
+    try:
+        answer = probe_worker_task.apply_async().get(timeout=timeout)
+    except Exception as exc:  # a missing worker is a finding, not a crash
+        return f"error: no worker answered ({exc.__class__.__name__})", False
+    return f"ok ({answer['hostname']}, {answer['factories']} factories)", True
