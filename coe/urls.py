@@ -11,30 +11,45 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from assessments import views as assessment_pages
+import assessments.api.urls
+import assessments.urls
+import connectors.api.urls
+import connectors.urls
+import registry.api.urls
+import registry.urls
 from coe import views as core_pages
 from coe.api.errors import api_not_found
 from coe.api.urls import router as core_router
 
 api_router = DefaultRouter()
-for app_router in (core_router,):
+for app_router in (
+    core_router,
+    registry.api.urls.router,
+    connectors.api.urls.router,
+    assessments.api.urls.router,
+):
     api_router.registry.extend(app_router.registry)
 
 api_patterns = [
     path("auth/token/", obtain_auth_token, name="auth-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *registry.api.urls.urlpatterns,
+    *connectors.api.urls.urlpatterns,
+    *assessments.api.urls.urlpatterns,
     *api_router.urls,
     path("<path:unknown>", api_not_found),
 ]
 
 urlpatterns = [
-    path("", assessment_pages.portfolio, name="portfolio"),
     path("factories/", core_pages.factory_list, name="factory-list"),
     path("factories/<slug:slug>/", core_pages.factory_detail, name="factory-detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", core_pages.health, name="health"),
+    path("", include(assessments.urls)),
+    path("", include(registry.urls)),
+    path("", include(connectors.urls)),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
 ]

@@ -1,0 +1,3 @@
+"""Pages of the connectors app."""
+
+urlpatterns: list = []

@@ -1,0 +1,8 @@
+"""API routes of the registry app (joined into the one API root by coe/urls.py)."""
+
+from rest_framework.routers import SimpleRouter
+
+router = SimpleRouter()
+
+# Routes that are not viewsets (e.g. actions on another app's objects).
+urlpatterns: list = []

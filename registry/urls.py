@@ -1,0 +1,3 @@
+"""Pages of the registry app."""
+
+urlpatterns: list = []
