@@ -25,7 +25,8 @@ DEFAULT_TAXONOMY: list[tuple[str, str, list[tuple[str, str]]]] = [
         "Operations",
         "both",
         [
-            ("Observability", "Metrics, dashboards and alerting."),
+            ("Observability", "Metrics collection, monitoring and alerting."),
+            ("Dashboards", "Visualisation of operational data."),
             ("Logging", "Log collection and search."),
             ("Application performance monitoring", "Tracing and APM."),
             ("Incident management", "On-call, paging and incident response."),
