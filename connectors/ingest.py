@@ -436,7 +436,7 @@ class IngestSession:
                 MetricSample(
                     factory_id=self.factory_id,
                     metric=m.metric[:120],
-                    series=(m.device_source_id or m.line)[:200],
+                    series=(m.series or m.device_source_id or m.line)[:200],
                     period_start=m.period_start,
                     period_end=m.period_end,
                     value=float(m.value),

@@ -38,3 +38,11 @@ def ingest(connector: Connector, items, *, complete: bool = True, batch_size=Non
     )
     run.refresh_from_db()
     return run
+
+
+def run_sync(connector: Connector, *, full_sync: bool = True) -> SyncRun:
+    """Queue and execute one sync of ``connector`` inline, as ``sync_connectors`` does."""
+    from connectors.services import sync_run_execute
+
+    run = sync_run_start(connector=connector, full_sync=full_sync, enqueue=False)
+    return sync_run_execute(run_id=run.pk)
