@@ -18,7 +18,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API is open it keeps an event loop running in this
+# thread, and code under test that calls asyncio.run() (the OPC UA adapter) must not see it.
+@pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
