@@ -28,9 +28,9 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def assessments_for(user) -> QuerySet[Assessment]:
     """The assessments the user may see (those of their factories; all for CoE staff)."""
     return restrict(
-        Assessment.objects.select_related("factory", "model", "assessor").annotate(
-            answered=Count("answers", distinct=True)
-        ),
+        Assessment.objects.select_related("factory", "model", "assessor")
+        .annotate(answered=Count("answers", distinct=True))
+        .order_by("-created_at", "-id"),
         user,
     )
 
