@@ -40,3 +40,114 @@ def factories_by_unit(rows: list[dict]) -> str:
         )
     fig.update_layout(barmode="stack", yaxis_title="factories", legend={"orientation": "h"})
     return figure_html(fig, div_id="chart-factories-by-unit")
+
+
+STAGE_COLOURS = {1: "#b3261e", 2: "#e07a1f", 3: "#c9a227", 4: "#2e8b57", 5: "#1f5f8b"}
+STAGE_LABELS = ["Ad hoc", "Developing", "Established", "Advanced", "Optimized"]
+
+
+def maturity_radar(dimensions: list[dict], medians: dict[str, float]) -> str:
+    """Radar of a factory's dimension scores against the portfolio median.
+
+    ``dimensions``: ``[{"key", "name", "score"}]`` (scored ones); ``medians``: ``{key: score}``.
+    """
+    scored = [d for d in dimensions if d["score"] is not None]
+    names = [d["name"] for d in scored]
+    closed = names + names[:1]
+    fig = go.Figure()
+    median_values = [medians.get(d["key"]) for d in scored]
+    if any(v is not None for v in median_values):
+        values = [v if v is not None else 0 for v in median_values]
+        fig.add_trace(
+            go.Scatterpolar(
+                r=values + values[:1],
+                theta=closed,
+                name="Portfolio median",
+                line={"color": PALETTE[4], "dash": "dot"},
+            )
+        )
+    values = [d["score"] for d in scored]
+    fig.add_trace(
+        go.Scatterpolar(
+            r=values + values[:1],
+            theta=closed,
+            name="This factory",
+            fill="toself",
+            line={"color": PALETTE[0]},
+        )
+    )
+    fig.update_layout(
+        polar={"radialaxis": {"range": [0, 5], "tickvals": [1, 2, 3, 4, 5]}},
+        legend={"orientation": "h"},
+        height=380,
+    )
+    html = figure_html(fig, div_id="chart-radar")
+    return html
+
+
+def stage_history(points: list[dict]) -> str:
+    """The overall index and stage over a factory's final assessments; a change of model
+    version is marked with a dashed line and a note.
+
+    ``points``: ``[{"date", "index", "stage_name", "model_version"}]`` oldest first.
+    """
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[p["date"] for p in points],
+        y=[p["index"] for p in points],
+        mode="lines+markers+text",
+        text=[p["stage_name"] for p in points],
+        textposition="top center",
+        name="Index",
+        line={"color": PALETTE[0]},
+    )
+    for before, after in zip(points, points[1:], strict=False):
+        if before["model_version"] != after["model_version"]:
+            fig.add_vline(x=after["date"], line_dash="dash", line_color=PALETTE[1])
+            fig.add_annotation(
+                x=after["date"],
+                y=5,
+                text=f"model v{after['model_version']}",
+                showarrow=False,
+                yshift=8,
+            )
+    fig.update_layout(
+        yaxis={"range": [0.8, 5.3], "tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
+        showlegend=False,
+    )
+    return figure_html(fig, div_id="chart-stage-history")
+
+
+def stage_distribution(counts: dict[int, int]) -> str:
+    """Bars: how many factories are at each of the five stages."""
+    fig = go.Figure()
+    fig.add_bar(
+        x=STAGE_LABELS,
+        y=[counts.get(stage, 0) for stage in range(1, 6)],
+        marker_color=[STAGE_COLOURS[s] for s in range(1, 6)],
+    )
+    fig.update_layout(yaxis_title="factories", showlegend=False)
+    return figure_html(fig, div_id="chart-stage-distribution")
+
+
+def dimension_heatmap(
+    rows: list[str], columns: list[str], values: list[list], *, div_id: str
+) -> str:
+    """Heatmap of dimension scores (rows: factories or business units; None = not scored)."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=columns,
+            y=rows,
+            zmin=1,
+            zmax=5,
+            colorscale=[[i / 4, STAGE_COLOURS[i + 1]] for i in range(5)],
+            text=[["" if v is None else f"{v:.1f}" for v in row] for row in values],
+            texttemplate="%{text}",
+            hoverongaps=False,
+            colorbar={"tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
+        )
+    )
+    fig.update_layout(height=max(260, 60 + 32 * len(rows)), yaxis={"autorange": "reversed"})
+    fig.update_xaxes(tickangle=-30)
+    return figure_html(fig, div_id=div_id)

@@ -165,13 +165,12 @@ def answers_of(assessment: Assessment) -> QuerySet[Answer]:
     return assessment.answers.prefetch_related("files").order_by("id")
 
 
-def portfolio_scores(user) -> list[dict]:
-    """The latest final result of every visible factory: ``{factory, assessment, result}``."""
-    factories = visible_factories(user)
-    latest = latest_finals_by_factory(factories)
+def portfolio_scores_for(factories: list[Factory]) -> list[dict]:
+    """The latest final result of each factory: ``[{factory, assessment, result}]``."""
+    latest = latest_finals_by_factory(Factory.objects.filter(pk__in=[f.pk for f in factories]))
     return [
         {"factory": f, "assessment": latest[f.pk], "result": latest[f.pk].result}
-        for f in factories.order_by("business_unit", "name")
+        for f in factories
         if f.pk in latest and latest[f.pk].result
     ]
 
