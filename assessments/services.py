@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from assessments import signals
@@ -160,7 +161,7 @@ def assessment_transition(*, assessment: Assessment, to: str, user=None) -> Asse
     if to == AssessmentStatus.FINAL:
         assessment_finalize(assessment=assessment, user=user)
         return assessment
-    assessment = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    original, assessment = assessment, Assessment.objects.select_for_update().get(pk=assessment.pk)
     if to not in TRANSITIONS[assessment.status]:
         raise AssessmentLocked(
             f"An assessment cannot go from {assessment.get_status_display().lower()} to "
@@ -168,6 +169,7 @@ def assessment_transition(*, assessment: Assessment, to: str, user=None) -> Asse
         )
     assessment.status = to
     assessment.save(update_fields=["status", "updated_at"])
+    original.status = to
     return assessment
 
 
@@ -397,9 +399,8 @@ def assessment_inputs(assessment: Assessment, as_of: dt.date) -> dict[str, Ratin
     limit = assessment.model.evidence_freshness_days
     readings = {r.criterion: r for r in assessment.signal_readings.all()}
     inputs = {}
-    for answer in assessment.answers.all():
-        has_files = bool(getattr(answer, "_file_count", None) or answer.files.exists())
-        documented = bool(answer.evidence.strip() or answer.links or has_files)
+    for answer in assessment.answers.annotate(file_count=Count("files")).order_by():
+        documented = bool(answer.evidence.strip() or answer.links or answer.file_count)
         backed = documented and _fresh(answer.evidence_date, as_of, limit)
         reading = readings.get(answer.criterion)
         if not backed and answer.suggestion == SuggestionDecision.ACCEPTED and reading:
@@ -464,6 +465,7 @@ def assessment_finalize(
 ) -> dict:
     """Score, store the result and lock the assessment. Every applicable criterion must be
     answered (N/A counts as an answer) and at least one rated."""
+    original = assessment
     assessment = (
         Assessment.objects.select_for_update()
         .select_related("model", "factory")
@@ -505,4 +507,6 @@ def assessment_finalize(
     assessment.finalized_at = now
     assessment.finalized_by = user
     assessment.save()
+    if original is not assessment:
+        original.refresh_from_db()
     return assessment.result

@@ -111,7 +111,14 @@ def test_staff_run_an_audit_through_the_api_and_owner_reads_the_scorecard(world)
         "roadmap",
     }
     assert set(card["overall"]) >= {"index", "stage", "stage_name", "capped_by"}
-    assert set(card["dimensions"][0]) >= {"key", "name", "score", "stage", "stage_name", "confidence"}
+    assert set(card["dimensions"][0]) >= {
+        "key",
+        "name",
+        "score",
+        "stage",
+        "stage_name",
+        "confidence",
+    }
     assert card["roadmap"] and set(card["roadmap"][0]) == {
         "criterion",
         "dimension",
@@ -123,9 +130,12 @@ def test_staff_run_an_audit_through_the_api_and_owner_reads_the_scorecard(world)
     # Final is locked.
     again = staff.post(url, rows[:1], format="json")
     assert again.status_code == 409
-    assert staff.patch(
-        reverse("api:assessment-detail", args=[body["id"]]), {"notes": "x"}, format="json"
-    ).status_code == 409
+    assert (
+        staff.patch(
+            reverse("api:assessment-detail", args=[body["id"]]), {"notes": "x"}, format="json"
+        ).status_code
+        == 409
+    )
     assert staff.delete(reverse("api:assessment-detail", args=[body["id"]])).status_code == 409
 
 
@@ -143,9 +153,12 @@ def test_scorecard_is_visible_only_inside_the_persona_factories(world, persona, 
 
 
 def test_scorecard_needs_a_final_assessment_and_a_login(world):
-    assert world.client("anonymous").get(
-        reverse("api:factory-scorecard", args=["alpha-plant"])
-    ).status_code == 401
+    assert (
+        world.client("anonymous")
+        .get(reverse("api:factory-scorecard", args=["alpha-plant"]))
+        .status_code
+        == 401
+    )
     missing = world.client("owner_a").get(reverse("api:factory-scorecard", args=["alpha-plant"]))
     assert missing.status_code == 404 and "no final assessment" in missing.json()["detail"]
 
