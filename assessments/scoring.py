@@ -133,11 +133,16 @@ def _trunc1(value: Fraction) -> str:
 
 
 class _Aggregate:
-    """Dimension scores and the index for one set of ratings (exact fractions)."""
+    """Dimension scores and the index for one set of ratings (exact fractions).
+
+    Keeps each dimension's weighted sum and weight so one raised rating updates it in
+    constant time (the roadmap search raises ratings one point at a time).
+    """
 
     def __init__(self, dims: list[DimensionSpec], ratings: Mapping[str, int]):
-        self.scores: dict[str, Fraction] = {}
-        num_index, den_index = Fraction(0), Fraction(0)
+        self.num: dict[str, Fraction] = {}
+        self.den: dict[str, Fraction] = {}
+        self.weight: dict[str, Fraction] = {}
         for dim in dims:
             num, den = Fraction(0), Fraction(0)
             for crit in dim.criteria:
@@ -147,11 +152,23 @@ class _Aggregate:
                     num += weight * value
                     den += weight
             if den:
-                score = num / den
-                self.scores[dim.key] = score
-                num_index += Fraction(dim.weight) * score
-                den_index += Fraction(dim.weight)
-        self.index: Fraction | None = num_index / den_index if den_index else None
+                self.num[dim.key], self.den[dim.key] = num, den
+                self.weight[dim.key] = Fraction(dim.weight)
+        self.scores: dict[str, Fraction] = {k: self.num[k] / self.den[k] for k in self.num}
+        self.total_weight = sum(self.weight.values(), Fraction(0))
+        self.index: Fraction | None = self._index()
+
+    def _index(self) -> Fraction | None:
+        if not self.total_weight:
+            return None
+        weighted = sum((self.weight[k] * s for k, s in self.scores.items()), Fraction(0))
+        return weighted / self.total_weight
+
+    def raise_rating(self, dim_key: str, criterion_weight: float) -> None:
+        """One criterion of ``dim_key`` (of that weight) goes up by one point."""
+        self.num[dim_key] += Fraction(criterion_weight)
+        self.scores[dim_key] = self.num[dim_key] / self.den[dim_key]
+        self.index = self._index()
 
     def stages(self, gating: str, order: list[str]) -> tuple[int | None, int | None, str | None]:
         """``(overall stage, stage of the index alone, capping dimension key)``."""
@@ -164,14 +181,6 @@ class _Aggregate:
         lowest = _stage_of(self.scores[lowest_key])
         stage = lowest if gating == "strict" else min(uncapped, lowest + 1)
         return stage, uncapped, (lowest_key if stage < uncapped else None)
-
-    def deficit(self, target: int, gating: str) -> Fraction:
-        """How far these ratings are from the ``target`` overall stage (0 = reached)."""
-        need = target if gating == "strict" else target - 1
-        total = max(Fraction(0), target - self.index) if self.index is not None else target
-        for score in self.scores.values():
-            total += max(Fraction(0), need - score)
-        return total
 
 
 def _validate(model: ModelSpec, ratings: Mapping[str, RatingInput]) -> None:
@@ -188,31 +197,52 @@ def _validate(model: ModelSpec, ratings: Mapping[str, RatingInput]) -> None:
 def _roadmap(
     model: ModelSpec, dims: list[DimensionSpec], ratings: dict[str, int], stage: int
 ) -> list[RoadmapItem]:
+    """Greedy plan to the next stage: raise one criterion by one point at a time, each time
+    the one that most reduces the distance to the target (the gap of the index plus the
+    gaps of the dimensions below the gate), then the one with the biggest index gain.
+
+    Candidates are ranked with floats (cheap); the stopping test and the reported gains
+    use the exact fractions.
+    """
     if stage >= 5:
         return []
     target = stage + 1
+    need = target if model.gating == "strict" else target - 1
     order = [d.key for d in dims]
     candidates = [(d, c) for d in dims for c in d.criteria if ratings.get(c.key) is not None]
     current = dict(ratings)
     agg = _Aggregate(dims, current)
+    fnum = {k: float(v) for k, v in agg.num.items()}
+    fden = {k: float(v) for k, v in agg.den.items()}
+    fshare = {k: float(agg.weight[k] / agg.total_weight) for k in agg.weight}
+    findex = float(agg.index)
     gains: dict[str, Fraction] = {}
     while agg.stages(model.gating, order)[0] < target:
-        before = agg.deficit(target, model.gating)
         best = None
-        for position, (_dim, crit) in enumerate(candidates):
+        for position, (dim, crit) in enumerate(candidates):
             if current[crit.key] >= 5:
                 continue
-            trial = _Aggregate(dims, {**current, crit.key: current[crit.key] + 1})
-            reduction = before - trial.deficit(target, model.gating)
-            gain = trial.index - agg.index
-            rank = (reduction, gain, -position)
+            score_now = fnum[dim.key] / fden[dim.key]
+            score_new = (fnum[dim.key] + crit.weight) / fden[dim.key]
+            gain = fshare[dim.key] * crit.weight / fden[dim.key]
+            reduction = (
+                max(0.0, need - score_now)
+                - max(0.0, need - score_new)
+                + max(0.0, target - findex)
+                - max(0.0, target - findex - gain)
+            )
+            rank = (round(reduction, 9), round(gain, 9), -position)
             if best is None or rank > best[0]:
-                best = (rank, crit, trial, gain)
+                best = (rank, dim, crit)
         if best is None:  # every rated criterion is at 5 already
             break
-        _, crit, agg, gain = best
+        _, dim, crit = best
+        before = agg.index
+        agg.raise_rating(dim.key, crit.weight)
+        fnum[dim.key] += crit.weight
+        findex = float(agg.index)
         current[crit.key] += 1
-        gains[crit.key] = gains.get(crit.key, Fraction(0)) + gain
+        gains[crit.key] = gains.get(crit.key, Fraction(0)) + (agg.index - before)
     positions = {c.key: i for i, (_, c) in enumerate(candidates)}
     dim_of = {c.key: d.key for d, c in candidates}
     items = [
