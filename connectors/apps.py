@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class ConnectorsConfig(AppConfig):
     name = "connectors"
     verbose_name = "Connectors"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from coe.pages import register_factory_panel
+        from connectors import views
+        from connectors.models import Connector, SyncRun
+
+        # Configuration is audited; the high-volume facts keep their own DeviceChange history.
+        auditlog.register(Connector, exclude_fields=["credentials_encrypted", "cursor"])
+        auditlog.register(SyncRun, include_fields=["status", "connector", "trigger"])
+        register_factory_panel(
+            "devices",
+            order=40,
+            template="connectors/factory_panel.html",
+            context=views.factory_panel_context,
+        )

@@ -1,3 +1,13 @@
 """Pages of the connectors app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from connectors import views
+
+urlpatterns = [
+    path("connectors/", views.connector_list, name="connector-list"),
+    path("connectors/<int:pk>/", views.connector_detail, name="connector-detail"),
+    path("connectors/<int:pk>/sync/", views.connector_sync, name="connector-sync"),
+    path("devices/", views.device_list, name="device-list"),
+    path("devices/<int:pk>/", views.device_detail, name="device-detail"),
+]

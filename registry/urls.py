@@ -1,3 +1,21 @@
 """Pages of the registry app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from registry import views
+
+urlpatterns: list = [
+    path("registry/", views.tool_list, name="tool-list"),
+    path("registry/tools/<slug:slug>/", views.tool_detail, name="tool-detail"),
+    path("registry/tools/<slug:slug>/ring/", views.tool_set_ring, name="tool-set-ring"),
+    path("registry/radar/", views.tech_radar, name="tech-radar"),
+    path("registry/duplicates/", views.duplicates, name="duplicate-list"),
+    path(
+        "registry/duplicates/<int:pk>/<str:action>/",
+        views.finding_action,
+        name="duplicate-action",
+    ),
+    path("registry/unresolved/", views.unresolved, name="registry-unresolved"),
+    path("registry/import/", views.import_upload, name="registry-import"),
+    path("registry/export/<str:what>.<str:fmt>", views.export, name="registry-export"),
+]

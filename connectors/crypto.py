@@ -1,0 +1,82 @@
+"""Connector credentials at rest: Fernet encryption with key rotation.
+
+Keys come from ``CONNECTOR_CREDENTIALS_KEYS`` (comma-separated Fernet keys): the first
+encrypts, every key decrypts, so a new key is put first and ``rotate_connector_credentials``
+re-encrypts the stored values before the old key is dropped. With the variable unset
+(development), a key is generated once into the git-ignored ``.dev-fernet-key`` beside
+``manage.py`` and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+DEV_KEY_FILE = Path(settings.BASE_DIR) / ".dev-fernet-key"
+
+
+class CredentialsError(Exception):
+    """Stored credentials cannot be decrypted with the configured keys."""
+
+
+def _configured_keys() -> list[str]:
+    raw = os.environ.get("CONNECTOR_CREDENTIALS_KEYS", "")
+    return [k.strip() for k in raw.split(",") if k.strip()]
+
+
+def _dev_key() -> str:
+    if DEV_KEY_FILE.exists():
+        return DEV_KEY_FILE.read_text().strip()
+    key = Fernet.generate_key().decode()
+    DEV_KEY_FILE.write_text(key + "\n")
+    DEV_KEY_FILE.chmod(0o600)
+    return key
+
+
+@lru_cache(maxsize=1)
+def fernet() -> MultiFernet:
+    """The MultiFernet of the configured keys (first encrypts), or of the development key."""
+    keys = _configured_keys()
+    if not keys:
+        logger.warning(
+            "CONNECTOR_CREDENTIALS_KEYS is not set: connector credentials are encrypted with "
+            "a development key kept in %s; set the variable in production.",
+            DEV_KEY_FILE.name,
+        )
+        keys = [_dev_key()]
+    return MultiFernet([Fernet(k.encode()) for k in keys])
+
+
+def reset_keys() -> None:
+    """Forget the cached keys (after the environment changed, e.g. in a rotation)."""
+    fernet.cache_clear()
+
+
+def encrypt_credentials(data: dict | None) -> str:
+    """A token of ``data`` (a JSON object); empty string for no credentials."""
+    if not data:
+        return ""
+    return fernet().encrypt(json.dumps(data, sort_keys=True).encode()).decode()
+
+
+def decrypt_credentials(token: str) -> dict:
+    """The credentials dict of a stored token ({} for none)."""
+    if not token:
+        return {}
+    try:
+        return json.loads(fernet().decrypt(token.encode()))
+    except InvalidToken as exc:
+        raise CredentialsError("connector credentials cannot be decrypted with the keys") from exc
+
+
+def rotate_token(token: str) -> str:
+    """``token`` re-encrypted under the first key (unchanged when empty)."""
+    return fernet().rotate(token.encode()).decode() if token else ""

@@ -1,0 +1,649 @@
+"""The one ingest step every adapter feeds: identify, reconcile, write, history, staleness.
+
+Adapters yield plain records; an :class:`IngestSession` takes them in batches:
+
+1. normalise each device record and hash what it says;
+2. a record whose source record exists with the same hash, on a device that is in the
+   right status and was seen recently, is *unchanged* and costs nothing to write;
+3. the others are identified within the factory by normalised serial number (junk values
+   never match), then MAC, then the connector's source id, else a new device;
+4. each touched device is recomputed from *all* its source records with per-field source
+   precedence (so the arrival order of sources does not matter), and every changed field
+   is recorded as a :class:`DeviceChange`;
+5. the batch is written by :func:`write_batch` — ``COPY`` into staging tables and one
+   set-based upsert per table on PostgreSQL, ``bulk_create``/``bulk_update`` elsewhere.
+
+After a complete, successful full sync, :meth:`IngestSession.mark_stale` marks the
+connector's devices that were not seen as stale (never deleted). Re-ingesting the same
+data writes nothing: ``last_seen`` only moves when older than
+``CONNECTOR_LAST_SEEN_RESOLUTION`` seconds (default one hour).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from connectors.choices import DeviceStatus
+from connectors.models import (
+    Connector,
+    Device,
+    DeviceChange,
+    DeviceSourceRecord,
+    MetricSample,
+    SyncRun,
+)
+from connectors.normalise import clean_text, normalise_mac, normalise_serial
+from connectors.records import DeviceRecord, MetricRecord, RecordError
+
+# Fields reconciled from the source records, with their column limits.
+FIELDS: dict[str, int] = {
+    "serial_number": 120,
+    "mac": 17,
+    "manufacturer": 200,
+    "model": 200,
+    "firmware": 120,
+    "hardware_revision": 120,
+    "name": 200,
+}
+# Highest first. Kinds not listed rank after the listed ones (alphabetically).
+DEFAULT_PRECEDENCE = ["opcua", "modbus", "mqtt", "netbox", "snipeit", "cmdb", "upload"]
+FIELD_PRECEDENCE: dict[str, list[str]] = {
+    "firmware": DEFAULT_PRECEDENCE,
+    "hardware_revision": DEFAULT_PRECEDENCE,
+    "serial_number": DEFAULT_PRECEDENCE,
+    # Naming and MAC are curated in the CMDB; prefer it over the machine's own claims.
+    "name": ["netbox", "snipeit", "cmdb", "upload", "opcua", "modbus", "mqtt"],
+    "mac": ["netbox", "snipeit", "cmdb", "opcua", "modbus", "mqtt", "upload"],
+}
+MAX_ERRORS = 1000
+
+
+def precedence_table() -> dict[str, dict[str, int]]:
+    """``{field: {source kind: rank}}`` (0 = wins), ``CONNECTOR_FIELD_PRECEDENCE`` applied."""
+    table = {**FIELD_PRECEDENCE, **getattr(settings, "CONNECTOR_FIELD_PRECEDENCE", {})}
+    return {
+        name: {kind: rank for rank, kind in enumerate(table.get(name, DEFAULT_PRECEDENCE))}
+        for name in FIELDS
+    }
+
+
+def last_seen_resolution() -> timedelta:
+    seconds = getattr(settings, "CONNECTOR_LAST_SEEN_RESOLUTION", None)
+    if seconds is None:
+        seconds = int(os.environ.get("CONNECTOR_LAST_SEEN_RESOLUTION", "3600"))
+    return timedelta(seconds=seconds)
+
+
+def default_batch_size() -> int:
+    return 10000 if connection.vendor == "postgresql" else 500
+
+
+@dataclass(slots=True)
+class _Norm:
+    """A device record after normalisation."""
+
+    source_id: str
+    data: dict
+    digest: str
+    serial: str
+    mac: str
+    status: str
+
+
+@dataclass
+class BatchPlan:
+    """Rows one batch writes. Device and source-record rows are dicts of column values."""
+
+    new_devices: list[dict] = field(default_factory=list)
+    changed_devices: list[dict] = field(default_factory=list)
+    new_records: list[dict] = field(default_factory=list)
+    changed_records: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.new_devices
+            or self.changed_devices
+            or self.new_records
+            or self.changed_records
+            or self.changes
+        )
+
+
+def _normalise(record: DeviceRecord) -> _Norm:
+    data = {name: clean_text(getattr(record, name), limit) for name, limit in FIELDS.items()}
+    data["mac"] = normalise_mac(data["mac"])
+    status = DeviceStatus.OFFLINE if record.online is False else DeviceStatus.ACTIVE
+    data["status"] = str(status)
+    digest = hashlib.md5("\x1f".join(data.values()).encode(), usedforsecurity=False).hexdigest()
+    return _Norm(
+        source_id=record.source_id,
+        data=data,
+        digest=digest,
+        serial=normalise_serial(data["serial_number"]),
+        mac=data["mac"],
+        status=str(status),
+    )
+
+
+def reconcile(records: Iterable[tuple[str, int, str, dict]], ranks: dict[str, dict[str, int]]):
+    """The device's field values from its source records ``(kind, connector_id, source_id,
+    data)``: per field, the non-empty value of the best-ranked source (ties: lowest connector
+    id, then source id), and which kind gave it. Independent of arrival order."""
+    values: dict[str, str] = {}
+    winners: dict[str, str] = {}
+    ordered = sorted(records, key=lambda r: (r[1], r[2]))
+    for name in FIELDS:
+        rank = ranks[name]
+        best = None
+        for kind, connector_id, source_id, data in ordered:
+            value = data.get(name) or ""
+            if not value:
+                continue
+            key = (rank.get(kind, len(rank)), kind, connector_id, source_id)
+            if best is None or key < best[0]:
+                best = (key, value, kind)
+        values[name] = best[1] if best else ""
+        winners[name] = best[2] if best else ""
+    return values, winners
+
+
+class IngestSession:
+    """Ingests one sync run's records in batches and keeps its counts and errors."""
+
+    def __init__(
+        self,
+        *,
+        connector: Connector,
+        run: SyncRun | None = None,
+        batch_size: int | None = None,
+        now: datetime | None = None,
+    ):
+        self.connector = connector
+        self.run = run
+        self.factory_id = connector.factory_id
+        self.kind = connector.kind
+        self.batch_size = batch_size or default_batch_size()
+        self.now = now or timezone.now()
+        self.resolution = last_seen_resolution()
+        self.ranks = precedence_table()
+        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "stale": 0, "rejected": 0}
+        self.metrics = 0
+        self.errors: list[dict] = []
+        self.processed = 0
+        self.seen_device_ids: set[int] = set()
+        self._devices: dict[str, DeviceRecord] = {}
+        self._metrics: list[MetricRecord] = []
+        self.on_batch = None  # called with the session after each written device batch
+
+    # --- feeding ------------------------------------------------------------------------
+    def add(self, item: DeviceRecord | MetricRecord | RecordError) -> None:
+        """Take one record from an adapter; a full batch is written at once."""
+        if isinstance(item, DeviceRecord):
+            if not item.source_id:
+                self.reject("", "device record without a source id")
+                return
+            self._devices[item.source_id] = item  # the last word of a source wins
+            if len(self._devices) >= self.batch_size:
+                self.flush()
+        elif isinstance(item, MetricRecord):
+            self._metrics.append(item)
+            if len(self._metrics) >= self.batch_size:
+                self.flush()
+        elif isinstance(item, RecordError):
+            self.reject(item.source_id, item.message)
+
+    def extend(self, items: Iterable) -> None:
+        for item in items:
+            self.add(item)
+
+    def reject(self, source_id: str, message: str) -> None:
+        self.counts["rejected"] += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"source_id": source_id, "message": message})
+
+    def flush(self) -> None:
+        """Write the buffered device records, then the buffered metric samples."""
+        if self._devices:
+            batch = list(self._devices.values())
+            self._devices = {}
+            self._ingest_devices(batch)
+            self.processed += len(batch)
+            if self.on_batch is not None:
+                self.on_batch(self)
+        if self._metrics:
+            batch, self._metrics = self._metrics, []
+            self._ingest_metrics(batch)
+
+    # --- devices ------------------------------------------------------------------------
+    def _ingest_devices(self, batch: list[DeviceRecord]) -> None:
+        norms = [_normalise(r) for r in batch]
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    plan, counts, seen = self._plan(norms)
+                    write_batch(plan)
+                    seen |= {row["id"] for row in plan.new_devices}
+                break
+            except IntegrityError:
+                # Another connector of the factory created one of these serials meanwhile:
+                # identify again against what it committed.
+                if attempt:
+                    raise
+        for key, value in counts.items():
+            self.counts[key] += value
+        self.seen_device_ids |= seen
+
+    def _plan(self, norms: list[_Norm]) -> tuple[BatchPlan, dict, set[int]]:
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        seen: set[int] = set()
+        cutoff = self.now - self.resolution
+        existing = {
+            row[0]: row
+            for row in DeviceSourceRecord.objects.filter(
+                connector_id=self.connector.pk, source_id__in=[n.source_id for n in norms]
+            ).values_list(
+                "source_id", "id", "device_id", "data_hash", "device__status", "device__last_seen"
+            )
+        }
+        dirty: list[_Norm] = []
+        for norm in norms:
+            row = existing.get(norm.source_id)
+            if row and row[3] == norm.digest and row[4] == norm.status and row[5] >= cutoff:
+                counts["unchanged"] += 1
+                seen.add(row[2])
+            else:
+                dirty.append(norm)
+        plan = BatchPlan()
+        if not dirty:
+            return plan, counts, seen
+
+        # Identity: serial, then MAC, then this connector's source id.
+        serials = {n.serial for n in dirty if n.serial}
+        macs = {n.mac for n in dirty if n.mac}
+        by_serial: dict[str, int] = {}
+        by_mac: dict[str, int] = {}
+        if serials:
+            by_serial = dict(
+                Device.objects.filter(
+                    factory_id=self.factory_id, serial_normalised__in=serials
+                ).values_list("serial_normalised", "id")
+            )
+        if macs:
+            for mac, pk in (
+                Device.objects.filter(factory_id=self.factory_id, mac__in=macs)
+                .order_by("id")
+                .values_list("mac", "id")
+            ):
+                by_mac.setdefault(mac, pk)
+        new_keys: dict[str, str] = {}  # serial/mac → temporary key of a device new in this batch
+        targets: list[tuple[_Norm, int | str]] = []
+        for norm in dirty:
+            target: int | str | None = None
+            if norm.serial:
+                target = by_serial.get(norm.serial) or new_keys.get("s:" + norm.serial)
+            if target is None and norm.mac:
+                target = by_mac.get(norm.mac) or new_keys.get("m:" + norm.mac)
+            if target is None and norm.source_id in existing:
+                target = existing[norm.source_id][2]
+            if target is None:
+                target = f"new:{len(targets)}"
+            if isinstance(target, str):
+                if norm.serial:
+                    new_keys.setdefault("s:" + norm.serial, target)
+                if norm.mac:
+                    new_keys.setdefault("m:" + norm.mac, target)
+            targets.append((norm, target))
+
+        existing_ids = {t for _, t in targets if isinstance(t, int)}
+        devices = {
+            row["id"]: row
+            for row in Device.objects.filter(id__in=existing_ids).values(
+                "id", "status", "first_seen", "last_seen", "serial_normalised", *FIELDS
+            )
+        }
+        records: dict[int | str, dict[tuple[int, str], tuple[str, int, str, dict]]] = {}
+        for kind, cid, sid, data, device_id in DeviceSourceRecord.objects.filter(
+            device_id__in=existing_ids
+        ).values_list("source_kind", "connector_id", "source_id", "data", "device_id"):
+            records.setdefault(device_id, {})[(cid, sid)] = (kind, cid, sid, data)
+
+        status_by_target: dict[int | str, tuple[str, str]] = {}
+        record_source: dict[int | str, str] = {}
+        for norm, target in targets:
+            # A record that moved to another device leaves its old one.
+            old = existing.get(norm.source_id)
+            if old and old[2] != target and old[2] in records:
+                records[old[2]].pop((self.connector.pk, norm.source_id), None)
+            records.setdefault(target, {})[(self.connector.pk, norm.source_id)] = (
+                self.kind,
+                self.connector.pk,
+                norm.source_id,
+                norm.data,
+            )
+            status_by_target[target] = (norm.status, self.kind)
+            record_source[target] = self.kind
+            if old:
+                if old[3] != norm.digest or old[2] != target:
+                    plan.changed_records.append(
+                        {
+                            "id": old[1],
+                            "device_id": target,
+                            "data": norm.data,
+                            "data_hash": norm.digest,
+                            "last_seen": self.now,
+                        }
+                    )
+            else:
+                plan.new_records.append(
+                    {
+                        "device_id": target,
+                        "connector_id": self.connector.pk,
+                        "source_kind": self.kind,
+                        "source_id": norm.source_id,
+                        "data": norm.data,
+                        "data_hash": norm.digest,
+                        "first_seen": self.now,
+                        "last_seen": self.now,
+                    }
+                )
+
+        touched: dict[int | str, bool] = {}
+        for target, status_info in status_by_target.items():
+            values, winners = reconcile(records[target].values(), self.ranks)
+            values["serial_normalised"] = normalise_serial(values["serial_number"])
+            status, status_source = status_info
+            if isinstance(target, str):
+                plan.new_devices.append(
+                    {
+                        "key": target,
+                        "factory_id": self.factory_id,
+                        **values,
+                        "status": status,
+                        "first_seen": self.now,
+                        "last_seen": self.now,
+                        "updated_at": self.now,
+                    }
+                )
+                touched[target] = True
+                continue
+            current = devices[target]
+            changed = False
+            for name, new in values.items():
+                old_value = current[name] or ""
+                if old_value != new:
+                    current[name] = new
+                    changed = True
+                    if name != "serial_normalised":
+                        plan.changes.append(self._change(target, name, old_value, new, winners))
+            if current["status"] != status:
+                plan.changes.append(
+                    self._change(target, "status", current["status"], status, {}, status_source)
+                )
+                current["status"] = status
+                changed = True
+            if changed or current["last_seen"] < cutoff:
+                current["last_seen"] = self.now
+                current["updated_at"] = self.now
+                current["factory_id"] = self.factory_id
+                plan.changed_devices.append(current)
+            touched[target] = changed
+        for norm, target in targets:
+            if isinstance(target, str):
+                counts["created" if touched.get(target) else "updated"] += 1
+                touched[target] = False  # later records of the same new device: updates
+            else:
+                old = existing.get(norm.source_id)
+                record_changed = not old or old[3] != norm.digest or old[2] != target
+                counts["updated" if touched[target] or record_changed else "unchanged"] += 1
+                seen.add(target)
+        return plan, counts, seen
+
+    def _change(self, device, name, old, new, winners, source: str = "") -> dict:
+        return {
+            "device_id": device,
+            "field": name,
+            "old": old,
+            "new": new,
+            "source": source or winners.get(name, "") or self.kind,
+            "run_id": self.run.pk if self.run else None,
+            "at": self.now,
+        }
+
+    # --- metrics ------------------------------------------------------------------------
+    def _ingest_metrics(self, batch: list[MetricRecord]) -> None:
+        source_ids = {m.device_source_id for m in batch if m.device_source_id}
+        device_of = dict(
+            DeviceSourceRecord.objects.filter(
+                connector_id=self.connector.pk, source_id__in=source_ids
+            ).values_list("source_id", "device_id")
+        )
+        rows = []
+        for m in batch:
+            if m.period_end < m.period_start:
+                self.reject(m.device_source_id, f"{m.metric}: period ends before it starts")
+                continue
+            rows.append(
+                MetricSample(
+                    factory_id=self.factory_id,
+                    metric=m.metric[:120],
+                    series=(m.series or m.device_source_id or m.line)[:200],
+                    period_start=m.period_start,
+                    period_end=m.period_end,
+                    value=float(m.value),
+                    unit=m.unit[:40],
+                    source=self.kind,
+                    line=m.line[:120],
+                    device_id=device_of.get(m.device_source_id),
+                )
+            )
+        MetricSample.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        self.metrics += len(rows)
+
+    # --- staleness ----------------------------------------------------------------------
+    def mark_stale(self) -> int:
+        """Mark this connector's devices not seen in this (complete, full) sync as stale."""
+        self.flush()
+        known = set(
+            DeviceSourceRecord.objects.filter(connector_id=self.connector.pk)
+            .exclude(device__status=DeviceStatus.STALE)
+            .values_list("device_id", flat=True)
+        )
+        missing = sorted(known - self.seen_device_ids)
+        for start in range(0, len(missing), 1000):
+            chunk = missing[start : start + 1000]
+            with transaction.atomic():
+                before = dict(Device.objects.filter(id__in=chunk).values_list("id", "status"))
+                Device.objects.filter(id__in=chunk).update(
+                    status=DeviceStatus.STALE, updated_at=self.now
+                )
+                DeviceChange.objects.bulk_create(
+                    [
+                        DeviceChange(
+                            device_id=pk,
+                            field="status",
+                            old=old,
+                            new=DeviceStatus.STALE,
+                            source=self.kind,
+                            run=self.run,
+                            at=self.now,
+                        )
+                        for pk, old in before.items()
+                    ]
+                )
+        self.counts["stale"] += len(missing)
+        return len(missing)
+
+
+# --- writing one batch ------------------------------------------------------------------
+DEVICE_COLUMNS = [
+    "id",
+    "factory_id",
+    *FIELDS,
+    "serial_normalised",
+    "status",
+    "first_seen",
+    "last_seen",
+    "updated_at",
+]
+RECORD_COLUMNS = [
+    "id",
+    "device_id",
+    "connector_id",
+    "source_kind",
+    "source_id",
+    "data",
+    "data_hash",
+    "first_seen",
+    "last_seen",
+]
+CHANGE_COLUMNS = ["device_id", "field", "old", "new", "source", "run_id", "at"]
+
+
+def write_batch(plan: BatchPlan) -> None:
+    """Write a batch plan: the PostgreSQL fast path (COPY + set-based upsert) or bulk ORM.
+
+    New devices are keyed ``"new:N"`` in the plan; their ids are assigned here and the
+    source records and changes that point at them are rewritten to the real ids.
+    """
+    if plan.is_empty():
+        return
+    if connection.vendor == "postgresql":
+        _write_postgresql(plan)
+    else:
+        _write_portable(plan)
+
+
+def _resolve(plan: BatchPlan, ids: dict[str, int]) -> None:
+    for row in (*plan.new_records, *plan.changed_records, *plan.changes):
+        if isinstance(row["device_id"], str):
+            row["device_id"] = ids[row["device_id"]]
+
+
+def _write_portable(plan: BatchPlan) -> None:
+    devices = [Device(**{k: v for k, v in row.items() if k != "key"}) for row in plan.new_devices]
+    Device.objects.bulk_create(devices, batch_size=200)
+    for row, device in zip(plan.new_devices, devices, strict=True):
+        row["id"] = device.pk
+    _resolve(plan, {row["key"]: d.pk for row, d in zip(plan.new_devices, devices, strict=True)})
+    if plan.changed_devices:
+        Device.objects.bulk_update(
+            [Device(**{k: row[k] for k in DEVICE_COLUMNS}) for row in plan.changed_devices],
+            [c for c in DEVICE_COLUMNS if c not in ("id", "first_seen")],
+            batch_size=200,
+        )
+    DeviceSourceRecord.objects.bulk_create(
+        [DeviceSourceRecord(**row) for row in plan.new_records], batch_size=200
+    )
+    if plan.changed_records:
+        DeviceSourceRecord.objects.bulk_update(
+            [DeviceSourceRecord(**row) for row in plan.changed_records],
+            ["device_id", "data", "data_hash", "last_seen"],
+            batch_size=200,
+        )
+    DeviceChange.objects.bulk_create([DeviceChange(**row) for row in plan.changes], batch_size=200)
+
+
+def _next_ids(cursor, table: str, count: int) -> list[int]:
+    if not count:
+        return []
+    cursor.execute(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+        [count],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _upsert(cursor, table: str, stage: str, columns: list[str], keep: tuple[str, ...]) -> None:
+    cols = ", ".join(columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "id" and c not in keep)
+    cursor.execute(
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
+
+
+def _write_postgresql(plan: BatchPlan) -> None:
+    device_table = Device._meta.db_table
+    record_table = DeviceSourceRecord._meta.db_table
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # the psycopg 3 cursor, for COPY
+        ids = _next_ids(cursor, device_table, len(plan.new_devices))
+        _resolve(plan, {row["key"]: pk for row, pk in zip(plan.new_devices, ids, strict=True)})
+        for row, pk in zip(plan.new_devices, ids, strict=True):
+            row["id"] = pk
+        record_ids = _next_ids(cursor, record_table, len(plan.new_records))
+        for row, pk in zip(plan.new_records, record_ids, strict=True):
+            row["id"] = pk
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS stage_device (LIKE {device_table}) "
+            "ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS stage_record (LIKE {record_table}) "
+            "ON COMMIT DELETE ROWS"
+        )
+        device_rows = (*plan.new_devices, *plan.changed_devices)
+        if device_rows:
+            _copy(
+                cursor,
+                "stage_device",
+                DEVICE_COLUMNS,
+                (tuple(row[c] for c in DEVICE_COLUMNS) for row in device_rows),
+            )
+            _upsert(cursor, device_table, "stage_device", DEVICE_COLUMNS, ("first_seen",))
+        if plan.new_records:
+            _copy(
+                cursor,
+                "stage_record",
+                RECORD_COLUMNS,
+                (
+                    tuple(json.dumps(r[c]) if c == "data" else r[c] for c in RECORD_COLUMNS)
+                    for r in plan.new_records
+                ),
+            )
+            _upsert(cursor, record_table, "stage_record", RECORD_COLUMNS, ("first_seen",))
+        if plan.changed_records:
+            # Changed records carry only what changes: a narrower staging table.
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS stage_record_change (id bigint, "
+                "device_id bigint, data jsonb, data_hash varchar(32), last_seen timestamptz) "
+                "ON COMMIT DELETE ROWS"
+            )
+            cols = ["id", "device_id", "data", "data_hash", "last_seen"]
+            _copy(
+                cursor,
+                "stage_record_change",
+                cols,
+                (
+                    (r["id"], r["device_id"], json.dumps(r["data"]), r["data_hash"], r["last_seen"])
+                    for r in plan.changed_records
+                ),
+            )
+            cursor.execute(
+                f"UPDATE {record_table} t SET device_id = s.device_id, data = s.data, "
+                "data_hash = s.data_hash, last_seen = s.last_seen "
+                "FROM stage_record_change s WHERE t.id = s.id"
+            )
+        if plan.changes:
+            _copy(
+                cursor,
+                DeviceChange._meta.db_table,
+                CHANGE_COLUMNS,
+                (tuple(row[c] for c in CHANGE_COLUMNS) for row in plan.changes),
+            )

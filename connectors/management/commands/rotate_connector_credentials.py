@@ -1,0 +1,25 @@
+"""``manage.py rotate_connector_credentials``: re-encrypt every stored credential with the
+first key of ``CONNECTOR_CREDENTIALS_KEYS`` (put the new key first, keep the old ones
+after it until this has run)."""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from connectors.crypto import reset_keys, rotate_token
+from connectors.models import Connector
+
+
+class Command(BaseCommand):
+    help = "Re-encrypts connector credentials under the first CONNECTOR_CREDENTIALS_KEYS key."
+
+    def handle(self, *args, **options):
+        reset_keys()
+        count = 0
+        with transaction.atomic():
+            for connector in Connector.objects.exclude(
+                credentials_encrypted=""
+            ).select_for_update():
+                connector.credentials_encrypted = rotate_token(connector.credentials_encrypted)
+                connector.save(update_fields=["credentials_encrypted"])
+                count += 1
+        self.stdout.write(f"re-encrypted the credentials of {count} connector(s)")

@@ -1,0 +1,57 @@
+"""Normalisation of identity values: serial numbers and MAC addresses (framework-free)."""
+
+from __future__ import annotations
+
+import re
+
+# Values vendors and BIOSes put where a serial number should be: never an identity.
+JUNK_SERIALS = frozenset(
+    {
+        "",
+        "n/a",
+        "na",
+        "none",
+        "null",
+        "unknown",
+        "-",
+        "default string",
+        "to be filled by o.e.m.",
+        "to be filled by oem",
+        "system serial number",
+        "not specified",
+        "not applicable",
+        "0123456789",
+    }
+)
+_SERIAL_STRIP = re.compile(r"[\s\-_.:/]+")
+_HEX = re.compile(r"[^0-9a-f]")
+
+
+def normalise_serial(value: str | None) -> str:
+    """The comparable form of a serial number ("" for junk): no separators, upper case."""
+    if not value:
+        return ""
+    text = str(value).strip()
+    if text.casefold() in JUNK_SERIALS:
+        return ""
+    compact = _SERIAL_STRIP.sub("", text).upper()
+    if not compact or set(compact) <= {"0"} or compact.casefold() in JUNK_SERIALS:
+        return ""
+    return compact
+
+
+def normalise_mac(value: str | None) -> str:
+    """``aa:bb:cc:dd:ee:ff`` from any common notation; "" when not a usable MAC."""
+    if not value:
+        return ""
+    digits = _HEX.sub("", str(value).lower())
+    if len(digits) != 12 or digits in ("000000000000", "ffffffffffff"):
+        return ""
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def clean_text(value, limit: int) -> str:
+    """A stripped string of at most ``limit`` characters ("" for None)."""
+    if value is None:
+        return ""
+    return str(value).strip()[:limit]

@@ -1,0 +1,260 @@
+"""Serializers of the registry API."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from rest_framework import serializers
+
+from coe.choices import FactoryKind
+from coe.models import Factory
+from registry import services
+from registry.choices import Ring
+from registry.models import (
+    Adoption,
+    Capability,
+    DuplicateFinding,
+    Process,
+    ProcessAdoption,
+    ProcessVersion,
+    RingChange,
+    Tool,
+)
+
+User = get_user_model()
+
+
+def _raise(exc: DjangoValidationError):
+    raise serializers.ValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    ) from exc
+
+
+class CapabilitySerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = Capability
+        fields = ["id", "name", "slug", "parent", "applies_to", "description", "order"]
+
+
+class RingChangeSerializer(serializers.ModelSerializer):
+    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RingChange
+        fields = ["factory_kind", "from_ring", "to_ring", "reason", "changed_by", "changed_at"]
+
+
+class ToolSerializer(serializers.ModelSerializer):
+    capabilities = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Capability.objects.all(), many=True, required=False
+    )
+    aliases = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, help_text="Other names."
+    )
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
+    )
+    ring_overrides = serializers.SerializerMethodField()
+    ring_history = RingChangeSerializer(source="ring_changes", many=True, read_only=True)
+    slug = serializers.SlugField(required=False)
+
+    class Meta:
+        model = Tool
+        fields = [
+            "id", "slug", "name", "vendor", "aliases", "capabilities", "homepage",
+            "description", "licence_model", "annual_cost_per_seat", "owner", "ring",
+            "ring_overrides", "ring_history", "introduced_on", "sunset_on", "created_at",
+            "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["ring", "created_at", "updated_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["aliases"] = [a.name for a in instance.aliases.all()]
+        return data
+
+    def get_ring_overrides(self, obj: Tool) -> dict[str, str]:
+        return {o.factory_kind: o.ring for o in obj.ring_overrides.all()}
+
+    def validate_aliases(self, value: list[str]) -> list[str]:
+        return [v.strip() for v in value if v.strip()]
+
+    def create(self, validated_data):
+        request = self.context["request"]
+        ring = self.initial_data.get("ring", Ring.ASSESS)
+        if ring not in Ring.values:
+            raise serializers.ValidationError({"ring": f"'{ring}' is not a valid ring."})
+        try:
+            return services.tool_create(
+                actor=request.user,
+                ring=ring,
+                aliases=validated_data.pop("aliases", []),
+                capabilities=validated_data.pop("capabilities", []),
+                **validated_data,
+            )
+        except DjangoValidationError as exc:
+            _raise(exc)
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        aliases = validated_data.pop("aliases", None)
+        instance = super().update(instance, validated_data)
+        if aliases is not None:
+            wanted = {a.lower(): a for a in aliases}
+            instance.aliases.exclude(name__in=wanted.values()).delete()
+            try:
+                for alias in wanted.values():
+                    services.tool_alias_add(tool=instance, name=alias)
+            except DjangoValidationError as exc:
+                _raise(exc)
+        return instance
+
+
+class RingInputSerializer(serializers.Serializer):
+    ring = serializers.ChoiceField(choices=Ring.choices)
+    reason = serializers.CharField(allow_blank=False)
+    factory_kind = serializers.ChoiceField(
+        choices=FactoryKind.choices, required=False, allow_blank=True, default=""
+    )
+
+
+class ProcessVersionSerializer(serializers.ModelSerializer):
+    steps_html = serializers.CharField(read_only=True)
+    adopted_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProcessVersion
+        fields = ["id", "version", "steps", "steps_html", "links", "released_on", "adopted_by"]
+
+    def get_adopted_by(self, obj: ProcessVersion) -> list[str]:
+        return [a.factory.slug for a in obj.adoptions.all()]
+
+    def validate_links(self, value):
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and v.startswith(("http://", "https://")) for v in value
+        ):
+            raise serializers.ValidationError("A list of http(s) URLs.")
+        return value
+
+
+class ProcessSerializer(serializers.ModelSerializer):
+    capability = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
+    )
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
+    )
+    owner_factory = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Factory.objects.all(), allow_null=True, required=False
+    )
+    versions = ProcessVersionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Process
+        fields = [
+            "id", "slug", "name", "description", "capability", "owner", "owner_factory",
+            "versions", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class ProcessAdoptInputSerializer(serializers.Serializer):
+    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    version = serializers.CharField()
+
+
+class AdoptionSerializer(serializers.ModelSerializer):
+    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    tool = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
+    )
+    tool_name = serializers.CharField(source="tool.name", read_only=True, default=None)
+    effective_annual_cost = serializers.DecimalField(
+        max_digits=14, decimal_places=2, read_only=True
+    )
+
+    class Meta:
+        model = Adoption
+        fields = [
+            "id", "factory", "declared_name", "declared_vendor", "declared_capability", "tool",
+            "tool_name", "seats", "annual_cost", "effective_annual_cost", "source", "status",
+            "resolution_confidence", "first_seen", "last_seen",
+        ]  # fmt: skip
+        read_only_fields = ["resolution_confidence", "first_seen", "last_seen"]
+        validators = []  # (factory, name) repeats update the existing row (see create)
+
+    def create(self, validated_data):
+        validated_data.pop("status", None)
+        return services.adoption_create(**validated_data)
+
+    def update(self, instance, validated_data):
+        if "declared_name" in validated_data or "factory" in validated_data:
+            raise serializers.ValidationError(
+                {"declared_name": "Create a new adoption instead of renaming this one."}
+            )
+        if "tool" in validated_data:
+            instance.resolution_confidence = 1.0 if validated_data["tool"] else None
+        return super().update(instance, validated_data)
+
+
+class MapNameInputSerializer(serializers.Serializer):
+    declared_name = serializers.CharField(max_length=200)
+    tool = serializers.SlugRelatedField(slug_field="slug", queryset=Tool.objects.all())
+
+
+class UnresolvedNameSerializer(serializers.Serializer):
+    normalized_name = serializers.CharField()
+    declared_name = serializers.CharField()
+    adoptions = serializers.IntegerField()
+    factories = serializers.ListField(child=serializers.CharField())
+    candidate = serializers.CharField(allow_null=True)
+    candidate_confidence = serializers.FloatField()
+
+
+class DuplicateFindingSerializer(serializers.ModelSerializer):
+    capability = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    scope = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tools = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    factories = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    suggested_standard = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    waiver_approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DuplicateFinding
+        fields = [
+            "id", "key", "kind", "capability", "scope", "tools", "factories",
+            "annual_cost_at_stake", "suggested_standard", "status", "waiver_reason",
+            "waiver_approver", "waiver_expires_on", "note", "first_detected", "last_detected",
+            "resolved_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class FindingActionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class WaiverSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    approver = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), required=False
+    )
+    expires_on = serializers.DateField()
+
+
+class ProcessAdoptionSerializer(serializers.ModelSerializer):
+    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    process = serializers.SlugRelatedField(
+        source="process_version.process", slug_field="slug", read_only=True
+    )
+    version = serializers.CharField(source="process_version.version", read_only=True)
+    process_version = serializers.PrimaryKeyRelatedField(queryset=ProcessVersion.objects.all())
+
+    class Meta:
+        model = ProcessAdoption
+        fields = ["id", "factory", "process", "version", "process_version", "adopted_on"]

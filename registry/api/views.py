@@ -1,0 +1,314 @@
+"""The registry API: capabilities, tools, processes, adoptions, duplicate findings, uploads."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from coe.api.history import HistoryMixin
+from coe.models import Factory
+from coe.scoping import is_coe_staff, owned_factory_ids, restrict
+from registry import services
+from registry.api.serializers import (
+    AdoptionSerializer,
+    CapabilitySerializer,
+    DuplicateFindingSerializer,
+    FindingActionSerializer,
+    MapNameInputSerializer,
+    ProcessAdoptionSerializer,
+    ProcessSerializer,
+    ProcessVersionSerializer,
+    RingInputSerializer,
+    ToolSerializer,
+    UnresolvedNameSerializer,
+    WaiverSerializer,
+    _raise,
+)
+from registry.detection import duplicates_detect, summary_dict
+from registry.filtersets import (
+    AdoptionFilterSet,
+    CapabilityFilterSet,
+    DuplicateFindingFilterSet,
+    ProcessFilterSet,
+    ToolFilterSet,
+)
+from registry.importers import ImportRejected, import_adoptions, import_registry, read_table
+from registry.models import (
+    Adoption,
+    Capability,
+    Process,
+    ProcessAdoption,
+    ProcessVersion,
+    RingChange,
+    Tool,
+)
+from registry.selectors import findings_visible, unresolved_names
+
+
+class CapabilityViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """The capability taxonomy; every signed-in user reads it, CoE staff edit it."""
+
+    serializer_class = CapabilitySerializer
+    filterset_class = CapabilityFilterSet
+    lookup_field = "slug"
+    ordering_fields = ["name", "order"]
+
+    def get_queryset(self):
+        return Capability.objects.select_related("parent")
+
+
+class ToolViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Registry tools with rings and aliases; every signed-in user reads, CoE staff edit."""
+
+    serializer_class = ToolSerializer
+    filterset_class = ToolFilterSet
+    lookup_field = "slug"
+    ordering_fields = ["name", "vendor", "ring", "annual_cost_per_seat"]
+
+    def get_queryset(self):
+        return Tool.objects.select_related("owner").prefetch_related(
+            "capabilities",
+            "aliases",
+            "ring_overrides",
+            Prefetch("ring_changes", queryset=RingChange.objects.select_related("changed_by")),
+        )
+
+    @extend_schema(request=RingInputSerializer, responses=ToolSerializer)
+    @action(detail=True, methods=["post"], url_path="set-ring")
+    def set_ring(self, request, slug=None):
+        """Move the tool to another ring (globally or for one factory kind), with a reason."""
+        tool = self.get_object()
+        data = RingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.tool_set_ring(tool=tool, actor=request.user, **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=tool.pk)).data)
+
+
+class ProcessViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Reusable processes and their versions; every signed-in user reads, CoE staff edit."""
+
+    serializer_class = ProcessSerializer
+    filterset_class = ProcessFilterSet
+    lookup_field = "slug"
+    ordering_fields = ["name"]
+
+    def get_queryset(self):
+        versions = ProcessVersion.objects.prefetch_related(
+            Prefetch("adoptions", queryset=ProcessAdoption.objects.select_related("factory"))
+        )
+        return Process.objects.select_related(
+            "capability", "owner", "owner_factory"
+        ).prefetch_related(Prefetch("versions", queryset=versions))
+
+    @extend_schema(request=ProcessVersionSerializer, responses=ProcessSerializer)
+    @action(detail=True, methods=["post"])
+    def versions(self, request, slug=None):
+        """Publish a new version of the process (steps in Markdown, links)."""
+        process = self.get_object()
+        data = ProcessVersionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if process.versions.filter(version=data.validated_data["version"]).exists():
+            raise serializers.ValidationError({"version": "This version exists already."})
+        data.save(process=process)
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=process.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ProcessAdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Which factory follows which process version (rows of the user's factories)."""
+
+    serializer_class = ProcessAdoptionSerializer
+    ordering_fields = ["adopted_on"]
+    filterset_fields = {"factory__slug": ["exact"], "factory_id": ["exact"]}
+
+    def get_queryset(self):
+        return restrict(
+            ProcessAdoption.objects.select_related("factory", "process_version__process"),
+            self.request.user,
+        )
+
+
+def _owner_may_write(request, factory_slug: str | None) -> bool:
+    factory_id = Factory.objects.filter(slug=factory_slug).values_list("pk", flat=True).first()
+    return factory_id is not None and factory_id in owned_factory_ids(request.user)
+
+
+class AdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Which factory uses which tool: the declared name and the resolved tool (null while
+    unresolved). Rows of the user's factories; CoE staff and the factory's business owners
+    write."""
+
+    serializer_class = AdoptionSerializer
+    filterset_class = AdoptionFilterSet
+    ordering_fields = ["declared_name", "annual_cost", "seats", "last_seen"]
+
+    def get_queryset(self):
+        return restrict(
+            Adoption.objects.select_related("factory", "tool"), self.request.user
+        ).order_by("factory__name", "declared_name", "pk")
+
+    def can_create(self, request) -> bool:
+        if getattr(self, "action", None) in ("map_name", "upload"):
+            return False
+        return _owner_may_write(request, request.data.get("factory"))
+
+    def can_change(self, request, obj) -> bool:
+        return obj.factory_id in owned_factory_ids(request.user) and self.action != "map_name"
+
+    @extend_schema(responses=UnresolvedNameSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def unresolved(self, request):
+        """The unresolved-names queue: declared names no registry tool matched, grouped."""
+        rows = unresolved_names(self.get_queryset())
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(UnresolvedNameSerializer(page, many=True).data)
+
+    @extend_schema(request=MapNameInputSerializer, responses={200: dict})
+    @action(detail=False, methods=["post"], url_path="map")
+    def map_name(self, request):
+        """CoE staff map a declared name to a tool: it becomes an alias, and every
+        unresolved adoption of that name resolves."""
+        if not is_coe_staff(request.user):
+            return Response({"detail": "Only CoE staff may map names."}, status=403)
+        data = MapNameInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            count = services.adoption_map_name(actor=request.user, **data.validated_data)
+        except DjangoValidationError as exc:
+            _raise(exc)
+        return Response({"resolved": count, "tool": data.validated_data["tool"].slug})
+
+
+class DuplicateFindingViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
+    """Duplicate-toolset findings (computed by detection). Visible when scoped to one of
+    the user's factories or involving one; CoE staff move them through their lifecycle."""
+
+    serializer_class = DuplicateFindingSerializer
+    filterset_class = DuplicateFindingFilterSet
+    ordering_fields = ["annual_cost_at_stake", "last_detected", "kind", "status"]
+
+    def get_queryset(self):
+        return (
+            findings_visible(self.request.user)
+            .select_related("capability", "scope", "suggested_standard", "waiver_approver")
+            .prefetch_related("tools", "factories")
+            .order_by("-annual_cost_at_stake", "key")
+        )
+
+    def _act(self, request, action_name: str):
+        if not is_coe_staff(request.user):
+            return Response({"detail": "Only CoE staff may change findings."}, status=403)
+        finding = self.get_object()
+        try:
+            if action_name == "waive":
+                data = WaiverSerializer(data=request.data)
+                data.is_valid(raise_exception=True)
+                services.finding_waive(
+                    finding=finding,
+                    reason=data.validated_data["reason"],
+                    approver=data.validated_data.get("approver") or request.user,
+                    expires_on=data.validated_data["expires_on"],
+                )
+            else:
+                data = FindingActionSerializer(data=request.data)
+                data.is_valid(raise_exception=True)
+                services.finding_transition(
+                    finding=finding, action=action_name, note=data.validated_data["comment"]
+                )
+        except DjangoValidationError as exc:
+            _raise(exc)
+        return Response(self.get_serializer(self.get_queryset().get(pk=finding.pk)).data)
+
+    @extend_schema(request=FindingActionSerializer, responses=DuplicateFindingSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        return self._act(request, "acknowledge")
+
+    @extend_schema(request=FindingActionSerializer, responses=DuplicateFindingSerializer)
+    @action(detail=True, methods=["post"])
+    def consolidate(self, request, pk=None):
+        return self._act(request, "consolidate")
+
+    @extend_schema(request=FindingActionSerializer, responses=DuplicateFindingSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        return self._act(request, "resolve")
+
+    @extend_schema(request=FindingActionSerializer, responses=DuplicateFindingSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        return self._act(request, "reopen")
+
+    @extend_schema(request=WaiverSerializer, responses=DuplicateFindingSerializer)
+    @action(detail=True, methods=["post"])
+    def waive(self, request, pk=None):
+        """Waive: ``{reason, expires_on, approver?}`` (approver defaults to the caller)."""
+        return self._act(request, "waive")
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=False, methods=["post"])
+    def detect(self, request):
+        """Recompute the findings now (CoE staff)."""
+        if not is_coe_staff(request.user):
+            return Response({"detail": "Only CoE staff may run detection."}, status=403)
+        return Response(summary_dict(duplicates_detect()))
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV or XLSX in the CONTRACT.md format.")
+
+
+def handle_upload(request, kind: str) -> Response:
+    """Shared by the two upload endpoints: 200 with a summary, or 400 with one line per row."""
+    data = UploadSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    upload = data.validated_data["file"]
+    try:
+        frame = read_table(upload.read(), upload.name)
+        if kind == "registry":
+            summary = import_registry(frame, actor=request.user)
+        else:
+            summary = import_adoptions(frame)
+    except ImportRejected as exc:
+        return Response({"detail": "File rejected, nothing imported.", "errors": exc.errors}, 400)
+    return Response(
+        {
+            "created": summary.created,
+            "updated": summary.updated,
+            "unresolved": summary.unresolved,
+            "capabilities_created": summary.capabilities_created,
+        }
+    )
+
+
+class _UploadView(APIView):
+    """Upload a CSV/XLSX file (CoE staff); the file is rejected whole on any bad row."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    kind = ""
+
+    @extend_schema(request=UploadSerializer, responses={200: dict})
+    def post(self, request):
+        if not is_coe_staff(request.user):
+            return Response({"detail": "Only CoE staff may import."}, status=403)
+        return handle_upload(request, self.kind)
+
+
+class RegistryUploadView(_UploadView):
+    """``POST /api/imports/registry/``: tools in the CONTRACT.md format."""
+
+    kind = "registry"
+
+
+class AdoptionsUploadView(_UploadView):
+    """``POST /api/imports/adoptions/``: adoptions in the CONTRACT.md format."""
+
+    kind = "adoptions"

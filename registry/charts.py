@@ -1,0 +1,66 @@
+"""The tech radar as a plotly polar chart (plain data in, an embeddable ``<div>`` out).
+
+Kept in the registry (not ``assessments.charts``) because the registry sits below the
+assessments app and must not import it; the layout mirrors ``assessments.charts``.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+RING_RADIUS = {"adopt": 1, "trial": 2, "assess": 3, "hold": 4}
+RING_COLOUR = {"adopt": "#2e8b57", "trial": "#1f5f8b", "assess": "#c9a227", "hold": "#b3261e"}
+
+
+def radar_html(rows: list[dict], *, div_id: str = "chart-tech-radar") -> str:
+    """``rows``: ``[{"name", "ring", "group"}]`` — one dot per tool, rings from the centre
+    (adopt) outwards (hold), one sector per capability group. Retired tools are left off."""
+    rows = [r for r in rows if r["ring"] in RING_RADIUS]
+    groups = sorted({r["group"] for r in rows}) or ["—"]
+    width = 360 / len(groups)
+    fig = go.Figure()
+    for ring, radius in RING_RADIUS.items():
+        members = [r for r in rows if r["ring"] == ring]
+        thetas, radii, names = [], [], []
+        for gi, group in enumerate(groups):
+            in_group = sorted((r for r in members if r["group"] == group), key=lambda r: r["name"])
+            for i, row in enumerate(in_group):
+                thetas.append(gi * width + width * (i + 1) / (len(in_group) + 1))
+                # Spread dots across the ring's band so names do not sit on top of each other.
+                radii.append(radius - 0.75 + 0.5 * ((i % 3) + 1) / 3)
+                names.append(f"{row['name']}<br>{group}")
+        fig.add_trace(
+            go.Scatterpolar(
+                r=radii,
+                theta=thetas,
+                mode="markers",
+                name=ring.title(),
+                text=names,
+                hoverinfo="text",
+                marker={"size": 10, "color": RING_COLOUR[ring]},
+            )
+        )
+    fig.update_layout(
+        polar={
+            "radialaxis": {
+                "range": [0, 4],
+                "tickvals": [0.5, 1.5, 2.5, 3.5],
+                "ticktext": ["Adopt", "Trial", "Assess", "Hold"],
+                "showline": False,
+            },
+            "angularaxis": {
+                "tickvals": [gi * width + width / 2 for gi in range(len(groups))],
+                "ticktext": groups,
+                "direction": "clockwise",
+                "showgrid": False,
+            },
+        },
+        legend={"orientation": "h"},
+        margin={"l": 40, "r": 40, "t": 30, "b": 40},
+        font={"family": "system-ui, sans-serif", "size": 12},
+        paper_bgcolor="rgba(0,0,0,0)",
+        height=560,
+    )
+    return fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False}
+    )

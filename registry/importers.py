@@ -1,0 +1,349 @@
+"""CSV/XLSX import of tools and adoptions (formats in CONTRACT.md), all or nothing.
+
+A file is read whole with pandas, every row is validated first, and only a clean file
+is written — in bulk (``bulk_create``/``bulk_update``), inside one transaction. Errors
+read ``row N: column: problem`` where row 1 is the header (so N is the spreadsheet row).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from coe.models import Factory
+from registry.choices import AdoptionSource, AdoptionStatus, Ring
+from registry.models import Adoption, Capability, RingChange, Tool, ToolAlias
+from registry.resolution import Resolver, normalize
+from registry.selectors import registry_resolver
+from registry.taxonomy import IMPORTED_GROUP
+
+TOOL_COLUMNS = [
+    "name", "vendor", "capabilities", "ring", "aliases", "annual_cost_per_seat",
+    "description", "homepage",
+]  # fmt: skip
+ADOPTION_COLUMNS = ["factory", "tool", "vendor", "capability", "seats", "annual_cost"]
+REQUIRED_TOOL_COLUMNS = {"name"}
+REQUIRED_ADOPTION_COLUMNS = {"factory", "tool"}
+
+
+class ImportRejected(Exception):
+    """The file was rejected; ``errors`` holds one ``row N: column: problem`` line each."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = errors
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    unresolved: list[str] = field(default_factory=list)
+    capabilities_created: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"{self.created} created, {self.updated} updated"]
+        if self.capabilities_created:
+            out.append("new capabilities under Imported: " + ", ".join(self.capabilities_created))
+        if self.unresolved:
+            out.append(f"{len(self.unresolved)} unresolved name(s) (see the unresolved queue):")
+            out += [f"  {line}" for line in self.unresolved]
+        return out
+
+
+def read_table(source, filename: str | None = None) -> pd.DataFrame:
+    """A CSV or the first sheet of an XLSX (by file name) as a frame of stripped strings."""
+    name = (filename or (str(source) if isinstance(source, str | Path) else "")).lower()
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        if name.endswith((".xlsx", ".xlsm")):
+            frame = pd.read_excel(source, sheet_name=0, dtype=str, engine="openpyxl")
+        else:
+            frame = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, KeyError, OSError) as exc:
+        raise ImportRejected([f"row 1: file: cannot be read ({exc})"]) from exc
+    frame = frame.fillna("")
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    return frame.apply(lambda col: col.astype(str).str.strip())
+
+
+def _check_columns(frame: pd.DataFrame, required: set[str], known: list[str]) -> None:
+    missing = sorted(required - set(frame.columns))
+    if missing:
+        raise ImportRejected([f"row 1: {c}: missing column" for c in missing])
+    for column in known:
+        if column not in frame.columns:
+            frame[column] = ""
+
+
+def _decimal(value: str, row: int, column: str, errors: list[str]) -> Decimal | None:
+    if not value:
+        return None
+    try:
+        number = Decimal(value.replace(",", ""))
+    except InvalidOperation:
+        errors.append(f"row {row}: {column}: '{value}' is not a number")
+        return None
+    if number < 0 or not number.is_finite():
+        errors.append(f"row {row}: {column}: must not be negative")
+        return None
+    return number
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(";") if part.strip()]
+
+
+@transaction.atomic
+def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> ImportSummary:
+    """Create or update tools by normalised name; capabilities and aliases from the file."""
+    _check_columns(frame, REQUIRED_TOOL_COLUMNS, TOOL_COLUMNS)
+    errors: list[str] = []
+    rows: list[dict] = []
+    seen_names: dict[str, int] = {}
+    alias_owner: dict[str, str] = {}
+    for offset, record in enumerate(frame.to_dict("records")):
+        row = offset + 2
+        name = record["name"]
+        if not name:
+            errors.append(f"row {row}: name: required")
+            continue
+        key = normalize(name)
+        if key in seen_names:
+            errors.append(f"row {row}: name: '{name}' repeats row {seen_names[key]}")
+            continue
+        seen_names[key] = row
+        ring = (record["ring"] or Ring.ASSESS).lower()
+        if ring not in Ring.values:
+            errors.append(
+                f"row {row}: ring: '{record['ring']}' is not one of {', '.join(Ring.values)}"
+            )
+        cost = _decimal(record["annual_cost_per_seat"], row, "annual_cost_per_seat", errors)
+        homepage = record["homepage"]
+        if homepage and not homepage.lower().startswith(("http://", "https://")):
+            errors.append(f"row {row}: homepage: '{homepage}' is not an http(s) URL")
+        aliases = _split(record["aliases"])
+        for alias in aliases:
+            owner = alias_owner.setdefault(normalize(alias), key)
+            if owner != key:
+                errors.append(f"row {row}: aliases: '{alias}' is already an alias of another row")
+        rows.append(
+            {**record, "row": row, "key": key, "ring": ring, "cost": cost, "aliases": aliases}
+        )
+    existing_aliases = dict(
+        ToolAlias.objects.values_list("normalized_name", "tool__normalized_name")
+    )
+    for row_data in rows:
+        for alias in row_data["aliases"]:
+            owner = existing_aliases.get(normalize(alias))
+            if owner is not None and owner != row_data["key"]:
+                errors.append(
+                    f"row {row_data['row']}: aliases: '{alias}' is already an alias of another tool"
+                )
+    if errors:
+        raise ImportRejected(errors)
+
+    summary = ImportSummary()
+    capabilities = _capabilities_for({c for r in rows for c in _split(r["capabilities"])}, summary)
+    tools_by_key = {t.normalized_name: t for t in Tool.objects.all()}
+    taken = set(Tool.objects.values_list("slug", flat=True))
+    new_tools, changed, ring_changes = [], [], []
+    for r in rows:
+        tool = tools_by_key.get(r["key"])
+        values = {
+            "name": r["name"], "vendor": r["vendor"], "description": r["description"],
+            "homepage": r["homepage"], "annual_cost_per_seat": r["cost"],
+        }  # fmt: skip
+        if tool is None:
+            slug = slugify(r["name"])[:180] or "tool"
+            base, n = slug, 2
+            while slug in taken:
+                slug, n = f"{base}-{n}", n + 1
+            taken.add(slug)
+            tool = Tool(slug=slug, normalized_name=r["key"], ring=r["ring"], **values)
+            new_tools.append(tool)
+            tools_by_key[r["key"]] = tool
+            ring_changes.append((tool, "", r["ring"]))
+        else:
+            for attr, value in values.items():
+                setattr(tool, attr, value)
+            if tool.ring != r["ring"]:
+                ring_changes.append((tool, tool.ring, r["ring"]))
+                tool.ring = r["ring"]
+            changed.append(tool)
+    Tool.objects.bulk_create(new_tools, batch_size=500)
+    Tool.objects.bulk_update(
+        changed,
+        ["name", "vendor", "description", "homepage", "annual_cost_per_seat", "ring"],
+        batch_size=500,
+    )
+    through = Tool.capabilities.through
+    if changed:
+        through.objects.filter(tool__in=[t.pk for t in changed]).delete()
+    links = {
+        (tools_by_key[r["key"]].pk, capabilities[c.lower()].pk)
+        for r in rows
+        for c in _split(r["capabilities"])
+    }
+    through.objects.bulk_create(
+        [through(tool_id=t, capability_id=c) for t, c in sorted(links)], batch_size=500
+    )
+    known = set(ToolAlias.objects.values_list("normalized_name", flat=True))
+    aliases = []
+    for r in rows:
+        for alias in r["aliases"]:
+            alias_key = normalize(alias)
+            if alias_key not in known:
+                known.add(alias_key)
+                aliases.append(
+                    ToolAlias(tool=tools_by_key[r["key"]], name=alias, normalized_name=alias_key)
+                )
+    ToolAlias.objects.bulk_create(aliases, batch_size=500)
+    RingChange.objects.bulk_create(
+        [
+            RingChange(tool=t, from_ring=old, to_ring=new, changed_by=actor, reason="Imported")
+            for t, old, new in ring_changes
+        ],
+        batch_size=500,
+    )
+    summary.created, summary.updated = len(new_tools), len(changed)
+    if detect:
+        _after_import()
+    return summary
+
+
+def _capabilities_for(names: set[str], summary: ImportSummary) -> dict[str, Capability]:
+    """``{lower name: Capability}``; names the taxonomy lacks are created under Imported."""
+    found: dict[str, Capability] = {}
+    for cap in Capability.objects.all():
+        found[cap.name.lower()] = cap
+        found.setdefault(cap.slug, cap)
+    missing = sorted({n for n in names if n.lower() not in found and slugify(n) not in found})
+    for name in names:
+        if name.lower() not in found and slugify(name) in found:
+            found[name.lower()] = found[slugify(name)]
+    if missing:
+        group = found.get(IMPORTED_GROUP.lower()) or Capability.objects.create(
+            name=IMPORTED_GROUP, slug=slugify(IMPORTED_GROUP), order=99
+        )
+        taken = set(Capability.objects.values_list("slug", flat=True))
+        created = []
+        for name in missing:
+            slug = base = slugify(name.replace("/", " "))[:110] or "capability"
+            n = 2
+            while slug in taken:
+                slug, n = f"{base}-{n}", n + 1
+            taken.add(slug)
+            created.append(Capability(name=name, slug=slug, parent=group))
+        Capability.objects.bulk_create(created)
+        for cap in created:
+            found[cap.name.lower()] = cap
+        summary.capabilities_created = missing
+    return found
+
+
+@transaction.atomic
+def import_adoptions(
+    frame: pd.DataFrame,
+    *,
+    source: str = AdoptionSource.IMPORT,
+    resolver: Resolver | None = None,
+    factories: set[int] | None = None,
+    detect: bool = True,
+) -> ImportSummary:
+    """Create or update adoptions by (factory, normalised declared name).
+
+    ``factories`` limits the factory ids the file may name (an uploader's own factories).
+    """
+    _check_columns(frame, REQUIRED_ADOPTION_COLUMNS, ADOPTION_COLUMNS)
+    records = frame.to_dict("records")
+    slugs = {r["factory"] for r in records}
+    factory_ids = dict(Factory.objects.filter(slug__in=slugs).values_list("slug", "pk"))
+    errors: list[str] = []
+    rows = []
+    seen: dict[tuple[int, str], int] = {}
+    for offset, record in enumerate(records):
+        row = offset + 2
+        factory_id = factory_ids.get(record["factory"])
+        if not record["factory"]:
+            errors.append(f"row {row}: factory: required")
+        elif factory_id is None or (factories is not None and factory_id not in factories):
+            errors.append(f"row {row}: factory: unknown factory '{record['factory']}'")
+        if not record["tool"]:
+            errors.append(f"row {row}: tool: required")
+        seats = None
+        if record["seats"]:
+            try:
+                seats = int(Decimal(record["seats"]))
+                if seats < 0 or Decimal(record["seats"]) != seats:
+                    raise ValueError
+            except (InvalidOperation, ValueError):
+                errors.append(f"row {row}: seats: '{record['seats']}' is not a whole number ≥ 0")
+                seats = None
+        cost = _decimal(record["annual_cost"], row, "annual_cost", errors)
+        key = normalize(record["tool"])
+        if factory_id is not None and record["tool"]:
+            if (factory_id, key) in seen:
+                errors.append(
+                    f"row {row}: tool: '{record['tool']}' repeats row {seen[(factory_id, key)]} "
+                    "for this factory"
+                )
+            seen[(factory_id, key)] = row
+        rows.append((row, factory_id, key, record, seats, cost))
+    if errors:
+        raise ImportRejected(errors)
+
+    resolver = resolver or registry_resolver()
+    matches = resolver.resolve_many(r[3]["tool"] for r in rows)
+    existing = {
+        (a.factory_id, a.normalized_name): a
+        for a in Adoption.objects.filter(factory_id__in=set(factory_ids.values()))
+    }
+    now = timezone.now()
+    summary = ImportSummary()
+    new, changed = [], []
+    for (row, factory_id, key, record, seats, cost), match in zip(rows, matches, strict=True):
+        adoption = existing.get((factory_id, key))
+        if adoption is None:
+            adoption = Adoption(factory_id=factory_id, normalized_name=key, first_seen=now)
+            new.append(adoption)
+        else:
+            changed.append(adoption)
+        adoption.declared_name = record["tool"]
+        adoption.declared_vendor = record["vendor"]
+        adoption.declared_capability = record["capability"]
+        adoption.seats, adoption.annual_cost = seats, cost
+        adoption.source, adoption.status, adoption.last_seen = source, AdoptionStatus.ACTIVE, now
+        if match.tool_id is not None:
+            adoption.tool_id, adoption.resolution_confidence = match.tool_id, match.confidence
+        elif adoption.tool_id is None:
+            adoption.resolution_confidence = None
+            summary.unresolved.append(f"row {row}: tool: '{record['tool']}' is not in the registry")
+    Adoption.objects.bulk_create(new, batch_size=2000)
+    Adoption.objects.bulk_update(
+        changed,
+        [
+            "declared_name", "declared_vendor", "declared_capability", "seats", "annual_cost",
+            "source", "status", "last_seen", "tool", "resolution_confidence",
+        ],
+        batch_size=1000,
+    )  # fmt: skip
+    summary.created, summary.updated = len(new), len(changed)
+    if detect:
+        _after_import()
+    return summary
+
+
+def _after_import() -> None:
+    """Detection runs once the import is committed (a Celery task on the cpu queue)."""
+    from registry.tasks import detect_duplicates_task
+
+    transaction.on_commit(detect_duplicates_task.delay)

@@ -1,0 +1,22 @@
+"""``manage.py import_adoptions PATH``: adoptions from CSV/XLSX (CONTRACT.md format), atomic."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from registry.importers import ImportRejected, import_adoptions, read_table
+
+
+class Command(BaseCommand):
+    help = "Import adoptions from a CSV or XLSX file; a bad file is rejected whole."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path")
+
+    def handle(self, *args, **options):
+        try:
+            summary = import_adoptions(read_table(options["path"]))
+        except ImportRejected as exc:
+            for line in exc.errors:
+                self.stderr.write(line)
+            raise CommandError(f"{options['path']}: rejected, nothing imported ({exc})") from exc
+        for line in summary.lines():
+            self.stdout.write(line)

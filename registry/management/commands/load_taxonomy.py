@@ -1,0 +1,14 @@
+"""``manage.py load_taxonomy``: (re)create the default capability taxonomy where missing."""
+
+from django.core.management.base import BaseCommand
+
+from registry.models import Capability
+from registry.taxonomy import load_taxonomy
+
+
+class Command(BaseCommand):
+    help = "Create the default capability taxonomy for both factory kinds (idempotent)."
+
+    def handle(self, *args, **options):
+        created = load_taxonomy(Capability)
+        self.stdout.write(f"{created} capabilities created")

@@ -1,0 +1,230 @@
+"""Name resolution: a factory's free-text tool name → a registry tool, with a confidence.
+
+Pure and framework-free (plain data in, plain data out); ``registry.services`` loads the
+registry into a :class:`Resolver` and writes the results.
+
+Steps, cheapest first:
+1. ``normalize``: case, accents, punctuation, parentheticals ("(self-managed)"), edition
+   and deployment words ("LTS", "CE", "server", "community edition"), version numbers.
+2. exact lookup of the key among tool names, aliases and "name without its vendor";
+   the declared name with a known vendor prefix stripped is tried too.
+3. blocking: only tools sharing a token, or a token's first or last three letters, with
+   the name are scored (the cost grows with the registry, not registry × adoptions);
+4. fuzzy scoring with rapidfuzz; the best candidate above ``threshold`` wins, and a near
+   tie between two tools is not guessed (it goes to the unresolved queue).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+# Words that name an edition, a deployment or a packaging, not a product.
+EDITION_WORDS = frozenset(
+    [
+        "lts",
+        "ce",
+        "ee",
+        "oss",
+        "community",
+        "enterprise",
+        "edition",
+        "server",
+        "self",
+        "managed",
+        "selfmanaged",
+        "selfhosted",
+        "onprem",
+        "on",
+        "prem",
+        "premises",
+        "saas",
+        "version",
+        "release",
+        "stable",
+        "latest",
+        "x64",
+        "x86",
+        "amd64",
+    ]
+)
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_VERSION = re.compile(r"^(v|r)?\d+([.\-_]\d+)*[a-z]?$")
+_SPLIT = re.compile(r"[^a-z0-9]+")
+
+DEFAULT_THRESHOLD = 0.86
+# A second tool scoring within this margin of the best makes the match ambiguous.
+AMBIGUITY_MARGIN = 0.02
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def tokens(name: str) -> list[str]:
+    """The meaningful tokens of a name (lowercase, no editions, versions or punctuation)."""
+    text = _PAREN.sub(" ", _fold(name or "")).replace("&", " and ").replace("+", " plus ")
+    raw = [t for t in _SPLIT.split(text) if t]
+    kept = [t for t in raw if t not in EDITION_WORDS and not _VERSION.match(t)]
+    # A name made only of noise words (e.g. a tool called "Server") keeps its words.
+    return kept or [t for t in raw if not _VERSION.match(t)] or raw
+
+
+def normalize(name: str) -> str:
+    """The resolution key of a name: ``"GitLab CI (self-managed) 16.4"`` → ``"gitlab ci"``."""
+    return " ".join(tokens(name))
+
+
+def strip_vendor(key: str, vendor_keys: Iterable[str]) -> str:
+    """``key`` without a leading vendor name (``"siemens opcenter"`` → ``"opcenter"``)."""
+    for vendor in vendor_keys:
+        if vendor and key.startswith(vendor + " ") and len(key) > len(vendor) + 2:
+            return key[len(vendor) + 1 :]
+    return key
+
+
+@dataclass(frozen=True)
+class ToolEntry:
+    """What the resolver knows of one registry tool."""
+
+    id: int
+    name: str
+    vendor: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """The outcome for one name: ``tool_id`` is None when unresolved."""
+
+    name: str
+    key: str
+    tool_id: int | None
+    confidence: float
+    method: str  # exact | alias | fuzzy | ambiguous | none
+    candidate_id: int | None = None  # the best guess of an unresolved name, for the queue
+
+
+def _block_keys(key: str) -> set[str]:
+    keys = set()
+    for token in key.split():
+        if len(token) >= 3:
+            keys.add(token)
+            keys.add("^" + token[:3])
+            keys.add("$" + token[-3:])
+        elif token:
+            keys.add(token)
+    return keys
+
+
+def _score(query: str, choice: str, **kwargs) -> float:
+    """0–100: the mean of plain and token-set similarity (robust to extra or missing words)."""
+    return 0.5 * fuzz.ratio(query, choice) + 0.5 * fuzz.token_set_ratio(query, choice)
+
+
+class Resolver:
+    """Resolves names against a fixed registry snapshot; build once, call many times."""
+
+    def __init__(self, tools: Iterable[ToolEntry], *, threshold: float = DEFAULT_THRESHOLD):
+        self.threshold = threshold
+        self.exact: dict[str, set[int]] = defaultdict(set)
+        self.alias: dict[str, set[int]] = defaultdict(set)
+        self.vendor_keys: list[str] = []
+        self.keys: list[str] = []  # fuzzy choices
+        self.key_tool: list[int] = []
+        self.blocks: dict[str, list[int]] = defaultdict(list)
+        vendors = set()
+        for tool in tools:
+            name_key = normalize(tool.name)
+            vendor_key = normalize(tool.vendor) if tool.vendor else ""
+            if vendor_key:
+                vendors.add(vendor_key)
+            self.exact[name_key].add(tool.id)
+            self._add_choice(name_key, tool.id)
+            if vendor_key:
+                bare = strip_vendor(name_key, [vendor_key])
+                if bare != name_key:
+                    self.exact[bare].add(tool.id)
+                    self._add_choice(bare, tool.id)
+                else:
+                    self.exact[f"{vendor_key} {name_key}"].add(tool.id)
+            for alias in tool.aliases:
+                alias_key = normalize(alias)
+                self.alias[alias_key].add(tool.id)
+                self._add_choice(alias_key, tool.id)
+        # Longest vendor first so "rockwell automation" wins over "rockwell".
+        self.vendor_keys = sorted(vendors, key=len, reverse=True)
+
+    def _add_choice(self, key: str, tool_id: int) -> None:
+        if not key:
+            return
+        index = len(self.keys)
+        self.keys.append(key)
+        self.key_tool.append(tool_id)
+        for block in _block_keys(key):
+            self.blocks[block].append(index)
+
+    def _exact(self, key: str) -> tuple[int | None, str]:
+        for table, method in ((self.alias, "alias"), (self.exact, "exact")):
+            ids = table.get(key)
+            if ids and len(ids) == 1:
+                return next(iter(ids)), method
+        return None, ""
+
+    def resolve_key(self, key: str, name: str = "") -> Match:
+        """Resolve an already normalised key."""
+        if not key:
+            return Match(name, key, None, 0.0, "none")
+        for candidate in (key, strip_vendor(key, self.vendor_keys)):
+            tool_id, method = self._exact(candidate)
+            if tool_id is not None:
+                return Match(name, key, tool_id, 1.0, method)
+        best_by_tool: dict[int, float] = {}
+        for query in {key, strip_vendor(key, self.vendor_keys)}:
+            self._fuzzy(query, best_by_tool)
+        if not best_by_tool:
+            return Match(name, key, None, 0.0, "none")
+        ranked = sorted(best_by_tool.items(), key=lambda item: (-item[1], item[0]))
+        top_id, top = ranked[0]
+        if top < self.threshold:
+            return Match(name, key, None, round(top, 4), "none", candidate_id=top_id)
+        if len(ranked) > 1 and ranked[1][1] >= top - AMBIGUITY_MARGIN:
+            return Match(name, key, None, round(top, 4), "ambiguous", candidate_id=top_id)
+        return Match(name, key, top_id, round(top, 4), "fuzzy")
+
+    def _fuzzy(self, query: str, best_by_tool: dict[int, float]) -> None:
+        """Score ``query`` against the choices of its blocks; keep each tool's best score."""
+        indexes: set[int] = set()
+        for block in _block_keys(query):
+            indexes.update(self.blocks.get(block, ()))
+        if not indexes:
+            return
+        ordered = sorted(indexes)
+        choices = [self.keys[i] for i in ordered]
+        for _choice, score, pos in process.extract(query, choices, scorer=_score, limit=8):
+            tool_id = self.key_tool[ordered[pos]]
+            best_by_tool[tool_id] = max(best_by_tool.get(tool_id, 0.0), score / 100.0)
+
+    def resolve(self, name: str) -> Match:
+        """Resolve one free-text name."""
+        return self.resolve_key(normalize(name), name)
+
+    def resolve_many(self, names: Iterable[str]) -> list[Match]:
+        """Resolve many names; each distinct key is scored once."""
+        cache: dict[str, Match] = {}
+        out = []
+        for name in names:
+            key = normalize(name)
+            match = cache.get(key)
+            if match is None:
+                match = cache[key] = self.resolve_key(key, name)
+            out.append(
+                Match(name, key, match.tool_id, match.confidence, match.method, match.candidate_id)
+            )
+        return out

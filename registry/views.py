@@ -1,0 +1,331 @@
+"""Pages of the registry: tools, tool detail, tech radar, duplicates, unresolved names,
+imports and exports, and the factory-page panel."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q, Sum
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from coe.choices import FactoryKind
+from coe.scoping import is_coe_staff, restrict
+from registry import exports, services
+from registry.charts import radar_html
+from registry.choices import LIVE_FINDING_STATUSES, FindingStatus, Ring
+from registry.filtersets import DuplicateFindingFilterSet, ToolFilterSet
+from registry.importers import ImportRejected, import_adoptions, import_registry, read_table
+from registry.models import Adoption, Capability, DuplicateFinding, RingChange, Tool
+from registry.selectors import findings_visible, unresolved_names
+
+
+def _staff_only(request) -> None:
+    if not is_coe_staff(request.user):
+        raise PermissionDenied("Only CoE staff may do this.")
+
+
+@login_required
+def tool_list(request):
+    """The registry: tools with ring, capabilities, adopters and spend (of visible factories)."""
+    visible = restrict(Adoption.objects.filter(status="active"), request.user)
+    tools = Tool.objects.prefetch_related("capabilities").annotate(
+        adopters=Count("adoptions", filter=Q(adoptions__in=visible), distinct=True),
+        spend=Sum("adoptions__annual_cost", filter=Q(adoptions__in=visible)),
+    )
+    filterset = ToolFilterSet(request.GET, queryset=tools)
+    page = Paginator(filterset.qs.order_by("name"), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "registry/tool_list.html",
+        {
+            "filterset": filterset,
+            "page": page,
+            "rings": Ring.choices,
+            "capabilities": Capability.objects.filter(parent__isnull=False).order_by("name"),
+            "is_staff": is_coe_staff(request.user),
+        },
+    )
+
+
+@login_required
+def tool_detail(request, slug: str):
+    """One tool: ring and its history, aliases, adopters (of visible factories), cost."""
+    tool = get_object_or_404(
+        Tool.objects.select_related("owner").prefetch_related(
+            "capabilities",
+            "aliases",
+            "ring_overrides",
+            Prefetch("ring_changes", queryset=RingChange.objects.select_related("changed_by")),
+        ),
+        slug=slug,
+    )
+    adoptions = list(
+        restrict(tool.adoptions.select_related("factory"), request.user).order_by("factory__name")
+    )
+    for adoption in adoptions:
+        adoption.tool = tool
+    total = sum((a.effective_annual_cost for a in adoptions), Decimal("0"))
+    return render(
+        request,
+        "registry/tool_detail.html",
+        {
+            "tool": tool,
+            "adoptions": adoptions,
+            "total_cost": total,
+            "seats": sum(a.seats or 0 for a in adoptions),
+            "is_staff": is_coe_staff(request.user),
+            "rings": Ring.choices,
+            "kinds": FactoryKind.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def tool_set_ring(request, slug: str):
+    """CoE staff move a tool to another ring, with a reason."""
+    _staff_only(request)
+    tool = get_object_or_404(Tool, slug=slug)
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        messages.error(request, "A ring change needs a reason.")
+    else:
+        try:
+            services.tool_set_ring(
+                tool=tool,
+                ring=request.POST.get("ring", ""),
+                reason=reason,
+                actor=request.user,
+                factory_kind=request.POST.get("factory_kind", ""),
+            )
+            messages.success(request, "Ring updated.")
+        except DjangoValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+    return redirect(tool.get_absolute_url())
+
+
+def _group_of(capability: Capability | None, by_id: dict[int, Capability]) -> str:
+    while capability is not None and capability.parent_id:
+        capability = by_id.get(capability.parent_id)
+    return capability.name if capability else "Uncategorised"
+
+
+@login_required
+def tech_radar(request):
+    """Rings × capability groups; ``?kind=`` applies the per-kind ring overrides and keeps
+    the tools of capabilities that apply to that kind."""
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in FactoryKind.values else ""
+    capabilities = {c.pk: c for c in Capability.objects.all()}
+    tools = Tool.objects.prefetch_related("capabilities", "ring_overrides").order_by("name")
+    rows = []
+    for tool in tools:
+        ring = tool.ring
+        for override in tool.ring_overrides.all():
+            if override.factory_kind == kind:
+                ring = override.ring
+        caps = list(tool.capabilities.all())
+        if kind:
+            caps = [c for c in caps if c.applies_to in ("both", kind)]
+            if not caps:
+                continue
+        group = _group_of(caps[0] if caps else None, capabilities)
+        rows.append({"name": tool.name, "ring": ring, "group": group, "slug": tool.slug})
+    return render(
+        request,
+        "registry/radar.html",
+        {
+            "chart": radar_html(rows),
+            "rows": rows,
+            "kind": kind,
+            "kinds": FactoryKind.choices,
+            "rings": [r for r in Ring.choices if r[0] != Ring.RETIRED],
+        },
+    )
+
+
+SORTS = {"savings": "-annual_cost_at_stake", "-savings": "annual_cost_at_stake"}
+
+
+@login_required
+def duplicates(request):
+    """Findings the user may see, the total annual cost at stake, and the lifecycle forms."""
+    base = findings_visible(request.user)
+    params = request.GET.copy()
+    if "status" not in params:
+        params.setlist("status", [str(s) for s in (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED)])
+    filterset = DuplicateFindingFilterSet(params, queryset=base)
+    sort = request.GET.get("sort", "savings")
+    findings = (
+        filterset.qs.select_related("capability", "scope", "suggested_standard", "waiver_approver")
+        .prefetch_related("tools", "factories")
+        .order_by(SORTS.get(sort, "-annual_cost_at_stake"), "key")
+    )
+    page = Paginator(findings, 50).get_page(request.GET.get("page"))
+    # The total counts each adoption once, however many findings it appears in.
+    live = base.filter(status__in=LIVE_FINDING_STATUSES).values_list("detail", flat=True)
+    at_stake_ids = {i for detail in live for i in (detail or {}).get("adoptions_at_stake", [])}
+    total = _adoptions_cost(at_stake_ids)
+    return render(
+        request,
+        "registry/duplicates.html",
+        {
+            "page": page,
+            "filterset": filterset,
+            "total": total,
+            "sort": sort,
+            "is_staff": is_coe_staff(request.user),
+            "statuses": FindingStatus.choices,
+            "default_expiry": dt.date.today() + dt.timedelta(days=180),
+            "selected_statuses": params.getlist("status"),
+        },
+    )
+
+
+def _adoptions_cost(ids: set[int]) -> Decimal:
+    if not ids:
+        return Decimal("0")
+    total = Decimal("0")
+    for adoption in Adoption.objects.filter(pk__in=ids).select_related("tool"):
+        total += adoption.effective_annual_cost
+    return total
+
+
+@login_required
+@require_POST
+def finding_action(request, pk: int, action: str):
+    """acknowledge / consolidate / resolve / reopen / waive a finding (CoE staff)."""
+    _staff_only(request)
+    finding = get_object_or_404(DuplicateFinding, pk=pk)
+    try:
+        if action == "waive":
+            expires = request.POST.get("expires_on") or ""
+            services.finding_waive(
+                finding=finding,
+                reason=request.POST.get("reason", ""),
+                approver=request.user,
+                expires_on=dt.date.fromisoformat(expires) if expires else None,
+            )
+        elif action in ("acknowledge", "consolidate", "resolve", "reopen"):
+            services.finding_transition(
+                finding=finding, action=action, note=request.POST.get("comment", "")
+            )
+        else:
+            raise Http404(action)
+        messages.success(request, f"Finding {finding.pk}: {finding.get_status_display()}.")
+    except (DjangoValidationError, ValueError) as exc:
+        text = "; ".join(getattr(exc, "messages", [str(exc)]))
+        messages.error(request, f"Finding {finding.pk}: {text}")
+    return redirect(request.POST.get("next") or "duplicate-list")
+
+
+@login_required
+def unresolved(request):
+    """The unresolved-names queue; CoE staff map a name to a tool (it becomes an alias)."""
+    if request.method == "POST":
+        _staff_only(request)
+        tool = Tool.objects.filter(slug=request.POST.get("tool", "")).first()
+        name = request.POST.get("declared_name", "").strip()
+        if tool is None or not name:
+            messages.error(request, "Choose a tool for the name.")
+        else:
+            try:
+                count = services.adoption_map_name(
+                    declared_name=name, tool=tool, actor=request.user
+                )
+                messages.success(request, f"'{name}' → {tool.name}: {count} adoption(s) resolved.")
+            except DjangoValidationError as exc:
+                messages.error(request, "; ".join(exc.messages))
+        return redirect("registry-unresolved")
+    rows = unresolved_names(restrict(Adoption.objects.all(), request.user))
+    return render(
+        request,
+        "registry/unresolved.html",
+        {
+            "rows": rows,
+            "tools": Tool.objects.order_by("name").values_list("slug", "name"),
+            "is_staff": is_coe_staff(request.user),
+        },
+    )
+
+
+@login_required
+def import_upload(request):
+    """Upload tools or adoptions (CSV/XLSX); a bad file is rejected whole with its errors."""
+    _staff_only(request)
+    errors, summary = [], None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        kind = request.POST.get("kind")
+        if upload is None or kind not in ("registry", "adoptions"):
+            errors = ["Choose what to import and a file."]
+        else:
+            try:
+                frame = read_table(upload.read(), upload.name)
+                if kind == "registry":
+                    summary = import_registry(frame, actor=request.user)
+                else:
+                    summary = import_adoptions(frame)
+            except ImportRejected as exc:
+                errors = exc.errors
+    return render(
+        request,
+        "registry/import.html",
+        {"errors": errors, "summary": summary.lines() if summary else None},
+    )
+
+
+@login_required
+def export(request, what: str, fmt: str):
+    """Tools, adoptions or findings as CSV or XLSX (rows the user may see)."""
+    if fmt not in ("csv", "xlsx"):
+        raise Http404(fmt)
+    if what == "tools":
+        frame = exports.tools_frame(Tool.objects.order_by("name"))
+    elif what == "adoptions":
+        frame = exports.adoptions_frame(
+            restrict(Adoption.objects.all(), request.user).order_by(
+                "factory__slug", "declared_name"
+            )
+        )
+    elif what == "findings":
+        frame = exports.findings_frame(findings_visible(request.user).order_by("key"))
+    else:
+        raise Http404(what)
+    content_type = (
+        "text/csv"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response = HttpResponse(exports.render(frame, fmt), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{what}.{fmt}"'
+    return response
+
+
+def factory_panel_context(request, factory) -> dict | None:
+    """The factory page's registry panel: its adoptions and its open findings."""
+    adoptions = list(
+        factory.adoptions.filter(status="active").select_related("tool").order_by("declared_name")
+    )
+    findings = list(
+        findings_visible(request.user)
+        .filter(Q(scope=factory) | Q(factories=factory), status__in=LIVE_FINDING_STATUSES)
+        .select_related("capability", "suggested_standard")
+        .prefetch_related("tools")
+        .distinct()
+        .order_by("-annual_cost_at_stake")
+    )
+    return {
+        "factory": factory,
+        "adoptions": adoptions,
+        "spend": sum((a.effective_annual_cost for a in adoptions), Decimal("0")),
+        "findings": findings,
+    }
