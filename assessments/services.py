@@ -510,3 +510,21 @@ def assessment_finalize(
     if original is not assessment:
         original.refresh_from_db()
     return assessment.result
+
+
+def open_assessments_refresh_signals(
+    *, factory_ids: list[int] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Re-measure the signals of every open (not final) assessment; returns how many."""
+    from assessments.selectors import OPEN_STATUSES
+
+    open_audits = Assessment.objects.filter(status__in=OPEN_STATUSES).select_related(
+        "factory", "model"
+    )
+    if factory_ids is not None:
+        open_audits = open_audits.filter(factory_id__in=factory_ids)
+    count = 0
+    for assessment in open_audits.order_by("id"):
+        assessment_refresh_signals(assessment=assessment, now=now)
+        count += 1
+    return count

@@ -164,3 +164,35 @@ def test_workspace_takes_a_constant_number_of_queries(client, world, django_asse
     client.get(url)
     with django_assert_max_num_queries(14):
         assert client.get(url).status_code == 200
+
+
+def test_stage_history_marks_a_change_of_model_version():
+    from assessments.charts import stage_history
+
+    html = stage_history(
+        [
+            {"date": "2025-01-01", "index": 2.1, "stage_name": "Developing", "model_version": 1},
+            {"date": "2026-01-01", "index": 3.2, "stage_name": "Established", "model_version": 2},
+        ]
+    )
+    assert "model v2" in html and "Established" in html
+
+
+def test_evidence_files_download_only_inside_the_factory(client, world, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from assessments.services import answers_save, evidence_file_add
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    assessment = assessment_create(factory=world.factory_a)
+    answers_save(assessment=assessment, rows=[{"criterion": "strategy.vision", "rating": 3}])
+    stored = evidence_file_add(
+        assessment=assessment,
+        criterion="strategy.vision",
+        upload=SimpleUploadedFile("kpis.csv", b"kpi,value\noee,0.7\n", content_type="text/csv"),
+    )
+    url = reverse("evidence-file", args=[stored.pk])
+    assert signed_in(client, world, "member_b").get(url).status_code == 404
+    response = signed_in(client, world, "member_a").get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"kpi,value\noee,0.7\n"

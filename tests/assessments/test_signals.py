@@ -145,3 +145,23 @@ def test_accepted_signal_counts_as_evidence_and_override_needs_a_comment(world):
     from assessments.services import assessment_inputs
 
     assert assessment_inputs(assessment, timezone.localdate())["platform.standard_tools"].evidenced
+
+
+def test_score_factories_and_the_nightly_task_re_measure_open_audits(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from assessments.tasks import refresh_signals_task
+
+    assessment = assessment_create(factory=world.factory_a)
+    reading = assessment.signal_readings.get(criterion="platform.standard_tools")
+    assert reading.measured is False
+    adoption(world.factory_a, tool("GitLab", ring="adopt"))
+    out = StringIO()
+    call_command("score_factories", stdout=out)
+    assert "re-measured for 1 open assessment" in out.getvalue()
+    assert "alpha-plant" in out.getvalue() and "no final assessment" in out.getvalue()
+    assert assessment.signal_readings.get(criterion="platform.standard_tools").measured
+    assert refresh_signals_task.delay([world.factory_b.pk]).get() == 0
+    assert refresh_signals_task.delay().get() == 1

@@ -2,9 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from assessments.models import Assessment
-from assessments.selectors import OPEN_STATUSES, latest_finals_by_factory
-from assessments.services import assessment_refresh_signals
+from assessments.selectors import latest_finals_by_factory
+from assessments.services import open_assessments_refresh_signals
 from coe.models import Factory
 
 
@@ -21,13 +20,9 @@ class Command(BaseCommand):
         factories = Factory.objects.order_by("name")
         if factory:
             factories = factories.filter(slug=factory)
-        open_audits = Assessment.objects.filter(
-            status__in=OPEN_STATUSES, factory__in=factories
-        ).select_related("factory", "model")
-        refreshed = 0
-        for assessment in open_audits:
-            assessment_refresh_signals(assessment=assessment)
-            refreshed += 1
+        refreshed = open_assessments_refresh_signals(
+            factory_ids=list(factories.values_list("pk", flat=True))
+        )
         self.stdout.write(f"Signals re-measured for {refreshed} open assessment(s).")
         latest = latest_finals_by_factory(factories)
         for f in factories:
