@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import plotly.graph_objects as go
 
 PALETTE = ["#1f5f8b", "#e07a1f", "#2e8b57", "#8b1f5f", "#6b6b6b", "#c9a227"]
@@ -42,6 +44,26 @@ def factories_by_unit(rows: list[dict]) -> str:
     return figure_html(fig, div_id="chart-factories-by-unit")
 
 
+def _html(fig: go.Figure, div_id: str) -> str:
+    """Like ``figure_html`` for a figure whose layout is already complete."""
+    return fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False}
+    )
+
+
+def _wrap(label: str, width: int = 18) -> str:
+    """Break a long axis label into lines (plotly uses ``<br>``)."""
+    lines, line = [], ""
+    for word in label.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>".join(lines)
+
+
 STAGE_COLOURS = {1: "#b3261e", 2: "#e07a1f", 3: "#c9a227", 4: "#2e8b57", 5: "#1f5f8b"}
 STAGE_LABELS = ["Ad hoc", "Developing", "Established", "Advanced", "Optimized"]
 
@@ -52,7 +74,7 @@ def maturity_radar(dimensions: list[dict], medians: dict[str, float]) -> str:
     ``dimensions``: ``[{"key", "name", "score"}]`` (scored ones); ``medians``: ``{key: score}``.
     """
     scored = [d for d in dimensions if d["score"] is not None]
-    names = [d["name"] for d in scored]
+    names = [_wrap(d["name"]) for d in scored]
     closed = names + names[:1]
     fig = go.Figure()
     median_values = [medians.get(d["key"]) for d in scored]
@@ -79,10 +101,10 @@ def maturity_radar(dimensions: list[dict], medians: dict[str, float]) -> str:
     fig.update_layout(
         polar={"radialaxis": {"range": [0, 5], "tickvals": [1, 2, 3, 4, 5]}},
         legend={"orientation": "h"},
-        height=380,
     )
-    html = figure_html(fig, div_id="chart-radar")
-    return html
+    fig.update_layout(**LAYOUT)
+    fig.update_layout(height=400, margin={"l": 90, "r": 90, "t": 40, "b": 30})
+    return _html(fig, "chart-radar")
 
 
 def stage_history(points: list[dict]) -> str:
@@ -111,11 +133,19 @@ def stage_history(points: list[dict]) -> str:
                 showarrow=False,
                 yshift=8,
             )
-    fig.update_layout(
-        yaxis={"range": [0.8, 5.3], "tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
-        showlegend=False,
+    first, last = (
+        dt.date.fromisoformat(points[0]["date"]),
+        dt.date.fromisoformat(points[-1]["date"]),
     )
-    return figure_html(fig, div_id="chart-stage-history")
+    pad = max(dt.timedelta(days=45), (last - first) / 8)
+    fig.update_layout(**LAYOUT)
+    fig.update_layout(
+        yaxis={"range": [0.8, 5.4], "tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
+        xaxis={"range": [(first - pad).isoformat(), (last + pad).isoformat()]},
+        showlegend=False,
+        margin={"l": 90, "r": 20, "t": 30, "b": 40},
+    )
+    return _html(fig, "chart-stage-history")
 
 
 def stage_distribution(counts: dict[int, int]) -> str:
@@ -148,6 +178,11 @@ def dimension_heatmap(
             colorbar={"tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
         )
     )
-    fig.update_layout(height=max(260, 60 + 32 * len(rows)), yaxis={"autorange": "reversed"})
-    fig.update_xaxes(tickangle=-30)
-    return figure_html(fig, div_id=div_id)
+    fig.update_layout(**LAYOUT)
+    fig.update_layout(
+        height=max(260, 110 + 32 * len(rows)),
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"automargin": True, "tickangle": -30},
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+    )
+    return _html(fig, div_id)

@@ -27,7 +27,7 @@ AUDITS = [
     ("pilsen-machining", "first audit", 13, 2.3, {"connected_operations": 2.6}, 0.4, True),
     ("pilsen-machining", "vision pilot audit", 3, 3.4, {"connected_operations": 3.5}, 0.8, True),
     ("stuttgart-press", "baseline", 16, 3.4, {"data_integration": 1.7}, 0.5, True),
-    ("stuttgart-press", "annual audit", 4, 4.5, {"data_integration": 2.3}, 0.85, True),
+    ("stuttgart-press", "annual audit", 4, 4.7, {"data_integration": 2.3}, 0.85, True),
     ("puebla-assembly", "ramp-up audit", 5, 2.4, {"value_realisation": 1.7}, 0.6, True),
     ("puebla-assembly", "six-month audit", 0, 2.8, {"value_realisation": 2.0}, 0.6, False),
     (
@@ -61,8 +61,37 @@ def _spread(level: float, count: int) -> list[int]:
     return [max(1, min(5, r)) for r in ratings]
 
 
+# Factories whose audit keeps the site review's rating wherever a signal differs, and why.
+TRUST_SITE_REVIEW = {
+    "platform-coe": "the team owns and runs every reusable process and the standard "
+    "toolchain; the registry counts it in portfolio-wide findings as the standard's owner",
+}
+
+
+def _judged(slug: str, planned: int, suggested: int | None) -> dict:
+    """The demo auditor accepts a suggestion within one point of their own judgement and
+    overrides it (with the reason) otherwise."""
+    if suggested is None or suggested == planned:
+        return {"rating": planned, "comment": ""}
+    if slug in TRUST_SITE_REVIEW:
+        return {"rating": planned, "comment": f"Override: {TRUST_SITE_REVIEW[slug]}."}
+    if abs(suggested - planned) <= 1:
+        return {"rating": suggested, "comment": ""}
+    reason = (
+        "the registry still lists tools the site review found already being retired"
+        if planned > suggested
+        else "the registry data is ahead of what the site review found in daily use"
+    )
+    return {"rating": planned, "comment": f"Override after the site review: {reason}."}
+
+
 def _rows(assessment: Assessment, base: float, levels: dict, evidence_share: float, day) -> list:
     rows, position = [], 0
+    # Where a signal measured something, the demo auditor weighs its suggestion.
+    suggested = {
+        r.criterion: r.suggested_rating
+        for r in assessment.signal_readings.filter(measured=True, suggested_rating__isnull=False)
+    }
     by_dimension: dict[str, list[dict]] = {}
     for dim, crit in assessment.model.criteria_for(assessment.factory.kind):
         by_dimension.setdefault(dim["key"], []).append(crit)
@@ -75,7 +104,7 @@ def _rows(assessment: Assessment, base: float, levels: dict, evidence_share: flo
             rows.append(
                 {
                     "criterion": crit["key"],
-                    "rating": rating,
+                    **_judged(assessment.factory.slug, rating, suggested.get(crit["key"])),
                     "evidence": f"Seen on site: {crit['name'].lower()}." if backed else "",
                     "evidence_date": day.isoformat() if backed else None,
                     "comment": "Rated against the signal after review."
