@@ -124,12 +124,26 @@ def assessment_create(
     corrects: Assessment | None = None,
     now: dt.datetime | None = None,
 ) -> Assessment:
-    """Open a draft audit of a factory, pinned to a model version, with its signals read."""
+    """Open a draft audit of a factory, pinned to a model version, with its signals read.
+
+    A factory has at most one open (not final) audit at a time."""
     if corrects is not None:
         if corrects.factory_id != factory.pk:
             raise ValidationError({"corrects": "A correction must be of the same factory."})
         if not corrects.is_final:
             raise ValidationError({"corrects": "Only a final assessment can be corrected."})
+    from assessments.selectors import OPEN_STATUSES
+
+    already_open = Assessment.objects.filter(factory=factory, status__in=OPEN_STATUSES).first()
+    if already_open is not None:
+        raise ValidationError(
+            {
+                "factory": [
+                    f"{factory.name} already has an open audit (#{already_open.pk}); "
+                    "finalise or delete it first."
+                ]
+            }
+        )
     assessment = Assessment.objects.create(
         factory=factory,
         model=model or current_model(),

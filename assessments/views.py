@@ -102,7 +102,12 @@ def assessment_list(request):
         factory = get_object_or_404(
             visible_factories(request.user), slug=request.POST.get("factory")
         )
-        assessment = services.assessment_create(factory=factory, assessor=request.user)
+        try:
+            assessment = services.assessment_create(factory=factory, assessor=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return redirect("assessment-list")
         messages.success(request, f"Audit of {factory.name} opened.")
         return redirect(assessment)
     filterset = AssessmentFilterSet(request.GET, queryset=selectors.assessments_for(request.user))
@@ -331,8 +336,13 @@ def assessment_correct(request, pk: int):
     if not is_coe_staff(request.user):
         raise PermissionDenied("Only CoE staff open audits.")
     original = _visible_assessment(request, pk)
-    correction = services.assessment_create(
-        factory=original.factory, assessor=request.user, corrects=original
-    )
+    try:
+        correction = services.assessment_create(
+            factory=original.factory, assessor=request.user, corrects=original
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(original)
     messages.success(request, "Correction opened as a new assessment.")
     return redirect(correction)

@@ -17,6 +17,7 @@ from assessments.services import (
 )
 from tests.api_mixins import EVERYONE, APIViewTestCase
 from tests.assessments.helpers import answer_all
+from tests.factories import FactoryFactory
 
 
 class TestMaturityModelAPI(APIViewTestCase):
@@ -49,6 +50,10 @@ class TestAssessmentAPI(APIViewTestCase):
 
     def update_payload(self, world, obj):
         return {"notes": "Site visit on Tuesday."}
+
+    def make_many(self, world, count):
+        for i in range(count):
+            assessment_create(factory=FactoryFactory(slug=f"many-{i}"))
 
 
 def test_maturity_model_has_the_contract_shape_and_the_five_stage_descriptors(world):
@@ -241,3 +246,10 @@ def test_evidence_upload_checks_type_and_size(world, settings, tmp_path):
     assert bad.status_code == 400 and "not allowed" in str(bad.json())
     answers = staff.get(reverse("api:assessment-answers", args=[assessment.pk])).json()
     assert answers[0]["files"][0]["name"] == "roadmap.pdf"
+
+
+def test_a_factory_has_one_open_audit_at_a_time(world):
+    staff = world.client("staff")
+    assert staff.post(reverse("api:assessment-list"), {"factory": "beta-app"}).status_code == 201
+    again = staff.post(reverse("api:assessment-list"), {"factory": "beta-app"})
+    assert again.status_code == 400 and "already has an open audit" in again.json()["factory"][0]

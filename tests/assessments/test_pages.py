@@ -105,8 +105,8 @@ def test_owner_sees_the_scorecard_radar_history_and_roadmap(
 
 
 def test_report_is_printable_and_only_for_final_assessments(client, world):
-    draft = assessment_create(factory=world.factory_a)
     final = final_audit(world.factory_a)
+    draft = assessment_create(factory=world.factory_a)
     signed_in(client, world, "member_a")
     assert client.get(reverse("assessment-report", args=[draft.pk])).status_code == 404
     page = client.get(reverse("assessment-report", args=[final.pk])).content.decode()
@@ -196,3 +196,22 @@ def test_evidence_files_download_only_inside_the_factory(client, world, settings
     response = signed_in(client, world, "member_a").get(url)
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"kpi,value\noee,0.7\n"
+
+
+def test_opening_a_second_audit_of_a_factory_explains_why_not(client, world):
+    signed_in(client, world, "staff")
+    client.post(reverse("assessment-list"), {"factory": "beta-app"})
+    response = client.post(reverse("assessment-list"), {"factory": "beta-app"}, follow=True)
+    assert response.status_code == 200
+    assert "already has an open audit" in response.content.decode()
+    assert Assessment.objects.filter(factory=world.factory_b).count() == 1
+
+
+def test_staff_open_a_correction_of_a_final_audit(client, world):
+    final = final_audit(world.factory_a)
+    signed_in(client, world, "staff")
+    response = client.post(reverse("assessment-correct", args=[final.pk]))
+    correction = Assessment.objects.get(corrects=final)
+    assert response.status_code == 302 and response["Location"] == correction.get_absolute_url()
+    signed_in(client, world, "owner_a")
+    assert client.post(reverse("assessment-correct", args=[final.pk])).status_code == 403
