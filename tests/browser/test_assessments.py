@@ -4,11 +4,13 @@ the scorecard's radar, stage history and roadmap."""
 import pytest
 
 from tests.factories import PASSWORD
+from tests.registry.builders import adoption, tool
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_auditor_finalises_an_audit_and_the_owner_sees_radar_and_roadmap(world, login, live_server):
+    adoption(world.factory_a, tool("GitLab", ring="adopt"))  # the signal suggests 5
     page = login("staff", PASSWORD)
     page.get_by_role("link", name="Assessments").click()
     page.wait_for_load_state("networkidle")
@@ -23,11 +25,16 @@ def test_auditor_finalises_an_audit_and_the_owner_sees_radar_and_roadmap(world, 
         select = selects.nth(i)
         key = select.get_attribute("data-criterion")
         select.select_option("2" if key.startswith("data.") else "5")
+    standard_tools = page.locator("select[data-criterion='platform.standard_tools']")
+    standard_tools.select_option("3")
+    page.click("button.use-suggestion[data-criterion='platform.standard_tools']")
+    assert standard_tools.input_value() == "5"
     page.fill("textarea[name='evidence-data.systems']", "Historian and MES not connected yet")
     page.click("button[value=save]")
     page.wait_for_load_state("networkidle")
     assert page.locator("#progress-text").inner_text() == "28 / 28"
     assert "Established" in page.locator("text=Preview").locator("..").inner_text()
+    assert "Accepted" in page.locator("#crit-platform\\.standard_tools").inner_text()
 
     page.click("#finalize")
     page.wait_for_load_state("networkidle")
