@@ -21,6 +21,9 @@ from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
 from coe.scoping import is_coe_staff, restrict, visible_factories
 
+# The per-factory heatmap stays readable; the business-unit heatmap covers everyone.
+HEATMAP_MAX_FACTORIES = 60
+
 
 def _portfolio_charts(scores: list[dict]) -> dict:
     """Stage distribution and factories × dimensions heatmaps (per factory and per unit)."""
@@ -33,12 +36,15 @@ def _portfolio_charts(scores: list[dict]) -> dict:
             columns.setdefault(dim["key"], dim["name"])
     keys = list(columns)
     factory_rows, factory_values = [], []
+    shown = 0
     unit_scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in scores:
         by_key = {d["key"]: d["score"] for d in row["result"]["dimensions"]}
         factory = row["factory"]
-        factory_rows.append(f"{factory.business_unit} · {factory.name}")
-        factory_values.append([by_key.get(k) for k in keys])
+        if shown < HEATMAP_MAX_FACTORIES:
+            factory_rows.append(f"{factory.business_unit} · {factory.name}")
+            factory_values.append([by_key.get(k) for k in keys])
+            shown += 1
         for k in keys:
             if by_key.get(k) is not None:
                 unit_scores[factory.business_unit][k].append(by_key[k])
@@ -49,6 +55,8 @@ def _portfolio_charts(scores: list[dict]) -> dict:
     ]
     names = [columns[k] for k in keys]
     return {
+        "heatmap_truncated": len(scores) > HEATMAP_MAX_FACTORIES,
+        "heatmap_max": HEATMAP_MAX_FACTORIES,
         "chart_stages": charts.stage_distribution(dict(stages)),
         "chart_heatmap": charts.dimension_heatmap(
             factory_rows, names, factory_values, div_id="chart-heatmap-factories"
