@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import plotly.graph_objects as go
 
 PALETTE = ["#1f5f8b", "#e07a1f", "#2e8b57", "#8b1f5f", "#6b6b6b", "#c9a227"]
@@ -40,3 +42,147 @@ def factories_by_unit(rows: list[dict]) -> str:
         )
     fig.update_layout(barmode="stack", yaxis_title="factories", legend={"orientation": "h"})
     return figure_html(fig, div_id="chart-factories-by-unit")
+
+
+def _html(fig: go.Figure, div_id: str) -> str:
+    """Like ``figure_html`` for a figure whose layout is already complete."""
+    return fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False}
+    )
+
+
+def _wrap(label: str, width: int = 18) -> str:
+    """Break a long axis label into lines (plotly uses ``<br>``)."""
+    lines, line = [], ""
+    for word in label.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>".join(lines)
+
+
+STAGE_COLOURS = {1: "#b3261e", 2: "#e07a1f", 3: "#c9a227", 4: "#2e8b57", 5: "#1f5f8b"}
+STAGE_LABELS = ["Ad hoc", "Developing", "Established", "Advanced", "Optimized"]
+
+
+def maturity_radar(dimensions: list[dict], medians: dict[str, float]) -> str:
+    """Radar of a factory's dimension scores against the portfolio median.
+
+    ``dimensions``: ``[{"key", "name", "score"}]`` (scored ones); ``medians``: ``{key: score}``.
+    """
+    scored = [d for d in dimensions if d["score"] is not None]
+    names = [_wrap(d["name"]) for d in scored]
+    closed = names + names[:1]
+    fig = go.Figure()
+    median_values = [medians.get(d["key"]) for d in scored]
+    if any(v is not None for v in median_values):
+        values = [v if v is not None else 0 for v in median_values]
+        fig.add_trace(
+            go.Scatterpolar(
+                r=values + values[:1],
+                theta=closed,
+                name="Portfolio median",
+                line={"color": PALETTE[4], "dash": "dot"},
+            )
+        )
+    values = [d["score"] for d in scored]
+    fig.add_trace(
+        go.Scatterpolar(
+            r=values + values[:1],
+            theta=closed,
+            name="This factory",
+            fill="toself",
+            line={"color": PALETTE[0]},
+        )
+    )
+    fig.update_layout(
+        polar={"radialaxis": {"range": [0, 5], "tickvals": [1, 2, 3, 4, 5]}},
+        legend={"orientation": "h"},
+    )
+    fig.update_layout(**LAYOUT)
+    fig.update_layout(height=400, margin={"l": 90, "r": 90, "t": 40, "b": 30})
+    return _html(fig, "chart-radar")
+
+
+def stage_history(points: list[dict]) -> str:
+    """The overall index and stage over a factory's final assessments; a change of model
+    version is marked with a dashed line and a note.
+
+    ``points``: ``[{"date", "index", "stage_name", "model_version"}]`` oldest first.
+    """
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[p["date"] for p in points],
+        y=[p["index"] for p in points],
+        mode="lines+markers+text",
+        text=[p["stage_name"] for p in points],
+        textposition="top center",
+        name="Index",
+        line={"color": PALETTE[0]},
+    )
+    for before, after in zip(points, points[1:], strict=False):
+        if before["model_version"] != after["model_version"]:
+            fig.add_vline(x=after["date"], line_dash="dash", line_color=PALETTE[1])
+            fig.add_annotation(
+                x=after["date"],
+                y=5,
+                text=f"model v{after['model_version']}",
+                showarrow=False,
+                yshift=8,
+            )
+    first, last = (
+        dt.date.fromisoformat(points[0]["date"]),
+        dt.date.fromisoformat(points[-1]["date"]),
+    )
+    pad = max(dt.timedelta(days=45), (last - first) / 8)
+    fig.update_layout(**LAYOUT)
+    fig.update_layout(
+        yaxis={"range": [0.8, 5.4], "tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
+        xaxis={"range": [(first - pad).isoformat(), (last + pad).isoformat()]},
+        showlegend=False,
+        margin={"l": 90, "r": 20, "t": 30, "b": 40},
+    )
+    return _html(fig, "chart-stage-history")
+
+
+def stage_distribution(counts: dict[int, int]) -> str:
+    """Bars: how many factories are at each of the five stages."""
+    fig = go.Figure()
+    fig.add_bar(
+        x=STAGE_LABELS,
+        y=[counts.get(stage, 0) for stage in range(1, 6)],
+        marker_color=[STAGE_COLOURS[s] for s in range(1, 6)],
+    )
+    fig.update_layout(yaxis_title="factories", showlegend=False)
+    return figure_html(fig, div_id="chart-stage-distribution")
+
+
+def dimension_heatmap(
+    rows: list[str], columns: list[str], values: list[list], *, div_id: str
+) -> str:
+    """Heatmap of dimension scores (rows: factories or business units; None = not scored)."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=columns,
+            y=rows,
+            zmin=1,
+            zmax=5,
+            colorscale=[[i / 4, STAGE_COLOURS[i + 1]] for i in range(5)],
+            text=[["" if v is None else f"{v:.1f}" for v in row] for row in values],
+            texttemplate="%{text}",
+            hoverongaps=False,
+            colorbar={"tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
+        )
+    )
+    fig.update_layout(**LAYOUT)
+    fig.update_layout(
+        height=max(260, 110 + 32 * len(rows)),
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"automargin": True, "tickangle": -30},
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+    )
+    return _html(fig, div_id)

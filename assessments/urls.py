@@ -6,4 +6,10 @@ from assessments import views
 
 urlpatterns = [
     path("", views.portfolio, name="portfolio"),
+    path("assessments/", views.assessment_list, name="assessment-list"),
+    path("assessments/<int:pk>/", views.assessment_detail, name="assessment-detail"),
+    path("assessments/<int:pk>/report/", views.assessment_report, name="assessment-report"),
+    path("assessments/<int:pk>/correct/", views.assessment_correct, name="assessment-correct"),
+    path("assessments/evidence/<int:pk>/", views.evidence_file, name="evidence-file"),
+    path("factories/<slug:slug>/scorecard/", views.factory_scorecard, name="scorecard"),
 ]

@@ -1,21 +1,82 @@
-"""Portfolio pages (they sit in the top app because they draw on every other app)."""
+"""Pages of the assessments app: the portfolio (it draws on every app), the audit list and
+workspace, the factory scorecard and the printable report."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.db.models import Count
-from django.shortcuts import render
+import statistics
+from collections import Counter, defaultdict
 
-from assessments import charts
-from coe.scoping import visible_factories
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from assessments import charts, selectors, services
+from assessments.choices import STAGE_NAMES, AssessmentStatus
+from assessments.filtersets import AssessmentFilterSet
+from assessments.models import EvidenceFile
+from coe.scoping import is_coe_staff, restrict, visible_factories
+
+# The per-factory heatmap stays readable; the business-unit heatmap covers everyone.
+HEATMAP_MAX_FACTORIES = 60
+
+
+def _portfolio_charts(scores: list[dict]) -> dict:
+    """Stage distribution and factories × dimensions heatmaps (per factory and per unit)."""
+    if not scores:
+        return {}
+    stages = Counter(row["result"]["overall"]["stage"] for row in scores)
+    columns: dict[str, str] = {}
+    for row in scores:
+        for dim in row["result"]["dimensions"]:
+            columns.setdefault(dim["key"], dim["name"])
+    keys = list(columns)
+    factory_rows, factory_values = [], []
+    shown = 0
+    unit_scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in scores:
+        by_key = {d["key"]: d["score"] for d in row["result"]["dimensions"]}
+        factory = row["factory"]
+        if shown < HEATMAP_MAX_FACTORIES:
+            factory_rows.append(f"{factory.business_unit} · {factory.name}")
+            factory_values.append([by_key.get(k) for k in keys])
+            shown += 1
+        for k in keys:
+            if by_key.get(k) is not None:
+                unit_scores[factory.business_unit][k].append(by_key[k])
+    units = sorted(unit_scores)
+    unit_values = [
+        [round(statistics.mean(unit_scores[u][k]), 2) if unit_scores[u][k] else None for k in keys]
+        for u in units
+    ]
+    names = [columns[k] for k in keys]
+    return {
+        "heatmap_truncated": len(scores) > HEATMAP_MAX_FACTORIES,
+        "heatmap_max": HEATMAP_MAX_FACTORIES,
+        "chart_stages": charts.stage_distribution(dict(stages)),
+        "chart_heatmap": charts.dimension_heatmap(
+            factory_rows, names, factory_values, div_id="chart-heatmap-factories"
+        ),
+        "chart_heatmap_units": charts.dimension_heatmap(
+            units, names, unit_values, div_id="chart-heatmap-units"
+        ),
+    }
 
 
 @login_required
 def portfolio(request):
-    """The portfolio at a glance: the factories the user may see, by business unit."""
-    factories = visible_factories(request.user).order_by("business_unit", "name")
+    """The portfolio at a glance: the factories the user may see, by business unit, with
+    their current maturity stage, the stage distribution and the dimension heatmaps."""
+    factories = list(visible_factories(request.user).order_by("business_unit", "name"))
+    scores = selectors.portfolio_scores_for(factories)
+    latest = {row["factory"].pk: row["assessment"] for row in scores}
     by_unit: dict[str, list] = {}
     for factory in factories:
+        factory.latest_final = latest.get(factory.pk)
         by_unit.setdefault(factory.business_unit, []).append(factory)
     counts = list(
         visible_factories(request.user)
@@ -31,6 +92,265 @@ def portfolio(request):
             "factory_count": len(factories),
             "software_count": sum(c["count"] for c in counts if c["kind"] == "software"),
             "manufacturing_count": sum(c["count"] for c in counts if c["kind"] == "manufacturing"),
+            "assessed_count": len(scores),
             "chart_units": charts.factories_by_unit(counts) if counts else "",
+            **_portfolio_charts(scores),
         },
     )
+
+
+@login_required
+def assessment_list(request):
+    """Audits the user may see, filterable; the audit schedule with overdue factories; CoE
+    staff open a new audit here."""
+    staff = is_coe_staff(request.user)
+    if request.method == "POST":
+        if not staff:
+            raise PermissionDenied("Only CoE staff open audits.")
+        factory = get_object_or_404(
+            visible_factories(request.user), slug=request.POST.get("factory")
+        )
+        try:
+            assessment = services.assessment_create(factory=factory, assessor=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return redirect("assessment-list")
+        messages.success(request, f"Audit of {factory.name} opened.")
+        return redirect(assessment)
+    filterset = AssessmentFilterSet(request.GET, queryset=selectors.assessments_for(request.user))
+    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    for assessment in page:
+        assessment.progress = selectors.progress(assessment, assessment.answered)
+    schedule = selectors.audit_schedule(request.user)
+    return render(
+        request,
+        "assessments/assessment_list.html",
+        {
+            "filterset": filterset,
+            "page": page,
+            "schedule": schedule,
+            "overdue": [row for row in schedule if row["overdue"]],
+            "statuses": AssessmentStatus.choices,
+            "can_audit": staff,
+        },
+    )
+
+
+def _visible_assessment(request, pk: int):
+    return get_object_or_404(selectors.assessments_for(request.user), pk=pk)
+
+
+def _rows_from_form(post, dimensions: list[dict]) -> tuple[list[dict], list[str]]:
+    """Answer rows from the workspace form (criteria left at "—" are not sent)."""
+    rows, keys = [], []
+    for dim in dimensions:
+        for crit in dim["criteria"]:
+            key = crit["key"]
+            choice = post.get(f"rating-{key}", "")
+            if choice == "":
+                continue
+            rows.append(
+                {
+                    "criterion": key,
+                    "rating": None if choice == "na" else int(choice),
+                    "evidence": post.get(f"evidence-{key}", ""),
+                    "links": post.get(f"links-{key}", ""),
+                    "comment": post.get(f"comment-{key}", ""),
+                }
+            )
+            keys.append(key)
+    return rows, keys
+
+
+def _form_values(crit: dict, posted) -> dict:
+    """The workspace fields of one criterion: what was posted (on errors) or what is stored."""
+    key, answer = crit["key"], crit["answer"]
+    if posted is not None:
+        return {
+            "rating": posted.get(f"rating-{key}", ""),
+            "evidence": posted.get(f"evidence-{key}", ""),
+            "links": posted.get(f"links-{key}", ""),
+            "comment": posted.get(f"comment-{key}", ""),
+        }
+    if answer is None:
+        return {"rating": "", "evidence": "", "links": "", "comment": ""}
+    return {
+        "rating": "na" if answer.rating is None else str(answer.rating),
+        "evidence": answer.evidence,
+        "links": " ".join(answer.links),
+        "comment": answer.comment,
+    }
+
+
+@login_required
+def assessment_detail(request, pk: int):
+    """The audit workspace: every criterion with its stage descriptors, the signal's
+    suggested rating, evidence and comment; CoE staff save, submit and finalise here."""
+    assessment = _visible_assessment(request, pk)
+    editable = is_coe_staff(request.user) and assessment.status in (
+        AssessmentStatus.DRAFT,
+        AssessmentStatus.IN_PROGRESS,
+    )
+    row_errors: dict[str, dict] = {}
+    dimensions = selectors.workspace(assessment)
+    if request.method == "POST":
+        if not is_coe_staff(request.user):
+            raise PermissionDenied("Only CoE staff run audits.")
+        action = request.POST.get("action", "save")
+        try:
+            if editable:
+                rows, keys = _rows_from_form(request.POST, dimensions)
+                if rows:
+                    services.answers_save(assessment=assessment, rows=rows, user=request.user)
+                for key in keys:
+                    upload = request.FILES.get(f"file-{key}")
+                    if upload:
+                        services.evidence_file_add(
+                            assessment=assessment, criterion=key, upload=upload, user=request.user
+                        )
+            if action == "refresh":
+                services.assessment_refresh_signals(assessment=assessment)
+                messages.success(request, "Evidence signals measured again.")
+            elif action == "submit":
+                services.assessment_transition(
+                    assessment=assessment, to=AssessmentStatus.IN_REVIEW, user=request.user
+                )
+                messages.success(request, "Submitted for review.")
+            elif action == "reopen":
+                services.assessment_transition(
+                    assessment=assessment, to=AssessmentStatus.IN_PROGRESS, user=request.user
+                )
+            elif action == "finalize":
+                services.assessment_finalize(assessment=assessment, user=request.user)
+                messages.success(request, "Assessment finalised; the result is stored.")
+                return redirect("assessment-report", pk=assessment.pk)
+            else:
+                messages.success(request, "Answers saved.")
+            return redirect(assessment)
+        except services.RowsInvalid as exc:
+            row_errors = {r["criterion"]: e for r, e in zip(rows, exc.rows, strict=True) if e}
+            messages.error(request, "Some answers need attention; nothing was saved.")
+        except services.AssessmentLocked as exc:
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+    for dim in dimensions:
+        for crit in dim["criteria"]:
+            crit["errors"] = row_errors.get(crit["key"], {})
+            crit["form"] = _form_values(crit, request.POST if row_errors else None)
+    return render(
+        request,
+        "assessments/assessment_detail.html",
+        {
+            "assessment": assessment,
+            "dimensions": dimensions,
+            "progress": selectors.progress(assessment),
+            "editable": editable,
+            "can_audit": is_coe_staff(request.user),
+            "preview": None if assessment.is_final else services.assessment_score(assessment),
+            "rating_choices": [("na", "N/A — not applicable")]
+            + [(str(s), f"{s} {name}") for s, name in STAGE_NAMES.items()],
+        },
+    )
+
+
+@login_required
+def assessment_report(request, pk: int):
+    """The printable report of a final assessment."""
+    assessment = _visible_assessment(request, pk)
+    if not assessment.is_final:
+        raise Http404("Only a final assessment has a report.")
+    return render(
+        request,
+        "assessments/assessment_report.html",
+        {
+            "assessment": assessment,
+            "result": assessment.result,
+            "dimensions": selectors.workspace(assessment),
+            "criterion_names": {
+                c["key"]: c["name"]
+                for d in assessment.model.definition["dimensions"]
+                for c in d["criteria"]
+            },
+        },
+    )
+
+
+@login_required
+def factory_scorecard(request, slug: str):
+    """A factory's scorecard: radar against the portfolio median, stage history, roadmap."""
+    factory = get_object_or_404(visible_factories(request.user), slug=slug)
+    history = selectors.final_history(factory)
+    latest = history[-1] if history else None
+    context = {"factory": factory, "latest": latest, "history": history}
+    if latest is not None:
+        result = latest.result
+        medians = selectors.portfolio_median_dimensions(latest.model.key)
+        names = {
+            c["key"]: c["name"]
+            for d in latest.model.definition["dimensions"]
+            for c in d["criteria"]
+        }
+        dim_names = {d["key"]: d["name"] for d in result["dimensions"]}
+        context.update(
+            {
+                "result": result,
+                "roadmap": [
+                    {
+                        **item,
+                        "criterion_name": names.get(item["criterion"], item["criterion"]),
+                        "dimension_name": dim_names.get(item["dimension"], item["dimension"]),
+                    }
+                    for item in result["roadmap"]
+                ],
+                "medians": medians,
+                "capped_by_name": dim_names.get(result["overall"]["capped_by"]),
+                "chart_radar": charts.maturity_radar(result["dimensions"], medians),
+                "chart_history": charts.stage_history(
+                    [
+                        {
+                            "date": a.assessed_on.isoformat(),
+                            "index": float(a.index),
+                            "stage_name": a.stage_name,
+                            "model_version": a.model.version,
+                        }
+                        for a in history
+                    ]
+                ),
+                **selectors.audit_due_for(factory, latest),
+            }
+        )
+    return render(request, "assessments/scorecard.html", context)
+
+
+@login_required
+def evidence_file(request, pk: int):
+    """Download an evidence file (only for who may see its assessment)."""
+    stored = get_object_or_404(
+        restrict(
+            EvidenceFile.objects.all(), request.user, factory_field="answer__assessment__factory"
+        ),
+        pk=pk,
+    )
+    return FileResponse(stored.file.open("rb"), as_attachment=True, filename=stored.name)
+
+
+@login_required
+@require_POST
+def assessment_correct(request, pk: int):
+    """Open a correction of a final assessment (a new assessment; the final one stays)."""
+    if not is_coe_staff(request.user):
+        raise PermissionDenied("Only CoE staff open audits.")
+    original = _visible_assessment(request, pk)
+    try:
+        correction = services.assessment_create(
+            factory=original.factory, assessor=request.user, corrects=original
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(original)
+    messages.success(request, "Correction opened as a new assessment.")
+    return redirect(correction)

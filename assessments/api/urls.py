@@ -1,8 +1,19 @@
 """API routes of the assessments app (joined into the one API root by coe/urls.py)."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter()
+from assessments.api import views
 
-# Routes that are not viewsets (e.g. actions on another app's objects).
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("maturity-models", views.MaturityModelViewSet, basename="maturitymodel")
+router.register("assessments", views.AssessmentViewSet, basename="assessment")
+
+# Routes that are not viewsets (they come before the router's factory detail).
+urlpatterns: list = [
+    path(
+        "factories/<slug:slug>/scorecard/",
+        views.FactoryScorecardView.as_view(),
+        name="factory-scorecard",
+    ),
+]

@@ -1,0 +1,544 @@
+"""Writes of the assessments app: model versions, audits, answers, evidence, finalisation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from assessments import signals
+from assessments.choices import TRANSITIONS, AssessmentStatus, SuggestionDecision
+from assessments.definitions import (
+    MODELS_DIR,
+    content_hash,
+    definition_files,
+    read_definition,
+)
+from assessments.models import Answer, Assessment, EvidenceFile, MaturityModel, SignalReading
+from assessments.scoring import RatingInput, ScoreResult, score
+from coe.models import Factory
+
+DEFAULT_MODEL_KEY = "digital-factory"
+EVIDENCE_MAX_BYTES = getattr(settings, "ASSESSMENT_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+EVIDENCE_EXTENSIONS = {
+    ".pdf",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".csv",
+    ".xlsx",
+    ".txt",
+    ".md",
+    ".docx",
+    ".pptx",
+    ".json",
+}
+
+
+class AssessmentLocked(Exception):
+    """The assessment's status does not allow this change (e.g. it is final)."""
+
+
+class RowsInvalid(Exception):
+    """A batch of answers with errors: ``rows`` holds one error dict per row ({} = fine)."""
+
+    def __init__(self, rows: list[dict]):
+        super().__init__(f"{sum(1 for r in rows if r)} of {len(rows)} rows are invalid")
+        self.rows = rows
+
+
+# --- maturity models ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def maturity_model_store(
+    *, definition: dict, source: str = "", using: str = "default"
+) -> tuple[MaturityModel, bool]:
+    """Store a validated definition: a new version when its content hash is new.
+
+    Returns ``(model version, created)``. The new version becomes current; older
+    versions stay, and the assessments pinned to them keep their results.
+    """
+    digest = content_hash(definition)
+    versions = MaturityModel.objects.using(using).select_for_update().filter(key=definition["key"])
+    current = versions.filter(is_current=True).first()
+    if current is not None and current.content_hash == digest:
+        return current, False
+    latest = versions.order_by("-version").values_list("version", flat=True).first() or 0
+    versions.filter(is_current=True).update(is_current=False)
+    model = MaturityModel(
+        key=definition["key"],
+        name=definition["name"],
+        version=latest + 1,
+        gating=definition["gating"],
+        evidence_freshness_days=definition["evidence_freshness_days"],
+        definition=definition,
+        content_hash=digest,
+        source=source,
+        is_current=True,
+    )
+    model.save(using=using)
+    return model, True
+
+
+def maturity_models_load(
+    *, directory: Path = MODELS_DIR, using: str = "default"
+) -> list[tuple[MaturityModel, bool]]:
+    """Load every definition file of ``directory`` (all valid, or nothing stored)."""
+    definitions = [(read_definition(path), path.name) for path in definition_files(directory)]
+    with transaction.atomic(using=using):
+        return [
+            maturity_model_store(definition=d, source=name, using=using) for d, name in definitions
+        ]
+
+
+def current_model(key: str = DEFAULT_MODEL_KEY) -> MaturityModel:
+    """The current version of a model (loaded from the files if the table is empty)."""
+    model = MaturityModel.objects.filter(key=key, is_current=True).first()
+    if model is None:
+        maturity_models_load()
+        model = MaturityModel.objects.get(key=key, is_current=True)
+    return model
+
+
+# --- assessments ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def assessment_create(
+    *,
+    factory: Factory,
+    model: MaturityModel | None = None,
+    assessor=None,
+    assessed_on: dt.date | None = None,
+    notes: str = "",
+    corrects: Assessment | None = None,
+    now: dt.datetime | None = None,
+) -> Assessment:
+    """Open a draft audit of a factory, pinned to a model version, with its signals read.
+
+    A factory has at most one open (not final) audit at a time."""
+    if corrects is not None:
+        if corrects.factory_id != factory.pk:
+            raise ValidationError({"corrects": "A correction must be of the same factory."})
+        if not corrects.is_final:
+            raise ValidationError({"corrects": "Only a final assessment can be corrected."})
+    from assessments.selectors import OPEN_STATUSES
+
+    already_open = Assessment.objects.filter(factory=factory, status__in=OPEN_STATUSES).first()
+    if already_open is not None:
+        raise ValidationError(
+            {
+                "factory": [
+                    f"{factory.name} already has an open audit (#{already_open.pk}); "
+                    "finalise or delete it first."
+                ]
+            }
+        )
+    assessment = Assessment.objects.create(
+        factory=factory,
+        model=model or current_model(),
+        assessor=assessor,
+        assessed_on=assessed_on,
+        notes=notes,
+        corrects=corrects,
+    )
+    assessment_refresh_signals(assessment=assessment, now=now)
+    return assessment
+
+
+def _require_open(assessment: Assessment, *, allow_review: bool = False) -> None:
+    allowed = {AssessmentStatus.DRAFT, AssessmentStatus.IN_PROGRESS}
+    if allow_review:
+        allowed.add(AssessmentStatus.IN_REVIEW)
+    if assessment.status not in allowed:
+        raise AssessmentLocked(
+            "A final assessment is locked; open a new assessment to correct it."
+            if assessment.is_final
+            else f"The assessment is {assessment.get_status_display().lower()}; "
+            "send it back to in progress to change answers."
+        )
+
+
+@transaction.atomic
+def assessment_transition(*, assessment: Assessment, to: str, user=None) -> Assessment:
+    """Move an assessment along draft → in progress → in review (→ back, or → final)."""
+    if to == AssessmentStatus.FINAL:
+        assessment_finalize(assessment=assessment, user=user)
+        return assessment
+    original, assessment = assessment, Assessment.objects.select_for_update().get(pk=assessment.pk)
+    if to not in TRANSITIONS[assessment.status]:
+        raise AssessmentLocked(
+            f"An assessment cannot go from {assessment.get_status_display().lower()} to "
+            f"{AssessmentStatus(to).label.lower()}."
+        )
+    assessment.status = to
+    assessment.save(update_fields=["status", "updated_at"])
+    original.status = to
+    return assessment
+
+
+@transaction.atomic
+def assessment_refresh_signals(
+    *, assessment: Assessment, now: dt.datetime | None = None
+) -> list[SignalReading]:
+    """Measure every signal the assessment's model names, for its factory (not when final)."""
+    if assessment.is_final:
+        raise AssessmentLocked("A final assessment keeps the signals it was finalised with.")
+    now = now or timezone.now()
+    readings = []
+    for _dim, crit in assessment.model.criteria_for(assessment.factory.kind):
+        if not crit.get("signal"):
+            continue
+        found = signals.measure(crit["signal"], assessment.factory, now)
+        readings.append(
+            SignalReading(
+                assessment=assessment,
+                criterion=crit["key"],
+                signal=found.signal,
+                measured=found.measured,
+                value=found.value,
+                suggested_rating=found.suggested_rating,
+                source=found.source[:200],
+                detail=found.detail[:300],
+                measured_at=found.measured_at,
+            )
+        )
+    SignalReading.objects.filter(assessment=assessment).delete()
+    return SignalReading.objects.bulk_create(readings)
+
+
+def _links(value, errors: dict) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [v for v in value.split() if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        errors["links"] = ["A list of URLs."]
+        return []
+    check = URLValidator(schemes=["http", "https"])
+    for link in value:
+        try:
+            check(link)
+        except ValidationError:
+            errors["links"] = [f"Not an http(s) URL: {link}"]
+    return value
+
+
+@transaction.atomic
+def answers_save(
+    *, assessment: Assessment, rows: list[dict], user=None, today: dt.date | None = None
+) -> list[Answer]:
+    """Save a batch of answers; all rows valid or none saved.
+
+    A row: ``{criterion, rating (1–5 or None = N/A), evidence?, links?, evidence_date?,
+    comment?}``; keys left out keep their stored value. A rating that differs from a
+    measured signal's suggestion is an override and needs a comment. Errors are raised as
+    ``RowsInvalid`` with one error dict per row (an empty dict for good rows).
+    """
+    assessment = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    _require_open(assessment)
+    today = today or timezone.localdate()
+    applicable = {c["key"] for _d, c in assessment.model.criteria_for(assessment.factory.kind)}
+    all_keys = assessment.model.criterion_keys()
+    existing = {a.criterion: a for a in assessment.answers.all()}
+    readings = {r.criterion: r for r in assessment.signal_readings.all()}
+    row_errors: list[dict] = []
+    prepared: list[tuple[Answer, bool]] = []
+    seen: set[str] = set()
+    for row in rows:
+        errors: dict[str, list[str]] = {}
+        if not isinstance(row, dict):
+            row_errors.append({"non_field_errors": ["Each row is an object."]})
+            continue
+        key = row.get("criterion")
+        if not isinstance(key, str) or not key:
+            errors["criterion"] = ["This field is required."]
+        elif key not in all_keys:
+            errors["criterion"] = [f"Unknown criterion {key!r} in {assessment.model}."]
+        elif key not in applicable:
+            errors["criterion"] = [
+                f"{key!r} does not apply to {assessment.factory.get_kind_display().lower()}s."
+            ]
+        elif key in seen:
+            errors["criterion"] = [f"{key!r} appears twice in this batch."]
+        if "rating" not in row:
+            errors["rating"] = ["This field is required (null means not applicable)."]
+        rating = row.get("rating")
+        if rating is not None and (
+            isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5
+        ):
+            errors["rating"] = ["A rating is a whole number from 1 to 5, or null (N/A)."]
+        links = _links(row.get("links"), errors) if "links" in row else None
+        evidence_date = row.get("evidence_date")
+        if isinstance(evidence_date, str) and evidence_date:
+            try:
+                evidence_date = dt.date.fromisoformat(evidence_date)
+            except ValueError:
+                errors["evidence_date"] = ["A date as YYYY-MM-DD."]
+        elif evidence_date in ("", None):
+            evidence_date = None
+        elif not isinstance(evidence_date, dt.date):
+            errors["evidence_date"] = ["A date as YYYY-MM-DD."]
+        for text_field in ("evidence", "comment"):
+            if text_field in row and not isinstance(row[text_field] or "", str):
+                errors[text_field] = ["Text expected."]
+        if errors:
+            row_errors.append(errors)
+            continue
+        seen.add(key)
+        answer = existing.get(key) or Answer(assessment=assessment, criterion=key)
+        is_new = answer.pk is None
+        evidence_changed = False
+        answer.rating = rating
+        if "evidence" in row:
+            evidence_changed |= (row["evidence"] or "") != answer.evidence
+            answer.evidence = row["evidence"] or ""
+        if links is not None:
+            evidence_changed |= links != answer.links
+            answer.links = links
+        if "comment" in row:
+            answer.comment = row["comment"] or ""
+        if evidence_date is not None:
+            answer.evidence_date = evidence_date
+        elif evidence_changed and (answer.evidence or answer.links):
+            answer.evidence_date = today
+        reading = readings.get(key)
+        answer.suggested_rating = reading.suggested_rating if reading else None
+        if answer.suggested_rating is None or rating is None:
+            answer.suggestion = SuggestionDecision.NONE
+        elif rating == answer.suggested_rating:
+            answer.suggestion = SuggestionDecision.ACCEPTED
+        else:
+            answer.suggestion = SuggestionDecision.OVERRIDDEN
+            if not answer.comment.strip():
+                row_errors.append(
+                    {
+                        "comment": [
+                            f"The signal suggests {answer.suggested_rating} "
+                            f"({reading.signal} = {reading.value:g}); overriding it with "
+                            f"{rating} needs a comment."
+                        ]
+                    }
+                )
+                continue
+        answer.answered_by = user
+        row_errors.append({})
+        prepared.append((answer, is_new))
+    if any(row_errors):
+        raise RowsInvalid(row_errors)
+    fields = [
+        "rating",
+        "evidence",
+        "links",
+        "evidence_date",
+        "comment",
+        "suggested_rating",
+        "suggestion",
+        "answered_by",
+        "updated_at",
+    ]
+    now = timezone.now()
+    for answer, _ in prepared:
+        answer.updated_at = now
+    Answer.objects.bulk_create([a for a, new in prepared if new])
+    Answer.objects.bulk_update([a for a, new in prepared if not new], fields)
+    if assessment.status == AssessmentStatus.DRAFT:
+        assessment.status = AssessmentStatus.IN_PROGRESS
+        assessment.save(update_fields=["status", "updated_at"])
+    return [a for a, _ in prepared]
+
+
+@transaction.atomic
+def evidence_file_add(
+    *, assessment: Assessment, criterion: str, upload: UploadedFile, user=None
+) -> EvidenceFile:
+    """Attach a file to a criterion's answer (the answer is created unrated if missing)."""
+    _require_open(assessment)
+    if criterion not in {
+        c["key"] for _d, c in assessment.model.criteria_for(assessment.factory.kind)
+    }:
+        raise ValidationError({"criterion": [f"{criterion!r} is not a criterion of this audit."]})
+    name = Path(upload.name or "evidence").name
+    extension = Path(name).suffix.lower()
+    if extension not in EVIDENCE_EXTENSIONS:
+        raise ValidationError(
+            {
+                "file": [
+                    f"{extension or 'No extension'} is not allowed; use one of "
+                    + ", ".join(sorted(EVIDENCE_EXTENSIONS))
+                    + "."
+                ]
+            }
+        )
+    if upload.size > EVIDENCE_MAX_BYTES:
+        raise ValidationError(
+            {"file": [f"The file is {upload.size} bytes; the limit is {EVIDENCE_MAX_BYTES}."]}
+        )
+    answer = Answer.objects.filter(assessment=assessment, criterion=criterion).first()
+    if answer is None:
+        raise ValidationError(
+            {"criterion": ["Rate the criterion (or mark it N/A) before attaching evidence."]}
+        )
+    answer.evidence_date = timezone.localdate()
+    answer.save(update_fields=["evidence_date", "updated_at"])
+    return EvidenceFile.objects.create(
+        answer=answer,
+        file=upload,
+        name=name[:200],
+        size=upload.size,
+        content_type=(upload.content_type or mimetypes.guess_type(name)[0] or "")[:120],
+        uploaded_by=user,
+    )
+
+
+# --- scoring and finalisation --------------------------------------------------------------
+
+
+def _fresh(day: dt.date | None, as_of: dt.date, limit_days: int) -> bool:
+    return day is not None and (as_of - day).days <= limit_days
+
+
+def assessment_inputs(assessment: Assessment, as_of: dt.date) -> dict[str, RatingInput]:
+    """The scoring engine's inputs: each answer's rating and whether fresh evidence backs it."""
+    limit = assessment.model.evidence_freshness_days
+    readings = {r.criterion: r for r in assessment.signal_readings.all()}
+    inputs = {}
+    for answer in assessment.answers.annotate(file_count=Count("files")).order_by():
+        documented = bool(answer.evidence.strip() or answer.links or answer.file_count)
+        backed = documented and _fresh(answer.evidence_date, as_of, limit)
+        reading = readings.get(answer.criterion)
+        if not backed and answer.suggestion == SuggestionDecision.ACCEPTED and reading:
+            measured_on = reading.measured_at.date() if reading.measured_at else None
+            backed = _fresh(measured_on, as_of, limit)
+        inputs[answer.criterion] = RatingInput(rating=answer.rating, evidenced=backed)
+    return inputs
+
+
+def assessment_score(assessment: Assessment, as_of: dt.date | None = None) -> ScoreResult:
+    """Score the assessment's current answers (a preview before finalisation)."""
+    as_of = as_of or assessment.assessed_on or timezone.localdate()
+    return score(
+        assessment.model.spec(), assessment.factory.kind, assessment_inputs(assessment, as_of)
+    )
+
+
+def result_document(assessment: Assessment, result: ScoreResult, assessed_on: dt.date) -> dict:
+    """The stored result: the scorecard shape of CONTRACT.md plus the explanation."""
+    data = result.to_dict()
+    return {
+        "factory": assessment.factory.slug,
+        "model": assessment.model.key,
+        "model_name": assessment.model.name,
+        "model_version": assessment.model.version,
+        "assessment": assessment.pk,
+        "assessed_at": assessed_on.isoformat(),
+        "overall": {
+            "index": result.index,
+            "stage": result.stage,
+            "stage_name": result.stage_name,
+            "capped_by": result.capped_by,
+            "uncapped_stage": result.uncapped_stage,
+            "gating": result.gating,
+        },
+        "dimensions": [
+            {
+                k: d[k]
+                for k in (
+                    "key",
+                    "name",
+                    "score",
+                    "stage",
+                    "stage_name",
+                    "confidence",
+                    "rated",
+                    "evidenced",
+                    "weight",
+                )
+            }
+            for d in data["dimensions"]
+        ],
+        "confidence": result.confidence,
+        "roadmap": data["roadmap"],
+        "explanation": result.explanation,
+    }
+
+
+@transaction.atomic
+def assessment_finalize(
+    *, assessment: Assessment, user=None, now: dt.datetime | None = None
+) -> dict:
+    """Score, store the result and lock the assessment. Every applicable criterion must be
+    answered (N/A counts as an answer) and at least one rated."""
+    original = assessment
+    assessment = (
+        Assessment.objects.select_for_update()
+        .select_related("model", "factory")
+        .get(pk=assessment.pk)
+    )
+    if assessment.status not in (AssessmentStatus.IN_PROGRESS, AssessmentStatus.IN_REVIEW):
+        raise AssessmentLocked(
+            "This assessment is already final."
+            if assessment.is_final
+            else "Answer at least one criterion before finalising."
+        )
+    applicable = [c["key"] for _d, c in assessment.model.criteria_for(assessment.factory.kind)]
+    answered = set(assessment.answers.values_list("criterion", flat=True))
+    missing = [k for k in applicable if k not in answered]
+    if missing:
+        raise ValidationError(
+            {
+                "answers": [
+                    f"{len(missing)} of {len(applicable)} criteria are unanswered: "
+                    + ", ".join(missing[:10])
+                    + ("…" if len(missing) > 10 else "")
+                ]
+            }
+        )
+    now = now or timezone.now()
+    assessed_on = assessment.assessed_on or timezone.localdate(now)
+    result = score(
+        assessment.model.spec(),
+        assessment.factory.kind,
+        assessment_inputs(assessment, assessed_on),
+    )
+    if result.stage is None:
+        raise ValidationError({"answers": ["At least one criterion must be rated (not all N/A)."]})
+    assessment.result = result_document(assessment, result, assessed_on)
+    assessment.index = Decimal(str(result.index))
+    assessment.stage = result.stage
+    assessment.assessed_on = assessed_on
+    assessment.status = AssessmentStatus.FINAL
+    assessment.finalized_at = now
+    assessment.finalized_by = user
+    assessment.save()
+    if original is not assessment:
+        original.refresh_from_db()
+    return assessment.result
+
+
+def open_assessments_refresh_signals(
+    *, factory_ids: list[int] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Re-measure the signals of every open (not final) assessment; returns how many."""
+    from assessments.selectors import OPEN_STATUSES
+
+    open_audits = Assessment.objects.filter(status__in=OPEN_STATUSES).select_related(
+        "factory", "model"
+    )
+    if factory_ids is not None:
+        open_audits = open_audits.filter(factory_id__in=factory_ids)
+    count = 0
+    for assessment in open_audits.order_by("id"):
+        assessment_refresh_signals(assessment=assessment, now=now)
+        count += 1
+    return count

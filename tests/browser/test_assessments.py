@@ -1,0 +1,56 @@
+"""An auditor fills an audit in the browser and finalises it; the business owner then sees
+the scorecard's radar, stage history and roadmap."""
+
+import pytest
+
+from tests.factories import PASSWORD
+from tests.registry.builders import adoption, tool
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_auditor_finalises_an_audit_and_the_owner_sees_radar_and_roadmap(world, login, live_server):
+    adoption(world.factory_a, tool("GitLab", ring="adopt"))  # the signal suggests 5
+    page = login("staff", PASSWORD)
+    page.get_by_role("link", name="Assessments").click()
+    page.wait_for_load_state("networkidle")
+    page.select_option("#new-audit select[name=factory]", "alpha-plant")
+    page.click("#new-audit button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "Audit of Alpha Plant" in page.locator("h1").inner_text()
+    assert page.locator("#progress-text").inner_text() == "0 / 28"
+
+    selects = page.locator("select[name^='rating-']")
+    for i in range(selects.count()):
+        select = selects.nth(i)
+        key = select.get_attribute("data-criterion")
+        select.select_option("2" if key.startswith("data.") else "5")
+    standard_tools = page.locator("select[data-criterion='platform.standard_tools']")
+    standard_tools.select_option("3")
+    page.click("button.use-suggestion[data-criterion='platform.standard_tools']")
+    assert standard_tools.input_value() == "5"
+    page.fill("textarea[name='evidence-data.systems']", "Historian and MES not connected yet")
+    page.click("button[value=save]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#progress-text").inner_text() == "28 / 28"
+    assert "Established" in page.locator("text=Preview").locator("..").inner_text()
+    assert "Accepted" in page.locator("#crit-platform\\.standard_tools").inner_text()
+
+    page.click("#finalize")
+    page.wait_for_load_state("networkidle")
+    assert "/report/" in page.url
+    assert (
+        "capped at Established by Data integration at 2.0"
+        in page.locator("#explanation").inner_text()
+    )
+
+    page.click("button.linklike")  # log out
+    page.wait_for_load_state("networkidle")
+    page = login("owner_a", PASSWORD)
+    page.goto(f"{live_server.url}/factories/alpha-plant/")
+    page.get_by_role("link", name="Scorecard, stage history and roadmap").click()
+    page.wait_for_selector("#chart-radar .main-svg")
+    page.wait_for_selector("#chart-stage-history .main-svg")
+    assert page.locator("#overall-stage").inner_text() == "Established"
+    roadmap = page.locator("#roadmap").inner_text()
+    assert "Core systems integrated" in roadmap
