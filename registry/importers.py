@@ -201,7 +201,7 @@ def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> 
     for r in rows:
         for alias in r["aliases"]:
             alias_key = normalize(alias)
-            if alias_key not in known and alias_key != r["key"]:
+            if alias_key not in known:
                 known.add(alias_key)
                 aliases.append(
                     ToolAlias(tool=tools_by_key[r["key"]], name=alias, normalized_name=alias_key)

@@ -1,0 +1,93 @@
+"""The name resolver on the variants factories really type."""
+
+import pytest
+
+from registry.resolution import Resolver, ToolEntry, normalize
+
+REGISTRY = [
+    ToolEntry(1, "Jenkins", "Jenkins project"),
+    ToolEntry(2, "GitLab", "GitLab Inc."),
+    ToolEntry(3, "Prometheus", "CNCF"),
+    ToolEntry(4, "GitLab Runner", "GitLab Inc."),
+    ToolEntry(5, "Opcenter MES", "Siemens"),
+    ToolEntry(6, "PI System", "AVEVA", ("OSIsoft PI",)),
+    ToolEntry(7, "GitHub Actions", "GitHub"),
+    ToolEntry(8, "FactoryTalk View", "Rockwell Automation"),
+    ToolEntry(9, "Grafana", "Grafana Labs"),
+    ToolEntry(10, "Grafana Loki", "Grafana Labs"),
+]
+
+
+@pytest.fixture(scope="module")
+def resolver():
+    return Resolver(REGISTRY)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("jenkins-lts", "jenkins"),
+        ("GitLab CI (self-managed)", "gitlab ci"),
+        ("Prometheus server", "prometheus"),
+        ("GitLab-EE 16.4.1", "gitlab"),
+        ("Jenkins LTS 2.426.1", "jenkins"),
+        ("Grafana Community Edition v10", "grafana"),
+        ("Ignition 8.1 (on-prem)", "ignition"),
+        ("Ánsys Twin-Builder", "ansys twin builder"),
+        ("Server", "server"),
+    ],
+)
+def test_normalisation_drops_case_punctuation_editions_and_versions(raw, key):
+    assert normalize(raw) == key
+
+
+@pytest.mark.parametrize(
+    ("raw", "tool_id"),
+    [
+        ("jenkins-lts", 1),
+        ("GitLab CI (self-managed)", 2),
+        ("Prometheus server", 3),
+        ("prometheus", 3),
+        ("Siemens Opcenter MES", 5),  # vendor prefix
+        ("Siemens Opcenter", 5),
+        ("OSIsoft PI", 6),  # alias
+        ("osisoft-pi 2018 SP3", 6),
+        ("Github actions", 7),
+        ("FactoryTalk View SE", 8),
+        ("Rockwell FactoryTalk View", 8),
+        ("Promethues", 3),  # typo
+        ("Jenkns", 1),
+        ("gitlab runner 16", 4),
+    ],
+)
+def test_realistic_variants_resolve_to_the_registry_tool(resolver, raw, tool_id):
+    match = resolver.resolve(raw)
+    assert match.tool_id == tool_id, match
+    assert 0.86 <= match.confidence <= 1.0
+
+
+def test_exact_and_alias_matches_are_certain_and_fuzzy_ones_are_not(resolver):
+    assert resolver.resolve("Jenkins").confidence == 1.0
+    assert resolver.resolve("OSIsoft PI").method == "alias"
+    fuzzy = resolver.resolve("Promethues")
+    assert fuzzy.method == "fuzzy" and fuzzy.confidence < 1.0
+
+
+@pytest.mark.parametrize("raw", ["TurbineWatch (in-house)", "Excel", "SAP PM", "", "  "])
+def test_unknown_names_stay_unresolved_with_a_low_confidence(resolver, raw):
+    match = resolver.resolve(raw)
+    assert match.tool_id is None
+    assert match.confidence < 0.86
+
+
+def test_a_near_tie_between_two_tools_is_not_guessed():
+    resolver = Resolver([ToolEntry(1, "Flux CD"), ToolEntry(2, "Flux CI")])
+    match = resolver.resolve("Flux")
+    assert match.tool_id is None
+    assert match.method in {"ambiguous", "none"}
+    assert match.candidate_id in {1, 2}
+
+
+def test_resolve_many_scores_each_distinct_key_once_and_keeps_the_order(resolver):
+    names = ["jenkins-lts", "Jenkins", "unknown thing", "Prometheus server"]
+    assert [m.tool_id for m in resolver.resolve_many(names)] == [1, 1, None, 3]
