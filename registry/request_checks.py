@@ -8,7 +8,7 @@ Settings (Django settings first, then the environment, then the default):
 ``TOOL_REQUEST_REVIEW_THRESHOLD`` (10000, in the factory's currency),
 ``TOOL_REQUEST_FAST_TRACK`` (on), ``TOOL_REQUEST_OWNER_DAYS`` (5),
 ``TOOL_REQUEST_COE_DAYS`` (10), ``TOOL_REQUEST_PROVISION_DAYS`` (10),
-``TOOL_REQUEST_EXCEPTION_MAX_DAYS`` (365).
+``TOOL_REQUEST_EXCEPTION_MAX_DAYS`` (365), ``TOOL_REQUEST_SITE_URL`` (links in mails).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ _DEFAULTS = {
     "TOOL_REQUEST_COE_DAYS": "10",
     "TOOL_REQUEST_PROVISION_DAYS": "10",
     "TOOL_REQUEST_EXCEPTION_MAX_DAYS": "365",
+    "TOOL_REQUEST_SITE_URL": "http://127.0.0.1:8000",
 }
 
 

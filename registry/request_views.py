@@ -43,7 +43,9 @@ class ToolRequestForm(forms.Form):
     )
     proposed_name = forms.CharField(max_length=200, required=False, label="New tool: name")
     proposed_vendor = forms.CharField(max_length=200, required=False, label="New tool: vendor")
-    proposed_homepage = forms.URLField(max_length=500, required=False, label="New tool: homepage")
+    proposed_homepage = forms.URLField(
+        max_length=500, required=False, label="New tool: homepage", assume_scheme="https"
+    )
     capability = forms.ModelChoiceField(
         queryset=Capability.objects.filter(parent__isnull=False).order_by("name"),
         to_field_name="slug",
