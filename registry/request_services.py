@@ -255,8 +255,11 @@ def tool_request_transition(
     actor,
     comment: str = "",
     exception_expires_on: dt.date | None = None,
+    notify: bool = True,
 ) -> ToolRequest:
-    """Take ``action`` on the request as ``actor`` (see the module docstring for the rules)."""
+    """Take ``action`` on the request as ``actor`` (see the module docstring for the rules).
+
+    ``notify=False`` sends no mail (the demo loader uses it)."""
     pk = tool_request.pk if isinstance(tool_request, ToolRequest) else tool_request
     req = (
         ToolRequest.objects.select_for_update(of=("self",))
@@ -349,9 +352,10 @@ def tool_request_transition(
         comment=comment,
         at=now,
     )
-    notify_transition(
-        req, from_status=from_status, to_status=req.status, actor=actor, comment=comment
-    )
+    if notify:
+        notify_transition(
+            req, from_status=from_status, to_status=req.status, actor=actor, comment=comment
+        )
     return req
 
 
