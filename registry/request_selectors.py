@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
+from coe.choices import Role
+from coe.models import Membership
 from coe.scoping import is_coe_staff, owned_factory_ids, restrict
 from registry.request_choices import RequestStatus
 from registry.request_models import RequestComment, RequestTransition, ToolRequest
@@ -25,10 +27,16 @@ def with_details(queryset: QuerySet[ToolRequest]) -> QuerySet[ToolRequest]:
 
 def approval_queue(user) -> QuerySet[ToolRequest]:
     """What waits for ``user``: submitted requests of the factories they own, and for CoE
-    staff the owner-approved ones and the approved ones to provision. Never their own."""
+    staff the owner-approved ones, the approved ones to provision and the submitted ones of
+    factories without a business owner. Never their own."""
     condition = Q(status=RequestStatus.SUBMITTED, factory_id__in=owned_factory_ids(user))
     if is_coe_staff(user):
         condition |= Q(status__in=[RequestStatus.OWNER_APPROVED, RequestStatus.APPROVED])
+        # A factory without a business owner: CoE staff give the first approval too.
+        has_owner = Membership.objects.filter(
+            factory_id=OuterRef("factory_id"), role=Role.BUSINESS_OWNER
+        )
+        condition |= Q(status=RequestStatus.SUBMITTED) & ~Exists(has_owner)
     return (
         requests_visible(user)
         .filter(condition)

@@ -6,7 +6,8 @@ Transitions (who may do what, from which status):
 action            from                        who
 ================  ==========================  =============================================
 submit            draft                       the requester
-approve           submitted                   a business owner of the factory (not the requester)
+approve           submitted                   a business owner of the factory (not the requester);
+                                              CoE staff when the factory has no business owner
 approve           owner_approved              CoE staff (not the requester, not the owner approver)
 reject            submitted / owner_approved  the approver of that step; a comment is required
 withdraw          draft … approved            the requester
@@ -29,6 +30,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from coe.choices import Role
+from coe.models import Membership
 from coe.scoping import factory_ids, is_business_owner, is_coe_staff
 from registry import services
 from registry.choices import AdoptionSource, Ring
@@ -91,6 +94,10 @@ def can_request_for(user, factory) -> bool:
     return is_coe_staff(user) or factory.pk in factory_ids(user)
 
 
+def factory_has_owner(factory_id: int) -> bool:
+    return Membership.objects.filter(factory_id=factory_id, role=Role.BUSINESS_OWNER).exists()
+
+
 def can_edit(user, tool_request: ToolRequest) -> bool:
     """A draft is edited (or deleted) by its requester, the factory's owners or CoE staff."""
     return tool_request.status == S.DRAFT and (
@@ -110,6 +117,8 @@ def actor_problem(step: Step, tool_request: ToolRequest, user) -> str:
     if step.who == "owner":
         if is_business_owner(user, tool_request.factory_id):
             return ""
+        if is_coe_staff(user) and not factory_has_owner(tool_request.factory_id):
+            return ""  # nobody else could: CoE staff stand in for a missing owner
         return "Only a business owner of the factory gives the first approval."
     if not is_coe_staff(user):
         return "Only CoE staff give this step."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from coe.models import Factory
@@ -34,6 +35,8 @@ class TransitionSerializer(serializers.ModelSerializer):
         fields = ["action", "from_status", "to_status", "actor", "comment", "at"]
 
 
+# "ToolRequest" would clash with the request body of a Tool in the OpenAPI components.
+@extend_schema_serializer(component_name="ToolRequestEntry")
 class ToolRequestSerializer(serializers.ModelSerializer):
     """A request; write ``tool`` (a registry slug) or ``proposed_tool``, never both."""
 

@@ -10,6 +10,7 @@ from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
 
+from registry import request_services
 from registry.models import Adoption, Tool
 from registry.request_models import ToolRequest
 from tests.factories import MembershipFactory, UserFactory
@@ -310,3 +311,22 @@ class TestNotifications:
         with django_capture_on_commit_callbacks(execute=True), pytest.raises(PermissionDenied):
             move(req, ("approve", world.users["member_a"]))
         assert mail.outbox == []
+
+
+def test_coe_staff_give_the_first_approval_when_the_factory_has_no_owner(world):
+    from registry.request_selectors import approval_queue
+    from tests.factories import FactoryFactory
+
+    lonely = FactoryFactory(slug="gamma", name="Gamma")
+    member = MembershipFactory(user=UserFactory(username="member_c"), factory=lonely).user
+    draft = request_services.tool_request_create(
+        factory=lonely, requester=member, tool=registry_tool(world, "datadog"), justification="x"
+    )
+    req = move(draft, ("submit", member))
+    staff = world.users["staff"]
+    assert req in approval_queue(staff)
+    req = move(req, ("approve", staff))
+    assert req.status == "owner_approved" and req.owner_approver == staff
+    # ... and a second CoE person gives the CoE step.
+    response = world.client("staff").post(f"{LIST}{req.pk}/approve/", {}, format="json")
+    assert response.status_code == 403 and "second person" in response.json()["detail"]
