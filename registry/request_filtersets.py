@@ -21,6 +21,15 @@ class ToolRequestFilterSet(filters.FilterSet):
     capability = filters.CharFilter(field_name="capability__slug")
     capability_id = filters.NumberFilter()
     overdue = filters.BooleanFilter(method="filter_overdue", help_text="Past the step's due date")
+    exception = filters.BooleanFilter(
+        field_name="exception_expires_on",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="Approved as an exception (hold or retired ring)",
+    )
+    exception_expired = filters.BooleanFilter(
+        method="filter_exception_expired", help_text="An exception past its expiry date"
+    )
 
     class Meta:
         model = ToolRequest
@@ -32,6 +41,12 @@ class ToolRequestFilterSet(filters.FilterSet):
             | Q(proposed_name__icontains=value)
             | Q(justification__icontains=value)
         )
+
+    def filter_exception_expired(self, queryset, name, value):
+        from django.utils import timezone
+
+        expired = Q(exception_expires_on__lt=timezone.localdate())
+        return queryset.filter(expired) if value else queryset.exclude(expired)
 
     def filter_overdue(self, queryset, name, value):
         from django.utils import timezone

@@ -141,6 +141,11 @@ class ToolRequest(models.Model):
         return due is not None and due < timezone.localdate()
 
     @property
+    def exception_expired(self) -> bool:
+        """An exception past its expiry date: the CoE should move the factory off the tool."""
+        return bool(self.exception_expires_on and self.exception_expires_on < timezone.localdate())
+
+    @property
     def worst_result(self) -> str:
         results = {c.get("result") for c in self.checks or []}
         for result in ("block", "warn"):

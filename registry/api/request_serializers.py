@@ -56,13 +56,14 @@ class ToolRequestSerializer(serializers.ModelSerializer):
     coe_approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
     due_on = serializers.DateField(source="current_due_on", read_only=True, allow_null=True)
     overdue = serializers.BooleanField(read_only=True)
+    exception_expired = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = ToolRequest
         fields = [
             "id", "factory", "requester", "tool", "tool_name", "proposed_tool", "capability",
             "justification", "seats", "estimated_annual_cost", "needed_by", "status", "checks",
-            "fast_track", "exception_expires_on", "owner_due_on", "coe_due_on",
+            "fast_track", "exception_expires_on", "exception_expired", "owner_due_on", "coe_due_on",
             "provision_due_on", "due_on", "overdue", "owner_approver", "coe_approver",
             "adoption", "created_at", "submitted_at", "decided_at", "history",
         ]  # fmt: skip

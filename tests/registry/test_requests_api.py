@@ -179,3 +179,34 @@ def test_nobody_but_the_requester_edits_a_submitted_request(world, persona):
         f"{LIST}{req.pk}/", {"justification": "changed"}, format="json"
     )
     assert mine.status_code == 409
+
+
+def test_exception_filters_flag_expired_exceptions(world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from registry.request_models import ToolRequest
+
+    nagios = registry_tool(world, "nagios")
+    req = move(
+        make_request(world, tool_obj=nagios),
+        ("submit", world.users["member_a"]),
+        ("approve", world.users["owner_a"]),
+    )
+    move(
+        req,
+        ("approve", world.users["staff"]),
+        exception_expires_on=timezone.localdate() + dt.timedelta(days=30),
+    )
+    other = make_request(world)
+    client = world.client("staff")
+
+    def ids(**params):
+        return {r["id"] for r in client.get(LIST, params).json()["results"]}
+
+    assert ids(exception="true") == {req.pk} and other.pk in ids(exception="false")
+    assert ids(exception_expired="true") == set()
+    ToolRequest.objects.filter(pk=req.pk).update(exception_expires_on=dt.date(2020, 1, 1))
+    assert ids(exception_expired="true") == {req.pk}
+    assert client.get(f"{LIST}{req.pk}/").json()["exception_expired"] is True
