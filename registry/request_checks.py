@@ -296,6 +296,30 @@ def _rings_for_kind(tool_ids, factory_kind: str) -> dict[int, str]:
     return rings
 
 
+_RESOLVER_CACHE: dict = {}
+
+
+def near_match_resolver():
+    """The registry's resolver at the looser "did you mean" threshold, rebuilt only when the
+    registry changed (tool count, last tool change, alias count, last alias): the live
+    preview types a name letter by letter and must not reload 5,000 tools each time."""
+    from django.db.models import Count, Max
+
+    from registry.models import Tool, ToolAlias
+    from registry.selectors import registry_resolver
+
+    key = (
+        tuple(Tool.objects.aggregate(n=Count("pk"), at=Max("updated_at"), top=Max("pk")).values()),
+        tuple(ToolAlias.objects.aggregate(n=Count("pk"), top=Max("pk")).values()),
+    )
+    cached = _RESOLVER_CACHE.get("resolver")
+    if cached is None or cached[0] != key:
+        resolver = registry_resolver()
+        resolver.threshold = NEAR_MATCH_THRESHOLD
+        cached = _RESOLVER_CACHE["resolver"] = (key, resolver)
+    return cached[1]
+
+
 def check_input(
     *,
     factory,
@@ -308,7 +332,6 @@ def check_input(
 ) -> CheckInput:
     """Load what the checks need for a request of ``tool`` (or ``proposed_name``) by ``factory``."""
     from registry.models import Adoption, Tool
-    from registry.selectors import registry_resolver
 
     kind = factory.kind
     if capability is not None:
@@ -354,9 +377,7 @@ def check_input(
 
     near, near_ring, near_exact = "", "", False
     if tool is None and proposed_name.strip():
-        resolver = registry_resolver()
-        resolver.threshold = NEAR_MATCH_THRESHOLD
-        match = resolver.resolve(proposed_name)
+        match = near_match_resolver().resolve(proposed_name)
         found = match.tool_id or match.candidate_id
         if found and (match.tool_id or match.confidence >= NEAR_MATCH_THRESHOLD):
             near_tool = Tool.objects.filter(pk=found).first()

@@ -140,3 +140,16 @@ def test_checks_load_in_a_constant_number_of_queries(world, django_assert_max_nu
     reg = registry(world)
     with django_assert_max_num_queries(8):
         policy_checks(factory=world.factory_a, tool=reg["datadog"])
+
+
+def test_did_you_mean_sees_a_tool_added_after_the_last_preview(world):
+    from tests.registry.builders import tool
+
+    reg = registry(world)
+    first = by_check(policy_checks(factory=world.factory_a, proposed_name="Zabix"))
+    assert first["near_match"]["result"] == "pass"
+    tool("Zabbix", caps=[reg["cap"]], ring="trial")
+    again = by_check(policy_checks(factory=world.factory_a, proposed_name="Zabix"))
+    assert again["near_match"]["message"] == (
+        "Did you mean Zabbix (trial ring)? It is already in the registry."
+    )
