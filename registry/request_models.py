@@ -86,6 +86,9 @@ class ToolRequest(models.Model):
     owner_due_on = models.DateField(null=True, blank=True)
     coe_due_on = models.DateField(null=True, blank=True)
     provision_due_on = models.DateField(null=True, blank=True)
+    last_reminded_on = models.DateField(
+        null=True, blank=True, help_text="Last overdue reminder (at most one a day)."
+    )
     owner_approver = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -120,6 +120,42 @@ def send_transition_mail(tool_request, *, from_status: str, to_status: str, acto
         return 0
 
 
+def send_overdue_reminders(*, today=None) -> int:
+    """Remind whoever must act on each overdue request (at most once a day per request);
+    returns how many mails were sent."""
+    from django.utils import timezone
+
+    from registry.request_models import ToolRequest
+
+    today = today or timezone.localdate()
+    due = list(
+        ToolRequest.objects.overdue(today)
+        .filter(Q(last_reminded_on__isnull=True) | Q(last_reminded_on__lt=today))
+        .select_related("factory", "requester", "tool")
+        .order_by("pk")
+    )
+    messages = []
+    for tool_request in due:
+        status = tool_request.status
+        # The approvers of the current step act; the requester only waits.
+        to = [
+            address
+            for address in recipients(tool_request, from_status="", to_status=status)
+            if address != tool_request.requester.email
+        ]
+        subject = (
+            f"[CoE] Overdue: tool request #{tool_request.pk} ({tool_request.tool_name} for "
+            f"{tool_request.factory.name}) was due {tool_request.current_due_on.isoformat()}"
+        )
+        _, body = message_for(
+            tool_request, from_status="", to_status=status, actor=None, comment=""
+        )
+        messages.extend(EmailMessage(subject, body, to=[address]) for address in to)
+    sent = (get_connection().send_messages(messages) or 0) if messages else 0
+    ToolRequest.objects.filter(pk__in=[r.pk for r in due]).update(last_reminded_on=today)
+    return sent
+
+
 def notify_transition(tool_request, *, from_status: str, to_status: str, actor, comment=""):
     """Queue the mails of a transition for after the commit."""
     transaction.on_commit(

@@ -193,6 +193,18 @@ def request_comment(request, pk: int):
     return redirect(f"{tool_request.get_absolute_url()}#comments")
 
 
+def request_panel_context(request, factory) -> dict | None:
+    """The factory page's "Tool requests" panel: its open requests and the latest decisions
+    (hidden from people who cannot see the factory's requests)."""
+    visible = requests_visible(request.user).filter(factory=factory)
+    rows = list(visible.select_related("tool", "requester").order_by("-created_at", "-id")[:10])
+    return {
+        "factory": factory,
+        "requests": rows,
+        "can_request": request_services.can_request_for(request.user, factory),
+    }
+
+
 urlpatterns = [
     path("requests/new/", request_create, name="request-create"),
     path("requests/<int:pk>/", request_detail, name="request-detail"),

@@ -330,3 +330,42 @@ def test_coe_staff_give_the_first_approval_when_the_factory_has_no_owner(world):
     # ... and a second CoE person gives the CoE step.
     response = world.client("staff").post(f"{LIST}{req.pk}/approve/", {}, format="json")
     assert response.status_code == 403 and "second person" in response.json()["detail"]
+
+
+def test_overdue_reminders_go_to_the_next_actor_once_a_day(world):
+    from django.core.management import call_command
+
+    late = request_in(world, "submitted")
+    coe_late = request_in(world, "owner_approved")
+    request_in(world, "submitted")  # not overdue
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    ToolRequest.objects.filter(pk=late.pk).update(owner_due_on=yesterday)
+    ToolRequest.objects.filter(pk=coe_late.pk).update(coe_due_on=yesterday)
+    mail.outbox.clear()
+    out = __import__("io").StringIO()
+    call_command("remind_tool_requests", stdout=out)
+    assert "Overdue reminders sent: 2" in out.getvalue()
+    by_address = {m.to[0]: m.subject for m in mail.outbox}
+    assert f"#{late.pk}" in by_address["owner_a@example.com"]
+    assert f"#{coe_late.pk}" in by_address["staff@example.com"]
+    assert "Overdue" in by_address["staff@example.com"]
+    call_command("remind_tool_requests", stdout=out)
+    assert len(mail.outbox) == 2  # not again today
+
+
+def test_factory_panel_lists_the_factory_requests(world, client, monkeypatch):
+    from coe import pages
+    from coe.pages import register_factory_panel
+    from registry.request_views import request_panel_context
+    from tests.factories import PASSWORD
+
+    req = make_request(world)
+    # Registered here for the test only (the lead wires it in RegistryConfig.ready()).
+    monkeypatch.setattr(pages, "_FACTORY_PANELS", dict(pages._FACTORY_PANELS))
+    register_factory_panel(
+        "requests", order=30, template="registry/requests/factory_panel.html",
+        context=request_panel_context,
+    )  # fmt: skip
+    assert client.login(username="member_a", password=PASSWORD)
+    html = client.get(world.factory_a.get_absolute_url()).content.decode()
+    assert 'id="panel-requests"' in html and f"#{req.pk}" in html
