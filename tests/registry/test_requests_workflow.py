@@ -369,3 +369,13 @@ def test_factory_panel_lists_the_factory_requests(world, client, monkeypatch):
     assert client.login(username="member_a", password=PASSWORD)
     html = client.get(world.factory_a.get_absolute_url()).content.decode()
     assert 'id="panel-requests"' in html and f"#{req.pk}" in html
+
+
+@pytest.mark.parametrize("action", ["submit", "withdraw"])
+def test_another_member_of_the_factory_cannot_act_for_the_requester(world, action):
+    colleague = MembershipFactory(user=UserFactory(username="member_a2"), factory=world.factory_a)
+    req = make_request(world)
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied, match="Only the requester"):
+        move(req, (action, colleague.user))
