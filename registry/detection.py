@@ -113,8 +113,11 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
                 finding.waiver_expires_on = None
             summary.reopened += 1
         to_update.append(finding)
-    for finding in existing.values():  # no longer detected
-        if finding.status in (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED):
+    for finding in existing.values():  # no longer detected (manual findings stay as they are)
+        if not finding.key.startswith("manual:") and finding.status in (
+            *LIVE_FINDING_STATUSES,
+            FindingStatus.WAIVED,
+        ):
             finding.status = FindingStatus.RESOLVED
             finding.resolved_at = now
             to_update.append(finding)

@@ -187,7 +187,7 @@ class AdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
         return Response({"resolved": count, "tool": data.validated_data["tool"].slug})
 
 
-class DuplicateFindingViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
+class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
     """Duplicate-toolset findings (computed by detection). Visible when scoped to one of
     the user's factories or involving one; CoE staff move them through their lifecycle."""
 

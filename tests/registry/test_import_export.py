@@ -37,7 +37,9 @@ def test_import_registry_creates_tools_aliases_and_imported_capabilities(db, tmp
     assert Capability.objects.get(name="Runbook automation").parent.name == "Imported"
     assert gitlab.ring_changes.get().to_ring == "adopt"
     # Re-import updates, never duplicates.
-    call_command("import_registry", write(tmp_path, "again.csv", TOOLS_CSV.replace("hold", "retired")))
+    call_command(
+        "import_registry", write(tmp_path, "again.csv", TOOLS_CSV.replace("hold", "retired"))
+    )
     assert Tool.objects.count() == 3
     assert Tool.objects.get(name="Jenkins").ring_changes.first().from_ring == "hold"
 
@@ -156,7 +158,7 @@ def test_page_upload_shows_the_errors(world, client, db):
 @pytest.mark.parametrize(
     ("value", "safe"),
     [
-        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
         ("+1", "'+1"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
