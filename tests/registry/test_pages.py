@@ -118,12 +118,28 @@ def test_factory_page_panel_lists_adoptions_and_open_findings(client, world, por
     assert "Overlap within a factory" in body
 
 
+def test_process_page_renders_steps_safely_with_adopters(client, world):
+    from registry.models import Process, ProcessAdoption, ProcessVersion
+
+    process = Process.objects.create(name="OT patching", slug="ot-patching")
+    version = ProcessVersion.objects.create(
+        process=process, version="1.0", steps="1. **Patch** the test cell\n<script>x()</script>"
+    )
+    ProcessAdoption.objects.create(factory=world.factory_a, process_version=version)
+    body = login(client, "member_b").get(reverse("process-list")).content.decode()
+    assert "<strong>Patch</strong>" in body and "<script>x()" not in body
+    assert "Alpha Plant" not in body and "nobody yet" in body  # adopters among visible
+    body = login(client, "member_a").get(reverse("process-list")).content.decode()
+    assert "Alpha Plant" in body
+
+
 @pytest.mark.parametrize(
     ("name", "args", "limit"),
     [
         ("tool-list", [], 10),
         ("tool-detail", ["canary-historian"], 12),
         ("tech-radar", [], 10),
+        ("process-list", [], 10),
         ("duplicate-list", [], 14),
         ("registry-unresolved", [], 10),
         ("factory-detail", ["alpha-plant"], 18),
