@@ -9,6 +9,7 @@ urlpatterns: list = [
     path("registry/tools/<slug:slug>/", views.tool_detail, name="tool-detail"),
     path("registry/tools/<slug:slug>/ring/", views.tool_set_ring, name="tool-set-ring"),
     path("registry/radar/", views.tech_radar, name="tech-radar"),
+    path("registry/processes/", views.process_list, name="process-list"),
     path("registry/duplicates/", views.duplicates, name="duplicate-list"),
     path(
         "registry/duplicates/<int:pk>/<str:action>/",
