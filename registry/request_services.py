@@ -206,8 +206,11 @@ def tool_request_update(*, tool_request: ToolRequest, actor, **changes) -> ToolR
         raise ValidationError({name: "This field cannot be changed." for name in unknown})
     fields = {name: getattr(tool_request, name) for name in EDITABLE_FIELDS}
     fields.update(changes)
+    # Switching between a registry tool and a proposed one clears the other side.
     if changes.get("tool") is not None and "proposed_name" not in changes:
-        fields["proposed_name"] = ""
+        fields.update(proposed_name="", proposed_vendor="", proposed_homepage="")
+    if (changes.get("proposed_name") or "").strip() and "tool" not in changes:
+        fields["tool"] = None
     _validate_fields(fields)
     for name, value in fields.items():
         setattr(tool_request, name, value)

@@ -210,3 +210,19 @@ def test_exception_filters_flag_expired_exceptions(world):
     ToolRequest.objects.filter(pk=req.pk).update(exception_expires_on=dt.date(2020, 1, 1))
     assert ids(exception_expired="true") == {req.pk}
     assert client.get(f"{LIST}{req.pk}/").json()["exception_expired"] is True
+
+
+def test_a_draft_switches_from_a_registry_tool_to_a_proposed_one(world):
+    reg = registry(world)
+    req = make_request(world, tool_obj=reg["datadog"])
+    client = world.client("member_a")
+    response = client.patch(
+        f"{LIST}{req.pk}/",
+        {"proposed_tool": {"name": "Zabbix"}, "capability": reg["cap"].slug},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["tool"] is None
+    assert response.json()["proposed_tool"]["name"] == "Zabbix"
+    back = client.patch(f"{LIST}{req.pk}/", {"tool": "grafana"}, format="json").json()
+    assert back["tool"] == "grafana" and back["proposed_tool"] is None
