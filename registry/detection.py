@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -113,38 +113,75 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
                 finding.waiver_expires_on = None
             summary.reopened += 1
         to_update.append(finding)
-    for finding in existing.values():  # no longer detected
-        if finding.status in (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED):
+    for finding in existing.values():  # no longer detected (manual findings stay as they are)
+        if not finding.key.startswith("manual:") and finding.status in (
+            *LIVE_FINDING_STATUSES,
+            FindingStatus.WAIVED,
+        ):
             finding.status = FindingStatus.RESOLVED
             finding.resolved_at = now
             to_update.append(finding)
             summary.resolved += 1
-    DuplicateFinding.objects.bulk_create(to_create)
-    fields = [
-        "kind", "capability", "scope", "annual_cost_at_stake", "suggested_standard", "status",
-        "detail", "waiver_reason", "waiver_approver", "waiver_expires_on", "note",
-        "last_detected", "resolved_at",
-    ]  # fmt: skip
-    DuplicateFinding.objects.bulk_update(to_update, fields, batch_size=1000)
+    _write(to_create, to_update, recs, now)
     summary.created, summary.updated = len(to_create), len(to_update) - summary.resolved
+    return summary
 
-    # The tools and factories of every current finding, rewritten in bulk.
-    by_key = {f.key: f for f in [*to_create, *to_update]}
+
+_FIELDS = [
+    "key", "kind", "capability", "scope", "annual_cost_at_stake", "suggested_standard",
+    "status", "detail", "waiver_reason", "waiver_approver", "waiver_expires_on", "note",
+    "first_detected", "last_detected", "resolved_at",
+]  # fmt: skip
+
+
+def _write(to_create: list, to_update: list, recs: list[FindingRec], now) -> None:
+    """Persist in a fixed number of statements: one ``executemany`` per table and kind of
+    write (portable SQL; one round trip batch on SQLite and psycopg alike), instead of
+    Django's ``bulk_*`` whose batch count grows with the number of rows."""
+    meta = DuplicateFinding._meta
+    fields = [meta.get_field(name) for name in _FIELDS]
+    qn = connection.ops.quote_name
+    table = qn(meta.db_table)
+
+    def values(obj) -> list:
+        return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+
+    with connection.cursor() as cursor:
+        if to_update:
+            assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments} WHERE {qn('id')} = %s",
+                [[*values(obj), obj.pk] for obj in to_update],
+            )
+        if to_create:
+            columns = ", ".join(qn(f.column) for f in fields)
+            marks = ", ".join(["%s"] * len(fields))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                [values(obj) for obj in to_create],
+            )
+    # Every current finding has last_detected == now: ids in one query, no id lists.
+    current = dict(DuplicateFinding.objects.filter(last_detected=now).values_list("key", "pk"))
     tool_through = DuplicateFinding.tools.through
     factory_through = DuplicateFinding.factories.through
-    # Every current finding has last_detected == now: one DELETE each, no id lists.
     tool_through.objects.filter(duplicatefinding__last_detected=now).delete()
     factory_through.objects.filter(duplicatefinding__last_detected=now).delete()
     tool_rows, factory_rows = [], []
     for rec in recs:
-        pk = by_key[rec.key].pk
-        tool_rows += [tool_through(duplicatefinding_id=pk, tool_id=t) for t in rec.tool_ids]
-        factory_rows += [
-            factory_through(duplicatefinding_id=pk, factory_id=f) for f in rec.factory_ids
-        ]
-    tool_through.objects.bulk_create(tool_rows)
-    factory_through.objects.bulk_create(factory_rows)
-    return summary
+        pk = current[rec.key]
+        tool_rows += [(pk, t) for t in rec.tool_ids]
+        factory_rows += [(pk, f) for f in rec.factory_ids]
+    with connection.cursor() as cursor:
+        for through, column, rows in (
+            (tool_through, "tool_id", tool_rows),
+            (factory_through, "factory_id", factory_rows),
+        ):
+            if rows:
+                cursor.executemany(
+                    f"INSERT INTO {qn(through._meta.db_table)} "
+                    f"({qn('duplicatefinding_id')}, {qn(column)}) VALUES (%s, %s)",
+                    rows,
+                )
 
 
 def summary_dict(summary: DetectionSummary) -> dict:

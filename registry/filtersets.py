@@ -12,7 +12,14 @@ from registry.choices import (
     FindingStatus,
     Ring,
 )
-from registry.models import Adoption, Capability, DuplicateFinding, Process, Tool
+from registry.models import (
+    Adoption,
+    Capability,
+    DuplicateFinding,
+    Process,
+    ProcessAdoption,
+    Tool,
+)
 
 
 class CapabilityFilterSet(filters.FilterSet):
@@ -112,3 +119,15 @@ class DuplicateFindingFilterSet(filters.FilterSet):
         return queryset.filter(
             Q(tools__name__icontains=value) | Q(capability__name__icontains=value)
         ).distinct()
+
+
+class ProcessAdoptionFilterSet(filters.FilterSet):
+    factory = filters.CharFilter(field_name="factory__slug")
+    factory_id = filters.NumberFilter()
+    process = filters.CharFilter(field_name="process_version__process__slug")
+    process_id = filters.NumberFilter(field_name="process_version__process_id")
+    version = filters.CharFilter(field_name="process_version__version")
+
+    class Meta:
+        model = ProcessAdoption
+        fields = []

@@ -92,6 +92,10 @@ class Tool(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("tool-detail", kwargs={"slug": self.slug})
 
+    @property
+    def alias_names(self) -> list[str]:
+        return [alias.name for alias in self.aliases.all()]
+
 
 class ToolAlias(models.Model):
     """Another name of a tool; searchable and used by name resolution."""
@@ -334,3 +338,6 @@ class DuplicateFinding(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+from registry.request_models import RequestComment, RequestTransition, ToolRequest  # noqa: E402,F401,I001

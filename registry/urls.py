@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from registry import views
+from registry import request_views, views
 
 urlpatterns: list = [
     path("registry/", views.tool_list, name="tool-list"),
     path("registry/tools/<slug:slug>/", views.tool_detail, name="tool-detail"),
     path("registry/tools/<slug:slug>/ring/", views.tool_set_ring, name="tool-set-ring"),
     path("registry/radar/", views.tech_radar, name="tech-radar"),
+    path("registry/processes/", views.process_list, name="process-list"),
     path("registry/duplicates/", views.duplicates, name="duplicate-list"),
     path(
         "registry/duplicates/<int:pk>/<str:action>/",
@@ -18,4 +19,6 @@ urlpatterns: list = [
     path("registry/unresolved/", views.unresolved, name="registry-unresolved"),
     path("registry/import/", views.import_upload, name="registry-import"),
     path("registry/export/<str:what>.<str:fmt>", views.export, name="registry-export"),
+    path("requests/", request_views.request_list, name="request-list"),
+    *request_views.urlpatterns,
 ]

@@ -23,7 +23,16 @@ from registry.charts import radar_html
 from registry.choices import LIVE_FINDING_STATUSES, FindingStatus, Ring
 from registry.filtersets import DuplicateFindingFilterSet, ToolFilterSet
 from registry.importers import ImportRejected, import_adoptions, import_registry, read_table
-from registry.models import Adoption, Capability, DuplicateFinding, RingChange, Tool
+from registry.models import (
+    Adoption,
+    Capability,
+    DuplicateFinding,
+    Process,
+    ProcessAdoption,
+    ProcessVersion,
+    RingChange,
+    Tool,
+)
 from registry.selectors import findings_visible, unresolved_names
 
 
@@ -255,6 +264,18 @@ def unresolved(request):
             "is_staff": is_coe_staff(request.user),
         },
     )
+
+
+@login_required
+def process_list(request):
+    """The reusable processes: each version's steps (rendered safely) and its adopters
+    among the factories the user may see."""
+    adoptions = restrict(ProcessAdoption.objects.select_related("factory"), request.user)
+    versions = ProcessVersion.objects.prefetch_related(Prefetch("adoptions", queryset=adoptions))
+    processes = Process.objects.select_related("capability", "owner_factory").prefetch_related(
+        Prefetch("versions", queryset=versions)
+    )
+    return render(request, "registry/process_list.html", {"processes": processes})
 
 
 @login_required

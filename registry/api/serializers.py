@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -54,7 +56,10 @@ class ToolSerializer(serializers.ModelSerializer):
         slug_field="slug", queryset=Capability.objects.all(), many=True, required=False
     )
     aliases = serializers.ListField(
-        child=serializers.CharField(max_length=200), required=False, help_text="Other names."
+        source="alias_names",
+        child=serializers.CharField(max_length=200),
+        required=False,
+        help_text="Other names (searchable, used by name resolution).",
     )
     owner = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
@@ -73,11 +78,6 @@ class ToolSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["ring", "created_at", "updated_at"]
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["aliases"] = [a.name for a in instance.aliases.all()]
-        return data
-
     def get_ring_overrides(self, obj: Tool) -> dict[str, str]:
         return {o.factory_kind: o.ring for o in obj.ring_overrides.all()}
 
@@ -93,7 +93,7 @@ class ToolSerializer(serializers.ModelSerializer):
             return services.tool_create(
                 actor=request.user,
                 ring=ring,
-                aliases=validated_data.pop("aliases", []),
+                aliases=validated_data.pop("alias_names", []),
                 capabilities=validated_data.pop("capabilities", []),
                 **validated_data,
             )
@@ -102,7 +102,7 @@ class ToolSerializer(serializers.ModelSerializer):
 
     @transaction.atomic
     def update(self, instance, validated_data):
-        aliases = validated_data.pop("aliases", None)
+        aliases = validated_data.pop("alias_names", None)
         instance = super().update(instance, validated_data)
         if aliases is not None:
             wanted = {a.lower(): a for a in aliases}
@@ -217,11 +217,22 @@ class UnresolvedNameSerializer(serializers.Serializer):
 
 
 class DuplicateFindingSerializer(serializers.ModelSerializer):
-    capability = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    scope = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    tools = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    factories = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    suggested_standard = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    """A finding; detection writes most of it. CoE staff may also record one by hand
+    (its key starts with ``manual:`` and detection leaves it alone)."""
+
+    capability = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
+    )
+    scope = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Factory.objects.all(), allow_null=True, required=False
+    )
+    tools = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Tool.objects.all())
+    factories = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=Factory.objects.all(), required=False
+    )
+    suggested_standard = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
+    )
     waiver_approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -232,7 +243,14 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
             "waiver_approver", "waiver_expires_on", "note", "first_detected", "last_detected",
             "resolved_at",
         ]  # fmt: skip
-        read_only_fields = fields
+        read_only_fields = [
+            "key", "status", "waiver_reason", "waiver_expires_on", "first_detected",
+            "last_detected", "resolved_at",
+        ]  # fmt: skip
+
+    def create(self, validated_data):
+        validated_data["key"] = f"manual:{uuid.uuid4().hex}"
+        return super().create(validated_data)
 
 
 class FindingActionSerializer(serializers.Serializer):

@@ -35,6 +35,7 @@ from registry.filtersets import (
     AdoptionFilterSet,
     CapabilityFilterSet,
     DuplicateFindingFilterSet,
+    ProcessAdoptionFilterSet,
     ProcessFilterSet,
     ToolFilterSet,
 )
@@ -99,8 +100,10 @@ class ProcessViewSet(HistoryMixin, viewsets.ModelViewSet):
     ordering_fields = ["name"]
 
     def get_queryset(self):
+        # Adopters are shown among the factories the user may see.
+        adoptions = restrict(ProcessAdoption.objects.select_related("factory"), self.request.user)
         versions = ProcessVersion.objects.prefetch_related(
-            Prefetch("adoptions", queryset=ProcessAdoption.objects.select_related("factory"))
+            Prefetch("adoptions", queryset=adoptions)
         )
         return Process.objects.select_related(
             "capability", "owner", "owner_factory"
@@ -126,8 +129,8 @@ class ProcessAdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
     """Which factory follows which process version (rows of the user's factories)."""
 
     serializer_class = ProcessAdoptionSerializer
+    filterset_class = ProcessAdoptionFilterSet
     ordering_fields = ["adopted_on"]
-    filterset_fields = {"factory__slug": ["exact"], "factory_id": ["exact"]}
 
     def get_queryset(self):
         return restrict(
@@ -187,7 +190,7 @@ class AdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
         return Response({"resolved": count, "tool": data.validated_data["tool"].slug})
 
 
-class DuplicateFindingViewSet(HistoryMixin, viewsets.ReadOnlyModelViewSet):
+class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
     """Duplicate-toolset findings (computed by detection). Visible when scoped to one of
     the user's factories or involving one; CoE staff move them through their lifecycle."""
 
@@ -276,7 +279,8 @@ def handle_upload(request, kind: str) -> Response:
         if kind == "registry":
             summary = import_registry(frame, actor=request.user)
         else:
-            summary = import_adoptions(frame)
+            own = None if is_coe_staff(request.user) else owned_factory_ids(request.user)
+            summary = import_adoptions(frame, factories=own)
     except ImportRejected as exc:
         return Response({"detail": "File rejected, nothing imported.", "errors": exc.errors}, 400)
     return Response(
@@ -290,15 +294,18 @@ def handle_upload(request, kind: str) -> Response:
 
 
 class _UploadView(APIView):
-    """Upload a CSV/XLSX file (CoE staff); the file is rejected whole on any bad row."""
+    """Upload a CSV/XLSX file; the file is rejected whole on any bad row."""
 
     parser_classes = [MultiPartParser, FormParser]
     kind = ""
 
+    def can_create(self, request) -> bool:
+        return is_coe_staff(request.user)
+
     @extend_schema(request=UploadSerializer, responses={200: dict})
     def post(self, request):
-        if not is_coe_staff(request.user):
-            return Response({"detail": "Only CoE staff may import."}, status=403)
+        if not self.can_create(request):
+            return Response({"detail": "You may not import this."}, status=403)
         return handle_upload(request, self.kind)
 
 
@@ -309,6 +316,11 @@ class RegistryUploadView(_UploadView):
 
 
 class AdoptionsUploadView(_UploadView):
-    """``POST /api/imports/adoptions/``: adoptions in the CONTRACT.md format."""
+    """``POST /api/imports/adoptions/``: adoptions in the CONTRACT.md format. CoE staff
+    import for any factory; a business owner for the factories they own (any other
+    factory in the file is an error row)."""
 
     kind = "adoptions"
+
+    def can_create(self, request) -> bool:
+        return is_coe_staff(request.user) or bool(owned_factory_ids(request.user))

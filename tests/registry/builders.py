@@ -15,7 +15,9 @@ def capability(slug: str = "", name: str = "") -> Capability:
     n = next(_seq)
     slug = slug or f"cap-{n}"
     found = Capability.objects.filter(slug=slug).first()
-    return found or Capability.objects.create(name=name or slug.replace("-", " ").title(), slug=slug)
+    return found or Capability.objects.create(
+        name=name or slug.replace("-", " ").title(), slug=slug
+    )
 
 
 def tool(name: str = "", *, caps=(), ring: str = "assess", vendor: str = "", **fields) -> Tool:

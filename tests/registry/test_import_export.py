@@ -37,7 +37,9 @@ def test_import_registry_creates_tools_aliases_and_imported_capabilities(db, tmp
     assert Capability.objects.get(name="Runbook automation").parent.name == "Imported"
     assert gitlab.ring_changes.get().to_ring == "adopt"
     # Re-import updates, never duplicates.
-    call_command("import_registry", write(tmp_path, "again.csv", TOOLS_CSV.replace("hold", "retired")))
+    call_command(
+        "import_registry", write(tmp_path, "again.csv", TOOLS_CSV.replace("hold", "retired"))
+    )
     assert Tool.objects.count() == 3
     assert Tool.objects.get(name="Jenkins").ring_changes.first().from_ring == "hold"
 
@@ -156,7 +158,7 @@ def test_page_upload_shows_the_errors(world, client, db):
 @pytest.mark.parametrize(
     ("value", "safe"),
     [
-        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
         ("+1", "'+1"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
@@ -182,3 +184,19 @@ def test_exports_neutralise_formulas_in_csv_and_xlsx(registry, world, client):
     assert not any(isinstance(v, str) and v.startswith("=") for v in values)
     for what in ("adoptions", "findings"):
         assert client.get(reverse("registry-export", args=[what, "csv"])).status_code == 200
+
+
+def test_business_owners_upload_adoptions_of_their_own_factories_only(registry, world):
+    def upload(persona, text):
+        f = io.BytesIO(text.encode())
+        f.name = "a.csv"
+        return world.client(persona).post(
+            reverse("api:import-adoptions"), {"file": f}, format="multipart"
+        )
+
+    assert upload("owner_a", "factory,tool\nalpha-plant,Jenkins\n").status_code == 200
+    rejected = upload("owner_a", "factory,tool\nbeta-app,Jenkins\n")
+    assert rejected.status_code == 400
+    assert rejected.json()["errors"] == ["row 2: factory: unknown factory 'beta-app'"]
+    assert upload("member_a", "factory,tool\nalpha-plant,Jenkins\n").status_code == 403
+    assert Adoption.objects.filter(factory__slug="alpha-plant").count() == 1

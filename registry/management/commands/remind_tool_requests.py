@@ -1,0 +1,13 @@
+"""``manage.py remind_tool_requests``: mail whoever must act on an overdue tool request."""
+
+from django.core.management.base import BaseCommand
+
+from registry.request_notifications import send_overdue_reminders
+
+
+class Command(BaseCommand):
+    help = "Remind approvers of overdue tool requests (at most one mail a day per request)."
+
+    def handle(self, *args, **options):
+        sent = send_overdue_reminders()
+        self.stdout.write(f"Overdue reminders sent: {sent}")

@@ -1,0 +1,213 @@
+"""Pages of tool requests: my requests, the approval queue, the request form with its
+live policy preview, and the request detail with history, comments and actions."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from coe.scoping import factory_ids, is_coe_staff, visible_factories
+from registry import request_services
+from registry.models import Capability, Tool
+from registry.request_checks import is_blocked_by_ring, request_checks, setting_days
+from registry.request_choices import RequestStatus
+from registry.request_filtersets import ToolRequestFilterSet
+from registry.request_models import RequestComment
+from registry.request_selectors import (
+    approval_queue,
+    comment_threads,
+    requests_visible,
+    with_details,
+)
+
+VIEWS = {"mine": "My requests", "queue": "Waiting for me", "all": "All visible requests"}
+
+
+class ToolRequestForm(forms.Form):
+    """The request form: a registry tool, or a proposed new tool with its capability."""
+
+    factory = forms.ModelChoiceField(queryset=None, to_field_name="slug")
+    tool = forms.ModelChoiceField(
+        queryset=Tool.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="— a new tool (describe it below) —",
+        help_text="A tool of the registry.",
+    )
+    proposed_name = forms.CharField(max_length=200, required=False, label="New tool: name")
+    proposed_vendor = forms.CharField(max_length=200, required=False, label="New tool: vendor")
+    proposed_homepage = forms.URLField(
+        max_length=500, required=False, label="New tool: homepage", assume_scheme="https"
+    )
+    capability = forms.ModelChoiceField(
+        queryset=Capability.objects.filter(parent__isnull=False).order_by("name"),
+        to_field_name="slug",
+        required=False,
+        help_text="What the tool is for (required for a new tool).",
+    )
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    seats = forms.IntegerField(min_value=0, required=False)
+    estimated_annual_cost = forms.DecimalField(
+        min_value=0, max_digits=14, decimal_places=2, required=False
+    )
+    needed_by = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        factories = visible_factories(user)
+        if not is_coe_staff(user):
+            factories = factories.filter(pk__in=factory_ids(user))
+        self.fields["factory"].queryset = factories.order_by("name")
+        if factories.count() == 1:
+            self.fields["factory"].initial = factories.first()
+
+
+@login_required
+def request_list(request):
+    """My requests, my approval queue, or every request I may see (filterable)."""
+    view = request.GET.get("view") or "mine"
+    if view not in VIEWS:
+        view = "mine"
+    if view == "queue":
+        base = approval_queue(request.user)
+    elif view == "mine":
+        base = requests_visible(request.user).filter(requester=request.user)
+    else:
+        base = requests_visible(request.user)
+    filterset = ToolRequestFilterSet(request.GET, queryset=with_details(base))
+    ordered = filterset.qs if view == "queue" else filterset.qs.order_by("-created_at", "-id")
+    page = Paginator(ordered, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "registry/requests/list.html",
+        {
+            "view": view,
+            "views": VIEWS,
+            "page": page,
+            "statuses": RequestStatus.choices,
+            "queue_count": approval_queue(request.user).count(),
+        },
+    )
+
+
+@login_required
+def request_create(request):
+    """The request form; the policy checks update live while it is filled in."""
+    form = ToolRequestForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            tool_request = request_services.tool_request_create(requester=request.user, **data)
+            if "submit" in request.POST:
+                request_services.tool_request_transition(
+                    tool_request=tool_request, action="submit", actor=request.user
+                )
+                messages.success(request, "Request submitted; the business owner is notified.")
+            else:
+                messages.success(request, "Draft saved.")
+            return redirect(tool_request.get_absolute_url())
+        except DjangoValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+    return render(request, "registry/requests/form.html", {"form": form})
+
+
+def _get_visible(request, pk: int):
+    return get_object_or_404(with_details(requests_visible(request.user)), pk=pk)
+
+
+@login_required
+def request_detail(request, pk: int):
+    """One request: facts, checks, history, comment threads and the buttons the user may use."""
+    tool_request = _get_visible(request, pk)
+    actions = request_services.allowed_actions(tool_request, request.user)
+    live_checks = tool_request.checks
+    if tool_request.status in (RequestStatus.DRAFT, RequestStatus.OWNER_APPROVED):
+        live_checks = request_checks(tool_request)
+    return render(
+        request,
+        "registry/requests/detail.html",
+        {
+            "req": tool_request,
+            "checks": live_checks,
+            "actions": actions,
+            "needs_exception": tool_request.status == RequestStatus.OWNER_APPROVED
+            and is_blocked_by_ring(live_checks),
+            "exception_max_days": setting_days("TOOL_REQUEST_EXCEPTION_MAX_DAYS"),
+            "threads": comment_threads(tool_request),
+            "history": list(tool_request.transitions.all()),
+        },
+    )
+
+
+@login_required
+@require_POST
+def request_action(request, pk: int, action: str):
+    """submit / approve / reject / withdraw / provision from the detail page."""
+    tool_request = _get_visible(request, pk)
+    try:
+        request_services.tool_request_transition(
+            tool_request=tool_request,
+            action=action,
+            actor=request.user,
+            comment=request.POST.get("comment", ""),
+            exception_expires_on=forms.DateField(required=False).clean(
+                request.POST.get("exception_expires_on") or None
+            ),
+        )
+        messages.success(request, f"Request {action} done.")
+    except request_services.TransitionConflict as exc:
+        messages.error(request, str(exc))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or "You may not do this.")
+    except DjangoValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(tool_request.get_absolute_url())
+
+
+@login_required
+@require_POST
+def request_comment(request, pk: int):
+    """Add a comment, or a reply to one."""
+    tool_request = _get_visible(request, pk)
+    parent_id = request.POST.get("parent") or None
+    parent = (
+        get_object_or_404(RequestComment, pk=parent_id, request=tool_request) if parent_id else None
+    )
+    try:
+        request_services.request_comment_add(
+            tool_request=tool_request,
+            author=request.user,
+            body=request.POST.get("body", ""),
+            parent=parent,
+        )
+    except DjangoValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(f"{tool_request.get_absolute_url()}#comments")
+
+
+def request_panel_context(request, factory) -> dict | None:
+    """The factory page's "Tool requests" panel: its open requests and the latest decisions
+    (hidden from people who cannot see the factory's requests)."""
+    visible = requests_visible(request.user).filter(factory=factory)
+    rows = list(visible.select_related("tool", "requester").order_by("-created_at", "-id")[:10])
+    return {
+        "factory": factory,
+        "requests": rows,
+        "can_request": request_services.can_request_for(request.user, factory),
+    }
+
+
+urlpatterns = [
+    path("requests/new/", request_create, name="request-create"),
+    path("requests/<int:pk>/", request_detail, name="request-detail"),
+    path("requests/<int:pk>/comment/", request_comment, name="request-comment"),
+    path("requests/<int:pk>/<str:action>/", request_action, name="request-action"),
+]
