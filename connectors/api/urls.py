@@ -6,3 +6,7 @@ router = SimpleRouter()
 
 # Routes that are not viewsets (e.g. actions on another app's objects).
 urlpatterns: list = []
+
+from connectors.api.ingest_urls import urlpatterns as ingest_urlpatterns  # noqa: E402
+
+urlpatterns += ingest_urlpatterns
