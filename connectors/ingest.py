@@ -232,6 +232,7 @@ class IngestSession:
                 with transaction.atomic():
                     plan, counts, seen = self._plan(norms)
                     write_batch(plan)
+                    seen |= {row["id"] for row in plan.new_devices}
                 break
             except IntegrityError:
                 # Another connector of the factory created one of these serials meanwhile:
@@ -435,7 +436,7 @@ class IngestSession:
                 MetricSample(
                     factory_id=self.factory_id,
                     metric=m.metric[:120],
-                    series=(m.device_source_id or m.line)[:200],
+                    series=(m.series or m.device_source_id or m.line)[:200],
                     period_start=m.period_start,
                     period_end=m.period_end,
                     value=float(m.value),
@@ -531,6 +532,8 @@ def _resolve(plan: BatchPlan, ids: dict[str, int]) -> None:
 def _write_portable(plan: BatchPlan) -> None:
     devices = [Device(**{k: v for k, v in row.items() if k != "key"}) for row in plan.new_devices]
     Device.objects.bulk_create(devices, batch_size=200)
+    for row, device in zip(plan.new_devices, devices, strict=True):
+        row["id"] = device.pk
     _resolve(plan, {row["key"]: d.pk for row, d in zip(plan.new_devices, devices, strict=True)})
     if plan.changed_devices:
         Device.objects.bulk_update(

@@ -37,6 +37,7 @@ class MetricRecord:
     unit: str = ""
     line: str = ""
     device_source_id: str = ""
+    series: str = ""  # tells apart series of one metric; default: the device or the line
 
 
 @dataclass

@@ -144,7 +144,7 @@ class ModbusAdapter(Adapter):
             firmware=_text(objects.get(2)),
             name=f"unit {unit}",
         )
-        now = timezone.now()
+        now = timezone.now().replace(microsecond=0)
         for reg in self.settings.get("registers", []):
             count, fmt = REGISTER_TYPES[reg["type"]]
             response = client.read_holding_registers(reg["address"], count=count, device_id=unit)

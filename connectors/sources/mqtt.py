@@ -215,7 +215,7 @@ class MqttAdapter(Adapter):
                 ),
             ),
         )
-        client.publish(f"spBv1.0/{group}/NCMD/{edge}", payload.encode(), qos=0)
+        client.publish(f"spBv1.0/{group}/NCMD/{edge}", payload.encode(include_dtypes=True), qos=1)
 
     def _on_sparkplug(self, client, message) -> None:
         from pysparkplug import DBirth, DData, DDeath, MessageType, NBirth, NData, NDeath, Topic
@@ -246,6 +246,8 @@ class MqttAdapter(Adapter):
             self._devices[source_id] = DeviceRecord(source_id=source_id, online=True, **fields)
             self._metrics_of(payload.metrics, payload.timestamp, source_id)
         elif kind in (MessageType.NDATA, MessageType.DDATA):
+            if source_id not in self._births:
+                return  # data before its birth cannot be decoded: the rebirth will tell
             cls = NData if kind == MessageType.NDATA else DData
             payload = cls.decode(message.payload, birth=self._births.get(source_id))
             self._metrics_of(payload.metrics, payload.timestamp, source_id)

@@ -196,8 +196,7 @@ class OpcUaAdapter(Adapter):
             }
             source_id = node.nodeid.to_string()
             if not any(fields.values()):
-                items.append(RecordError(source_id, "identification properties are all empty"))
-                continue
+                continue  # an empty identification template, not a device
             items.append(DeviceRecord(source_id=source_id, name=name, **fields))
 
     async def _read_metrics(self, client, items: list[Item]) -> None:
@@ -218,5 +217,7 @@ class OpcUaAdapter(Adapter):
                 items.append(RecordError(node_id, f"{metric}: {exc}"))
                 continue
             items.append(
-                MetricRecord(metric=metric, value=number, period_start=now, period_end=now)
+                MetricRecord(
+                    metric=metric, value=number, period_start=now, period_end=now, series=node_id
+                )
             )

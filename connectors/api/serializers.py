@@ -1,0 +1,161 @@
+"""API shapes of connectors, sync runs, devices and metric samples.
+
+Credentials are write-only: accepted on create/update, encrypted at once, never returned
+(``has_credentials`` says whether some are stored).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from coe.models import Factory
+from connectors import services
+from connectors.models import Connector, Device, DeviceSourceRecord, MetricSample, SyncRun
+
+
+class ConnectorSerializer(serializers.ModelSerializer):
+    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory_id = serializers.IntegerField(source="factory.id", read_only=True)
+    credentials = serializers.JSONField(
+        write_only=True, required=False, help_text="Write-only; {} clears, omit to keep."
+    )
+    has_credentials = serializers.BooleanField(read_only=True)
+    last_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Connector
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "factory",
+            "factory_id",
+            "settings",
+            "credentials",
+            "has_credentials",
+            "schedule",
+            "enabled",
+            "last_sync_at",
+            "last_run",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["last_sync_at", "created_at", "updated_at"]
+
+    def get_last_run(self, obj) -> dict | None:
+        if getattr(obj, "last_run_id", None) is None:
+            return None
+        return {
+            "id": obj.last_run_id,
+            "status": obj.last_run_status,
+            "finished_at": obj.last_run_finished_at,
+        }
+
+    def validate_credentials(self, value):
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise serializers.ValidationError("an object of credential fields")
+        return value
+
+    def _save(self, call):
+        try:
+            return call()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+
+    def create(self, validated_data):
+        return self._save(lambda: services.connector_create(**validated_data))
+
+    def update(self, instance, validated_data):
+        return self._save(lambda: services.connector_update(connector=instance, **validated_data))
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    connector_name = serializers.CharField(source="connector.name", read_only=True)
+    factory = serializers.CharField(source="connector.factory.slug", read_only=True)
+    counts = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "connector",
+            "connector_name",
+            "factory",
+            "status",
+            "trigger",
+            "triggered_by",
+            "full_sync",
+            "counts",
+            "errors",
+            "progress",
+            "message",
+            "attempts",
+            "queued_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class SyncStartSerializer(serializers.Serializer):
+    full_sync = serializers.BooleanField(default=True)
+
+
+class DeviceSourceSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(source="source_kind")
+    connector = serializers.IntegerField(source="connector_id")
+
+    class Meta:
+        model = DeviceSourceRecord
+        fields = ["kind", "connector", "source_id", "data", "first_seen", "last_seen"]
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    factory = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    factory_id = serializers.IntegerField(read_only=True)
+    sources = DeviceSourceSerializer(source="source_records", many=True, read_only=True)
+
+    class Meta:
+        model = Device
+        fields = [
+            "id",
+            "factory",
+            "factory_id",
+            "name",
+            "serial_number",
+            "mac",
+            "manufacturer",
+            "model",
+            "firmware",
+            "hardware_revision",
+            "status",
+            "first_seen",
+            "last_seen",
+            "sources",
+        ]
+        read_only_fields = fields
+
+
+class MetricSampleSerializer(serializers.ModelSerializer):
+    factory = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    factory_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = MetricSample
+        fields = [
+            "id",
+            "factory",
+            "factory_id",
+            "metric",
+            "series",
+            "period_start",
+            "period_end",
+            "value",
+            "unit",
+            "source",
+            "line",
+            "device",
+        ]
+        read_only_fields = fields

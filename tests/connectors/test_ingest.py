@@ -1,0 +1,237 @@
+"""The shared ingest step: identity, precedence, history, idempotence, staleness, order."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from connectors.models import Device, DeviceChange, DeviceSourceRecord
+from connectors.normalise import normalise_mac, normalise_serial
+from connectors.records import DeviceRecord, RecordError
+from tests.connectors.helpers import ingest, make_connector
+from tests.factories import FactoryFactory
+
+pytestmark = pytest.mark.django_db
+
+DEVICE_TABLES = ("connectors_device", "connectors_devicesourcerecord", "connectors_devicechange")
+
+
+def writes_to_device_tables(queries) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "COPY"))
+        and any(t in q["sql"] for t in DEVICE_TABLES)
+    ]
+
+
+@pytest.mark.parametrize(
+    "junk",
+    ["", "N/A", "0", "0000-0000", "To be filled by O.E.M.", "None", "unknown", "Default string"],
+)
+def test_junk_serial_numbers_never_identify_a_device(junk):
+    assert normalise_serial(junk) == ""
+
+
+def test_serials_and_macs_normalise_to_one_comparable_form():
+    assert normalise_serial(" sn-0042 ") == normalise_serial("SN0042") == "SN0042"
+    assert (
+        normalise_mac("AA-BB-CC-00-11-22") == normalise_mac("aabb.cc00.1122") == "aa:bb:cc:00:11:22"
+    )
+    assert normalise_mac("00:00:00:00:00:00") == ""
+
+
+def test_devices_with_junk_serials_stay_apart_and_match_by_mac_then_source_id(world):
+    connector = make_connector(world.factory_a)
+    run = ingest(
+        connector,
+        [
+            DeviceRecord(source_id="a", serial_number="N/A", mac="aa:bb:cc:00:00:01"),
+            DeviceRecord(source_id="b", serial_number="N/A", mac="aa:bb:cc:00:00:02"),
+            DeviceRecord(source_id="c", serial_number="To be filled by O.E.M."),
+            DeviceRecord(source_id="d", serial_number="0"),
+        ],
+    )
+    assert run.created == 4 and Device.objects.count() == 4
+    other = make_connector(world.factory_a, "mqtt")
+    ingest(other, [DeviceRecord(source_id="x", mac="AA-BB-CC-00-00-02", model="M2")])
+    assert Device.objects.count() == 4
+    assert Device.objects.get(mac="aa:bb:cc:00:00:02").model == "M2"
+    again = ingest(
+        connector, [DeviceRecord(source_id="c", serial_number="", model="Z")], complete=False
+    )
+    assert again.updated == 1 and Device.objects.filter(model="Z").count() == 1
+
+
+def test_identity_is_per_factory(world):
+    ingest(make_connector(world.factory_a), [DeviceRecord(source_id="1", serial_number="S1")])
+    ingest(make_connector(world.factory_b), [DeviceRecord(source_id="1", serial_number="S1")])
+    assert Device.objects.filter(serial_normalised="S1").count() == 2
+
+
+def test_reingesting_the_same_data_writes_nothing(world):
+    connector = make_connector(world.factory_a)
+    records = [
+        DeviceRecord(
+            source_id=f"n{i}", serial_number=f"SN-{i}", manufacturer="ACME", firmware="1.0"
+        )
+        for i in range(50)
+    ]
+    first = ingest(connector, records)
+    assert (first.created, first.unchanged) == (50, 0)
+    before = list(Device.objects.values_list("id", "updated_at", "last_seen").order_by("id"))
+    with CaptureQueriesContext(connection) as ctx:
+        second = ingest(connector, records)
+    assert (second.created, second.updated, second.unchanged, second.stale) == (0, 0, 50, 0)
+    assert writes_to_device_tables(ctx.captured_queries) == []
+    assert (
+        list(Device.objects.values_list("id", "updated_at", "last_seen").order_by("id")) == before
+    )
+    assert DeviceChange.objects.count() == 0
+
+
+def test_a_changed_field_is_recorded_in_the_history_with_its_source_and_run(world):
+    connector = make_connector(world.factory_a)
+    ingest(connector, [DeviceRecord(source_id="n1", serial_number="S1", firmware="1.0")])
+    run = ingest(connector, [DeviceRecord(source_id="n1", serial_number="S1", firmware="1.1")])
+    assert run.updated == 1
+    change = DeviceChange.objects.get()
+    assert (change.field, change.old, change.new, change.source, change.run_id) == (
+        "firmware",
+        "1.0",
+        "1.1",
+        "opcua",
+        run.pk,
+    )
+
+
+def test_firmware_follows_source_precedence_opcua_over_mqtt(world):
+    opcua = make_connector(world.factory_a, "opcua")
+    mqtt = make_connector(world.factory_a, "mqtt")
+    ingest(mqtt, [DeviceRecord(source_id="edge/n/d", serial_number="S9", firmware="mqtt-fw")])
+    assert Device.objects.get().firmware == "mqtt-fw"
+    ingest(opcua, [DeviceRecord(source_id="ns=2;i=9", serial_number="S9", firmware="opc-fw")])
+    ingest(mqtt, [DeviceRecord(source_id="edge/n/d", serial_number="S9", firmware="mqtt-fw2")])
+    device = Device.objects.get()
+    assert device.firmware == "opc-fw"
+    assert device.source_records.count() == 2
+
+
+def test_precedence_table_is_configurable(world, settings):
+    settings.CONNECTOR_FIELD_PRECEDENCE = {"firmware": ["mqtt", "opcua"]}
+    ingest(
+        make_connector(world.factory_a, "opcua"),
+        [DeviceRecord(source_id="o", serial_number="S", firmware="o")],
+    )
+    ingest(
+        make_connector(world.factory_a, "mqtt"),
+        [DeviceRecord(source_id="m", serial_number="S", firmware="m")],
+    )
+    assert Device.objects.get().firmware == "m"
+
+
+THREE_SOURCES = [
+    (
+        "opcua",
+        DeviceRecord(
+            source_id="ns=2;i=7", serial_number="SN-0042", firmware="4.2", model="Press 7"
+        ),
+    ),
+    (
+        "mqtt",
+        DeviceRecord(
+            source_id="plant/edge1/press7",
+            serial_number="sn 0042",
+            mac="aa:bb:cc:dd:ee:07",
+            firmware="4.1",
+            manufacturer="Schuler",
+        ),
+    ),
+    (
+        "modbus",
+        DeviceRecord(
+            source_id="10.0.0.7:502/1",
+            serial_number="SN0042",
+            firmware="4.0",
+            hardware_revision="B",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_three_sources_in_any_order_end_as_one_device_with_three_records(order):
+    factory = FactoryFactory(slug="order-plant")
+    connectors = {kind: make_connector(factory, kind) for kind, _ in THREE_SOURCES}
+    for i in order:
+        kind, record = THREE_SOURCES[i]
+        ingest(
+            connectors[kind],
+            [DeviceRecord(**{s: getattr(record, s) for s in record.__slots__})],
+            complete=False,
+        )
+    device = Device.objects.get(factory=factory)
+    assert device.source_records.count() == 3
+    state = (
+        device.serial_number,
+        device.mac,
+        device.manufacturer,
+        device.model,
+        device.firmware,
+        device.hardware_revision,
+        device.status,
+    )
+    assert state == ("SN-0042", "aa:bb:cc:dd:ee:07", "Schuler", "Press 7", "4.2", "B", "active")
+
+
+def test_a_device_missing_from_a_complete_full_sync_becomes_stale_never_deleted(world):
+    connector = make_connector(world.factory_a)
+    ingest(connector, [DeviceRecord(source_id=str(i), serial_number=f"S{i}") for i in range(5)])
+    partial = ingest(connector, [DeviceRecord(source_id="0", serial_number="S0")], complete=False)
+    assert partial.stale == 0 and not Device.objects.filter(status="stale").exists()
+    run = ingest(
+        connector, [DeviceRecord(source_id=str(i), serial_number=f"S{i}") for i in range(3)]
+    )
+    assert run.stale == 2 and run.unchanged == 3
+    assert Device.objects.count() == 5
+    assert set(Device.objects.filter(status="stale").values_list("serial_number", flat=True)) == {
+        "S3",
+        "S4",
+    }
+    back = ingest(
+        connector, [DeviceRecord(source_id=str(i), serial_number=f"S{i}") for i in range(5)]
+    )
+    assert back.updated == 2 and not Device.objects.filter(status="stale").exists()
+    assert DeviceChange.objects.filter(field="status", new="stale").count() == 2
+
+
+def test_an_offline_report_marks_the_device_offline(world):
+    connector = make_connector(world.factory_a, "mqtt")
+    ingest(connector, [DeviceRecord(source_id="g/n/d", serial_number="S1")])
+    ingest(
+        connector,
+        [DeviceRecord(source_id="g/n/d", serial_number="S1", online=False)],
+        complete=False,
+    )
+    assert Device.objects.get().status == "offline"
+
+
+def test_rejected_records_are_counted_with_row_level_errors(world):
+    connector = make_connector(world.factory_a)
+    run = ingest(
+        connector,
+        [DeviceRecord(source_id="", serial_number="S"), RecordError("ns=2;i=1", "bad value")],
+    )
+    assert run.rejected == 2
+    assert Device.objects.count() == 0
+
+
+def test_batches_give_the_same_result_as_one_batch(world):
+    connector = make_connector(world.factory_a)
+    records = [DeviceRecord(source_id=str(i), serial_number=f"S{i % 40}") for i in range(100)]
+    ingest(connector, records, batch_size=7)
+    assert Device.objects.count() == 40
+    assert DeviceSourceRecord.objects.count() == 100
