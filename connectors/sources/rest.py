@@ -65,7 +65,16 @@ class RestAdapter(HTTPAdapter):
     def validate_settings(cls, settings: dict) -> dict:
         clean = validate_common(
             settings,
-            {"path", "record", "results_path", "mapping", "params", "auth_header", "auth_prefix"},
+            {
+                "path",
+                "record",
+                "results_path",
+                "mapping",
+                "params",
+                "auth_header",
+                "auth_prefix",
+                "pagination",
+            },
         )
         record = settings.get("record", "device")
         if record not in ("device", "metric"):
@@ -108,7 +117,7 @@ class RestAdapter(HTTPAdapter):
     def results(self, body) -> list:
         path = self.settings.get("results_path", "")
         found = dig(body, path) if path else body
-        if found is None and not path and isinstance(body, dict):
+        if not path and isinstance(body, dict):
             found = next((body[k] for k in ("results", "rows", "data", "items") if k in body), None)
         if not isinstance(found, list):
             raise HTTPSourceError(f"no result list at {path or 'the top level'!r}")
