@@ -2,8 +2,10 @@
 
 from django.urls import path
 
-from assessments import views
+from assessments import kpi_panels, views
 
 urlpatterns = [
     path("", views.portfolio, name="portfolio"),
+    path("factories/<slug:slug>/kpis.csv", kpi_panels.kpis_csv, name="factory-kpis-csv"),
+    path("factories/<slug:slug>/roi.csv", kpi_panels.roi_csv, name="factory-roi-csv"),
 ]
