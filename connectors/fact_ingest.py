@@ -1,7 +1,8 @@
-"""Ingest of delivery facts (deployments, work items) next to the shared device ingest.
+"""Ingest of delivery and money facts next to the shared device ingest.
 
 Adapters of software sources (GitLab, Jira) yield :class:`DeploymentRecord` and
-:class:`WorkItemRecord`; :class:`FactIngestSession` is the shared
+:class:`WorkItemRecord`, finance sources (REST) :class:`FinanceRecord`;
+:class:`FactIngestSession` is the shared
 :class:`~connectors.ingest.IngestSession` that also lands those, in bulk, keyed by their
 natural keys (re-syncing the same data writes nothing). An adapter class names it as its
 ``session_class``.
@@ -10,11 +11,13 @@ natural keys (re-syncing the same data writes nothing). An adapter class names i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.db import transaction
 
 from connectors.facts import Deployment, WorkItem
+from connectors.imports import ImportRejected, facts_import
 from connectors.ingest import IngestSession
 
 
@@ -43,6 +46,18 @@ class WorkItemRecord:
     kind: str = "issue"
 
 
+@dataclass(slots=True)
+class FinanceRecord:
+    """One investment or benefit of the connector's factory (``kind`` investment | benefit)."""
+
+    date: date
+    kind: str
+    amount: Decimal
+    currency: str = ""
+    category: str = ""
+    description: str = ""
+
+
 DEPLOYMENT_FIELDS = ["status", "finished_at", "commit_sha", "commit_created_at", "connector_id"]
 WORK_ITEM_FIELDS = ["kind", "team", "issue_type", "status", "created", "resolved", "connector_id"]
 
@@ -54,12 +69,17 @@ class FactIngestSession(IngestSession):
         super().__init__(**kwargs)
         self._deployments: dict[tuple[str, str], DeploymentRecord] = {}
         self._work_items: dict[str, WorkItemRecord] = {}
+        self._finance: list[FinanceRecord] = []
         self.facts = {"created": 0, "updated": 0, "unchanged": 0}
 
     def add(self, item) -> None:
         if isinstance(item, DeploymentRecord):
             self._deployments[(item.environment, item.source_id)] = item
             if len(self._deployments) >= self.batch_size:
+                self.flush()
+        elif isinstance(item, FinanceRecord):
+            self._finance.append(item)
+            if len(self._finance) >= self.batch_size:
                 self.flush()
         elif isinstance(item, WorkItemRecord):
             self._work_items[item.key] = item
@@ -78,6 +98,43 @@ class FactIngestSession(IngestSession):
             batch, self._work_items = list(self._work_items.values()), {}
             self._land_work_items(batch)
             self.processed += len(batch)
+        if self._finance:
+            batch, self._finance = self._finance, []
+            self._land_finance(batch)
+            self.processed += len(batch)
+
+    def _land_finance(self, batch: list[FinanceRecord]) -> None:
+        """Finance rows through the same checks and natural key as the file imports; a bad
+        row is rejected with its reason and the others land."""
+        rows = [
+            (
+                n,
+                {
+                    "date": r.date,
+                    "kind": r.kind,
+                    "category": r.category,
+                    "amount": r.amount,
+                    "currency": r.currency,
+                    "description": r.description,
+                },
+            )
+            for n, r in enumerate(batch, 1)
+        ]
+        try:
+            result = facts_import(
+                kind="finance", rows=rows, default_factory=self.connector.factory, source=self.kind
+            )
+        except ImportRejected as exc:
+            bad = {int(line.split(":")[0].split()[1]) for line in exc.errors}
+            for line in exc.errors:
+                self.reject("", line)
+            good = [row for row in rows if row[0] not in bad]
+            if not good:
+                return
+            result = facts_import(
+                kind="finance", rows=good, default_factory=self.connector.factory, source=self.kind
+            )
+        self._count(result.created, result.updated, result.unchanged)
 
     def _count(self, new: int, changed: int, unchanged: int) -> None:
         for key, value in (("created", new), ("updated", changed), ("unchanged", unchanged)):

@@ -1,6 +1,6 @@
 """REST JSON sources: a generic adapter, and the NetBox and Snipe-IT device inventories.
 
-Generic settings: ``{base_url, path, record: device | metric, results_path?, mapping,
+Generic settings: ``{base_url, path, record: device | metric | finance, results_path?, mapping,
 params?, auth_header?, auth_prefix?, pagination?: {style: none | page | offset | cursor |
 next, page_param?, size_param?, page_size?, first_page?, offset_param?, limit_param?,
 cursor_param?, cursor_path?, next_path?}}``, credentials ``{token}``. ``mapping`` maps a
@@ -18,6 +18,7 @@ import html
 from collections.abc import Iterator
 
 from connectors import tables
+from connectors.fact_ingest import FactIngestSession, FinanceRecord
 from connectors.records import DeviceRecord, MetricRecord, RecordError
 from connectors.sources.base import Item, only_keys
 from connectors.sources.http import HTTPAdapter, HTTPSourceError, dig, validate_common
@@ -33,6 +34,13 @@ DEVICE_FIELDS = (
     "name",
 )
 METRIC_FIELDS = ("metric", "value", "period_start", "period_end", "unit", "line")
+FINANCE_FIELDS = ("date", "kind", "amount", "currency", "category", "description")
+RECORD_FIELDS = {"device": DEVICE_FIELDS, "metric": METRIC_FIELDS, "finance": FINANCE_FIELDS}
+REQUIRED_FIELDS = {
+    "device": ("source_id",),
+    "metric": ("metric", "value", "period_start"),
+    "finance": ("date", "kind", "amount"),
+}
 STYLES = ("none", "page", "offset", "cursor", "next")
 PAGINATION_KEYS = {
     "style",
@@ -60,6 +68,7 @@ class RestAdapter(HTTPAdapter):
     """Any paginated JSON API, through a field mapping."""
 
     kind = "rest"
+    session_class = FactIngestSession
 
     @classmethod
     def validate_settings(cls, settings: dict) -> dict:
@@ -77,17 +86,16 @@ class RestAdapter(HTTPAdapter):
             },
         )
         record = settings.get("record", "device")
-        if record not in ("device", "metric"):
-            raise ValueError("record: device or metric")
+        if record not in RECORD_FIELDS:
+            raise ValueError("record: device, metric or finance")
         clean["record"] = record
         mapping = settings.get("mapping") or {}
-        allowed = DEVICE_FIELDS if record == "device" else METRIC_FIELDS
+        allowed = RECORD_FIELDS[record]
         if not isinstance(mapping, dict) or not all(
             k in allowed and isinstance(v, str) and v for k, v in mapping.items()
         ):
             raise ValueError(f"mapping: {{field: dotted path}} with fields among {allowed}")
-        needed = ("source_id",) if record == "device" else ("metric", "value", "period_start")
-        missing = [f for f in needed if f not in mapping]
+        missing = [f for f in REQUIRED_FIELDS[record] if f not in mapping]
         if missing:
             raise ValueError(f"mapping: needs {', '.join(missing)}")
         clean["mapping"] = mapping
@@ -165,6 +173,8 @@ class RestAdapter(HTTPAdapter):
             values = {f: dig(item, path) for f, path in mapping.items()}
             if self.settings["record"] == "device":
                 yield self.device(values)
+            elif self.settings["record"] == "finance":
+                yield self.finance(values)
             else:
                 yield self.metric(values)
 
@@ -188,6 +198,20 @@ class RestAdapter(HTTPAdapter):
             )
         except ValueError as exc:
             return RecordError(_text(values.get("metric")), str(exc))
+
+    def finance(self, values: dict) -> FinanceRecord | RecordError:
+        """A finance record; amounts and dates are checked by the import rules at ingest."""
+        try:
+            return FinanceRecord(
+                date=tables.day(values.get("date")),
+                kind=_text(values.get("kind")).lower(),
+                amount=tables.money(values.get("amount")),
+                currency=_text(values.get("currency")).upper(),
+                category=_text(values.get("category")),
+                description=_text(values.get("description")),
+            )
+        except ValueError as exc:
+            return RecordError(_text(values.get("description")), str(exc))
 
 
 class NetBoxAdapter(RestAdapter):

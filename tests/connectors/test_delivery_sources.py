@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from werkzeug import Request, Response
 
-from connectors.facts import Deployment, WorkItem
+from connectors.facts import Deployment, FinanceEntry, WorkItem
 from connectors.models import Connector
 from connectors.services import connector_create
 from connectors.sources.http import HTTPAdapter
@@ -299,3 +300,33 @@ def test_jira_429_is_waited_out(world, httpserver, monkeypatch):
     settings = {"base_url": httpserver.url_for("/"), "flavour": "datacenter"}
     run = run_sync(make(world.factory_b, "jira", settings, {"token": "pat"}))
     assert run.status == "succeeded" and waits == [3.0]
+
+
+def test_finance_over_rest_lands_entries_and_rejects_bad_rows(world, httpserver):
+    httpserver.expect_request("/finance/v1/entries").respond_with_json(
+        {
+            "items": [
+                {"booked": "2026-01-15", "type": "Investment", "eur": "1200.50", "text": "MES"},
+                {"booked": "2026-02-15", "type": "benefit", "eur": 300, "text": "scrap"},
+                {"booked": "2026-02-16", "type": "gift", "eur": 5, "text": "odd"},
+            ],
+            "next": None,
+        }
+    )
+    settings = {
+        "base_url": httpserver.url_for("/"),
+        "path": "finance/v1/entries",
+        "record": "finance",
+        "results_path": "items",
+        "pagination": {"style": "next"},
+        "mapping": {"date": "booked", "kind": "type", "amount": "eur", "description": "text"},
+    }
+    connector = make(world.factory_a, "rest", settings, {"token": "t"})
+    run = run_sync(connector)
+    assert run.status == "succeeded", run.message
+    assert (run.created, run.rejected) == (2, 1)
+    assert "row 3: kind: one of investment, benefit" in run.errors[0]["message"]
+    entry = FinanceEntry.objects.get(kind="investment")
+    assert (entry.amount, entry.currency, entry.source) == (Decimal("1200.50"), "EUR", "rest")
+    again = run_sync(connector)
+    assert (again.created, again.unchanged) == (0, 2)
