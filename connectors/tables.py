@@ -151,11 +151,12 @@ def day(value) -> date:
 
 
 def number(value, *, minimum: float = 0.0) -> float:
-    raw = value if isinstance(value, int | float) else text(value, 40, required=True)
     try:
-        result = float(raw)
+        result = float(value)  # str, int and float alike; surrounding blanks are fine
     except (TypeError, ValueError):
-        raise ValueError(f"not a number: {raw!r}") from None
+        if value is None or str(value).strip() == "":
+            raise ValueError("required") from None
+        raise ValueError(f"not a number: {str(value).strip()[:40]!r}") from None
     if result != result or result in (float("inf"), float("-inf")):
         raise ValueError("not a finite number")
     if result < minimum:
