@@ -203,3 +203,65 @@ def test_pushed_devices_go_through_the_shared_ingest(world):
     assert set(DeviceSourceRecord.objects.values_list("source_kind", flat=True)) == {"upload"}
     again = client.post("/api/ingest/devices/?factory=alpha-plant", rows, format="json")
     assert again.json()["unchanged"] == 2
+
+
+def counter_rows(count: int) -> list[dict]:
+    return [
+        {
+            "factory": "alpha-plant",
+            "line": f"L{i % 5}",
+            "period_start": f"2026-03-{1 + i // 50:02d}T{(i % 50) // 5 * 2:02d}:00:00Z",
+            "period_end": f"2026-03-{1 + i // 50:02d}T{(i % 50) // 5 * 2 + 1:02d}:00:00Z",
+            "planned_time_s": 3600,
+            "run_time_s": 3000,
+            "ideal_cycle_time_s": 2,
+            "total_count": 1000,
+            "good_count": 990,
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("staff", 200), ("owner_a", 200), ("member_a", 200), ("member_b", 400), ("anonymous", 401)],
+)
+def test_push_per_persona(world, persona, expected):
+    response = world.client(persona).post("/api/ingest/counters/", counter_rows(3), format="json")
+    assert response.status_code == expected, response.content
+    assert OTCounter.objects.count() == (3 if expected == 200 else 0)
+
+
+def test_push_takes_a_constant_number_of_queries(world, django_assert_max_num_queries):
+    """Queries do not grow per row: a few lookups, then one INSERT per bulk batch (SQLite
+    caps a statement at 999 parameters, i.e. 90 counter rows; PostgreSQL takes 500)."""
+    client = world.client("member_a")
+    with django_assert_max_num_queries(10):
+        assert (
+            client.post("/api/ingest/counters/", counter_rows(10), format="json").status_code == 200
+        )
+    with django_assert_max_num_queries(9 + 11):
+        response = client.post("/api/ingest/counters/", counter_rows(1000), format="json")
+    assert response.json() == {
+        "kind": "counters",
+        "rows": 1000,
+        "created": 990,
+        "updated": 0,
+        "unchanged": 10,
+        "factories": ["alpha-plant"],
+    }
+
+
+def test_push_an_xlsx_file_as_multipart(world):
+    book = Workbook()
+    book.active.append(["metric", "period_start", "period_end", "value"])
+    book.active.append(["scrap_rate", "2026-03-01", "2026-03-02", 0.02])
+    data = io.BytesIO()
+    book.save(data)
+    data.seek(0)
+    data.name = "metrics.xlsx"
+    response = world.client("owner_a").post(
+        "/api/ingest/metrics/?factory=alpha-plant", {"file": data}, format="multipart"
+    )
+    assert response.status_code == 200, response.content
+    assert MetricSample.objects.get().metric == "scrap_rate"
