@@ -104,6 +104,7 @@ class SparkplugSimulator:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.rebirths = 0
+        self.births_published = 0  # complete NBIRTH+DBIRTH rounds, for tests to wait on
 
     # --- life cycle ---------------------------------------------------------------------
     def __enter__(self) -> SparkplugSimulator:
@@ -237,6 +238,7 @@ class SparkplugSimulator:
                 DBirth(timestamp=now, seq=self._next_seq(node), metrics=tuple(metrics)).encode(),
                 device.device_id,
             )
+        self.births_published += 1
 
     def publish_data(self, node: str) -> None:
         from pysparkplug import DataType, DData, Metric, get_current_timestamp
