@@ -16,6 +16,74 @@ from assessments import kpi_selectors
 from assessments.kpis import KPIInputError
 from coe.scoping import visible_factories
 
+
+class OEERowSerializer(serializers.Serializer):
+    period_start = serializers.DateField()
+    line = serializers.CharField(allow_null=True, help_text="null = the whole factory")
+    availability = serializers.FloatField(allow_null=True)
+    performance = serializers.FloatField(allow_null=True)
+    quality = serializers.FloatField(allow_null=True)
+    oee = serializers.FloatField(allow_null=True, help_text="null = no data")
+    planned_time_s = serializers.FloatField()
+    run_time_s = serializers.FloatField()
+    total_count = serializers.IntegerField()
+    good_count = serializers.IntegerField()
+
+
+class DORARowSerializer(serializers.Serializer):
+    period_start = serializers.DateField()
+    deployments = serializers.IntegerField()
+    deployment_frequency_per_day = serializers.FloatField()
+    lead_time_hours_median = serializers.FloatField(allow_null=True)
+    change_failure_rate = serializers.FloatField(allow_null=True)
+    time_to_restore_hours_median = serializers.FloatField(allow_null=True)
+    band = serializers.ChoiceField(["elite", "high", "medium", "low"], allow_null=True)
+
+
+class KPIsSerializer(serializers.Serializer):
+    """Documents the ``kpis`` answer."""
+
+    factory = serializers.SlugField()
+    period = serializers.ChoiceField(["day", "week", "month"])
+    oee = OEERowSerializer(many=True)
+    dora = DORARowSerializer(many=True)
+
+
+class ROIMonthSerializer(serializers.Serializer):
+    month = serializers.DateField()
+    invested = serializers.DecimalField(max_digits=18, decimal_places=2)
+    benefits = serializers.DecimalField(max_digits=18, decimal_places=2)
+
+
+class ROISerializer(serializers.Serializer):
+    """Documents the ``roi`` answer (money as strings with two decimals)."""
+
+    currency = serializers.CharField()
+    invested = serializers.DecimalField(max_digits=18, decimal_places=2)
+    benefits = serializers.DecimalField(max_digits=18, decimal_places=2)
+    net = serializers.DecimalField(max_digits=18, decimal_places=2)
+    roi_pct = serializers.FloatField(allow_null=True)
+    payback_date = serializers.DateField(allow_null=True)
+    payback_months = serializers.IntegerField(allow_null=True)
+    roi_within_6_months = serializers.BooleanField()
+    series = ROIMonthSerializer(many=True)
+
+
+class FlowRowSerializer(serializers.Serializer):
+    period_start = serializers.DateField()
+    team = serializers.CharField()
+    throughput = serializers.IntegerField()
+    cycle_time_hours_median = serializers.FloatField()
+
+
+class FlowSerializer(serializers.Serializer):
+    factory = serializers.SlugField()
+    period = serializers.CharField()
+    flow = FlowRowSerializer(many=True)
+
+
+ERROR = inline_serializer("KPIError", {"detail": serializers.CharField()})
+
 RANGE_PARAMETERS = [
     OpenApiParameter("period", str, enum=["day", "week", "month"], description="default month"),
     OpenApiParameter("from", str, description="first day (YYYY-MM-DD), inclusive"),
@@ -71,7 +139,7 @@ class FactoryKPIView(FactoryKPIBase):
 class FactoryROIView(FactoryKPIBase):
     """Cumulative invested and benefits by month, net, ROI %, payback, in the factory's currency."""
 
-    @extend_schema(responses={200: dict, 422: dict})
+    @extend_schema(responses={200: ROISerializer, 422: ERROR})
     def get(self, request, slug: str):
         factory = self.factory(request, slug)
         try:
@@ -84,7 +152,7 @@ class FactoryROIView(FactoryKPIBase):
 class FactoryFlowView(FactoryKPIBase):
     """Throughput and median cycle time of resolved issues per period and team."""
 
-    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: dict})
+    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: FlowSerializer, 400: ERROR})
     def get(self, request, slug: str):
         factory = self.factory(request, slug)
         try:

@@ -13,8 +13,8 @@ import json
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -97,8 +97,36 @@ class IngestView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("factory", str, description="slug for rows without one")],
-        request={"application/json": list, "text/csv": str},
-        responses={200: dict, 400: dict, 413: dict, 415: dict},
+        request={
+            "application/json": {"type": "array", "items": {"type": "object"}},
+            "text/csv": {"type": "string"},
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
+        },
+        responses={
+            200: inline_serializer(
+                "IngestResult",
+                {
+                    "kind": serializers.CharField(),
+                    "rows": serializers.IntegerField(),
+                    "created": serializers.IntegerField(),
+                    "updated": serializers.IntegerField(),
+                    "unchanged": serializers.IntegerField(),
+                    "factories": serializers.ListField(child=serializers.SlugField()),
+                },
+            ),
+            400: inline_serializer(
+                "IngestRejected",
+                {
+                    "detail": serializers.CharField(),
+                    "errors": serializers.ListField(child=serializers.CharField()),
+                },
+            ),
+            413: inline_serializer("IngestTooLarge", {"detail": serializers.CharField()}),
+            415: inline_serializer("IngestWrongType", {"detail": serializers.CharField()}),
+        },
     )
     def post(self, request, *args, **kwargs):
         allowed = None if is_coe_staff(request.user) else factory_ids(request.user)
