@@ -15,6 +15,7 @@ class ConnectorKind(models.TextChoices):
     SNIPEIT = "snipeit", "Snipe-IT"
     JIRA = "jira", "Jira"
     GITLAB = "gitlab", "GitLab"
+    GITHUB = "github", "GitHub"
 
 
 class SyncStatus(models.TextChoices):

@@ -8,7 +8,7 @@ importing this table is cheap.
 from __future__ import annotations
 
 from connectors.sources.base import Adapter
-from connectors.sources.delivery import GitLabAdapter, JiraAdapter
+from connectors.sources.delivery import GitHubAdapter, GitLabAdapter, JiraAdapter
 from connectors.sources.modbus import ModbusAdapter
 from connectors.sources.mqtt import MqttAdapter
 from connectors.sources.opcua import OpcUaAdapter
@@ -20,7 +20,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "mqtt": MqttAdapter,
     "modbus": ModbusAdapter,
     **{a.kind: a for a in (PushAdapter, RestAdapter, NetBoxAdapter, SnipeITAdapter)},
-    **{a.kind: a for a in (GitLabAdapter, JiraAdapter)},
+    **{a.kind: a for a in (GitLabAdapter, GitHubAdapter, JiraAdapter)},
 }
 
 

@@ -14,7 +14,9 @@ page_size?}``, credentials ``{token, email?}`` (Cloud: basic ``email:token``; Da
 a bearer personal access token). Cloud pages ``/rest/api/3/search/jql`` by
 ``nextPageToken``; Data Center pages ``/rest/api/2/search`` by ``startAt``/``total``.
 
-Both are incremental: the cursor keeps the newest ``updated`` seen; the first sync (no
+GitHub (``GitHubAdapter``): deployments of a repository and environment, see its class.
+
+All three are incremental: the cursor keeps the newest ``updated`` seen; the first sync (no
 cursor) reaches back ``initial_days`` (default 90).
 """
 
@@ -182,6 +184,97 @@ class GitLabAdapter(DeliveryAdapter):
                 kind="incident",
                 team=self.settings["environment"],
             )
+
+
+GITHUB_STATES = {
+    "success": "success",
+    "inactive": "success",
+    "failure": "failed",
+    "error": "failed",
+}
+
+
+def next_link(header: str) -> str:
+    """The ``rel="next"`` URL of an RFC 8288 ``Link`` header ("" when none)."""
+    for part in header.split(","):
+        url, _, params = part.partition(";")
+        if 'rel="next"' in params.replace(" ", ""):
+            return url.strip().strip("<>")
+    return ""
+
+
+class GitHubAdapter(DeliveryAdapter):
+    """GitHub deployments of one repository and environment (REST API v3).
+
+    Settings ``{base_url (https://api.github.com), repository "owner/name", environment,
+    initial_days?, per_page?}``, credentials ``{token}``. Lists
+    ``/repos/:repo/deployments?environment=…`` (newest first, paged by the ``Link``
+    header) down to the cursor; a deployment's outcome and finish time are its latest
+    status (success/inactive → success, failure/error → failed; others are skipped as
+    unfinished), its lead time starts at the commit's committer date.
+    """
+
+    kind = "github"
+
+    @classmethod
+    def validate_settings(cls, settings: dict) -> dict:
+        clean = validate_common(settings, {"repository", "environment", "initial_days", "per_page"})
+        repository = settings.get("repository")
+        if not isinstance(repository, str) or repository.count("/") != 1:
+            raise ValueError("repository: owner/name")
+        clean["repository"] = repository
+        clean["environment"] = str(settings.get("environment") or "production")
+        clean["initial_days"] = _int_setting(settings, "initial_days", 90, 1, 3650)
+        clean["per_page"] = _int_setting(settings, "per_page", 100, 1, 100)
+        return clean
+
+    def auth_headers(self) -> dict[str, str]:
+        token = self.credentials.get("token")
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        return {**headers, "Authorization": f"Bearer {token}"} if token else headers
+
+    def fetch(self) -> Iterator[Item]:
+        since = self.since()
+        repo = f"repos/{self.settings['repository']}"
+        state = {"url": f"{repo}/deployments", "first": True}
+
+        def page(client, _number):
+            params = None
+            if state["first"]:
+                params = {"environment": self.settings["environment"], "per_page": self.per_page}
+            body, response = self.get_json(client, state["url"], params)
+            state["first"] = False
+            rows = [(client, d) for d in body if (_when(d.get("created_at")) or since) >= since]
+            state["url"] = next_link(response.headers.get("Link", ""))
+            return rows, bool(state["url"]) and len(rows) == len(body)
+
+        commits: dict[str, datetime | None] = {}
+        for client, item in self.paged(page):
+            statuses, _ = self.get_json(
+                client, f"{repo}/deployments/{item['id']}/statuses", {"per_page": 1}
+            )
+            latest = statuses[0] if statuses else {}
+            status = GITHUB_STATES.get(latest.get("state", ""))
+            if status is None:
+                continue  # queued, pending or in progress: not finished yet
+            sha = str(item.get("sha") or "")
+            if sha and sha not in commits:
+                commit, _ = self.get_json(client, f"{repo}/commits/{sha}")
+                commits[sha] = _when(dig(commit, "commit.committer.date"))
+            finished = _when(latest.get("created_at"))
+            self.advance(_when(item.get("created_at")))
+            yield DeploymentRecord(
+                source_id=f"{self.settings['repository']}:{item['id']}",
+                environment=str(item.get("environment") or self.settings["environment"]),
+                status=status,
+                finished_at=finished,
+                commit_sha=sha,
+                commit_created_at=commits.get(sha),
+            )
+
+    @property
+    def per_page(self) -> int:
+        return self.settings.get("per_page", 100)
 
 
 class JiraAdapter(DeliveryAdapter):

@@ -330,3 +330,68 @@ def test_finance_over_rest_lands_entries_and_rejects_bad_rows(world, httpserver)
     assert (entry.amount, entry.currency, entry.source) == (Decimal("1200.50"), "EUR", "rest")
     again = run_sync(connector)
     assert (again.created, again.unchanged) == (0, 2)
+
+
+def github_deployment(pk: int, created: str, sha: str) -> dict:
+    """A deployment as GitHub's REST API returns it from /repos/:repo/deployments."""
+    return {
+        "url": f"https://api.github.com/repos/acme/shop/deployments/{pk}",
+        "id": pk,
+        "node_id": f"DE_{pk}",
+        "sha": sha,
+        "ref": "main",
+        "task": "deploy",
+        "payload": {},
+        "original_environment": "production",
+        "environment": "production",
+        "description": None,
+        "creator": {"login": "octocat", "id": 1},
+        "created_at": created,
+        "updated_at": created,
+        "statuses_url": f"https://api.github.com/repos/acme/shop/deployments/{pk}/statuses",
+        "repository_url": "https://api.github.com/repos/acme/shop",
+        "transient_environment": False,
+        "production_environment": True,
+    }
+
+
+def test_github_deployments_follow_link_headers_and_latest_status(world, httpserver):
+    base = httpserver.url_for("/")
+    page1 = [
+        github_deployment(3, "2026-03-05T10:00:00Z", "c" * 40),
+        github_deployment(2, "2026-03-04T10:00:00Z", "b" * 40),
+    ]
+    page2 = [github_deployment(1, "2026-03-03T10:00:00Z", "a" * 40)]
+    httpserver.expect_request(
+        "/repos/acme/shop/deployments",
+        query_string="environment=production&per_page=2",
+        headers={"Authorization": "Bearer ghp_test"},
+    ).respond_with_json(
+        page1,
+        headers={
+            "Link": f'<{base}repos/acme/shop/deployments?page=2>; rel="next", <{base}x>; rel="last"'
+        },
+    )
+    httpserver.expect_request(
+        "/repos/acme/shop/deployments", query_string="page=2"
+    ).respond_with_json(page2)
+    states = {
+        3: ("in_progress", None),
+        2: ("failure", "2026-03-04T10:20:00Z"),
+        1: ("success", "2026-03-03T10:30:00Z"),
+    }
+    for pk, (state, at) in states.items():
+        httpserver.expect_request(f"/repos/acme/shop/deployments/{pk}/statuses").respond_with_json(
+            [{"id": 100 + pk, "state": state, "created_at": at or "2026-03-05T10:01:00Z"}]
+        )
+    for sha, date_ in (("a", "2026-03-03T04:30:00Z"), ("b", "2026-03-04T09:00:00Z")):
+        httpserver.expect_request(f"/repos/acme/shop/commits/{sha * 40}").respond_with_json(
+            {"sha": sha * 40, "commit": {"committer": {"name": "Dev", "date": date_}}}
+        )
+    settings = {"base_url": base, "repository": "acme/shop", "per_page": 2, "initial_days": 3650}
+    run = run_sync(make(world.factory_b, "github", settings, {"token": "ghp_test"}))
+    assert run.status == "succeeded", run.message
+    rows = dict(Deployment.objects.values_list("source_id", "status"))
+    assert rows == {"acme/shop:1": "success", "acme/shop:2": "failed"}  # #3 is unfinished
+    ok = Deployment.objects.get(source_id="acme/shop:1")
+    assert (ok.finished_at - ok.commit_created_at).total_seconds() == 6 * 3600
