@@ -367,12 +367,13 @@ def _write_metrics(rows: list[dict], result: ImportResult) -> None:
 
 def upload_connector(factory: Factory) -> Connector:
     """The factory's push connector (kind ``upload``): the source of pushed devices."""
-    connector, _ = Connector.objects.get_or_create(
-        factory=factory,
-        name=UPLOAD_CONNECTOR_NAME,
-        defaults={"kind": "upload", "settings": {}},
-    )
-    return connector
+    connector = Connector.objects.filter(factory=factory, kind="upload").order_by("pk").first()
+    if connector is not None:
+        return connector
+    name = UPLOAD_CONNECTOR_NAME
+    if Connector.objects.filter(factory=factory, name=name).exists():
+        name = f"{UPLOAD_CONNECTOR_NAME} (push)"
+    return Connector.objects.create(factory=factory, name=name, kind="upload", settings={})
 
 
 def _write_devices(rows: list[dict], result: ImportResult) -> None:

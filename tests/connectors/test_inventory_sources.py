@@ -272,7 +272,7 @@ def test_rest_refuses_redirects_and_foreign_next_links(world, httpserver, no_sle
     assert Device.objects.filter(serial_number="X").exists()
 
 
-def test_rest_http_error_and_timeout_fail_the_run(world, httpserver, no_sleep):
+def test_rest_http_error_fails_the_run(world, httpserver, no_sleep):
     httpserver.expect_request("/secret").respond_with_response(
         Response(json.dumps({"detail": "bad token"}), status=401)
     )
@@ -286,3 +286,28 @@ def test_a_target_off_the_allowlist_is_blocked(world, httpserver):
     world.factory_a.save()
     run = run_sync(make(world.factory_a, "netbox", {"base_url": httpserver.url_for("/")}))
     assert run.status == "failed" and "allowlist" in run.message
+
+
+def test_a_source_slower_than_the_timeout_fails_the_run(world, httpserver, no_sleep):
+    import threading
+
+    release = threading.Event()
+
+    def slow(request):
+        release.wait(5)  # answers only after the client has given up
+        return Response("[]", content_type="application/json")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    settings = {
+        "base_url": httpserver.url_for("/"),
+        "path": "slow",
+        "mapping": DEVICE_MAPPING,
+        "timeout_s": 1,
+        "retries": 1,
+    }
+    try:
+        run = run_sync(make(world.factory_a, "rest", settings))
+    finally:
+        release.set()
+    assert run.status == "failed" and "ReadTimeout" in run.message
+    assert no_sleep == [1]  # one backoff before the single retry
