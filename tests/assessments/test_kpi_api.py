@@ -206,3 +206,38 @@ def test_kpi_range_defaults_and_limits():
     assert (rng.start, rng.end) == (date(2025, 12, 30), date(2026, 7, 1))
     with pytest.raises(ValueError, match="from: after to"):
         kpi_range("day", "2026-02-01", "2026-01-01")
+
+
+def test_latest_kpis_for_the_portfolio_take_three_queries(world, django_assert_num_queries):
+    from assessments.kpi_selectors import latest_kpis_by_factory
+    from connectors.facts import Deployment
+
+    OTCounter.objects.create(
+        factory=world.factory_a,
+        line="L1",
+        period_start=datetime(2026, 10, 5, 6, tzinfo=UTC),
+        period_end=datetime(2026, 10, 5, 14, tzinfo=UTC),
+        planned_time_s=100,
+        run_time_s=80,
+        ideal_cycle_time_s=1,
+        total_count=80,
+        good_count=40,
+    )
+    Deployment.objects.bulk_create(
+        Deployment(
+            factory=world.factory_b,
+            source_id=str(day),
+            environment="production",
+            status="success",
+            finished_at=datetime(2026, 10, day, 12, tzinfo=UTC),
+            commit_created_at=datetime(2026, 10, day, 10, tzinfo=UTC),
+        )
+        for day in range(1, 32)
+    )
+    with django_assert_num_queries(3):
+        summary = latest_kpis_by_factory(
+            [world.factory_a, world.factory_b], today=date(2026, 11, 25)
+        )
+    # A = 0.8, P = 1.0, Q = 0.5 → 0.4; 31 deployments in 31 days, 2 h lead, no failure → elite.
+    assert summary[world.factory_a.pk] == {"oee": 0.4, "dora_band": None, "month": "2026-10-01"}
+    assert summary[world.factory_b.pk] == {"oee": None, "dora_band": "elite", "month": "2026-10-01"}
