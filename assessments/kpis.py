@@ -233,6 +233,10 @@ def dora_series(deployments: pd.DataFrame, period: str = "month") -> list[dict]:
 # --- ROI ----------------------------------------------------------------------------
 
 
+def _cents(amount: Decimal) -> str:
+    return str(Decimal(amount).quantize(Decimal("0.01")))
+
+
 @dataclass(frozen=True)
 class ROIResult:
     currency: str
@@ -246,11 +250,13 @@ class ROIResult:
     series: list[dict]
 
     def as_dict(self) -> dict:
+        """JSON-ready; money as strings with exactly two decimals (converted amounts carry
+        the rate's precision until here, so the totals are rounded once, at the end)."""
         return {
             "currency": self.currency,
-            "invested": str(self.invested),
-            "benefits": str(self.benefits),
-            "net": str(self.net),
+            "invested": _cents(self.invested),
+            "benefits": _cents(self.benefits),
+            "net": _cents(self.net),
             "roi_pct": self.roi_pct,
             "payback_date": self.payback_date.isoformat() if self.payback_date else None,
             "payback_months": self.payback_months,
@@ -259,8 +265,8 @@ class ROIResult:
                 {
                     **row,
                     "month": row["month"].isoformat(),
-                    "invested": str(row["invested"]),
-                    "benefits": str(row["benefits"]),
+                    "invested": _cents(row["invested"]),
+                    "benefits": _cents(row["benefits"]),
                 }
                 for row in self.series
             ],

@@ -88,3 +88,6 @@ class MetricSampleAdmin(admin.ModelAdmin):
     list_display = ["factory", "metric", "series", "period_start", "value", "unit", "source"]
     list_filter = ["metric", "source"]
     raw_id_fields = ["device"]
+
+
+from connectors import facts_admin  # noqa: E402, F401  (the facts models admin)

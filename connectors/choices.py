@@ -9,6 +9,13 @@ class ConnectorKind(models.TextChoices):
     OPCUA = "opcua", "OPC UA"
     MQTT = "mqtt", "MQTT (Sparkplug B or JSON)"
     MODBUS = "modbus", "Modbus TCP"
+    UPLOAD = "upload", "Upload / push"
+    REST = "rest", "REST JSON"
+    NETBOX = "netbox", "NetBox"
+    SNIPEIT = "snipeit", "Snipe-IT"
+    JIRA = "jira", "Jira"
+    GITLAB = "gitlab", "GitLab"
+    GITHUB = "github", "GitHub"
 
 
 class SyncStatus(models.TextChoices):

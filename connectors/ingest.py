@@ -84,6 +84,10 @@ def last_seen_resolution() -> timedelta:
 
 
 def default_batch_size() -> int:
+    """``CONNECTOR_INGEST_BATCH_SIZE``, else 10,000 records on PostgreSQL and 500 elsewhere."""
+    configured = os.environ.get("CONNECTOR_INGEST_BATCH_SIZE")
+    if configured:
+        return max(1, int(configured))
     return 10000 if connection.vendor == "postgresql" else 500
 
 
@@ -598,6 +602,14 @@ def _write_postgresql(plan: BatchPlan) -> None:
             f"CREATE TEMP TABLE IF NOT EXISTS stage_record (LIKE {record_table}) "
             "ON COMMIT DELETE ROWS"
         )
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_record_change (id bigint, "
+            "device_id bigint, data jsonb, data_hash varchar(32), last_seen timestamptz) "
+            "ON COMMIT DELETE ROWS"
+        )
+        # Empty already after a commit; inside an outer transaction (tests, callers'
+        # atomic blocks) the previous batch's rows must go.
+        cursor.execute("TRUNCATE stage_device, stage_record, stage_record_change")
         device_rows = (*plan.new_devices, *plan.changed_devices)
         if device_rows:
             _copy(
@@ -620,11 +632,6 @@ def _write_postgresql(plan: BatchPlan) -> None:
             _upsert(cursor, record_table, "stage_record", RECORD_COLUMNS, ("first_seen",))
         if plan.changed_records:
             # Changed records carry only what changes: a narrower staging table.
-            cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS stage_record_change (id bigint, "
-                "device_id bigint, data jsonb, data_hash varchar(32), last_seen timestamptz) "
-                "ON COMMIT DELETE ROWS"
-            )
             cols = ["id", "device_id", "data", "data_hash", "last_seen"]
             _copy(
                 cursor,

@@ -254,3 +254,6 @@ class MetricSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value} @ {self.period_start:%Y-%m-%d %H:%M}"
+
+
+from connectors.facts import CurrencyRate, Deployment, FinanceEntry, OTCounter, WorkItem  # noqa: E402, F401

@@ -155,7 +155,7 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
             target=target,
             cursor=connector.cursor,
         )
-        session = IngestSession(connector=connector, run=run)
+        session = getattr(cls, "session_class", IngestSession)(connector=connector, run=run)
         session.on_batch = lambda s: SyncRun.objects.filter(pk=run.pk).update(
             progress=s.processed, heartbeat_at=timezone.now()
         )

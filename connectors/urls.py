@@ -11,3 +11,7 @@ urlpatterns = [
     path("devices/", views.device_list, name="device-list"),
     path("devices/<int:pk>/", views.device_detail, name="device-detail"),
 ]
+
+from connectors.upload_urls import urlpatterns as upload_urlpatterns  # noqa: E402
+
+urlpatterns += upload_urlpatterns

@@ -12,3 +12,7 @@ router.register("metrics", views.MetricSampleViewSet, basename="metric")
 
 # Routes that are not viewsets (e.g. actions on another app's objects).
 urlpatterns: list = []
+
+from connectors.api.ingest_urls import urlpatterns as ingest_urlpatterns  # noqa: E402
+
+urlpatterns += ingest_urlpatterns

@@ -81,7 +81,7 @@ class ModbusSimulator:
         }
 
     def start(self) -> None:
-        logging.getLogger("pymodbus").setLevel(logging.ERROR)
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         self._loop = LoopThread("modbus-simulator")
         self._loop.call(self._start())
 

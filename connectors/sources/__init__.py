@@ -8,14 +8,19 @@ importing this table is cheap.
 from __future__ import annotations
 
 from connectors.sources.base import Adapter
+from connectors.sources.delivery import GitHubAdapter, GitLabAdapter, JiraAdapter
 from connectors.sources.modbus import ModbusAdapter
 from connectors.sources.mqtt import MqttAdapter
 from connectors.sources.opcua import OpcUaAdapter
+from connectors.sources.push import PushAdapter
+from connectors.sources.rest import NetBoxAdapter, RestAdapter, SnipeITAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     "opcua": OpcUaAdapter,
     "mqtt": MqttAdapter,
     "modbus": ModbusAdapter,
+    **{a.kind: a for a in (PushAdapter, RestAdapter, NetBoxAdapter, SnipeITAdapter)},
+    **{a.kind: a for a in (GitLabAdapter, GitHubAdapter, JiraAdapter)},
 }
 
 

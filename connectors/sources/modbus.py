@@ -134,8 +134,12 @@ class ModbusAdapter(Adapter):
             response = client.read_holding_registers(
                 serial_reg["address"], count=serial_reg["count"], device_id=unit
             )
-            if not response.isError():
-                serial = registers_to_ascii(response.registers)
+            if response.isError():
+                # A gateway answers identification for itself; a unit that cannot give its
+                # serial number is not there (not seen: stale after a full sync).
+                yield RecordError(source_id, f"unit {unit} did not answer: {response}")
+                return
+            serial = registers_to_ascii(response.registers)
         yield DeviceRecord(
             source_id=source_id,
             serial_number=serial,

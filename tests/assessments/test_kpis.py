@@ -147,8 +147,8 @@ def test_roi_payback_matches_the_hand_calculation():
     ]
     assert result.as_dict()["series"][2] == {
         "month": "2026-03-01",
-        "invested": "100000",
-        "benefits": "30000",
+        "invested": "100000.00",
+        "benefits": "30000.00",
     }
 
 

@@ -1,4 +1,5 @@
-"""A real TCP proxy that forwards N server responses, then drops both connections.
+"""A real TCP proxy that forwards N server responses, then drops both connections
+(optionally slowing every response down).
 
 Put in front of a real source (e.g. a pymodbus server) to make it "drop the connection
 after N records" without mocking the protocol.
@@ -9,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 from connectors.simulators.base import free_port
 
 
 class DroppingProxy:
-    def __init__(self, upstream_port: int, *, drop_after: int | None):
+    def __init__(self, upstream_port: int, *, drop_after: int | None, delay: float = 0.0):
         self.upstream_port = upstream_port
         self.drop_after = drop_after
+        self.delay = delay  # seconds added to every response (a slow source)
         self.port = free_port()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._stop = threading.Event()
@@ -48,6 +51,8 @@ class DroppingProxy:
                 if not request:
                     break
                 upstream.sendall(request)
+                if self.delay:
+                    time.sleep(self.delay)
                 response = upstream.recv(65536)
                 if not response:
                     break

@@ -1,0 +1,86 @@
+"""Plotly figures of the KPI and ROI panels (plain rows in, an embeddable ``<div>`` out)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from assessments.charts import PALETTE, figure_html
+
+BAND_COLOURS = {"elite": "#2e8b57", "high": "#1f5f8b", "medium": "#c9a227", "low": "#8b1f5f"}
+
+
+def oee_trend(rows: list[dict], *, div_id: str = "chart-oee") -> str:
+    """Whole-factory OEE and its three factors per period (rows of ``oee_series``)."""
+    whole = [r for r in rows if r["line"] is None]
+    x = [r["period_start"] for r in whole]
+    fig = go.Figure()
+    for i, key in enumerate(["oee", "availability", "performance", "quality"]):
+        fig.add_scatter(
+            x=x,
+            y=[r[key] for r in whole],
+            name=key.upper() if key == "oee" else key.title(),
+            mode="lines+markers",
+            line={"color": PALETTE[i], "width": 3 if key == "oee" else 1.5},
+            connectgaps=False,
+        )
+    fig.update_layout(
+        yaxis={"title": "share", "range": [0, 1.05], "tickformat": ".0%"},
+        legend={"orientation": "h"},
+    )
+    return figure_html(fig, div_id=div_id)
+
+
+def dora_trend(rows: list[dict], *, div_id: str = "chart-dora") -> str:
+    """Deployments per period coloured by DORA band, with the median lead time."""
+    x = [r["period_start"] for r in rows]
+    fig = go.Figure()
+    fig.add_bar(
+        x=x,
+        y=[r["deployments"] for r in rows],
+        name="deployments",
+        marker_color=[BAND_COLOURS.get(r["band"] or "", PALETTE[4]) for r in rows],
+        text=[r["band"] or "" for r in rows],
+        textposition="outside",
+    )
+    fig.add_scatter(
+        x=x,
+        y=[r["lead_time_hours_median"] for r in rows],
+        name="lead time (h, median)",
+        yaxis="y2",
+        mode="lines+markers",
+        line={"color": PALETTE[1]},
+    )
+    fig.update_layout(
+        yaxis={"title": "deployments"},
+        yaxis2={"title": "hours", "overlaying": "y", "side": "right"},
+        legend={"orientation": "h"},
+    )
+    return figure_html(fig, div_id=div_id)
+
+
+def roi_chart(
+    series: list[dict], payback_month: str | None, currency: str, *, div_id: str = "chart-roi"
+) -> str:
+    """Cumulative invested vs benefits by month, with a marker on the payback month."""
+    x = [r["month"] for r in series]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=x,
+        y=[float(r["invested"]) for r in series],
+        name="invested (cumulative)",
+        mode="lines",
+        line={"color": PALETTE[3], "shape": "hv"},
+    )
+    fig.add_scatter(
+        x=x,
+        y=[float(r["benefits"]) for r in series],
+        name="benefits (cumulative)",
+        mode="lines",
+        line={"color": PALETTE[2], "shape": "hv"},
+        fill="tonexty",
+    )
+    if payback_month:
+        fig.add_vline(x=payback_month, line_dash="dash", line_color=PALETTE[0])
+        fig.add_annotation(x=payback_month, y=1, yref="paper", text="payback", showarrow=False)
+    fig.update_layout(yaxis={"title": currency}, legend={"orientation": "h"})
+    return figure_html(fig, div_id=div_id)

@@ -1,0 +1,111 @@
+"""The factory page's KPI and ROI panels and their CSV downloads."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+
+from assessments import kpi_charts, kpi_selectors
+from assessments.kpis import KPIInputError
+from coe.choices import FactoryKind
+from coe.scoping import can_see_factory, visible_factories
+
+PANEL_SPAN_DAYS = 365
+
+
+def _range() -> kpi_selectors.KPIRange:
+    return kpi_selectors.kpi_range("month")
+
+
+def kpi_panel_context(request, factory) -> dict | None:
+    """OEE (manufacturing) or DORA (software) by month over the last year, with a chart."""
+    if not can_see_factory(request.user, factory):
+        return None
+    rng = _range()
+    if factory.kind == FactoryKind.MANUFACTURING:
+        rows = kpi_selectors.oee_for_factory(factory, rng)
+        whole = [r for r in rows if r["line"] is None]
+        return {
+            "factory": factory,
+            "kind": "oee",
+            "latest": whole[-1] if whole else None,
+            "lines": sorted({r["line"] for r in rows if r["line"]}),
+            "chart": kpi_charts.oee_trend(rows) if whole else "",
+        }
+    rows = kpi_selectors.dora_for_factory(factory, rng)
+    flow = kpi_selectors.flow_for_factory(factory, rng)
+    return {
+        "factory": factory,
+        "kind": "dora",
+        "latest": rows[-1] if rows else None,
+        "flow": flow[-6:],
+        "chart": kpi_charts.dora_trend(rows) if rows else "",
+    }
+
+
+def roi_panel_context(request, factory) -> dict | None:
+    """Cumulative invested vs benefits with the payback month (hidden without finance data)."""
+    if not can_see_factory(request.user, factory):
+        return None
+    try:
+        result = kpi_selectors.roi_for_factory(factory)
+    except KPIInputError as exc:
+        return {"factory": factory, "error": str(exc)}
+    if not result.series:
+        return {"factory": factory, "roi": None}
+    data = result.as_dict()
+    return {
+        "factory": factory,
+        "roi": data,
+        "chart": kpi_charts.roi_chart(data["series"], data["payback_date"], data["currency"]),
+    }
+
+
+def _csv(name: str, header: list[str], rows: list[dict]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if row.get(k) is None else row[k] for k in header])
+    return response
+
+
+@login_required
+def kpis_csv(request, slug: str):
+    """The KPI panel's data: OEE rows (manufacturing) or DORA rows (software)."""
+    factory = get_object_or_404(visible_factories(request.user), slug=slug)
+    rng = _range()
+    if factory.kind == FactoryKind.MANUFACTURING:
+        rows = kpi_selectors.oee_for_factory(factory, rng)
+        header = list(rows[0]) if rows else ["period_start", "line", "oee"]
+    else:
+        rows = kpi_selectors.dora_for_factory(factory, rng)
+        header = kpi_selectors.DORA_KEYS
+    return _csv(f"{factory.slug}-kpis.csv", header, rows)
+
+
+@login_required
+def roi_csv(request, slug: str):
+    """The ROI panel's data: cumulative invested and benefits by month."""
+    factory = get_object_or_404(visible_factories(request.user), slug=slug)
+    try:
+        series = kpi_selectors.roi_for_factory(factory).as_dict()["series"]
+    except KPIInputError as exc:
+        return HttpResponse(str(exc), status=422, content_type="text/plain")
+    return _csv(f"{factory.slug}-roi.csv", ["month", "invested", "benefits"], series)
+
+
+def register_kpi_panels() -> None:
+    """Register the KPI and ROI panels on the factory page (called from ``ready()``)."""
+    from coe.pages import register_factory_panel
+
+    register_factory_panel(
+        "kpis", order=20, template="assessments/kpi_panel.html", context=kpi_panel_context
+    )
+    register_factory_panel(
+        "roi", order=25, template="assessments/kpi_roi_panel.html", context=roi_panel_context
+    )

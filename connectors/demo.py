@@ -1,0 +1,199 @@
+"""Demo connectors of the Northwind plants, synced once against in-process simulators.
+
+Stuttgart's presses and robots answer on OPC UA (with the OPC UA Machinery example
+machines), Puebla's edge nodes speak Sparkplug B over MQTT (Mosquitto on 127.0.0.1:1883
+when it answers, else an embedded broker), Pilsen's CNC cells sit behind a Modbus TCP
+gateway and also expose OPC UA. The simulators run on 127.0.0.1 for the length of the
+load; each connector syncs for real, then the plants change a little (a gateway goes
+quiet, cells are retired, devices die) and a second sync shows stale and offline devices.
+Deterministic (fixed names, serials and counts) and idempotent (connectors are updated
+in place; syncs of unchanged data write nothing).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from django.db import transaction
+
+from connectors.choices import SyncTrigger
+from connectors.models import Connector
+from connectors.services import connector_create, connector_update, sync_run_execute, sync_run_start
+from connectors.simulators.base import free_port, port_open
+from connectors.simulators.modbus_server import ModbusSimulator, ModbusUnit
+from connectors.simulators.mqtt import SparkplugDevice, SparkplugSimulator, broker, wait_until
+from connectors.simulators.opcua_server import OpcUaSimulator, SimDevice, nodeset_dir
+
+SEED = 2026
+LOCAL = ["127.0.0.0/8"]
+
+
+def _port(preferred: int) -> int:
+    return preferred if not port_open("127.0.0.1", preferred) else free_port()
+
+
+def stuttgart_devices(rng: random.Random) -> list[SimDevice]:
+    presses = [
+        SimDevice(
+            f"Press {i:02d}",
+            "Schuler",
+            rng.choice(["MSD 2500", "MSD 1600", "ServoLine 800"]),
+            f"SCH-{40100 + i}",
+            rng.choice(["4.2.1", "4.2.1", "4.3.0"]),
+            "B",
+            counters={"GoodParts": rng.randint(20000, 90000)} if i <= 6 else {},
+        )
+        for i in range(1, 71)
+    ]
+    robots = [
+        SimDevice(
+            f"Robot {i:02d}",
+            "KUKA",
+            rng.choice(["KR 210 R2700", "KR 120 R3100"]),
+            f"KUKA-{503300 + i}",
+            rng.choice(["8.7.4", "8.6.9"]),
+            machine=True,
+        )
+        for i in range(1, 61)
+    ]
+    return presses + robots
+
+
+def puebla_nodes(rng: random.Random) -> dict[str, list[SparkplugDevice]]:
+    kinds = [
+        ("nutrunner", "Atlas Copco", "Power Focus 6000", "PF6"),
+        ("agv", "MiR", "MiR250", "MIR"),
+        ("vision", "Cognex", "In-Sight 3800", "CGX"),
+        ("conveyor", "Siemens", "SIMATIC S7-1500", "S7"),
+    ]
+    nodes = {}
+    for n in range(1, 5):
+        devices = []
+        for i in range(1, 21):
+            name, vendor, model, prefix = kinds[(n + i) % len(kinds)]
+            devices.append(
+                SparkplugDevice(
+                    f"{name}-{i:02d}",
+                    vendor,
+                    model,
+                    f"{prefix}-{n}{i:03d}",
+                    rng.choice(["1.4.2", "1.5.0", "2.0.1"]),
+                    {
+                        "good_count": rng.randint(500, 5000),
+                        "cycle_time_s": round(rng.uniform(20, 90), 1),
+                    },
+                )
+            )
+        nodes[f"cell-{n}"] = devices
+    return nodes
+
+
+def _upsert(factory, name: str, kind: str, settings: dict, schedule: str = "@hourly") -> Connector:
+    connector = Connector.objects.filter(factory=factory, name=name).first()
+    if connector is None:
+        return connector_create(
+            factory=factory, name=name, kind=kind, settings=settings, schedule=schedule
+        )
+    return connector_update(
+        connector=connector, settings=settings, kind=kind, schedule=schedule, enabled=True
+    )
+
+
+def _sync(connector: Connector, stdout) -> None:
+    run = sync_run_start(connector=connector, trigger=SyncTrigger.SCHEDULE, enqueue=False)
+    run = sync_run_execute(run_id=run.pk)
+    counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
+    stdout.write(
+        f"  {connector.factory.slug} / {connector.name}: {run.status} ({counts}) {run.message}"
+    )
+
+
+def _stuttgart(factory, rng, stdout) -> None:
+    with OpcUaSimulator(
+        stuttgart_devices(rng), load_nodesets=nodeset_dir().exists(), port=_port(48400)
+    ) as sim:
+        metric_map = {node: "good_count" for key, node in sim.counter_nodes.items()}
+        connector = _upsert(
+            factory,
+            "Press shop OPC UA",
+            "opcua",
+            {"endpoint": sim.endpoint, "metric_map": metric_map},
+        )
+        _sync(connector, stdout)
+
+
+def _pilsen(factory, rng, stdout) -> None:
+    units = [
+        ModbusUnit(
+            i,
+            f"CNC-{i:04d}",
+            good_count=rng.randint(1000, 9000),
+            total_count=rng.randint(9000, 9900),
+        )
+        for i in range(1, 41)
+    ]
+    cells = [
+        SimDevice(f"CNC cell {i:02d}", "DMG MORI", "DMU 50 3rd Gen", f"CNC-{i:04d}", "3.2.7")
+        for i in range(1, 13)
+    ]
+    with OpcUaSimulator(cells, load_nodesets=False, port=_port(48410)) as sim:
+        _sync(_upsert(factory, "CNC cells OPC UA", "opcua", {"endpoint": sim.endpoint}), stdout)
+    port = _port(50200)
+    with ModbusSimulator(
+        units, vendor="DMG MORI", product_code="DMU 50", revision="3.2", port=port
+    ) as sim:
+        connector = _upsert(factory, "CNC gateway Modbus", "modbus", sim.settings())
+        _sync(connector, stdout)
+    # Four cells were retired: the next full sync no longer finds them (stale, kept).
+    with ModbusSimulator(
+        units[:36], vendor="DMG MORI", product_code="DMU 50", revision="3.2", port=port
+    ):
+        _sync(connector, stdout)
+
+
+def _puebla(factory, rng, stdout) -> None:
+    nodes = puebla_nodes(rng)
+    with (
+        broker(prefer_local=True) as (host, port),
+        SparkplugSimulator(host, port, "puebla", nodes) as sim,
+    ):
+        settings = {"host": host, "port": port, "group_id": "puebla", "listen_seconds": 2}
+        connector = _upsert(factory, "Assembly Sparkplug B", "mqtt", settings)
+        _sync(connector, stdout)
+        # Cell 4's gateway goes quiet (stale at the next sync); two nutrunners die during it.
+        sim.node_alive["cell-4"] = False
+        run = sync_run_start(connector=connector, trigger=SyncTrigger.SCHEDULE, enqueue=False)
+        births = sim.births_published
+        worker = threading.Thread(target=sync_run_execute, kwargs={"run_id": run.pk})
+        worker.start()
+        wait_until(lambda: sim.births_published >= births + 3, timeout=10)
+        for device in nodes["cell-1"][:2]:
+            sim.publish_device_death("cell-1", device.device_id)
+        worker.join(30)
+        run.refresh_from_db()
+        counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
+        stdout.write(f"  {factory.slug} / {connector.name}: {run.status} ({counts})")
+
+
+def load_demo(core: dict, stdout) -> None:
+    """Demo connectors for the three connected Automotive plants, each synced for real."""
+    factories = core["factories"]
+    plants = ["stuttgart-press", "puebla-assembly", "pilsen-machining"]
+    with transaction.atomic():
+        for slug in plants:
+            factory = factories[slug]
+            if factory.network_allowlist != LOCAL:
+                factory.network_allowlist = LOCAL
+                factory.save(update_fields=["network_allowlist"])
+    stdout.write("Connectors: syncing the demo plants against local simulators")
+    rng = random.Random(SEED)
+    for step, slug in (
+        (_stuttgart, "stuttgart-press"),
+        (_pilsen, "pilsen-machining"),
+        (_puebla, "puebla-assembly"),
+    ):
+        try:
+            step(factories[slug], rng, stdout)
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            stdout.write(f"  {slug}: simulator unavailable ({exc}); its connector was not synced")
