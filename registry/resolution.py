@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 # Words that name an edition, a deployment or a packaging, not a product.
@@ -123,9 +124,12 @@ def _block_keys(key: str) -> set[str]:
     return keys
 
 
-def _score(query: str, choice: str, **kwargs) -> float:
-    """0–100: the mean of plain and token-set similarity (robust to extra or missing words)."""
-    return 0.5 * fuzz.ratio(query, choice) + 0.5 * fuzz.token_set_ratio(query, choice)
+def scores(query: str, choices: list[str]) -> np.ndarray:
+    """0–100 per choice: the mean of plain and token-set similarity (robust to extra or
+    missing words), computed natively by rapidfuzz for the whole candidate list."""
+    plain = process.cdist([query], choices, scorer=fuzz.ratio, dtype=np.float32)[0]
+    token_set = process.cdist([query], choices, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
+    return 0.5 * plain + 0.5 * token_set
 
 
 class Resolver:
@@ -206,10 +210,11 @@ class Resolver:
         if not indexes:
             return
         ordered = sorted(indexes)
-        choices = [self.keys[i] for i in ordered]
-        for _choice, score, pos in process.extract(query, choices, scorer=_score, limit=8):
+        values = scores(query, [self.keys[i] for i in ordered])
+        top = np.argsort(-values, kind="stable")[:8]
+        for pos in top:
             tool_id = self.key_tool[ordered[pos]]
-            best_by_tool[tool_id] = max(best_by_tool.get(tool_id, 0.0), score / 100.0)
+            best_by_tool[tool_id] = max(best_by_tool.get(tool_id, 0.0), float(values[pos]) / 100.0)
 
     def resolve(self, name: str) -> Match:
         """Resolve one free-text name."""
