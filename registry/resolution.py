@@ -83,10 +83,14 @@ def normalize(name: str) -> str:
 
 
 def strip_vendor(key: str, vendor_keys: Iterable[str]) -> str:
-    """``key`` without a leading vendor name (``"siemens opcenter"`` → ``"opcenter"``)."""
-    for vendor in vendor_keys:
-        if vendor and key.startswith(vendor + " ") and len(key) > len(vendor) + 2:
-            return key[len(vendor) + 1 :]
+    """``key`` without a leading vendor name (``"siemens opcenter"`` → ``"opcenter"``); the
+    longest matching vendor wins. Pass a set for speed: the cost is per token, not vendor."""
+    vendors = vendor_keys if isinstance(vendor_keys, set | frozenset) else set(vendor_keys)
+    words = key.split(" ")
+    for n in range(min(len(words) - 1, 4), 0, -1):
+        prefix = " ".join(words[:n])
+        if prefix in vendors and len(key) > len(prefix) + 2:
+            return key[len(prefix) + 1 :]
     return key
 
 
@@ -139,7 +143,7 @@ class Resolver:
         self.threshold = threshold
         self.exact: dict[str, set[int]] = defaultdict(set)
         self.alias: dict[str, set[int]] = defaultdict(set)
-        self.vendor_keys: list[str] = []
+        self.vendor_keys: frozenset[str] = frozenset()
         self.keys: list[str] = []  # fuzzy choices
         self.key_tool: list[int] = []
         self.blocks: dict[str, list[int]] = defaultdict(list)
@@ -162,8 +166,7 @@ class Resolver:
                 alias_key = normalize(alias)
                 self.alias[alias_key].add(tool.id)
                 self._add_choice(alias_key, tool.id)
-        # Longest vendor first so "rockwell automation" wins over "rockwell".
-        self.vendor_keys = sorted(vendors, key=len, reverse=True)
+        self.vendor_keys = frozenset(vendors)
 
     def _add_choice(self, key: str, tool_id: int) -> None:
         if not key:
