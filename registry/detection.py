@@ -8,10 +8,11 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from registry.bulk import delete_where, insert_many, insert_pairs, update_many
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
 from registry.models import Adoption, Capability, DuplicateFinding, Tool, ToolAlias
@@ -167,31 +168,10 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
 
 
 def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) -> None:
-    """Persist in a fixed number of statements: one ``executemany`` per table and kind of
-    write (portable SQL; one batch on SQLite and psycopg alike) instead of Django's
-    ``bulk_*``, whose number of statements grows with the number of rows."""
-    meta = DuplicateFinding._meta
-    fields = [meta.get_field(name) for name in _FIELDS]
-    qn = connection.ops.quote_name
-    table = qn(meta.db_table)
-
-    def values(obj) -> list:
-        return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-
-    with connection.cursor() as cursor:
-        if to_update:
-            assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-            cursor.executemany(
-                f"UPDATE {table} SET {assignments} WHERE {qn('id')} = %s",
-                [[*values(obj), obj.pk] for obj in to_update],
-            )
-        if to_create:
-            columns = ", ".join(qn(f.column) for f in fields)
-            marks = ", ".join(["%s"] * len(fields))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({marks})",
-                [values(obj) for obj in to_create],
-            )
+    """Persist in a fixed number of statements (``registry.bulk``: one ``executemany`` per
+    table and kind of write), whatever the number of findings."""
+    update_many(DuplicateFinding, to_update, _FIELDS)
+    insert_many(DuplicateFinding, to_create, _FIELDS)
     # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
     DuplicateFinding.objects.exclude(status=FindingStatus.RESOLVED).exclude(
         key__startswith="manual:"
@@ -201,24 +181,14 @@ def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) 
         relink = relink + [(created[key], rec) for key, rec in new_recs.items()]
     if not relink:
         return
-    throughs = (
+    for through, column, attr in (
         (DuplicateFinding.tools.through, "tool_id", "tool_ids"),
         (DuplicateFinding.factories.through, "factory_id", "factory_ids"),
-    )
-    with connection.cursor() as cursor:
-        for through, column, attr in throughs:
-            through_table = qn(through._meta.db_table)
-            stale = [(pk,) for pk, _rec in relink]
-            cursor.executemany(
-                f"DELETE FROM {through_table} WHERE {qn('duplicatefinding_id')} = %s", stale
-            )
-            rows = [(pk, other) for pk, rec in relink for other in getattr(rec, attr)]
-            if rows:
-                cursor.executemany(
-                    f"INSERT INTO {through_table} "
-                    f"({qn('duplicatefinding_id')}, {qn(column)}) VALUES (%s, %s)",
-                    rows,
-                )
+    ):
+        table = through._meta.db_table
+        delete_where(table, "duplicatefinding_id", [pk for pk, _rec in relink])
+        rows = [(pk, other) for pk, rec in relink for other in getattr(rec, attr)]
+        insert_pairs(table, ("duplicatefinding_id", column), rows)
 
 
 def summary_dict(summary: DetectionSummary) -> dict:

@@ -223,12 +223,14 @@ class Resolver:
         """Resolve one free-text name."""
         return self.resolve_key(normalize(name), name)
 
-    def resolve_many(self, names: Iterable[str]) -> list[Match]:
-        """Resolve many names; each distinct key is scored once."""
+    def resolve_many(self, names: Iterable[str], keys: Iterable[str] | None = None) -> list[Match]:
+        """Resolve many names (``keys``: their normalised forms, when already computed);
+        each distinct key is scored once."""
         cache: dict[str, Match] = {}
         out = []
+        key_iter = iter(keys) if keys is not None else None
         for name in names:
-            key = normalize(name)
+            key = next(key_iter) if key_iter is not None else normalize(name)
             match = cache.get(key)
             if match is None:
                 match = cache[key] = self.resolve_key(key, name)
