@@ -2,8 +2,9 @@
 
 Django's ``bulk_create``/``bulk_update`` split rows into batches (SQLite's parameter limit)
 and compile every value through the query compiler; for 10⁵ rows that is both more
-statements and most of the time. Here each call is one ``executemany`` (one batch on
-sqlite3 and on psycopg), values prepared by the model fields themselves.
+statements and most of the time. Here each call is one statement: ``COPY … FROM STDIN`` on
+PostgreSQL for inserts (the PostgreSQL-only speed-up, kept in this one module), one
+``executemany`` otherwise; values are prepared by the model fields themselves.
 """
 
 from __future__ import annotations
@@ -47,12 +48,23 @@ def insert_many(model: type[Model], objs: Iterable[Model], names: Sequence[str])
     rows = _rows(fields, objs)
     if not rows:
         return
+    table = qn(model._meta.db_table)
     columns = ", ".join(qn(f.column) for f in fields)
+    if connection.vendor == "postgresql":
+        _copy(f"COPY {table} ({columns}) FROM STDIN", rows)
+        return
     marks = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({marks})", rows
-        )
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+
+def _copy(statement: str, rows: list) -> None:
+    """PostgreSQL only: ``COPY … FROM STDIN`` (the fastest bulk insert, one statement)."""
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def update_many(model: type[Model], objs: Iterable[Model], names: Sequence[str]) -> None:
@@ -74,6 +86,9 @@ def insert_pairs(table: str, columns: tuple[str, str], rows: list[tuple[int, int
     if not rows:
         return
     qn = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        _copy(f"COPY {qn(table)} ({qn(columns[0])}, {qn(columns[1])}) FROM STDIN", rows)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {qn(table)} ({qn(columns[0])}, {qn(columns[1])}) VALUES (%s, %s)", rows
