@@ -214,6 +214,8 @@ def main() -> None:
     started = time.perf_counter()
     print(f"database: {connection.vendor} ({os.environ['DATABASE_URL'].split('@')[-1]})")
     call_command("migrate", verbosity=0)
+    if Factory.objects.exists() or Tool.objects.exists():
+        sys.exit("the benchmark needs an empty database (it creates 2,000+ factories)")
 
     # --- 1. name resolution ----------------------------------------------------------------
     rows, frame, _ = build_registry()

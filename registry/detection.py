@@ -8,10 +8,11 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from registry.bulk import delete_where, insert_many, insert_pairs, update_many
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
 from registry.models import Adoption, Capability, DuplicateFinding, Tool, ToolAlias
@@ -75,30 +76,66 @@ def _apply(finding: DuplicateFinding, rec: FindingRec) -> None:
     finding.detail = rec.detail
 
 
+_FIELDS = [
+    "key", "kind", "capability", "scope", "annual_cost_at_stake", "suggested_standard",
+    "status", "detail", "waiver_reason", "waiver_approver", "waiver_expires_on", "note",
+    "first_detected", "last_detected", "resolved_at",
+]  # fmt: skip
+# What a re-run compares to decide whether a row needs writing (last_detected is bumped
+# for every detected finding by one UPDATE).
+_COMPARED = [f for f in _FIELDS if f not in ("key", "first_detected", "last_detected")]
+
+
+def _state(finding: DuplicateFinding) -> tuple:
+    return tuple(getattr(finding, finding._meta.get_field(f).attname) for f in _COMPARED)
+
+
+def _links() -> dict[int, tuple[frozenset, frozenset]]:
+    """``{finding id: (tool ids, factory ids)}`` as stored (two queries)."""
+    tools: dict[int, set] = defaultdict(set)
+    factories: dict[int, set] = defaultdict(set)
+    for fid, tid in DuplicateFinding.tools.through.objects.values_list(
+        "duplicatefinding_id", "tool_id"
+    ):
+        tools[fid].add(tid)
+    for fid, fac in DuplicateFinding.factories.through.objects.values_list(
+        "duplicatefinding_id", "factory_id"
+    ):
+        factories[fid].add(fac)
+    return {
+        fid: (frozenset(tools[fid]), frozenset(factories[fid]))
+        for fid in tools.keys() | factories.keys()
+    }
+
+
 @transaction.atomic
 def duplicates_detect(*, now=None) -> DetectionSummary:
     """Recompute every finding; keep each one's identity and status across runs.
 
     - a finding found again keeps its status, except: a resolved one reopens (it recurred)
       and a waived one whose waiver expired reopens;
-    - a live or waived finding no longer found is resolved.
+    - a live or waived finding no longer found is resolved;
+    - only rows that changed are written (a nightly re-run of an unchanged portfolio
+      writes one UPDATE of ``last_detected``).
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
     tools, adoptions = _load_records()
     recs = detect(tools, adoptions)
     existing = {f.key: f for f in DuplicateFinding.objects.all()}
+    stored_links = _links() if existing else {}
     summary = DetectionSummary(findings=len(recs))
-    to_create, to_update = [], []
+    to_create, to_update, relink, created_recs = [], [], [], []
     for rec in recs:
         finding = existing.pop(rec.key, None)
         if finding is None:
             finding = DuplicateFinding(key=rec.key, first_detected=now, last_detected=now)
             _apply(finding, rec)
             to_create.append(finding)
+            created_recs.append(rec)
             continue
+        before = _state(finding)
         _apply(finding, rec)
-        finding.last_detected = now
         expired = (
             finding.status == FindingStatus.WAIVED
             and finding.waiver_expires_on is not None
@@ -112,76 +149,46 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
                 finding.waiver_reason, finding.waiver_approver = "", None
                 finding.waiver_expires_on = None
             summary.reopened += 1
-        to_update.append(finding)
+        summary.updated += 1
+        if _state(finding) != before:
+            to_update.append(finding)
+        if stored_links.get(finding.pk) != (frozenset(rec.tool_ids), frozenset(rec.factory_ids)):
+            relink.append((finding.pk, rec))
     for finding in existing.values():  # no longer detected (manual findings stay as they are)
-        if not finding.key.startswith("manual:") and finding.status in (
-            *LIVE_FINDING_STATUSES,
-            FindingStatus.WAIVED,
-        ):
+        live = (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED)
+        if not finding.key.startswith("manual:") and finding.status in live:
             finding.status = FindingStatus.RESOLVED
             finding.resolved_at = now
             to_update.append(finding)
             summary.resolved += 1
-    _write(to_create, to_update, recs, now)
-    summary.created, summary.updated = len(to_create), len(to_update) - summary.resolved
+    summary.created = len(to_create)
+    new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
+    _write(to_create, to_update, relink, new_recs, now)
     return summary
 
 
-_FIELDS = [
-    "key", "kind", "capability", "scope", "annual_cost_at_stake", "suggested_standard",
-    "status", "detail", "waiver_reason", "waiver_approver", "waiver_expires_on", "note",
-    "first_detected", "last_detected", "resolved_at",
-]  # fmt: skip
-
-
-def _write(to_create: list, to_update: list, recs: list[FindingRec], now) -> None:
-    """Persist in a fixed number of statements: one ``executemany`` per table and kind of
-    write (portable SQL; one round trip batch on SQLite and psycopg alike), instead of
-    Django's ``bulk_*`` whose batch count grows with the number of rows."""
-    meta = DuplicateFinding._meta
-    fields = [meta.get_field(name) for name in _FIELDS]
-    qn = connection.ops.quote_name
-    table = qn(meta.db_table)
-
-    def values(obj) -> list:
-        return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-
-    with connection.cursor() as cursor:
-        if to_update:
-            assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-            cursor.executemany(
-                f"UPDATE {table} SET {assignments} WHERE {qn('id')} = %s",
-                [[*values(obj), obj.pk] for obj in to_update],
-            )
-        if to_create:
-            columns = ", ".join(qn(f.column) for f in fields)
-            marks = ", ".join(["%s"] * len(fields))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({marks})",
-                [values(obj) for obj in to_create],
-            )
-    # Every current finding has last_detected == now: ids in one query, no id lists.
-    current = dict(DuplicateFinding.objects.filter(last_detected=now).values_list("key", "pk"))
-    tool_through = DuplicateFinding.tools.through
-    factory_through = DuplicateFinding.factories.through
-    tool_through.objects.filter(duplicatefinding__last_detected=now).delete()
-    factory_through.objects.filter(duplicatefinding__last_detected=now).delete()
-    tool_rows, factory_rows = [], []
-    for rec in recs:
-        pk = current[rec.key]
-        tool_rows += [(pk, t) for t in rec.tool_ids]
-        factory_rows += [(pk, f) for f in rec.factory_ids]
-    with connection.cursor() as cursor:
-        for through, column, rows in (
-            (tool_through, "tool_id", tool_rows),
-            (factory_through, "factory_id", factory_rows),
-        ):
-            if rows:
-                cursor.executemany(
-                    f"INSERT INTO {qn(through._meta.db_table)} "
-                    f"({qn('duplicatefinding_id')}, {qn(column)}) VALUES (%s, %s)",
-                    rows,
-                )
+def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) -> None:
+    """Persist in a fixed number of statements (``registry.bulk``: one ``executemany`` per
+    table and kind of write), whatever the number of findings."""
+    update_many(DuplicateFinding, to_update, _FIELDS)
+    insert_many(DuplicateFinding, to_create, _FIELDS)
+    # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
+    DuplicateFinding.objects.exclude(status=FindingStatus.RESOLVED).exclude(
+        key__startswith="manual:"
+    ).update(last_detected=now)
+    if to_create:
+        created = dict(DuplicateFinding.objects.filter(first_detected=now).values_list("key", "pk"))
+        relink = relink + [(created[key], rec) for key, rec in new_recs.items()]
+    if not relink:
+        return
+    for through, column, attr in (
+        (DuplicateFinding.tools.through, "tool_id", "tool_ids"),
+        (DuplicateFinding.factories.through, "factory_id", "factory_ids"),
+    ):
+        table = through._meta.db_table
+        delete_where(table, "duplicatefinding_id", [pk for pk, _rec in relink])
+        rows = [(pk, other) for pk, rec in relink for other in getattr(rec, attr)]
+        insert_pairs(table, ("duplicatefinding_id", column), rows)
 
 
 def summary_dict(summary: DetectionSummary) -> dict:

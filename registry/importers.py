@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from coe.models import Factory
+from registry.bulk import insert_many, update_many
 from registry.choices import AdoptionSource, AdoptionStatus, Ring
 from registry.models import Adoption, Capability, RingChange, Tool, ToolAlias
 from registry.resolution import Resolver, normalize
@@ -302,7 +303,7 @@ def import_adoptions(
         raise ImportRejected(errors)
 
     resolver = resolver or registry_resolver()
-    matches = resolver.resolve_many(r[3]["tool"] for r in rows)
+    matches = resolver.resolve_many((r[3]["tool"] for r in rows), keys=(r[2] for r in rows))
     existing = {
         (a.factory_id, a.normalized_name): a
         for a in Adoption.objects.filter(factory_id__in=set(factory_ids.values()))
@@ -327,15 +328,12 @@ def import_adoptions(
         elif adoption.tool_id is None:
             adoption.resolution_confidence = None
             summary.unresolved.append(f"row {row}: tool: '{record['tool']}' is not in the registry")
-    Adoption.objects.bulk_create(new, batch_size=2000)
-    Adoption.objects.bulk_update(
-        changed,
-        [
-            "declared_name", "declared_vendor", "declared_capability", "seats", "annual_cost",
-            "source", "status", "last_seen", "tool", "resolution_confidence",
-        ],
-        batch_size=1000,
-    )  # fmt: skip
+    written = [
+        "declared_name", "declared_vendor", "declared_capability", "seats", "annual_cost",
+        "source", "status", "last_seen", "tool", "resolution_confidence",
+    ]  # fmt: skip
+    insert_many(Adoption, new, ["factory", "normalized_name", "first_seen", *written])
+    update_many(Adoption, changed, written)
     summary.created, summary.updated = len(new), len(changed)
     if detect:
         _after_import()

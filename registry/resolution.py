@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 # Words that name an edition, a deployment or a packaging, not a product.
@@ -82,10 +83,14 @@ def normalize(name: str) -> str:
 
 
 def strip_vendor(key: str, vendor_keys: Iterable[str]) -> str:
-    """``key`` without a leading vendor name (``"siemens opcenter"`` → ``"opcenter"``)."""
-    for vendor in vendor_keys:
-        if vendor and key.startswith(vendor + " ") and len(key) > len(vendor) + 2:
-            return key[len(vendor) + 1 :]
+    """``key`` without a leading vendor name (``"siemens opcenter"`` → ``"opcenter"``); the
+    longest matching vendor wins. Pass a set for speed: the cost is per token, not vendor."""
+    vendors = vendor_keys if isinstance(vendor_keys, set | frozenset) else set(vendor_keys)
+    words = key.split(" ")
+    for n in range(min(len(words) - 1, 4), 0, -1):
+        prefix = " ".join(words[:n])
+        if prefix in vendors and len(key) > len(prefix) + 2:
+            return key[len(prefix) + 1 :]
     return key
 
 
@@ -123,9 +128,12 @@ def _block_keys(key: str) -> set[str]:
     return keys
 
 
-def _score(query: str, choice: str, **kwargs) -> float:
-    """0–100: the mean of plain and token-set similarity (robust to extra or missing words)."""
-    return 0.5 * fuzz.ratio(query, choice) + 0.5 * fuzz.token_set_ratio(query, choice)
+def scores(query: str, choices: list[str]) -> np.ndarray:
+    """0–100 per choice: the mean of plain and token-set similarity (robust to extra or
+    missing words), computed natively by rapidfuzz for the whole candidate list."""
+    plain = process.cdist([query], choices, scorer=fuzz.ratio, dtype=np.float32)[0]
+    token_set = process.cdist([query], choices, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
+    return 0.5 * plain + 0.5 * token_set
 
 
 class Resolver:
@@ -135,7 +143,7 @@ class Resolver:
         self.threshold = threshold
         self.exact: dict[str, set[int]] = defaultdict(set)
         self.alias: dict[str, set[int]] = defaultdict(set)
-        self.vendor_keys: list[str] = []
+        self.vendor_keys: frozenset[str] = frozenset()
         self.keys: list[str] = []  # fuzzy choices
         self.key_tool: list[int] = []
         self.blocks: dict[str, list[int]] = defaultdict(list)
@@ -158,8 +166,7 @@ class Resolver:
                 alias_key = normalize(alias)
                 self.alias[alias_key].add(tool.id)
                 self._add_choice(alias_key, tool.id)
-        # Longest vendor first so "rockwell automation" wins over "rockwell".
-        self.vendor_keys = sorted(vendors, key=len, reverse=True)
+        self.vendor_keys = frozenset(vendors)
 
     def _add_choice(self, key: str, tool_id: int) -> None:
         if not key:
@@ -206,21 +213,24 @@ class Resolver:
         if not indexes:
             return
         ordered = sorted(indexes)
-        choices = [self.keys[i] for i in ordered]
-        for _choice, score, pos in process.extract(query, choices, scorer=_score, limit=8):
+        values = scores(query, [self.keys[i] for i in ordered])
+        top = np.argsort(-values, kind="stable")[:8]
+        for pos in top:
             tool_id = self.key_tool[ordered[pos]]
-            best_by_tool[tool_id] = max(best_by_tool.get(tool_id, 0.0), score / 100.0)
+            best_by_tool[tool_id] = max(best_by_tool.get(tool_id, 0.0), float(values[pos]) / 100.0)
 
     def resolve(self, name: str) -> Match:
         """Resolve one free-text name."""
         return self.resolve_key(normalize(name), name)
 
-    def resolve_many(self, names: Iterable[str]) -> list[Match]:
-        """Resolve many names; each distinct key is scored once."""
+    def resolve_many(self, names: Iterable[str], keys: Iterable[str] | None = None) -> list[Match]:
+        """Resolve many names (``keys``: their normalised forms, when already computed);
+        each distinct key is scored once."""
         cache: dict[str, Match] = {}
         out = []
+        key_iter = iter(keys) if keys is not None else None
         for name in names:
-            key = normalize(name)
+            key = next(key_iter) if key_iter is not None else normalize(name)
             match = cache.get(key)
             if match is None:
                 match = cache[key] = self.resolve_key(key, name)

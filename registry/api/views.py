@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, ProtectedError
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -52,7 +52,25 @@ from registry.models import (
 from registry.selectors import findings_visible, unresolved_names
 
 
-class CapabilityViewSet(HistoryMixin, viewsets.ModelViewSet):
+class ProtectedDestroyMixin:
+    """A delete that other rows still point at is a 409 with the reason, not a 500."""
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            raise Conflict(
+                f"{instance} is still in use ({len(exc.protected_objects)} rows refer to it)."
+            ) from exc
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "Still in use."
+    default_code = "conflict"
+
+
+class CapabilityViewSet(HistoryMixin, ProtectedDestroyMixin, viewsets.ModelViewSet):
     """The capability taxonomy; every signed-in user reads it, CoE staff edit it."""
 
     serializer_class = CapabilitySerializer
@@ -64,7 +82,7 @@ class CapabilityViewSet(HistoryMixin, viewsets.ModelViewSet):
         return Capability.objects.select_related("parent")
 
 
-class ToolViewSet(HistoryMixin, viewsets.ModelViewSet):
+class ToolViewSet(HistoryMixin, ProtectedDestroyMixin, viewsets.ModelViewSet):
     """Registry tools with rings and aliases; every signed-in user reads, CoE staff edit."""
 
     serializer_class = ToolSerializer

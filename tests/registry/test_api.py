@@ -270,3 +270,10 @@ def test_finding_actions_move_the_lifecycle_and_are_staff_only(world, finding):
     assert world.client("staff").post(resolve).json()["status"] == "resolved"
     again = world.client("staff").post(resolve)
     assert again.status_code == 400
+
+
+def test_deleting_a_tool_in_use_is_a_conflict_not_an_error(world):
+    used = tool("Jenkins")
+    adoption(world.factory_a, used)
+    response = world.client("staff").delete(reverse("api:tool-detail", args=["jenkins"]))
+    assert response.status_code == 409 and "still in use" in response.json()["detail"]
