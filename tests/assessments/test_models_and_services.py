@@ -121,7 +121,8 @@ def test_signals_without_data_say_not_measured_and_suggest_nothing(world):
     for key in ("oee", "roi_payback_months"):
         assert readings[key].measured is False
         assert readings[key].value is None and readings[key].suggested_rating is None
-        assert "not measured" in readings[key].detail
+    assert readings["oee"].detail.startswith("No OT counters")
+    assert readings["roi_payback_months"].detail == "No investment recorded for this factory."
 
 
 def test_overriding_a_measured_suggestion_needs_a_comment(world):
