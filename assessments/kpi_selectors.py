@@ -12,12 +12,13 @@ factory's (kept by CoE staff in the admin); without one the ROI is an explicit e
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import CharField, DateTimeField, QuerySet, Value
 
 from assessments.kpis import PERIODS, KPIInputError, ROIResult, dora_series, oee_series, roi
 from coe.models import Factory
@@ -219,14 +220,21 @@ def roi_for_factory(factory: Factory) -> ROIResult:
 
 
 def roi_by_factory(factories: QuerySet[Factory] | list[Factory]) -> dict[int, ROIResult | None]:
-    """ROI per factory (None where a conversion rate is missing), in two queries."""
+    """ROI per factory (None where a conversion rate is missing), in one query (two when
+    an entry is in another currency than its factory's)."""
     factories = list(factories)
     entries: dict[int, list[dict]] = defaultdict(list)
     for row in FinanceEntry.objects.filter(factory_id__in=[f.pk for f in factories]).values(
         "factory_id", "date", "kind", "amount", "currency"
     ):
         entries[row["factory_id"]].append(row)
-    rates = rates_to({f.currency for f in factories})
+    # Conversion rates are read only where a factory has an entry in another currency.
+    foreign = {
+        f.currency
+        for f in factories
+        if any((row["currency"] or f.currency).upper() != f.currency for row in entries[f.pk])
+    }
+    rates = rates_to(foreign) if foreign else {}
     results: dict[int, ROIResult | None] = {}
     for factory in factories:
         try:
@@ -244,7 +252,12 @@ def payback_share(factories: QuerySet[Factory] | list[Factory]) -> dict:
     ``{"factories": with an investment, "within_6_months": how many paid back in ≤ 6
     months, "paid_back": how many paid back at all, "share": within / factories or None}``.
     """
-    results = [r for r in roi_by_factory(factories).values() if r is not None and r.invested]
+    return payback_summary(roi_by_factory(factories).values())
+
+
+def payback_summary(results: Iterable[ROIResult | None]) -> dict:
+    """:func:`payback_share` of ROI results already computed (e.g. by :func:`roi_by_factory`)."""
+    results = [r for r in results if r is not None and r.invested]
     within = sum(1 for r in results if r.roi_within_6_months)
     return {
         "factories": len(results),
@@ -256,7 +269,7 @@ def payback_share(factories: QuerySet[Factory] | list[Factory]) -> dict:
 
 def latest_kpis_by_factory(factories: QuerySet[Factory] | list[Factory], today=None) -> dict:
     """Per factory id, the last full month's whole-factory OEE and DORA band (portfolio
-    columns), in three queries whatever the number of factories."""
+    columns), in two queries whatever the number of factories."""
     today = today or datetime.now(UTC).date()
     month_end = today.replace(day=1)
     month_start = (month_end - timedelta(days=1)).replace(day=1)
@@ -271,21 +284,30 @@ def latest_kpis_by_factory(factories: QuerySet[Factory] | list[Factory], today=N
         columns=["factory_id", *COUNTER_COLUMNS],
     )
     columns = ["factory_id", "status", "finished_at", "commit_created_at", "environment"]
-    deployments = list(
+    deployments = (
         Deployment.objects.filter(
             factory_id__in=ids,
             environment=DEFAULT_ENVIRONMENT,
             finished_at__gte=rng.start_at,
             finished_at__lt=rng.end_at + RESTORE_LOOKAHEAD,
-        ).values_list(*columns)
+        )
+        .order_by()
+        .values_list(*columns)
     )
-    deployments += [
-        (factory_id, "failed", at, None, DEFAULT_ENVIRONMENT)
-        for factory_id, at in WorkItem.objects.filter(
+    # Incidents count as failures of the environment: the same columns, one UNION ALL query.
+    incidents = (
+        WorkItem.objects.filter(
             factory_id__in=ids, kind="incident", created__gte=rng.start_at, created__lt=rng.end_at
-        ).values_list("factory_id", "created")
-    ]
-    frame = pd.DataFrame.from_records(deployments, columns=columns)
+        )
+        .order_by()
+        .annotate(
+            as_status=Value("failed", output_field=CharField()),
+            no_commit=Value(None, output_field=DateTimeField()),
+            as_environment=Value(DEFAULT_ENVIRONMENT, output_field=CharField()),
+        )
+        .values_list("factory_id", "as_status", "created", "no_commit", "as_environment")
+    )
+    frame = pd.DataFrame.from_records(list(deployments.union(incidents, all=True)), columns=columns)
     summary = {pk: {"oee": None, "dora_band": None, "month": month_start.isoformat()} for pk in ids}
     for factory_id, group in counters.groupby("factory_id"):
         whole = [r for r in oee_series(group, "month", by_line=False) if r["line"] is None]

@@ -2,8 +2,10 @@
 
 A signal is a function ``(factory, now) -> Measurement``. It either measures a value from
 data that exists, with its source and when it was measured, or says honestly that it is
-*not measured* — it never makes a value up. A model's criterion names a signal and its
-thresholds; ``measure()`` turns the value into a suggested rating (1–5).
+*not measured* — it never makes a value up. The KPI signals (OEE, the four DORA metrics,
+payback months) read the landed facts of :mod:`connectors.facts` through the KPI
+selectors and the pure formulas of :mod:`assessments.kpis`. A model's criterion names a
+signal and its thresholds; ``measure()`` turns the value into a suggested rating (1–5).
 """
 
 from __future__ import annotations
@@ -12,12 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery
+import pandas as pd
+from django.db.models import Count, F, FloatField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from assessments.definitions import rating_from_thresholds
+from assessments.kpi_selectors import (
+    DEFAULT_ENVIRONMENT,
+    KPIRange,
+    deployments_frame,
+    rates_to,
+)
+from assessments.kpis import KPIInputError, dora_series, oee_from_counters, roi
+from coe.choices import FactoryKind
 from coe.models import Factory
 from connectors.choices import DeviceStatus, SyncStatus
+from connectors.facts import FinanceEntry, OTCounter
 from connectors.models import Connector, Device, SyncRun
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, Ring
 from registry.models import Adoption, DuplicateFinding, Process, ProcessAdoption, ToolRingOverride
@@ -32,6 +44,10 @@ class Measurement:
     source: str = ""
     detail: str = ""
     measured_at: datetime | None = None
+    # ``value`` is only a bound: the true value is greater (e.g. "not paid back after 8
+    # months" means payback > 8 months). A rating is suggested only where every value
+    # past the bound earns the same one.
+    lower_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,14 +65,6 @@ class Reading:
 
 def not_measured(reason: str, source: str = "") -> Measurement:
     return Measurement(measured=False, detail=reason, source=source)
-
-
-def _needs_kpis(what: str) -> Callable[[Factory, datetime], Measurement]:
-    def signal(factory: Factory, now: datetime) -> Measurement:
-        return not_measured(f"{what} is not measured yet (no KPI data for this factory).", "kpis")
-
-    signal.__doc__ = f"{what}: provided by the KPI rollups once they exist."
-    return signal
 
 
 def adopt_ring_share(factory: Factory, now: datetime) -> Measurement:
@@ -178,18 +186,181 @@ def connector_health(factory: Factory, now: datetime) -> Measurement:
     )
 
 
+# --- KPI signals (OEE, DORA, ROI) -----------------------------------------------------------
+
+OEE_WINDOW = timedelta(days=30)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def oee(factory: Factory, now: datetime) -> Measurement:
+    """Whole-factory OEE of the shifts that ran in the 30 days before ``now``, from the
+    summed counters of all lines (weighted, never a mean of ratios). Manufacturing only."""
+    if factory.kind != FactoryKind.MANUFACTURING:
+        return not_measured("OEE applies to manufacturing factories.", "kpis")
+    window = OTCounter.objects.filter(
+        factory=factory, period_start__gte=now - OEE_WINDOW, period_end__lte=now
+    )
+    sums = window.aggregate(
+        planned=Sum("planned_time_s"),
+        run=Sum("run_time_s"),
+        ideal=Sum(F("ideal_cycle_time_s") * F("total_count"), output_field=FloatField()),
+        total=Sum("total_count"),
+        good=Sum("good_count"),
+        shifts=Count("id"),
+        lines=Count("line", distinct=True),
+        latest=Max("period_end"),
+    )
+    since = (now - OEE_WINDOW).date()
+    if not sums["shifts"]:
+        return not_measured(f"No OT counters of shifts since {since:%Y-%m-%d}.", "connectors")
+    result = oee_from_counters(
+        sums["planned"], sums["run"], sums["ideal"], sums["total"], sums["good"]
+    )
+    sources = sorted(s for s in window.order_by().values_list("source", flat=True).distinct() if s)
+    source = "connectors: OT counters" + (f" ({', '.join(sources)})" if sources else "")
+    if result["oee"] is None:
+        return not_measured(
+            f"The {sums['shifts']} shifts since {since:%Y-%m-%d} have no planned time, "
+            "run time or output to compute OEE from.",
+            source,
+        )
+    return Measurement(
+        measured=True,
+        value=result["oee"],
+        source=source,
+        detail=(
+            f"OEE {_pct(result['oee'])} = A {_pct(result['availability'])} × "
+            f"P {_pct(result['performance'])} × Q {_pct(result['quality'])}, "
+            f"{sums['shifts']} shifts on {sums['lines']} line(s) since {since:%Y-%m-%d}"
+        ),
+        measured_at=sums["latest"],
+    )
+
+
+def _last_month(now: datetime) -> KPIRange:
+    end = now.date().replace(day=1)
+    return KPIRange(period="month", start=(end - timedelta(days=1)).replace(day=1), end=end)
+
+
+def _dora_last_month(factory: Factory, now: datetime) -> tuple[dict | None, Measurement | None]:
+    """The DORA row of the last complete month (production environment), or why not."""
+    if factory.kind != FactoryKind.SOFTWARE:
+        return None, not_measured("DORA metrics apply to software factories.", "kpis")
+    rng = _last_month(now)
+    frame = deployments_frame(factory.pk, rng, DEFAULT_ENVIRONMENT)
+    if not frame.empty:
+        # A measurement as of ``now`` knows nothing that happened after it.
+        frame = frame[pd.to_datetime(frame["finished_at"], utc=True) <= now]
+    rows = [r for r in dora_series(frame, "month") if r["period_start"] == rng.start]
+    if not rows:
+        return None, not_measured(
+            f"No {DEFAULT_ENVIRONMENT} deployments or incidents in {rng.start:%B %Y}.",
+            "connectors: deployments",
+        )
+    return {**rows[0], "measured_at": rng.end_at}, None
+
+
+def _dora_signal(metric: str, label: str, unit: str) -> Callable[[Factory, datetime], Measurement]:
+    def signal(factory: Factory, now: datetime) -> Measurement:
+        row, missing = _dora_last_month(factory, now)
+        if missing is not None:
+            return missing
+        month = f"{row['period_start']:%B %Y}"
+        counts = f"{row['deployments']} deployments, {row['failed']} failed"
+        source = f"connectors: {DEFAULT_ENVIRONMENT} deployments"
+        if row[metric] is None:
+            return not_measured(f"{label}: nothing to measure in {month} ({counts}).", source)
+        value = float(row[metric])
+        shown = f"{value:.1%}" if unit == "%" else f"{value:.2f} {unit}"
+        return Measurement(
+            measured=True,
+            value=value,
+            source=source,
+            detail=f"{label} {shown} in {month} ({counts}; DORA band {row['band']})",
+            measured_at=row["measured_at"],
+        )
+
+    signal.__name__ = signal.__qualname__ = f"dora_{metric}"
+    signal.__doc__ = (
+        f"DORA {label.lower()} of the last complete month (production deployments and "
+        "incidents); software factories only. The detail names the month's DORA band."
+    )
+    return signal
+
+
+dora_deployment_frequency = _dora_signal(
+    "deployment_frequency_per_day", "Deployment frequency", "a day"
+)
+dora_lead_time_hours = _dora_signal("lead_time_hours_median", "Median lead time", "h")
+dora_change_failure_rate = _dora_signal("change_failure_rate", "Change failure rate", "%")
+dora_time_to_restore_hours = _dora_signal(
+    "time_to_restore_hours_median", "Median time to restore", "h"
+)
+
+
+def roi_payback_months(factory: Factory, now: datetime) -> Measurement:
+    """Months from the first investment's month to payback, from the finance entries up
+    to ``now`` in the factory's currency. Not paid back yet: a lower bound (months so far
+    + 1), which suggests a rating only once it is past every threshold."""
+    entries = list(
+        FinanceEntry.objects.filter(factory_id=factory.pk, date__lte=now.date()).values(
+            "date", "kind", "amount", "currency"
+        )
+    )
+    try:
+        result = roi(
+            entries, factory.currency, rates_to({factory.currency}).get(factory.currency, {})
+        )
+    except KPIInputError as exc:
+        return not_measured(f"ROI cannot be computed: {exc}.", "connectors: finance")
+    if not result.invested:
+        return not_measured("No investment recorded for this factory.", "connectors: finance")
+    last = max(e["date"] for e in entries)
+    source = f"connectors: finance ({len(entries)} entries, {result.currency})"
+    measured_at = min(datetime.combine(last, datetime.max.time(), tzinfo=now.tzinfo), now)
+    roi_text = f"ROI {result.roi_pct:+.1f} %, invested {result.invested:,.0f} {result.currency}"
+    if result.payback_date is not None:
+        within = "within six months" if result.roi_within_6_months else "not within six months"
+        return Measurement(
+            measured=True,
+            value=float(result.payback_months),
+            source=source,
+            detail=(
+                f"Paid back in {result.payback_months} months ({result.payback_date:%B %Y}, "
+                f"{within}); {roi_text}"
+            ),
+            measured_at=measured_at,
+        )
+    first = next(row["month"] for row in result.series if row["invested"])
+    so_far = (now.year - first.year) * 12 + (now.month - first.month)
+    return Measurement(
+        measured=True,
+        value=float(so_far + 1),
+        source=source,
+        detail=(
+            f"Not paid back yet, {so_far} months after the first investment "
+            f"(payback ≥ {so_far + 1} months); {roi_text}"
+        ),
+        measured_at=measured_at,
+        lower_bound=True,
+    )
+
+
 SIGNALS: dict[str, Callable[[Factory, datetime], Measurement]] = {
     "adopt_ring_share": adopt_ring_share,
     "open_duplicate_findings": open_duplicate_findings,
     "process_adoption": process_adoption,
     "device_telemetry_coverage": device_telemetry_coverage,
     "connector_health": connector_health,
-    "oee": _needs_kpis("OEE"),
-    "dora_deployment_frequency": _needs_kpis("Deployment frequency"),
-    "dora_lead_time_hours": _needs_kpis("Lead time for changes"),
-    "dora_change_failure_rate": _needs_kpis("Change failure rate"),
-    "dora_time_to_restore_hours": _needs_kpis("Time to restore service"),
-    "roi_payback_months": _needs_kpis("Payback period"),
+    "oee": oee,
+    "dora_deployment_frequency": dora_deployment_frequency,
+    "dora_lead_time_hours": dora_lead_time_hours,
+    "dora_change_failure_rate": dora_change_failure_rate,
+    "dora_time_to_restore_hours": dora_time_to_restore_hours,
+    "roi_payback_months": roi_payback_months,
 }
 
 
@@ -205,6 +376,12 @@ def measure(signal: dict, factory: Factory, now: datetime) -> Reading:
         if found.measured and found.value is not None
         else None
     )
+    if suggested is not None and found.lower_bound:
+        # Past the bound the rating can only move one way: keep it only where it is final.
+        final = 1 if signal["direction"] == "lower" else 5
+        if suggested != final:
+            found = not_measured(found.detail, found.source)
+            suggested = None
     return Reading(
         signal=signal["key"],
         measured=found.measured and found.value is not None,

@@ -15,7 +15,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from assessments import charts, selectors, services
+from assessments import charts, kpi_selectors, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
@@ -74,9 +74,15 @@ def portfolio(request):
     factories = list(visible_factories(request.user).order_by("business_unit", "name"))
     scores = selectors.portfolio_scores_for(factories)
     latest = {row["factory"].pk: row["assessment"] for row in scores}
+    # ROI and productivity columns: batch selectors, a fixed number of queries in all.
+    rois = kpi_selectors.roi_by_factory(factories)
+    productivity = kpi_selectors.latest_kpis_by_factory(factories)
     by_unit: dict[str, list] = {}
     for factory in factories:
         factory.latest_final = latest.get(factory.pk)
+        factory.roi = rois.get(factory.pk)
+        factory.roi_missing_rate = factory.pk in rois and factory.roi is None
+        factory.productivity = productivity.get(factory.pk, {})
         by_unit.setdefault(factory.business_unit, []).append(factory)
     counts = list(
         visible_factories(request.user)
@@ -93,6 +99,8 @@ def portfolio(request):
             "software_count": sum(c["count"] for c in counts if c["kind"] == "software"),
             "manufacturing_count": sum(c["count"] for c in counts if c["kind"] == "manufacturing"),
             "assessed_count": len(scores),
+            "payback": kpi_selectors.payback_summary(rois.values()),
+            "kpi_month": next(iter(productivity.values()), {}).get("month"),
             "chart_units": charts.factories_by_unit(counts) if counts else "",
             **_portfolio_charts(scores),
         },

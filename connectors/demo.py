@@ -197,3 +197,6 @@ def load_demo(core: dict, stdout) -> None:
             step(factories[slug], rng, stdout)
         except (OSError, ConnectionError, TimeoutError) as exc:
             stdout.write(f"  {slug}: simulator unavailable ({exc}); its connector was not synced")
+    from connectors.demo_kpis import load_kpi_demo
+
+    load_kpi_demo(core, stdout)

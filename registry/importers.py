@@ -85,7 +85,8 @@ def _check_columns(frame: pd.DataFrame, required: set[str], known: list[str]) ->
             frame[column] = ""
 
 
-def _decimal(value: str, row: int, column: str, errors: list[str]) -> Decimal | None:
+def decimal_amount(value: str, row: int, column: str, errors: list[str]) -> Decimal | None:
+    """An amount ≥ 0 from a cell (None when blank; a row error when not one)."""
     if not value:
         return None
     try:
@@ -97,6 +98,20 @@ def _decimal(value: str, row: int, column: str, errors: list[str]) -> Decimal | 
         errors.append(f"row {row}: {column}: must not be negative")
         return None
     return number
+
+
+def whole_number(value: str, row: int, column: str, errors: list[str]) -> int | None:
+    """A whole number ≥ 0 from a cell (None when blank; a row error when not one)."""
+    if not value:
+        return None
+    try:
+        number = Decimal(value.replace(",", ""))
+        if not number.is_finite() or number < 0 or number != int(number):
+            raise ValueError
+    except (InvalidOperation, ValueError):
+        errors.append(f"row {row}: {column}: '{value}' is not a whole number ≥ 0")
+        return None
+    return int(number)
 
 
 def _split(value: str) -> list[str]:
@@ -127,7 +142,7 @@ def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> 
             errors.append(
                 f"row {row}: ring: '{record['ring']}' is not one of {', '.join(Ring.values)}"
             )
-        cost = _decimal(record["annual_cost_per_seat"], row, "annual_cost_per_seat", errors)
+        cost = decimal_amount(record["annual_cost_per_seat"], row, "annual_cost_per_seat", errors)
         homepage = record["homepage"]
         if homepage and not homepage.lower().startswith(("http://", "https://")):
             errors.append(f"row {row}: homepage: '{homepage}' is not an http(s) URL")
@@ -280,16 +295,8 @@ def import_adoptions(
             errors.append(f"row {row}: factory: unknown factory '{record['factory']}'")
         if not record["tool"]:
             errors.append(f"row {row}: tool: required")
-        seats = None
-        if record["seats"]:
-            try:
-                seats = int(Decimal(record["seats"]))
-                if seats < 0 or Decimal(record["seats"]) != seats:
-                    raise ValueError
-            except (InvalidOperation, ValueError):
-                errors.append(f"row {row}: seats: '{record['seats']}' is not a whole number ≥ 0")
-                seats = None
-        cost = _decimal(record["annual_cost"], row, "annual_cost", errors)
+        seats = whole_number(record["seats"], row, "seats", errors)
+        cost = decimal_amount(record["annual_cost"], row, "annual_cost", errors)
         key = normalize(record["tool"])
         if factory_id is not None and record["tool"]:
             if (factory_id, key) in seen:

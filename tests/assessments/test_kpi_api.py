@@ -208,9 +208,9 @@ def test_kpi_range_defaults_and_limits():
         kpi_range("day", "2026-02-01", "2026-01-01")
 
 
-def test_latest_kpis_for_the_portfolio_take_three_queries(world, django_assert_num_queries):
+def test_latest_kpis_for_the_portfolio_take_two_queries(world, django_assert_num_queries):
     from assessments.kpi_selectors import latest_kpis_by_factory
-    from connectors.facts import Deployment
+    from connectors.facts import Deployment, WorkItem
 
     OTCounter.objects.create(
         factory=world.factory_a,
@@ -234,10 +234,19 @@ def test_latest_kpis_for_the_portfolio_take_three_queries(world, django_assert_n
         )
         for day in range(1, 32)
     )
-    with django_assert_num_queries(3):
+    for day in (3, 10, 20):  # incidents, restored by the next deployment 30 min later
+        WorkItem.objects.create(
+            factory=world.factory_b,
+            source="jira",
+            key=f"INC-{day}",
+            kind="incident",
+            created=datetime(2026, 10, day, 11, 30, tzinfo=UTC),
+        )
+    with django_assert_num_queries(2):
         summary = latest_kpis_by_factory(
             [world.factory_a, world.factory_b], today=date(2026, 11, 25)
         )
-    # A = 0.8, P = 1.0, Q = 0.5 → 0.4; 31 deployments in 31 days, 2 h lead, no failure → elite.
+    # A = 0.8, P = 1.0, Q = 0.5 → 0.4; 31 deployments in 31 days, 2 h lead, restores in
+    # 0.5 h: elite, but 3 failures of 34 (8.8 %) make the change failure rate high.
     assert summary[world.factory_a.pk] == {"oee": 0.4, "dora_band": None, "month": "2026-10-01"}
-    assert summary[world.factory_b.pk] == {"oee": None, "dora_band": "elite", "month": "2026-10-01"}
+    assert summary[world.factory_b.pk] == {"oee": None, "dora_band": "high", "month": "2026-10-01"}

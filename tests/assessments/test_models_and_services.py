@@ -121,7 +121,8 @@ def test_signals_without_data_say_not_measured_and_suggest_nothing(world):
     for key in ("oee", "roi_payback_months"):
         assert readings[key].measured is False
         assert readings[key].value is None and readings[key].suggested_rating is None
-        assert "not measured" in readings[key].detail
+    assert readings["oee"].detail.startswith("No OT counters")
+    assert readings["roi_payback_months"].detail == "No investment recorded for this factory."
 
 
 def test_overriding_a_measured_suggestion_needs_a_comment(world):
@@ -228,3 +229,18 @@ def test_demo_has_final_assessments_for_every_factory_over_all_five_stages(db):
     assert pilsen == ["Developing", "Established"]
     assert finals.count() == 11
     assert Assessment.objects.filter(status="in_progress").count() == 1
+    # The KPI history of the demo feeds the OEE, DORA and payback signals.
+    readings = {
+        (r.assessment.factory.slug, r.signal): r
+        for r in SignalReading.objects.filter(assessment__in=latest.values()).select_related(
+            "assessment__factory"
+        )
+    }
+    for slug in ("aarhus-turbines", "stuttgart-press"):
+        assert readings[(slug, "oee")].measured and readings[(slug, "oee")].suggested_rating
+    assert readings[("grid-analytics", "dora_change_failure_rate")].suggested_rating == 5
+    assert "DORA band elite" in readings[("grid-analytics", "dora_lead_time_hours")].detail
+    assert readings[("aarhus-turbines", "roi_payback_months")].value == 5.0
+    puebla = readings[("puebla-assembly", "roi_payback_months")]
+    assert not puebla.measured and "Not paid back yet" in puebla.detail
+    assert ("grid-analytics", "oee") not in readings  # a plant-only criterion

@@ -1,0 +1,28 @@
+"""``manage.py import_licences PATH``: seats and annual cost of existing adoptions from a
+licence / SAM export (CSV/XLSX), atomic."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from registry.importers import ImportRejected, read_table
+from registry.licences import import_licences
+
+
+class Command(BaseCommand):
+    help = (
+        "Update the seats and annual cost of existing adoptions from a licence/SAM export "
+        "(factory,tool,seats,annual_cost[,currency]); creates no adoption; a bad file is "
+        "rejected whole."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("path")
+
+    def handle(self, *args, **options):
+        try:
+            summary = import_licences(read_table(options["path"]))
+        except ImportRejected as exc:
+            for line in exc.errors:
+                self.stderr.write(line)
+            raise CommandError(f"{options['path']}: rejected, nothing imported ({exc})") from exc
+        for line in summary.lines():
+            self.stdout.write(line)
