@@ -28,7 +28,7 @@ from assessments.scoring import RatingInput, ScoreResult, score
 from coe.models import Factory
 
 DEFAULT_MODEL_KEY = "digital-factory"
-EVIDENCE_MAX_BYTES = getattr(settings, "ASSESSMENT_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+EVIDENCE_MAX_BYTES = settings.ASSESSMENT_EVIDENCE_MAX_BYTES
 EVIDENCE_EXTENSIONS = {
     ".pdf",
     ".png",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,14 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from exc
+
+
+def env_decimal(name: str, default: str) -> Decimal:
+    value = env_str(name, default)
+    try:
+        return Decimal(value)
+    except InvalidOperation as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -277,6 +286,23 @@ CELERY_TIMEZONE = TIME_ZONE
 CONNECTOR_DEFAULT_ALLOWLIST = env_list(
     "CONNECTOR_DEFAULT_ALLOWLIST", "127.0.0.0/8,::1" if DEBUG or TESTING else ""
 )
+
+# Tool requests (docs/tool-requests.md): cost above which the CoE must review (in the
+# factory's currency), the fast track, due days per step, the longest hold-ring exception.
+TOOL_REQUEST_REVIEW_THRESHOLD = env_decimal("TOOL_REQUEST_REVIEW_THRESHOLD", "10000")
+TOOL_REQUEST_FAST_TRACK = env_bool("TOOL_REQUEST_FAST_TRACK", True)
+TOOL_REQUEST_OWNER_DAYS = env_int("TOOL_REQUEST_OWNER_DAYS", 5)
+TOOL_REQUEST_COE_DAYS = env_int("TOOL_REQUEST_COE_DAYS", 10)
+TOOL_REQUEST_PROVISION_DAYS = env_int("TOOL_REQUEST_PROVISION_DAYS", 10)
+TOOL_REQUEST_EXCEPTION_MAX_DAYS = env_int("TOOL_REQUEST_EXCEPTION_MAX_DAYS", 365)
+# The service's public address, for links in notification mails.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+# Push ingestion and uploads (docs/kpis.md): largest body and most rows accepted.
+INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024)
+INGEST_MAX_ROWS = env_int("INGEST_MAX_ROWS", 100_000)
+# Largest evidence file of an audit answer.
+ASSESSMENT_EVIDENCE_MAX_BYTES = env_int("ASSESSMENT_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
 
 # The password every demo user gets from `load_demo` (printed by the command).
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "northwind-demo-2026")

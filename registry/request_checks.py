@@ -4,19 +4,18 @@ preview of the form, the stored checks of a submitted request and the approval s
 :func:`evaluate` is pure (plain data in, ``[{check, result, message}]`` out);
 :func:`check_input` loads what it needs from the registry in a constant number of queries.
 
-Settings (Django settings first, then the environment, then the default):
+Settings (``coe/settings.py``, from the environment):
 ``TOOL_REQUEST_REVIEW_THRESHOLD`` (10000, in the factory's currency),
 ``TOOL_REQUEST_FAST_TRACK`` (on), ``TOOL_REQUEST_OWNER_DAYS`` (5),
 ``TOOL_REQUEST_COE_DAYS`` (10), ``TOOL_REQUEST_PROVISION_DAYS`` (10),
-``TOOL_REQUEST_EXCEPTION_MAX_DAYS`` (365), ``TOOL_REQUEST_SITE_URL`` (links in mails).
+``TOOL_REQUEST_EXCEPTION_MAX_DAYS`` (365), ``SITE_URL`` (links in mails).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -27,45 +26,19 @@ NEAR_MATCH_THRESHOLD = 0.7
 # How many other factories a message names before it says "and N more".
 MAX_NAMED = 5
 
-_DEFAULTS = {
-    "TOOL_REQUEST_REVIEW_THRESHOLD": "10000",
-    "TOOL_REQUEST_FAST_TRACK": "1",
-    "TOOL_REQUEST_OWNER_DAYS": "5",
-    "TOOL_REQUEST_COE_DAYS": "10",
-    "TOOL_REQUEST_PROVISION_DAYS": "10",
-    "TOOL_REQUEST_EXCEPTION_MAX_DAYS": "365",
-    "TOOL_REQUEST_SITE_URL": "http://127.0.0.1:8000",
-}
-
-
-def setting(name: str):
-    """A tool-request setting: Django settings, else the environment, else the default."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name, _DEFAULTS[name])
-    return value
-
 
 def review_threshold() -> Decimal:
-    """Annual cost above which a request needs CoE review."""
-    try:
-        return Decimal(str(setting("TOOL_REQUEST_REVIEW_THRESHOLD")))
-    except InvalidOperation:
-        return Decimal(_DEFAULTS["TOOL_REQUEST_REVIEW_THRESHOLD"])
+    """Annual cost above which a request needs CoE review (``TOOL_REQUEST_REVIEW_THRESHOLD``)."""
+    return Decimal(str(settings.TOOL_REQUEST_REVIEW_THRESHOLD))
 
 
 def fast_track_enabled() -> bool:
-    value = setting("TOOL_REQUEST_FAST_TRACK")
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+    return bool(settings.TOOL_REQUEST_FAST_TRACK)
 
 
 def setting_days(name: str) -> int:
-    try:
-        return int(setting(name))
-    except (TypeError, ValueError):
-        return int(_DEFAULTS[name])
+    """One of the ``TOOL_REQUEST_*_DAYS`` settings."""
+    return int(getattr(settings, name))
 
 
 @dataclass(frozen=True)

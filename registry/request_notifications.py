@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 
 from coe.choices import COE_STAFF_GROUP, Role
-from registry.request_checks import setting
 from registry.request_choices import RequestStatus
 
 logger = logging.getLogger(__name__)
-
-_DEFAULT_SITE = "http://127.0.0.1:8000"
 
 
 def _owners(tool_request):
@@ -83,7 +81,7 @@ def message_for(tool_request, *, from_status: str, to_status: str, actor, commen
         f"[CoE] Tool request #{tool_request.pk}: {tool_request.tool_name} for "
         f"{tool_request.factory.name} is {status}"
     )
-    site = str(setting("TOOL_REQUEST_SITE_URL") or _DEFAULT_SITE).rstrip("/")
+    site = settings.SITE_URL.rstrip("/")
     lines = [
         f"{tool_request.tool_name} for {tool_request.factory.name}, requested by "
         f"{tool_request.requester.get_full_name() or tool_request.requester.username}.",

@@ -31,12 +31,12 @@ ACCEPTED = ("application/json", "text/csv", XLSX_TYPE, "multipart/form-data")
 
 def max_bytes() -> int:
     """Largest accepted body (``INGEST_MAX_BYTES``, default 10 MB)."""
-    return int(getattr(settings, "INGEST_MAX_BYTES", 10 * 1024 * 1024))
+    return int(settings.INGEST_MAX_BYTES)
 
 
 def max_rows() -> int:
     """Most rows accepted in one push (``INGEST_MAX_ROWS``, default 100,000)."""
-    return int(getattr(settings, "INGEST_MAX_ROWS", 100_000))
+    return int(settings.INGEST_MAX_ROWS)
 
 
 class RawParser(BaseParser):
