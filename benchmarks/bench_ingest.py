@@ -1,6 +1,7 @@
 """Ingest benchmark on PostgreSQL: 200,000 device rows, first load and unchanged re-sync.
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/coe .venv/bin/python benchmarks/bench_ingest.py
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/coe \
+        .venv/bin/python benchmarks/bench_ingest.py
 
 Baselines measured in the same run: a raw ``COPY`` of the same rows into an empty table
 (no indexes) and ``update_or_create`` in a loop on a sample. Targets: the ingest's first
@@ -54,7 +55,8 @@ def records(n: int):
         yield DeviceRecord(
             source_id=f"ns=2;s=device-{i}",
             serial_number=f"SN-{i:08d}",
-            mac=f"02:00:{(i >> 24) & 255:02x}:{(i >> 16) & 255:02x}:{(i >> 8) & 255:02x}:{i & 255:02x}",
+            mac=f"02:00:{(i >> 24) & 255:02x}:{(i >> 16) & 255:02x}:"
+            f"{(i >> 8) & 255:02x}:{i & 255:02x}",
             manufacturer=vendor,
             model=model,
             firmware=f"{i % 7}.{i % 3}.0",
@@ -70,18 +72,19 @@ def raw_copy(factory_id: int, n: int) -> float:
         cursor = wrapper.cursor
         cursor.execute("DROP TABLE IF EXISTS bench_raw_device")
         cursor.execute(
-            "CREATE TABLE bench_raw_device (id bigint, factory_id bigint, serial_number varchar(120),"
-            " mac varchar(17), manufacturer varchar(200), model varchar(200), firmware varchar(120),"
-            " hardware_revision varchar(120), name varchar(200), serial_normalised varchar(120),"
-            " status varchar(10), first_seen timestamptz, last_seen timestamptz, updated_at timestamptz)"
+            "CREATE TABLE bench_raw_device (id bigint, factory_id bigint,"
+            " serial_number varchar(120), mac varchar(17), manufacturer varchar(200),"
+            " model varchar(200), firmware varchar(120), hardware_revision varchar(120),"
+            " name varchar(200), serial_normalised varchar(120), status varchar(10),"
+            " first_seen timestamptz, last_seen timestamptz, updated_at timestamptz)"
         )
         started = time.perf_counter()
         with (
             transaction.atomic(),
             cursor.copy(
-                "COPY bench_raw_device (id, factory_id, serial_number, mac, manufacturer, model, firmware,"
-                " hardware_revision, name, serial_normalised, status, first_seen, last_seen, updated_at)"
-                " FROM STDIN"
+                "COPY bench_raw_device (id, factory_id, serial_number, mac, manufacturer,"
+                " model, firmware, hardware_revision, name, serial_normalised, status,"
+                " first_seen, last_seen, updated_at) FROM STDIN"
             ) as copy,
         ):
             for i, r in enumerate(records(n)):
@@ -137,7 +140,8 @@ def tuples_written() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(c.oid)"
-            " + pg_stat_get_xact_tuples_updated(c.oid) + pg_stat_get_xact_tuples_deleted(c.oid)), 0)"
+            " + pg_stat_get_xact_tuples_updated(c.oid)"
+            " + pg_stat_get_xact_tuples_deleted(c.oid)), 0)"
             " FROM pg_class c WHERE c.relname = ANY(%s)",
             [[m._meta.db_table for m in TABLES]],
         )
@@ -215,7 +219,8 @@ def main() -> int:
         print(f"update_or_create loop (sample of {SAMPLE:,}): {uoc_rate:,.0f} rows/s")
         print(
             f"ingest first load: {load_s:.2f} s ({load_rate:,.0f} rows/s), "
-            f"created {load_run.created:,}; ratio to raw COPY rate {load_rate / copy_rate:.2f} (≥ 0.25)"
+            f"created {load_run.created:,}; "
+            f"ratio to raw COPY rate {load_rate / copy_rate:.2f} (≥ 0.25)"
         )
         print(
             f"re-sync unchanged: {resync_s:.2f} s, unchanged {resync_run.unchanged:,}, "
