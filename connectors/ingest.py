@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -623,6 +624,15 @@ RECORD_COLUMNS = [
     "last_seen",
 ]
 CHANGE_COLUMNS = ["device_id", "field", "old", "new", "source", "run_id", "at"]
+_DEVICE_ROW = itemgetter(*DEVICE_COLUMNS)
+_CHANGE_ROW = itemgetter(*CHANGE_COLUMNS)
+_DATA_AT = RECORD_COLUMNS.index("data")
+
+
+def _record_row(row: dict) -> tuple:
+    values = [row[c] for c in RECORD_COLUMNS]
+    values[_DATA_AT] = json.dumps(values[_DATA_AT])
+    return tuple(values)
 
 
 def write_batch(plan: BatchPlan) -> None:
@@ -712,17 +722,14 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 device_table,
                 DEVICE_COLUMNS,
-                (tuple(row[c] for c in DEVICE_COLUMNS) for row in plan.new_devices),
+                map(_DEVICE_ROW, plan.new_devices),
             )
         if plan.new_records:
             _copy(
                 cursor,
                 record_table,
                 RECORD_COLUMNS,
-                (
-                    tuple(json.dumps(r[c]) if c == "data" else r[c] for c in RECORD_COLUMNS)
-                    for r in plan.new_records
-                ),
+                (_record_row(r) for r in plan.new_records),
             )
         if plan.changed_devices:
             cursor.execute(
@@ -736,7 +743,7 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 "stage_device",
                 DEVICE_COLUMNS,
-                (tuple(row[c] for c in DEVICE_COLUMNS) for row in plan.changed_devices),
+                map(_DEVICE_ROW, plan.changed_devices),
             )
             updates = ", ".join(
                 f"{c} = s.{c}" for c in DEVICE_COLUMNS if c not in ("id", "first_seen")
@@ -770,5 +777,5 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 DeviceChange._meta.db_table,
                 CHANGE_COLUMNS,
-                (tuple(row[c] for c in CHANGE_COLUMNS) for row in plan.changes),
+                map(_CHANGE_ROW, plan.changes),
             )
