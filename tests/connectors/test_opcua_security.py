@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from connectors.models import Device
 from connectors.simulators.opcua_server import OpcUaSimulator, SimDevice
+from connectors.sources.opcua import run_coroutine
 from tests.connectors.helpers import make_connector, run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ def make_certificate(folder, name: str) -> tuple[str, str]:
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     key, cert = folder / f"{name}-key.pem", folder / f"{name}-cert.der"
-    asyncio.run(
+    run_coroutine(
         setup_self_signed_certificate(
             key,
             cert,
