@@ -411,9 +411,9 @@ class IngestSession:
         existing_ids = {t for _, t in targets if isinstance(t, int)}
         devices = {
             row["id"]: row
-            for row in Device.objects.filter(id__in=existing_ids).values(
-                "id", "status", "first_seen", "last_seen", "serial_normalised", *FIELDS
-            )
+            for row in Device.objects.filter(**_in("id", existing_ids))
+            .order_by()
+            .values("id", "status", "first_seen", "last_seen", "serial_normalised", *FIELDS)
         }
         records: dict[int | str, dict[tuple[int, str], tuple[str, int, str, dict]]] = {}
         for kind, cid, sid, data, device_id in (
