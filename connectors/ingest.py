@@ -27,9 +27,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Lookup, Q
 from django.utils import timezone
 
 from connectors.choices import DeviceStatus
@@ -123,19 +125,87 @@ class BatchPlan:
         )
 
 
-def _normalise(record: DeviceRecord) -> _Norm:
-    data = {name: clean_text(getattr(record, name), limit) for name, limit in FIELDS.items()}
-    data["mac"] = normalise_mac(data["mac"])
-    status = DeviceStatus.OFFLINE if record.online is False else DeviceStatus.ACTIVE
-    data["status"] = str(status)
-    digest = hashlib.md5("\x1f".join(data.values()).encode(), usedforsecurity=False).hexdigest()
+class AnyLookup(Lookup):
+    """``field = ANY(%s)`` with the whole list as one array parameter (PostgreSQL): no
+    placeholder per value to build and parse for lists of thousands."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return self.rhs
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        # Typed like the column, so PostgreSQL hashes the array (and may use the index)
+        # instead of comparing every row with every element (a cross-type smallint[]).
+        base = self.lhs.output_field.db_type(connection).split("(")[0]
+        return f"{lhs} = ANY(%s::{base}[])", [*lhs_params, self.rhs.values]
+
+
+for _model, _field in (
+    (DeviceSourceRecord, "source_id"),
+    (DeviceSourceRecord, "device"),
+    (Device, "id"),
+    (Device, "serial_normalised"),
+    (Device, "mac"),
+):
+    _model._meta.get_field(_field).register_lookup(AnyLookup)
+
+
+class _Values:
+    """A list Django passes through untouched (it resolves a list element by element)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values):
+        self.values = list(values)
+
+
+def _in(field: str, values) -> dict:
+    """A filter of ``field`` over ``values``: ``= ANY`` on PostgreSQL, ``IN`` elsewhere."""
+    if connection.vendor == "postgresql":
+        return {f"{field}__any": _Values(values)}
+    return {f"{field}__in": list(values)}
+
+
+def raw_digest(record: DeviceRecord) -> str:
+    """A hash of what the record says, before normalisation (which is deterministic, so the
+    same raw record always normalises the same): unchanged records skip normalising."""
+    raw = "\x1f".join(
+        (
+            record.serial_number or "",
+            record.mac or "",
+            record.manufacturer or "",
+            record.model or "",
+            record.firmware or "",
+            record.hardware_revision or "",
+            record.name or "",
+            "0" if record.online is False else "1",
+        )
+    )
+    return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
+
+
+def _normalise(record: DeviceRecord, digest: str) -> _Norm:
+    data = {
+        "serial_number": clean_text(record.serial_number, 120),
+        "mac": normalise_mac(record.mac),
+        "manufacturer": clean_text(record.manufacturer, 200),
+        "model": clean_text(record.model, 200),
+        "firmware": clean_text(record.firmware, 120),
+        "hardware_revision": clean_text(record.hardware_revision, 120),
+        "name": clean_text(record.name, 200),
+    }
+    status = DeviceStatus.OFFLINE.value if record.online is False else DeviceStatus.ACTIVE.value
+    data["status"] = status
     return _Norm(
         source_id=record.source_id,
         data=data,
         digest=digest,
         serial=normalise_serial(data["serial_number"]),
         mac=data["mac"],
-        status=str(status),
+        status=status,
     )
 
 
@@ -146,6 +216,12 @@ def reconcile(records: Iterable[tuple[str, int, str, dict]], ranks: dict[str, di
     values: dict[str, str] = {}
     winners: dict[str, str] = {}
     ordered = sorted(records, key=lambda r: (r[1], r[2]))
+    if len(ordered) == 1:  # one source: it wins every field it fills
+        kind, _, _, data = ordered[0]
+        for name in FIELDS:
+            values[name] = data.get(name) or ""
+            winners[name] = kind if values[name] else ""
+        return values, winners
     for name in FIELDS:
         rank = ranks[name]
         best = None
@@ -230,11 +306,10 @@ class IngestSession:
 
     # --- devices ------------------------------------------------------------------------
     def _ingest_devices(self, batch: list[DeviceRecord]) -> None:
-        norms = [_normalise(r) for r in batch]
         for attempt in range(2):
             try:
                 with transaction.atomic():
-                    plan, counts, seen = self._plan(norms)
+                    plan, counts, seen = self._plan(batch)
                     write_batch(plan)
                     seen |= {row["id"] for row in plan.new_devices}
                 break
@@ -247,26 +322,47 @@ class IngestSession:
             self.counts[key] += value
         self.seen_device_ids |= seen
 
-    def _plan(self, norms: list[_Norm]) -> tuple[BatchPlan, dict, set[int]]:
+    def _plan(self, batch: list[DeviceRecord]) -> tuple[BatchPlan, dict, set[int]]:
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         seen: set[int] = set()
         cutoff = self.now - self.resolution
-        existing = {
-            row[0]: row
-            for row in DeviceSourceRecord.objects.filter(
-                connector_id=self.connector.pk, source_id__in=[n.source_id for n in norms]
-            ).values_list(
-                "source_id", "id", "device_id", "data_hash", "device__status", "device__last_seen"
+        # Two index lookups rather than a join: robust whatever the planner's statistics.
+        records = list(
+            DeviceSourceRecord.objects.filter(
+                connector_id=self.connector.pk, **_in("source_id", [r.source_id for r in batch])
             )
-        }
+            .order_by()
+            .values_list("source_id", "id", "device_id", "data_hash")
+        )
+        state = {}
+        if records:
+            fresh = ExpressionWrapper(Q(last_seen__gte=cutoff), output_field=BooleanField())
+            state = {
+                pk: (status, is_fresh)
+                for pk, status, is_fresh in Device.objects.filter(
+                    **_in("id", {r[2] for r in records})
+                )
+                .order_by()
+                .annotate(fresh=fresh)
+                .values_list("id", "status", "fresh")
+            }
+        existing = {r[0]: (*r, *state.get(r[2], ("", False))) for r in records}
         dirty: list[_Norm] = []
-        for norm in norms:
-            row = existing.get(norm.source_id)
-            if row and row[3] == norm.digest and row[4] == norm.status and row[5] >= cutoff:
+        offline = DeviceStatus.OFFLINE.value
+        active = DeviceStatus.ACTIVE.value
+        for record in batch:
+            digest = raw_digest(record)
+            row = existing.get(record.source_id)
+            if (
+                row
+                and row[3] == digest
+                and row[5]
+                and row[4] == (offline if record.online is False else active)
+            ):
                 counts["unchanged"] += 1
                 seen.add(row[2])
             else:
-                dirty.append(norm)
+                dirty.append(_normalise(record, digest))
         plan = BatchPlan()
         if not dirty:
             return plan, counts, seen
@@ -279,12 +375,16 @@ class IngestSession:
         if serials:
             by_serial = dict(
                 Device.objects.filter(
-                    factory_id=self.factory_id, serial_normalised__in=serials
-                ).values_list("serial_normalised", "id")
+                    factory_id=self.factory_id, **_in("serial_normalised", serials)
+                )
+                # Spelled like the partial unique index's condition, so the index serves it.
+                .exclude(serial_normalised="")
+                .order_by()
+                .values_list("serial_normalised", "id")
             )
         if macs:
             for mac, pk in (
-                Device.objects.filter(factory_id=self.factory_id, mac__in=macs)
+                Device.objects.filter(factory_id=self.factory_id, **_in("mac", macs))
                 .order_by("id")
                 .values_list("mac", "id")
             ):
@@ -311,14 +411,16 @@ class IngestSession:
         existing_ids = {t for _, t in targets if isinstance(t, int)}
         devices = {
             row["id"]: row
-            for row in Device.objects.filter(id__in=existing_ids).values(
-                "id", "status", "first_seen", "last_seen", "serial_normalised", *FIELDS
-            )
+            for row in Device.objects.filter(**_in("id", existing_ids))
+            .order_by()
+            .values("id", "status", "first_seen", "last_seen", "serial_normalised", *FIELDS)
         }
         records: dict[int | str, dict[tuple[int, str], tuple[str, int, str, dict]]] = {}
-        for kind, cid, sid, data, device_id in DeviceSourceRecord.objects.filter(
-            device_id__in=existing_ids
-        ).values_list("source_kind", "connector_id", "source_id", "data", "device_id"):
+        for kind, cid, sid, data, device_id in (
+            DeviceSourceRecord.objects.filter(**_in("device", existing_ids))
+            .order_by()
+            .values_list("source_kind", "connector_id", "source_id", "data", "device_id")
+        ):
             records.setdefault(device_id, {})[(cid, sid)] = (kind, cid, sid, data)
 
         status_by_target: dict[int | str, tuple[str, str]] = {}
@@ -362,9 +464,13 @@ class IngestSession:
                 )
 
         touched: dict[int | str, bool] = {}
+        serial_forms = {n.data["serial_number"]: n.serial for n in dirty}
         for target, status_info in status_by_target.items():
             values, winners = reconcile(records[target].values(), self.ranks)
-            values["serial_normalised"] = normalise_serial(values["serial_number"])
+            serial = values["serial_number"]
+            values["serial_normalised"] = (
+                serial_forms[serial] if serial in serial_forms else normalise_serial(serial)
+            )
             status, status_source = status_info
             if isinstance(target, str):
                 plan.new_devices.append(
@@ -458,15 +564,22 @@ class IngestSession:
         """Mark this connector's devices not seen in this (complete, full) sync as stale."""
         self.flush()
         known = set(
-            DeviceSourceRecord.objects.filter(connector_id=self.connector.pk)
-            .exclude(device__status=DeviceStatus.STALE)
-            .values_list("device_id", flat=True)
+            DeviceSourceRecord.objects.filter(connector_id=self.connector.pk).values_list(
+                "device_id", flat=True
+            )
         )
-        missing = sorted(known - self.seen_device_ids)
-        for start in range(0, len(missing), 1000):
-            chunk = missing[start : start + 1000]
+        candidates = sorted(known - self.seen_device_ids)
+        missing: list[int] = []
+        for start in range(0, len(candidates), 1000):
+            chunk = candidates[start : start + 1000]
             with transaction.atomic():
-                before = dict(Device.objects.filter(id__in=chunk).values_list("id", "status"))
+                before = dict(
+                    Device.objects.filter(id__in=chunk)
+                    .exclude(status=DeviceStatus.STALE)
+                    .values_list("id", "status")
+                )
+                chunk = list(before)
+                missing += chunk
                 Device.objects.filter(id__in=chunk).update(
                     status=DeviceStatus.STALE, updated_at=self.now
                 )
@@ -511,6 +624,15 @@ RECORD_COLUMNS = [
     "last_seen",
 ]
 CHANGE_COLUMNS = ["device_id", "field", "old", "new", "source", "run_id", "at"]
+_DEVICE_ROW = itemgetter(*DEVICE_COLUMNS)
+_CHANGE_ROW = itemgetter(*CHANGE_COLUMNS)
+_DATA_AT = RECORD_COLUMNS.index("data")
+
+
+def _record_row(row: dict) -> tuple:
+    values = [row[c] for c in RECORD_COLUMNS]
+    values[_DATA_AT] = json.dumps(values[_DATA_AT])
+    return tuple(values)
 
 
 def write_batch(plan: BatchPlan) -> None:
@@ -557,14 +679,21 @@ def _write_portable(plan: BatchPlan) -> None:
     DeviceChange.objects.bulk_create([DeviceChange(**row) for row in plan.changes], batch_size=200)
 
 
+_SEQUENCES: dict[str, str] = {}
+
+
 def _next_ids(cursor, table: str, count: int) -> list[int]:
+    """``count`` fresh ids of ``table`` drawn from its sequence in one round trip."""
     if not count:
         return []
+    if table not in _SEQUENCES:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        _SEQUENCES[table] = cursor.fetchone()[0]
     cursor.execute(
-        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
-        [count],
+        "SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)",
+        [_SEQUENCES[table], count],
     )
-    return [row[0] for row in cursor.fetchall()]
+    return cursor.fetchone()[0]
 
 
 def _copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
@@ -573,16 +702,10 @@ def _copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None
             copy.write_row(row)
 
 
-def _upsert(cursor, table: str, stage: str, columns: list[str], keep: tuple[str, ...]) -> None:
-    cols = ", ".join(columns)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "id" and c not in keep)
-    cursor.execute(
-        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
-
-
 def _write_postgresql(plan: BatchPlan) -> None:
+    """COPY new rows (ids drawn from the sequences up front) straight into their tables;
+    COPY changed rows into temporary staging tables and apply them with one set-based
+    ``UPDATE … FROM`` per table. Changes (history) are append-only: COPY."""
     device_table = Device._meta.db_table
     record_table = DeviceSourceRecord._meta.db_table
     with connection.cursor() as wrapper:
@@ -594,49 +717,51 @@ def _write_postgresql(plan: BatchPlan) -> None:
         record_ids = _next_ids(cursor, record_table, len(plan.new_records))
         for row, pk in zip(plan.new_records, record_ids, strict=True):
             row["id"] = pk
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS stage_device (LIKE {device_table}) "
-            "ON COMMIT DELETE ROWS"
-        )
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS stage_record (LIKE {record_table}) "
-            "ON COMMIT DELETE ROWS"
-        )
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS stage_record_change (id bigint, "
-            "device_id bigint, data jsonb, data_hash varchar(32), last_seen timestamptz) "
-            "ON COMMIT DELETE ROWS"
-        )
-        # Empty already after a commit; inside an outer transaction (tests, callers'
-        # atomic blocks) the previous batch's rows must go.
-        cursor.execute("TRUNCATE stage_device, stage_record, stage_record_change")
-        device_rows = (*plan.new_devices, *plan.changed_devices)
-        if device_rows:
+        if plan.new_devices:
+            _copy(
+                cursor,
+                device_table,
+                DEVICE_COLUMNS,
+                map(_DEVICE_ROW, plan.new_devices),
+            )
+        if plan.new_records:
+            _copy(
+                cursor,
+                record_table,
+                RECORD_COLUMNS,
+                (_record_row(r) for r in plan.new_records),
+            )
+        if plan.changed_devices:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS stage_device (LIKE {device_table}) "
+                "ON COMMIT DELETE ROWS"
+            )
+            # Empty after a commit already; inside an outer transaction (tests, a caller's
+            # atomic block) the previous batch's rows must go.
+            cursor.execute("TRUNCATE stage_device")
             _copy(
                 cursor,
                 "stage_device",
                 DEVICE_COLUMNS,
-                (tuple(row[c] for c in DEVICE_COLUMNS) for row in device_rows),
+                map(_DEVICE_ROW, plan.changed_devices),
             )
-            _upsert(cursor, device_table, "stage_device", DEVICE_COLUMNS, ("first_seen",))
-        if plan.new_records:
-            _copy(
-                cursor,
-                "stage_record",
-                RECORD_COLUMNS,
-                (
-                    tuple(json.dumps(r[c]) if c == "data" else r[c] for c in RECORD_COLUMNS)
-                    for r in plan.new_records
-                ),
+            updates = ", ".join(
+                f"{c} = s.{c}" for c in DEVICE_COLUMNS if c not in ("id", "first_seen")
             )
-            _upsert(cursor, record_table, "stage_record", RECORD_COLUMNS, ("first_seen",))
+            cursor.execute(
+                f"UPDATE {device_table} t SET {updates} FROM stage_device s WHERE t.id = s.id"
+            )
         if plan.changed_records:
-            # Changed records carry only what changes: a narrower staging table.
-            cols = ["id", "device_id", "data", "data_hash", "last_seen"]
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS stage_record_change (id bigint, "
+                "device_id bigint, data jsonb, data_hash varchar(32), last_seen timestamptz) "
+                "ON COMMIT DELETE ROWS"
+            )
+            cursor.execute("TRUNCATE stage_record_change")
             _copy(
                 cursor,
                 "stage_record_change",
-                cols,
+                ["id", "device_id", "data", "data_hash", "last_seen"],
                 (
                     (r["id"], r["device_id"], json.dumps(r["data"]), r["data_hash"], r["last_seen"])
                     for r in plan.changed_records
@@ -652,5 +777,5 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 DeviceChange._meta.db_table,
                 CHANGE_COLUMNS,
-                (tuple(row[c] for c in CHANGE_COLUMNS) for row in plan.changes),
+                map(_CHANGE_ROW, plan.changes),
             )

@@ -25,6 +25,7 @@ JUNK_SERIALS = frozenset(
 )
 _SERIAL_STRIP = re.compile(r"[\s\-_.:/]+")
 _HEX = re.compile(r"[^0-9a-f]")
+_CANONICAL_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
 
 def normalise_serial(value: str | None) -> str:
@@ -44,10 +45,13 @@ def normalise_mac(value: str | None) -> str:
     """``aa:bb:cc:dd:ee:ff`` from any common notation; "" when not a usable MAC."""
     if not value:
         return ""
-    digits = _HEX.sub("", str(value).lower())
-    if len(digits) != 12 or digits in ("000000000000", "ffffffffffff"):
+    text = str(value).lower()
+    if _CANONICAL_MAC.fullmatch(text):
+        return "" if text in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff") else text
+    d = _HEX.sub("", text)
+    if len(d) != 12 or d in ("000000000000", "ffffffffffff"):
         return ""
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+    return f"{d[0:2]}:{d[2:4]}:{d[4:6]}:{d[6:8]}:{d[8:10]}:{d[10:12]}"
 
 
 def clean_text(value, limit: int) -> str:

@@ -52,12 +52,15 @@ class OpcUaSimulator:
         load_nodesets: bool = True,
         port: int | None = None,
         users: dict[str, str] | None = None,
+        certificate: tuple[str, str] | None = None,
     ):
         self.devices = devices or []
         self.load_nodesets = load_nodesets
         self.port = port or free_port()
         self.endpoint = f"opc.tcp://127.0.0.1:{self.port}/coe/"
         self.users = users
+        # (certificate, private key) paths: serve Basic256Sha256 (SignAndEncrypt) only.
+        self.certificate = certificate
         self.counter_nodes: dict[str, str] = {}  # "device/counter" → node id
         self._loop: LoopThread | None = None
         self._server = None
@@ -87,7 +90,12 @@ class OpcUaSimulator:
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name("CoE OPC UA simulator")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.certificate:
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+            await server.load_certificate(self.certificate[0])
+            await server.load_private_key(self.certificate[1])
+        else:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         if self.load_nodesets:
             for name in NODESETS:
                 await server.import_xml(str(nodeset_dir() / name))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,6 +35,29 @@ IDENTIFICATION = {
 EXTRA = {"DeviceRevision", "ProductCode", "ProductInstanceUri"}
 SERVER_NODE = "i=2253"  # the Server object: diagnostics, never devices
 OBJECT, VARIABLE = 1, 2  # ua.NodeClass values
+
+
+def run_coroutine(coro):
+    """``asyncio.run(coro)``, in a fresh thread when this thread already runs an event loop
+    (e.g. under an async server or a browser-test driver)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    result: dict = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coro)
+        except BaseException as exc:  # handed back to the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name="opcua-client")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 def _value_text(value) -> str:
@@ -105,7 +129,7 @@ class OpcUaAdapter(Adapter):
 
     def fetch(self) -> Iterator[Item]:
         items: list[Item] = []
-        error = asyncio.run(self._collect(items))
+        error = run_coroutine(self._collect(items))
         devices = sum(isinstance(i, DeviceRecord) for i in items)
         yield from items
         if error is not None:

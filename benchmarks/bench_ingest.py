@@ -1,0 +1,246 @@
+"""Ingest benchmark on PostgreSQL: 200,000 device rows, first load and unchanged re-sync.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/coe \
+        .venv/bin/python benchmarks/bench_ingest.py
+
+Baselines measured in the same run: a raw ``COPY`` of the same rows into an empty table
+(no indexes) and ``update_or_create`` in a loop on a sample. Targets: the ingest's first
+load reaches ≥ 0.25× the raw COPY rate; the unchanged re-sync writes nothing and takes
+≤ 3× the raw COPY time; peak memory (RSS) stays under 400 MB. Exits non-zero on a miss.
+Works in its own factory and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROWS = int(os.environ.get("BENCH_ROWS", "200000"))
+SAMPLE = int(os.environ.get("BENCH_SAMPLE", "2000"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coe.settings")
+os.environ.setdefault("DEBUG", "1")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from coe.models import Factory  # noqa: E402
+from connectors.ingest import IngestSession  # noqa: E402
+from connectors.models import Device, DeviceChange, DeviceSourceRecord, SyncRun  # noqa: E402
+from connectors.records import DeviceRecord  # noqa: E402
+from connectors.services import connector_create  # noqa: E402
+
+VENDORS = [
+    ("Siemens", "S7-1500"),
+    ("Beckhoff", "CX5140"),
+    ("Schuler", "MSD 2500"),
+    ("KUKA", "KR 210"),
+]
+TABLES = [Device, DeviceSourceRecord, DeviceChange]
+
+
+def records(n: int):
+    """The adapter's output, generated lazily (streamed, never held as a list)."""
+    for i in range(n):
+        vendor, model = VENDORS[i % 4]
+        yield DeviceRecord(
+            source_id=f"ns=2;s=device-{i}",
+            serial_number=f"SN-{i:08d}",
+            mac=f"02:00:{(i >> 24) & 255:02x}:{(i >> 16) & 255:02x}:"
+            f"{(i >> 8) & 255:02x}:{i & 255:02x}",
+            manufacturer=vendor,
+            model=model,
+            firmware=f"{i % 7}.{i % 3}.0",
+            hardware_revision="B",
+            name=f"Device {i}",
+        )
+
+
+def raw_copy(factory_id: int, n: int) -> float:
+    """Seconds to COPY the same device rows into an empty table without indexes."""
+    now = timezone.now()
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_device")
+        cursor.execute(
+            "CREATE TABLE bench_raw_device (id bigint, factory_id bigint,"
+            " serial_number varchar(120), mac varchar(17), manufacturer varchar(200),"
+            " model varchar(200), firmware varchar(120), hardware_revision varchar(120),"
+            " name varchar(200), serial_normalised varchar(120), status varchar(10),"
+            " first_seen timestamptz, last_seen timestamptz, updated_at timestamptz)"
+        )
+        started = time.perf_counter()
+        with (
+            transaction.atomic(),
+            cursor.copy(
+                "COPY bench_raw_device (id, factory_id, serial_number, mac, manufacturer,"
+                " model, firmware, hardware_revision, name, serial_normalised, status,"
+                " first_seen, last_seen, updated_at) FROM STDIN"
+            ) as copy,
+        ):
+            for i, r in enumerate(records(n)):
+                copy.write_row(
+                    (
+                        i,
+                        factory_id,
+                        r.serial_number,
+                        r.mac,
+                        r.manufacturer,
+                        r.model,
+                        r.firmware,
+                        r.hardware_revision,
+                        r.name,
+                        r.serial_number.replace("-", ""),
+                        "active",
+                        now,
+                        now,
+                        now,
+                    )
+                )
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_raw_device")
+    return elapsed
+
+
+def update_or_create_rate(factory: Factory, n: int) -> float:
+    now = timezone.now()
+    started = time.perf_counter()
+    for r in records(n):
+        Device.objects.update_or_create(
+            factory=factory,
+            serial_normalised=r.serial_number.replace("-", ""),
+            defaults={
+                "serial_number": r.serial_number,
+                "mac": r.mac,
+                "manufacturer": r.manufacturer,
+                "model": r.model,
+                "firmware": r.firmware,
+                "name": r.name,
+                "first_seen": now,
+                "last_seen": now,
+                "updated_at": now,
+            },
+        )
+    rate = n / (time.perf_counter() - started)
+    Device.objects.filter(factory=factory).delete()
+    return rate
+
+
+def tuples_written() -> int:
+    """Rows inserted, updated or deleted in the device tables by the current transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(c.oid)"
+            " + pg_stat_get_xact_tuples_updated(c.oid)"
+            " + pg_stat_get_xact_tuples_deleted(c.oid)), 0)"
+            " FROM pg_class c WHERE c.relname = ANY(%s)",
+            [[m._meta.db_table for m in TABLES]],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def ingest(connector, n: int, *, one_transaction: bool) -> tuple[float, SyncRun, int]:
+    run = SyncRun.objects.create(connector=connector, status="running", started_at=timezone.now())
+    started = time.perf_counter()
+    written = -1
+    with transaction.atomic() if one_transaction else _nothing():
+        session = IngestSession(connector=connector, run=run)
+        session.extend(records(n))
+        session.flush()
+        session.mark_stale()
+        if one_transaction:
+            written = tuples_written()
+    SyncRun.objects.filter(pk=run.pk).update(
+        status="succeeded", finished_at=timezone.now(), **session.counts
+    )
+    elapsed = time.perf_counter() - started
+    run.refresh_from_db()
+    return elapsed, run, written
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def cleanup(factory: Factory) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM connectors_devicechange WHERE device_id IN"
+            " (SELECT id FROM connectors_device WHERE factory_id = %s)",
+            [factory.pk],
+        )
+        cursor.execute(
+            "DELETE FROM connectors_devicesourcerecord WHERE device_id IN"
+            " (SELECT id FROM connectors_device WHERE factory_id = %s)",
+            [factory.pk],
+        )
+        cursor.execute("DELETE FROM connectors_device WHERE factory_id = %s", [factory.pk])
+    factory.delete()
+
+
+def main() -> int:
+    if connection.vendor != "postgresql":
+        print("bench_ingest needs PostgreSQL: set DATABASE_URL=postgresql://…")
+        return 2
+    call_command("migrate", verbosity=0)
+    slug = f"bench-{os.getpid()}"
+    factory = Factory.objects.create(
+        slug=slug, name=slug, kind="manufacturing", business_unit="Bench"
+    )
+    try:
+        connector = connector_create(
+            factory=factory,
+            name="bench",
+            kind="opcua",
+            settings={"endpoint": "opc.tcp://127.0.0.1:4840"},
+        )
+        copy_s = raw_copy(factory.pk, ROWS)
+        copy_rate = ROWS / copy_s
+        uoc_rate = update_or_create_rate(factory, SAMPLE)
+        load_s, load_run, _ = ingest(connector, ROWS, one_transaction=False)
+        resync_s, resync_run, written = ingest(connector, ROWS, one_transaction=True)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        load_rate = ROWS / load_s
+        print(f"rows: {ROWS:,}")
+        print(f"raw COPY into an empty table: {copy_s:.2f} s ({copy_rate:,.0f} rows/s)")
+        print(f"update_or_create loop (sample of {SAMPLE:,}): {uoc_rate:,.0f} rows/s")
+        print(
+            f"ingest first load: {load_s:.2f} s ({load_rate:,.0f} rows/s), "
+            f"created {load_run.created:,}; "
+            f"ratio to raw COPY rate {load_rate / copy_rate:.2f} (≥ 0.25)"
+        )
+        print(
+            f"re-sync unchanged: {resync_s:.2f} s, unchanged {resync_run.unchanged:,}, "
+            f"rows written {written}; ratio to raw COPY time {resync_s / copy_s:.2f} (≤ 3)"
+        )
+        print(f"ingest vs update_or_create: {load_rate / uoc_rate:.0f}×")
+        print(f"peak memory (RSS): {peak_mb:.0f} MB (< 400)")
+        ok = (
+            load_run.created == ROWS
+            and load_rate / copy_rate >= 0.25
+            and resync_run.unchanged == ROWS
+            and written == 0
+            and resync_s / copy_s <= 3
+            and peak_mb < 400
+        )
+        print("PASS" if ok else "FAIL")
+        return 0 if ok else 1
+    finally:
+        cleanup(factory)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
