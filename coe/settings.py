@@ -304,6 +304,17 @@ INGEST_MAX_ROWS = env_int("INGEST_MAX_ROWS", 100_000)
 # Largest evidence file of an audit answer.
 ASSESSMENT_EVIDENCE_MAX_BYTES = env_int("ASSESSMENT_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
 
+# Connectors (docs/connectors.md). Fernet keys of stored credentials, newest first (the
+# first encrypts, all decrypt); unset in development: a generated key in .dev-fernet-key.
+CONNECTOR_CREDENTIALS_KEYS = env_list("CONNECTOR_CREDENTIALS_KEYS")
+# A running sync whose heartbeat is older than this (s) is taken over by a redelivered task.
+CONNECTOR_RUN_STALE_SECONDS = env_int("CONNECTOR_RUN_STALE_SECONDS", 600)
+# First retry delay (s, doubling) of a sync whose source is unreachable.
+CONNECTOR_RETRY_BACKOFF = env_int("CONNECTOR_RETRY_BACKOFF", 30)
+# MQTT broker of the demo simulators and the tests; unset: Mosquitto on 127.0.0.1:1883
+# when it answers, else an embedded broker.
+MQTT_BROKER_URL = env_str("MQTT_BROKER_URL")
+
 # The password every demo user gets from `load_demo` (printed by the command).
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "northwind-demo-2026")
 

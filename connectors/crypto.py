@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,8 +27,7 @@ class CredentialsError(Exception):
 
 
 def _configured_keys() -> list[str]:
-    raw = os.environ.get("CONNECTOR_CREDENTIALS_KEYS", "")
-    return [k.strip() for k in raw.split(",") if k.strip()]
+    return list(settings.CONNECTOR_CREDENTIALS_KEYS)
 
 
 def _dev_key() -> str:

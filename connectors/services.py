@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 
+from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -29,7 +29,7 @@ class SourceUnavailable(Exception):
 
 def run_stale_after() -> timedelta:
     """A running sync whose heartbeat is older than this is taken to be dead (worker lost)."""
-    return timedelta(seconds=int(os.environ.get("CONNECTOR_RUN_STALE_SECONDS", "600")))
+    return timedelta(seconds=django_settings.CONNECTOR_RUN_STALE_SECONDS)
 
 
 @transaction.atomic

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
 
 from coe.celery import app
@@ -19,7 +17,7 @@ MAX_RETRIES = 5
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     autoretry_for=(services.SourceUnavailable,),
-    retry_backoff=int(os.environ.get("CONNECTOR_RETRY_BACKOFF", "30")),
+    retry_backoff=settings.CONNECTOR_RETRY_BACKOFF,
     retry_backoff_max=900,
     retry_jitter=True,
     max_retries=MAX_RETRIES,

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from connectors.simulators.base import LoopThread, free_port, port_open
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ class EmbeddedBroker:
 @contextmanager
 def broker(prefer_local: bool = False):
     """``(host, port)`` of a running MQTT broker for as long as the block runs."""
-    url = os.environ.get("MQTT_BROKER_URL", "")
+    url = settings.MQTT_BROKER_URL
     if url:
         parts = urlsplit(url)
         yield parts.hostname or "127.0.0.1", parts.port or 1883
