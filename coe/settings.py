@@ -260,6 +260,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set (several models share field names such as kind/status).
+    "ENUM_NAME_OVERRIDES": {
+        "FactoryKindEnum": "coe.choices.FactoryKind",
+        "RoleEnum": "coe.choices.Role",
+        "RingEnum": "registry.choices.Ring",
+        "AdoptionStatusEnum": "registry.choices.AdoptionStatus",
+        "FindingKindEnum": "registry.choices.FindingKind",
+        "FindingStatusEnum": "registry.choices.FindingStatus",
+        "RequestStatusEnum": "registry.request_choices.RequestStatus",
+        "ConnectorKindEnum": "connectors.choices.ConnectorKind",
+        "SyncStatusEnum": "connectors.choices.SyncStatus",
+        "DeviceStatusEnum": "connectors.choices.DeviceStatus",
+        "FinanceKindEnum": "connectors.facts.FinanceKind",
+        "DeploymentStatusEnum": "connectors.facts.DeploymentStatus",
+        "WorkItemKindEnum": "connectors.facts.WorkItemKind",
+        "AssessmentStatusEnum": "assessments.choices.AssessmentStatus",
+    },
 }
 
 # Celery: eager (inline) unless a broker is configured.
