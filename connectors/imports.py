@@ -22,7 +22,7 @@ from coe.models import Factory
 from connectors import tables
 from connectors.facts import FinanceEntry, FinanceKind, OTCounter
 from connectors.models import Connector, MetricSample
-from connectors.records import DeviceRecord
+from connectors.records import DEVICE_FIELDS, DeviceRecord
 from connectors.tables import RowError
 
 FORMATS: dict[str, list[str]] = {
@@ -39,17 +39,7 @@ FORMATS: dict[str, list[str]] = {
         "good_count",
     ],
     "finance": ["factory", "date", "kind", "category", "amount", "currency", "description"],
-    "devices": [
-        "factory",
-        "source_id",
-        "serial_number",
-        "mac",
-        "manufacturer",
-        "model",
-        "firmware",
-        "hardware_revision",
-        "name",
-    ],
+    "devices": ["factory", *DEVICE_FIELDS],
 }
 # Columns a row may leave out (or leave empty).
 OPTIONAL = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 
@@ -24,6 +24,10 @@ class DeviceRecord:
     hardware_revision: str = ""
     name: str = ""
     online: bool | None = True
+
+
+# What a source may say about a device, in the order files and mappings list them.
+DEVICE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(DeviceRecord) if f.name != "online")
 
 
 @dataclass(slots=True)

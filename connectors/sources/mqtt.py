@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from connectors.records import DEVICE_FIELDS as DEVICE_RECORD_FIELDS
 from connectors.records import DeviceRecord, MetricRecord, RecordError, SourceIncomplete
 from connectors.sources.base import Adapter, Item, only_keys, port_of, require
 
@@ -38,16 +39,7 @@ DEFAULT_MAPPING = {
     "hardware_revision": "Properties/Hardware Revision",
     "mac": "Properties/MAC",
 }
-DEVICE_FIELDS = {
-    "source_id",
-    "serial_number",
-    "mac",
-    "manufacturer",
-    "model",
-    "firmware",
-    "hardware_revision",
-    "name",
-}
+DEVICE_FIELDS = set(DEVICE_RECORD_FIELDS)
 REBIRTH = "Node Control/Rebirth"
 
 

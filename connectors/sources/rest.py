@@ -19,20 +19,10 @@ from collections.abc import Iterator
 
 from connectors import tables
 from connectors.fact_ingest import FactIngestSession, FinanceRecord
-from connectors.records import DeviceRecord, MetricRecord, RecordError
+from connectors.records import DEVICE_FIELDS, DeviceRecord, MetricRecord, RecordError
 from connectors.sources.base import Item, only_keys
 from connectors.sources.http import HTTPAdapter, HTTPSourceError, dig, validate_common
 
-DEVICE_FIELDS = (
-    "source_id",
-    "serial_number",
-    "mac",
-    "manufacturer",
-    "model",
-    "firmware",
-    "hardware_revision",
-    "name",
-)
 METRIC_FIELDS = ("metric", "value", "period_start", "period_end", "unit", "line")
 FINANCE_FIELDS = ("date", "kind", "amount", "currency", "category", "description")
 RECORD_FIELDS = {"device": DEVICE_FIELDS, "metric": METRIC_FIELDS, "finance": FINANCE_FIELDS}
