@@ -197,6 +197,25 @@ def _fetch(queryset) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _probe(select: str, keys, params: list) -> list[tuple]:
+    """PostgreSQL: ``SELECT <select> … LIMIT 1`` once per key (``k.v``), as one statement.
+
+    A lateral subquery per key is an index probe whatever the planner's statistics say
+    (right after a bulk load they are stale, and a plain ``= ANY`` then scans the whole
+    factory's rows for every batch). The keys go as one array literal."""
+    keys = list(keys)
+    if not keys:
+        return []
+    kind = "bigint" if all(type(k) is int for k in keys) else "text"
+    sql = (
+        f"SELECT r.* FROM unnest(%s::{kind}[]) AS k(v)"
+        f" CROSS JOIN LATERAL (SELECT {select} LIMIT 1) AS r"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_array_literal(keys), *params])
+        return cursor.fetchall()
+
+
 def raw_digest(record: DeviceRecord) -> str:
     """A hash of what the record says, before normalisation (which is deterministic, so the
     same raw record always normalises the same): unchanged records skip normalising."""
@@ -369,15 +388,33 @@ class IngestSession:
         seen: set[int] = set()
         cutoff = self.now - self.resolution
         # Two index lookups rather than a join: robust whatever the planner's statistics.
-        records = _fetch(
-            DeviceSourceRecord.objects.filter(
-                connector_id=self.connector.pk, **_in("source_id", [r.source_id for r in batch])
+        if connection.vendor == "postgresql":
+            records = _probe(
+                "source_id, id, device_id, data_hash FROM connectors_devicesourcerecord"
+                " WHERE connector_id = %s AND source_id = k.v",
+                [r.source_id for r in batch],
+                [self.connector.pk],
             )
-            .order_by()
-            .values_list("source_id", "id", "device_id", "data_hash")
-        )
+        else:
+            records = _fetch(
+                DeviceSourceRecord.objects.filter(
+                    connector_id=self.connector.pk,
+                    **_in("source_id", [r.source_id for r in batch]),
+                )
+                .order_by()
+                .values_list("source_id", "id", "device_id", "data_hash")
+            )
         state = {}
-        if records:
+        if records and connection.vendor == "postgresql":
+            state = {
+                pk: (status, is_fresh)
+                for pk, status, is_fresh in _probe(
+                    "id, status, last_seen >= %s FROM connectors_device WHERE id = k.v",
+                    {r[2] for r in records},
+                    [cutoff],
+                )
+            }
+        elif records:
             fresh = ExpressionWrapper(Q(last_seen__gte=cutoff), output_field=BooleanField())
             state = {
                 pk: (status, is_fresh)
@@ -414,7 +451,16 @@ class IngestSession:
         macs = {n.mac for n in dirty if n.mac}
         by_serial: dict[str, int] = {}
         by_mac: dict[str, int] = {}
-        if serials:
+        if serials and connection.vendor == "postgresql":
+            by_serial = dict(
+                _probe(
+                    "serial_normalised, id FROM connectors_device WHERE factory_id = %s"
+                    " AND serial_normalised = k.v AND NOT (serial_normalised = '')",
+                    serials,
+                    [self.factory_id],
+                )
+            )
+        elif serials:
             by_serial = dict(
                 _fetch(
                     Device.objects.filter(
@@ -426,7 +472,16 @@ class IngestSession:
                     .values_list("serial_normalised", "id")
                 )
             )
-        if macs:
+        if macs and connection.vendor == "postgresql":
+            by_mac = dict(
+                _probe(
+                    "mac, id FROM connectors_device WHERE factory_id = %s AND mac = k.v"
+                    " ORDER BY id",
+                    macs,
+                    [self.factory_id],
+                )
+            )
+        elif macs:
             for mac, pk in _fetch(
                 Device.objects.filter(factory_id=self.factory_id, **_in("mac", macs))
                 .order_by("id")
