@@ -776,10 +776,16 @@ _CHANGE_ROW = itemgetter(*CHANGE_COLUMNS)
 _DATA_AT = RECORD_COLUMNS.index("data")
 
 
-def _record_row(row: dict) -> tuple:
-    values = [row[c] for c in RECORD_COLUMNS]
-    values[_DATA_AT] = json.dumps(values[_DATA_AT])
-    return tuple(values)
+_RECORD_ROW = itemgetter(*RECORD_COLUMNS)
+# ``json.dumps`` output, without its per-call argument handling or the cycle check
+# (a record's data is a flat dict of strings).
+_JSON = json.JSONEncoder(check_circular=False).encode
+
+
+def _record_row(row: dict) -> list:
+    values = list(_RECORD_ROW(row))
+    values[_DATA_AT] = _JSON(values[_DATA_AT])
+    return values
 
 
 def write_batch(plan: BatchPlan) -> None:
@@ -855,7 +861,8 @@ def _copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None
         last: datetime | None = None
         text = ""
         for row in rows:
-            row = list(row)
+            if type(row) is not list:
+                row = list(row)
             for i in positions:
                 value = row[i]
                 if value is None:
