@@ -325,6 +325,7 @@ class IngestSession:
         self._devices: dict[str, DeviceRecord] = {}
         self._metrics: list[MetricRecord] = []
         self.on_batch = None  # called with the session after each written device batch
+        self._optimistic: bool | None = None  # a first load: see _first_load()
 
     # --- feeding ------------------------------------------------------------------------
     def add(self, item: DeviceRecord | MetricRecord | RecordError) -> None:
@@ -370,25 +371,46 @@ class IngestSession:
         for attempt in range(2):
             try:
                 with _gc_paused(), transaction.atomic():
-                    plan, counts, seen = self._plan(batch)
+                    optimistic = not attempt and self._first_load()
+                    plan, counts, seen = self._plan(batch, optimistic)
                     write_batch(plan)
                     seen |= {row["id"] for row in plan.new_devices}
                 break
             except IntegrityError:
-                # Another connector of the factory created one of these serials meanwhile:
-                # identify again against what it committed.
+                # Another connector of the factory created one of these serials meanwhile
+                # (or, optimistically planned, the data met itself again): identify again
+                # against what is committed, with every lookup from now on.
+                self._optimistic = False
                 if attempt:
                     raise
         for key, value in counts.items():
             self.counts[key] += value
         self.seen_device_ids |= seen
 
-    def _plan(self, batch: list[DeviceRecord]) -> tuple[BatchPlan, dict, set[int]]:
+    def _first_load(self) -> bool:
+        """Whether the factory had no devices when this session's first batch came: then
+        batches are planned optimistically (see :meth:`_plan`) until a conflict says not."""
+        if self._optimistic is None:
+            self._optimistic = not Device.objects.filter(factory_id=self.factory_id).exists()
+        return self._optimistic
+
+    def _plan(
+        self, batch: list[DeviceRecord], optimistic: bool = False
+    ) -> tuple[BatchPlan, dict, set[int]]:
+        """The rows one batch writes, its counts and the existing devices it saw.
+
+        ``optimistic`` (a first load into a factory without devices) skips the lookups the
+        unique constraints stand in for: this connector's source records (a record that
+        exists after all makes its insert fail) and, when no device matched by MAC, the
+        serials. A conflict raises ``IntegrityError`` and the batch is planned again in
+        full, so the outcome is the same either way."""
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         seen: set[int] = set()
         cutoff = self.now - self.resolution
         # Two index lookups rather than a join: robust whatever the planner's statistics.
-        if connection.vendor == "postgresql":
+        if optimistic:
+            records = []
+        elif connection.vendor == "postgresql":
             records = _probe(
                 "source_id, id, device_id, data_hash FROM connectors_devicesourcerecord"
                 " WHERE connector_id = %s AND source_id = k.v",
@@ -451,6 +473,26 @@ class IngestSession:
         macs = {n.mac for n in dirty if n.mac}
         by_serial: dict[str, int] = {}
         by_mac: dict[str, int] = {}
+        if macs and connection.vendor == "postgresql":
+            by_mac = dict(
+                _probe(
+                    "mac, id FROM connectors_device WHERE factory_id = %s AND mac = k.v"
+                    " ORDER BY id",
+                    macs,
+                    [self.factory_id],
+                )
+            )
+        elif macs:
+            for mac, pk in _fetch(
+                Device.objects.filter(factory_id=self.factory_id, **_in("mac", macs))
+                .order_by("id")
+                .values_list("mac", "id")
+            ):
+                by_mac.setdefault(mac, pk)
+        # Optimistic (a first load): with no MAC match, every target is a new device whose
+        # serial the partial unique index guards, so the serial lookup can be skipped.
+        if optimistic and not by_mac:
+            serials = set()
         if serials and connection.vendor == "postgresql":
             by_serial = dict(
                 _probe(
@@ -472,22 +514,6 @@ class IngestSession:
                     .values_list("serial_normalised", "id")
                 )
             )
-        if macs and connection.vendor == "postgresql":
-            by_mac = dict(
-                _probe(
-                    "mac, id FROM connectors_device WHERE factory_id = %s AND mac = k.v"
-                    " ORDER BY id",
-                    macs,
-                    [self.factory_id],
-                )
-            )
-        elif macs:
-            for mac, pk in _fetch(
-                Device.objects.filter(factory_id=self.factory_id, **_in("mac", macs))
-                .order_by("id")
-                .values_list("mac", "id")
-            ):
-                by_mac.setdefault(mac, pk)
         new_keys: dict[str, str] = {}  # serial/mac → temporary key of a device new in this batch
         targets: list[tuple[_Norm, int | str]] = []
         for norm in dirty:
@@ -879,7 +905,8 @@ def _write_postgresql(plan: BatchPlan) -> None:
     ``UPDATE … FROM`` per table. Changes (history) are append-only: COPY."""
     device_table = Device._meta.db_table
     record_table = DeviceSourceRecord._meta.db_table
-    with connection.cursor() as wrapper:
+    # The driver's errors (a unique violation in a COPY) surface as Django's IntegrityError.
+    with connection.cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor  # the psycopg 3 cursor, for COPY
         ids = _next_ids(cursor, device_table, len(plan.new_devices))
         _resolve(plan, {row["key"]: pk for row, pk in zip(plan.new_devices, ids, strict=True)})
