@@ -21,10 +21,12 @@ data writes nothing: ``last_seen`` only moves when older than
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -140,7 +142,21 @@ class AnyLookup(Lookup):
         # Typed like the column, so PostgreSQL hashes the array (and may use the index)
         # instead of comparing every row with every element (a cross-type smallint[]).
         base = self.lhs.output_field.db_type(connection).split("(")[0]
-        return f"{lhs} = ANY(%s::{base}[])", [*lhs_params, self.rhs.values]
+        return f"{lhs} = ANY(%s::{base}[])", [*lhs_params, _array_literal(self.rhs.values)]
+
+
+def _array_literal(values: list) -> str:
+    """The PostgreSQL array literal of ``values`` (strings or integers), built in one go:
+    one text parameter is far cheaper to send than a list adapted element by element."""
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    text = "\0".join(map(str, values))  # NUL: the one character PostgreSQL text never holds
+    if text.count("\0") != max(len(values) - 1, 0):  # a value holds one: let PostgreSQL refuse
+        quoted = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
+        return '{"' + '","'.join(quoted) + '"}'
+    if '"' in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '{"' + text.replace("\0", '","') + '"}'
 
 
 for _model, _field in (
@@ -169,6 +185,37 @@ def _in(field: str, values) -> dict:
     return {f"{field}__in": list(values)}
 
 
+def _fetch(queryset) -> list[tuple]:
+    """The rows of a ``values_list`` queryset. On PostgreSQL its SQL runs on a plain cursor
+    and the rows come back in one ``fetchall`` (these columns need no conversion), not in
+    chunks of 100 through the ORM's iterator; elsewhere the ORM iterates."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _probe(select: str, keys, params: list) -> list[tuple]:
+    """PostgreSQL: ``SELECT <select> … LIMIT 1`` once per key (``k.v``), as one statement.
+
+    A lateral subquery per key is an index probe whatever the planner's statistics say
+    (right after a bulk load they are stale, and a plain ``= ANY`` then scans the whole
+    factory's rows for every batch). The keys go as one array literal."""
+    keys = list(keys)
+    if not keys:
+        return []
+    kind = "bigint" if all(type(k) is int for k in keys) else "text"
+    sql = (
+        f"SELECT r.* FROM unnest(%s::{kind}[]) AS k(v)"
+        f" CROSS JOIN LATERAL (SELECT {select} LIMIT 1) AS r"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_array_literal(keys), *params])
+        return cursor.fetchall()
+
+
 def raw_digest(record: DeviceRecord) -> str:
     """A hash of what the record says, before normalisation (which is deterministic, so the
     same raw record always normalises the same): unchanged records skip normalising."""
@@ -187,26 +234,26 @@ def raw_digest(record: DeviceRecord) -> str:
     return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
 
 
+_ACTIVE = DeviceStatus.ACTIVE.value
+_OFFLINE = DeviceStatus.OFFLINE.value
+
+
 def _normalise(record: DeviceRecord, digest: str) -> _Norm:
+    """The record's field values cleaned, its comparable serial and its status."""
+    serial = clean_text(record.serial_number, 120)
+    mac = normalise_mac(record.mac)
+    status = _OFFLINE if record.online is False else _ACTIVE
     data = {
-        "serial_number": clean_text(record.serial_number, 120),
-        "mac": normalise_mac(record.mac),
+        "serial_number": serial,
+        "mac": mac,
         "manufacturer": clean_text(record.manufacturer, 200),
         "model": clean_text(record.model, 200),
         "firmware": clean_text(record.firmware, 120),
         "hardware_revision": clean_text(record.hardware_revision, 120),
         "name": clean_text(record.name, 200),
+        "status": status,
     }
-    status = DeviceStatus.OFFLINE.value if record.online is False else DeviceStatus.ACTIVE.value
-    data["status"] = status
-    return _Norm(
-        source_id=record.source_id,
-        data=data,
-        digest=digest,
-        serial=normalise_serial(data["serial_number"]),
-        mac=data["mac"],
-        status=status,
-    )
+    return _Norm(record.source_id, data, digest, normalise_serial(serial), mac, status)
 
 
 def reconcile(records: Iterable[tuple[str, int, str, dict]], ranks: dict[str, dict[str, int]]):
@@ -237,6 +284,20 @@ def reconcile(records: Iterable[tuple[str, int, str, dict]], ranks: dict[str, di
     return values, winners
 
 
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while a batch is planned and written: the batch
+    allocates hundreds of thousands of small, acyclic objects, and the collector would
+    traverse them over and over. It runs again (if it was on) when the batch is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class IngestSession:
     """Ingests one sync run's records in batches and keeps its counts and errors."""
 
@@ -264,6 +325,7 @@ class IngestSession:
         self._devices: dict[str, DeviceRecord] = {}
         self._metrics: list[MetricRecord] = []
         self.on_batch = None  # called with the session after each written device batch
+        self._optimistic: bool | None = None  # a first load: see _first_load()
 
     # --- feeding ------------------------------------------------------------------------
     def add(self, item: DeviceRecord | MetricRecord | RecordError) -> None:
@@ -308,43 +370,82 @@ class IngestSession:
     def _ingest_devices(self, batch: list[DeviceRecord]) -> None:
         for attempt in range(2):
             try:
-                with transaction.atomic():
-                    plan, counts, seen = self._plan(batch)
+                with _gc_paused(), transaction.atomic():
+                    optimistic = not attempt and self._first_load()
+                    plan, counts, seen = self._plan(batch, optimistic)
                     write_batch(plan)
                     seen |= {row["id"] for row in plan.new_devices}
                 break
             except IntegrityError:
-                # Another connector of the factory created one of these serials meanwhile:
-                # identify again against what it committed.
+                # Another connector of the factory created one of these serials meanwhile
+                # (or, optimistically planned, the data met itself again): identify again
+                # against what is committed, with every lookup from now on.
+                self._optimistic = False
                 if attempt:
                     raise
         for key, value in counts.items():
             self.counts[key] += value
         self.seen_device_ids |= seen
 
-    def _plan(self, batch: list[DeviceRecord]) -> tuple[BatchPlan, dict, set[int]]:
+    def _first_load(self) -> bool:
+        """Whether the factory had no devices when this session's first batch came: then
+        batches are planned optimistically (see :meth:`_plan`) until a conflict says not."""
+        if self._optimistic is None:
+            self._optimistic = not Device.objects.filter(factory_id=self.factory_id).exists()
+        return self._optimistic
+
+    def _plan(
+        self, batch: list[DeviceRecord], optimistic: bool = False
+    ) -> tuple[BatchPlan, dict, set[int]]:
+        """The rows one batch writes, its counts and the existing devices it saw.
+
+        ``optimistic`` (a first load into a factory without devices) skips the lookups the
+        unique constraints stand in for: this connector's source records (a record that
+        exists after all makes its insert fail) and, when no device matched by MAC, the
+        serials. A conflict raises ``IntegrityError`` and the batch is planned again in
+        full, so the outcome is the same either way."""
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         seen: set[int] = set()
         cutoff = self.now - self.resolution
         # Two index lookups rather than a join: robust whatever the planner's statistics.
-        records = list(
-            DeviceSourceRecord.objects.filter(
-                connector_id=self.connector.pk, **_in("source_id", [r.source_id for r in batch])
+        if optimistic:
+            records = []
+        elif connection.vendor == "postgresql":
+            records = _probe(
+                "source_id, id, device_id, data_hash FROM connectors_devicesourcerecord"
+                " WHERE connector_id = %s AND source_id = k.v",
+                [r.source_id for r in batch],
+                [self.connector.pk],
             )
-            .order_by()
-            .values_list("source_id", "id", "device_id", "data_hash")
-        )
+        else:
+            records = _fetch(
+                DeviceSourceRecord.objects.filter(
+                    connector_id=self.connector.pk,
+                    **_in("source_id", [r.source_id for r in batch]),
+                )
+                .order_by()
+                .values_list("source_id", "id", "device_id", "data_hash")
+            )
         state = {}
-        if records:
+        if records and connection.vendor == "postgresql":
+            state = {
+                pk: (status, is_fresh)
+                for pk, status, is_fresh in _probe(
+                    "id, status, last_seen >= %s FROM connectors_device WHERE id = k.v",
+                    {r[2] for r in records},
+                    [cutoff],
+                )
+            }
+        elif records:
             fresh = ExpressionWrapper(Q(last_seen__gte=cutoff), output_field=BooleanField())
             state = {
                 pk: (status, is_fresh)
-                for pk, status, is_fresh in Device.objects.filter(
-                    **_in("id", {r[2] for r in records})
+                for pk, status, is_fresh in _fetch(
+                    Device.objects.filter(**_in("id", {r[2] for r in records}))
+                    .order_by()
+                    .annotate(fresh=fresh)
+                    .values_list("id", "status", "fresh")
                 )
-                .order_by()
-                .annotate(fresh=fresh)
-                .values_list("id", "status", "fresh")
             }
         existing = {r[0]: (*r, *state.get(r[2], ("", False))) for r in records}
         dirty: list[_Norm] = []
@@ -372,23 +473,47 @@ class IngestSession:
         macs = {n.mac for n in dirty if n.mac}
         by_serial: dict[str, int] = {}
         by_mac: dict[str, int] = {}
-        if serials:
-            by_serial = dict(
-                Device.objects.filter(
-                    factory_id=self.factory_id, **_in("serial_normalised", serials)
+        if macs and connection.vendor == "postgresql":
+            by_mac = dict(
+                _probe(
+                    "mac, id FROM connectors_device WHERE factory_id = %s AND mac = k.v"
+                    " ORDER BY id",
+                    macs,
+                    [self.factory_id],
                 )
-                # Spelled like the partial unique index's condition, so the index serves it.
-                .exclude(serial_normalised="")
-                .order_by()
-                .values_list("serial_normalised", "id")
             )
-        if macs:
-            for mac, pk in (
+        elif macs:
+            for mac, pk in _fetch(
                 Device.objects.filter(factory_id=self.factory_id, **_in("mac", macs))
                 .order_by("id")
                 .values_list("mac", "id")
             ):
                 by_mac.setdefault(mac, pk)
+        # Optimistic (a first load): with no MAC match, every target is a new device whose
+        # serial the partial unique index guards, so the serial lookup can be skipped.
+        if optimistic and not by_mac:
+            serials = set()
+        if serials and connection.vendor == "postgresql":
+            by_serial = dict(
+                _probe(
+                    "serial_normalised, id FROM connectors_device WHERE factory_id = %s"
+                    " AND serial_normalised = k.v AND NOT (serial_normalised = '')",
+                    serials,
+                    [self.factory_id],
+                )
+            )
+        elif serials:
+            by_serial = dict(
+                _fetch(
+                    Device.objects.filter(
+                        factory_id=self.factory_id, **_in("serial_normalised", serials)
+                    )
+                    # Spelled like the partial unique index's condition, so the index serves it.
+                    .exclude(serial_normalised="")
+                    .order_by()
+                    .values_list("serial_normalised", "id")
+                )
+            )
         new_keys: dict[str, str] = {}  # serial/mac → temporary key of a device new in this batch
         targets: list[tuple[_Norm, int | str]] = []
         for norm in dirty:
@@ -425,7 +550,50 @@ class IngestSession:
 
         status_by_target: dict[int | str, tuple[str, str]] = {}
         record_source: dict[int | str, str] = {}
+        # A new device fed by one new record only needs no reconciling: the record wins
+        # every field it fills. Such devices take the lean path below.
+        feeds: dict[str, int] = {}
+        for _, target in targets:
+            if isinstance(target, str):
+                feeds[target] = feeds.get(target, 0) + 1
+        lean: dict[str, dict] = {}
+        connector_id = self.connector.pk
+        kind = self.kind
+        now = self.now
+        factory_id = self.factory_id
         for norm, target in targets:
+            if feeds.get(target) == 1 and norm.source_id not in existing:
+                data = norm.data
+                lean[target] = {
+                    "key": target,
+                    "factory_id": factory_id,
+                    "serial_number": data["serial_number"],
+                    "mac": data["mac"],
+                    "manufacturer": data["manufacturer"],
+                    "model": data["model"],
+                    "firmware": data["firmware"],
+                    "hardware_revision": data["hardware_revision"],
+                    "name": data["name"],
+                    "serial_normalised": norm.serial,
+                    "status": norm.status,
+                    "first_seen": now,
+                    "last_seen": now,
+                    "updated_at": now,
+                }
+                status_by_target[target] = (norm.status, kind)
+                plan.new_records.append(
+                    {
+                        "device_id": target,
+                        "connector_id": connector_id,
+                        "source_kind": kind,
+                        "source_id": norm.source_id,
+                        "data": data,
+                        "data_hash": norm.digest,
+                        "first_seen": now,
+                        "last_seen": now,
+                    }
+                )
+                continue
             # A record that moved to another device leaves its old one.
             old = existing.get(norm.source_id)
             if old and old[2] != target and old[2] in records:
@@ -466,6 +634,11 @@ class IngestSession:
         touched: dict[int | str, bool] = {}
         serial_forms = {n.data["serial_number"]: n.serial for n in dirty}
         for target, status_info in status_by_target.items():
+            row = lean.get(target)
+            if row is not None:
+                plan.new_devices.append(row)
+                touched[target] = True
+                continue
             values, winners = reconcile(records[target].values(), self.ranks)
             serial = values["serial_number"]
             values["serial_normalised"] = (
@@ -629,10 +802,16 @@ _CHANGE_ROW = itemgetter(*CHANGE_COLUMNS)
 _DATA_AT = RECORD_COLUMNS.index("data")
 
 
-def _record_row(row: dict) -> tuple:
-    values = [row[c] for c in RECORD_COLUMNS]
-    values[_DATA_AT] = json.dumps(values[_DATA_AT])
-    return tuple(values)
+_RECORD_ROW = itemgetter(*RECORD_COLUMNS)
+# ``json.dumps`` output, without its per-call argument handling or the cycle check
+# (a record's data is a flat dict of strings).
+_JSON = json.JSONEncoder(check_circular=False).encode
+
+
+def _record_row(row: dict) -> list:
+    values = list(_RECORD_ROW(row))
+    values[_DATA_AT] = _JSON(values[_DATA_AT])
+    return values
 
 
 def write_batch(plan: BatchPlan) -> None:
@@ -696,10 +875,28 @@ def _next_ids(cursor, table: str, count: int) -> list[int]:
     return cursor.fetchone()[0]
 
 
+_TIMESTAMP_COLUMNS = frozenset({"first_seen", "last_seen", "updated_at", "at"})
+
+
 def _copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
+    """COPY ``rows`` into ``table``. Timestamps go as ISO text, formatted once per distinct
+    value (a batch shares one ``now``): adapting a datetime per cell costs far more."""
+    positions = [i for i, name in enumerate(columns) if name in _TIMESTAMP_COLUMNS]
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        write = copy.write_row
+        last: datetime | None = None
+        text = ""
         for row in rows:
-            copy.write_row(row)
+            if type(row) is not list:
+                row = list(row)
+            for i in positions:
+                value = row[i]
+                if value is None:
+                    continue
+                if value is not last:
+                    last, text = value, value.isoformat()
+                row[i] = text
+            write(row)
 
 
 def _write_postgresql(plan: BatchPlan) -> None:
@@ -708,7 +905,8 @@ def _write_postgresql(plan: BatchPlan) -> None:
     ``UPDATE … FROM`` per table. Changes (history) are append-only: COPY."""
     device_table = Device._meta.db_table
     record_table = DeviceSourceRecord._meta.db_table
-    with connection.cursor() as wrapper:
+    # The driver's errors (a unique violation in a COPY) surface as Django's IntegrityError.
+    with connection.cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor  # the psycopg 3 cursor, for COPY
         ids = _next_ids(cursor, device_table, len(plan.new_devices))
         _resolve(plan, {row["key"]: pk for row, pk in zip(plan.new_devices, ids, strict=True)})

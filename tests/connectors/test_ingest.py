@@ -235,3 +235,29 @@ def test_batches_give_the_same_result_as_one_batch(world):
     ingest(connector, records, batch_size=7)
     assert Device.objects.count() == 40
     assert DeviceSourceRecord.objects.count() == 100
+
+
+def test_a_first_load_meeting_its_own_serials_and_source_ids_again_identifies_them(world):
+    """A first load plans batches optimistically; data that meets itself in a later batch
+    (a serial again under another source id, a source id again) still lands on one device."""
+    connector = make_connector(world.factory_a)
+    run = ingest(
+        connector,
+        [
+            DeviceRecord(source_id="a", serial_number="SN-1", name="Press 1"),
+            DeviceRecord(source_id="b", serial_number="sn1", firmware="2.0"),
+            DeviceRecord(source_id="c", serial_number="SN-3", mac="aa:bb:cc:00:00:03"),
+            DeviceRecord(source_id="c", serial_number="SN-3", mac="aa:bb:cc:00:00:03", model="X"),
+            DeviceRecord(source_id="d", mac="AA-BB-CC-00-00-03", name="Cell 3"),
+        ],
+        batch_size=1,
+    )
+    assert Device.objects.count() == 2
+    first = Device.objects.get(serial_normalised="SN1")
+    assert (first.name, first.firmware) == ("Press 1", "2.0")
+    assert set(first.source_records.values_list("source_id", flat=True)) == {"a", "b"}
+    third = Device.objects.get(serial_normalised="SN3")
+    assert (third.model, third.name) == ("X", "Cell 3")
+    assert set(third.source_records.values_list("source_id", flat=True)) == {"c", "d"}
+    assert (run.created, run.updated) == (2, 3)
+    assert DeviceSourceRecord.objects.count() == 4
