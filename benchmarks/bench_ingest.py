@@ -136,7 +136,11 @@ def update_or_create_rate(factory: Factory, n: int) -> float:
 
 
 def tuples_written() -> int:
-    """Rows inserted, updated or deleted in the device tables by the current transaction."""
+    """Rows inserted, updated or deleted in the device tables, as this backend counts them.
+
+    PostgreSQL's per-transaction counters also hold earlier transactions' figures that are
+    not yet flushed to the statistics, so a caller takes the difference over its own work.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(c.oid)"
@@ -153,12 +157,18 @@ def ingest(connector, n: int, *, one_transaction: bool) -> tuple[float, SyncRun,
     started = time.perf_counter()
     written = -1
     with transaction.atomic() if one_transaction else _nothing():
+        before = tuples_written() if one_transaction else 0
         session = IngestSession(connector=connector, run=run)
         session.extend(records(n))
         session.flush()
         session.mark_stale()
         if one_transaction:
-            written = tuples_written()
+            written = tuples_written() - before
+            # A transaction that wrote nothing never took a transaction id.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+                if cursor.fetchone()[0] and written == 0:
+                    written = -1  # wrote somewhere the counters do not cover
     SyncRun.objects.filter(pk=run.pk).update(
         status="succeeded", finished_at=timezone.now(), **session.counts
     )
