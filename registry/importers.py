@@ -76,7 +76,7 @@ def read_table(source, filename: str | None = None) -> pd.DataFrame:
     return frame.apply(lambda col: col.astype(str).str.strip())
 
 
-def _check_columns(frame: pd.DataFrame, required: set[str], known: list[str]) -> None:
+def check_columns(frame: pd.DataFrame, required: set[str], known: list[str]) -> None:
     missing = sorted(required - set(frame.columns))
     if missing:
         raise ImportRejected([f"row 1: {c}: missing column" for c in missing])
@@ -121,7 +121,7 @@ def _split(value: str) -> list[str]:
 @transaction.atomic
 def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> ImportSummary:
     """Create or update tools by normalised name; capabilities and aliases from the file."""
-    _check_columns(frame, REQUIRED_TOOL_COLUMNS, TOOL_COLUMNS)
+    check_columns(frame, REQUIRED_TOOL_COLUMNS, TOOL_COLUMNS)
     errors: list[str] = []
     rows: list[dict] = []
     seen_names: dict[str, int] = {}
@@ -232,7 +232,7 @@ def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> 
     )
     summary.created, summary.updated = len(new_tools), len(changed)
     if detect:
-        _after_import()
+        after_import()
     return summary
 
 
@@ -279,7 +279,7 @@ def import_adoptions(
 
     ``factories`` limits the factory ids the file may name (an uploader's own factories).
     """
-    _check_columns(frame, REQUIRED_ADOPTION_COLUMNS, ADOPTION_COLUMNS)
+    check_columns(frame, REQUIRED_ADOPTION_COLUMNS, ADOPTION_COLUMNS)
     records = frame.to_dict("records")
     slugs = {r["factory"] for r in records}
     factory_ids = dict(Factory.objects.filter(slug__in=slugs).values_list("slug", "pk"))
@@ -343,11 +343,11 @@ def import_adoptions(
     update_many(Adoption, changed, written)
     summary.created, summary.updated = len(new), len(changed)
     if detect:
-        _after_import()
+        after_import()
     return summary
 
 
-def _after_import() -> None:
+def after_import() -> None:
     """Detection runs once the import is committed (a Celery task on the cpu queue)."""
     from registry.tasks import detect_duplicates_task
 

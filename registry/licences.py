@@ -27,8 +27,8 @@ from django.db import transaction
 from coe.models import Factory
 from registry.importers import (
     ImportRejected,
-    _after_import,
-    _check_columns,
+    after_import,
+    check_columns,
     decimal_amount,
     whole_number,
 )
@@ -69,7 +69,7 @@ def import_licences(
     with every row error; writes nothing then. Queries: factories, the registry resolver
     (two), the named factories' adoptions, and the bulk update.
     """
-    _check_columns(frame, REQUIRED_LICENCE_COLUMNS, LICENCE_COLUMNS)
+    check_columns(frame, REQUIRED_LICENCE_COLUMNS, LICENCE_COLUMNS)
     records = frame.to_dict("records")
     known = {
         slug: (pk, currency)
@@ -162,5 +162,5 @@ def import_licences(
     summary.updated = len(changed)
     if detect and changed:
         # Duplicate findings carry the annual cost at stake: recompute them after commit.
-        _after_import()
+        after_import()
     return summary
