@@ -324,6 +324,10 @@ ASSESSMENT_EVIDENCE_MAX_BYTES = env_int("ASSESSMENT_EVIDENCE_MAX_BYTES", 10 * 10
 # Connectors (docs/connectors.md). Fernet keys of stored credentials, newest first (the
 # first encrypts, all decrypt); unset in development: a generated key in .dev-fernet-key.
 CONNECTOR_CREDENTIALS_KEYS = env_list("CONNECTOR_CREDENTIALS_KEYS")
+# Device batches an ingest writes in background threads (each with its own database
+# connection) while it plans the next; PostgreSQL only, never inside a caller's
+# transaction; 0 writes every batch in turn.
+CONNECTOR_INGEST_WRITERS = env_int("CONNECTOR_INGEST_WRITERS", 2)
 # A running sync whose heartbeat is older than this (s) is taken over by a redelivered task.
 CONNECTOR_RUN_STALE_SECONDS = env_int("CONNECTOR_RUN_STALE_SECONDS", 600)
 # First retry delay (s, doubling) of a sync whose source is unreachable.

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -69,6 +69,7 @@ FIELD_PRECEDENCE: dict[str, list[str]] = {
     "mac": ["netbox", "snipeit", "cmdb", "opcua", "modbus", "mqtt", "upload"],
 }
 MAX_ERRORS = 1000
+SOURCE_ID_MAX = DeviceSourceRecord._meta.get_field("source_id").max_length
 
 
 def precedence_table() -> dict[str, dict[str, int]]:
@@ -116,6 +117,23 @@ class BatchPlan:
     new_records: list[dict] = field(default_factory=list)
     changed_records: list[dict] = field(default_factory=list)
     changes: list[dict] = field(default_factory=list)
+    # What the plan read or writes, for the pipeline's overlap check (see ``overlaps``):
+    # the batch's source ids, the serials and MACs it looked up or writes, and the
+    # existing devices it read or writes.
+    source_ids: set[str] = field(default_factory=set)
+    serials: set[str] = field(default_factory=set)
+    macs: set[str] = field(default_factory=set)
+    device_ids: set[int] = field(default_factory=set)
+
+    def overlaps(self, other: BatchPlan) -> bool:
+        """Whether the two plans share a source id, serial, MAC or existing device: then
+        the later one must be planned after the earlier one is committed."""
+        return not (
+            self.source_ids.isdisjoint(other.source_ids)
+            and self.serials.isdisjoint(other.serials)
+            and self.macs.isdisjoint(other.macs)
+            and self.device_ids.isdisjoint(other.device_ids)
+        )
 
     def is_empty(self) -> bool:
         return not (
@@ -298,6 +316,42 @@ def _gc_paused():
             gc.enable()
 
 
+@dataclass(slots=True)
+class _InFlight:
+    """A batch being written in the background: what to count once it is committed."""
+
+    batch: list[DeviceRecord]
+    plan: BatchPlan
+    counts: dict
+    seen: set[int]
+    future: Future
+
+
+class _BatchWriter:
+    """One background thread with its own database connection that writes planned
+    batches, each in its own transaction, while the session plans the next batch: the
+    database's work (COPY, index upkeep, foreign-key checks at commit) overlaps Python's
+    (normalising, hashing, identifying)."""
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+
+    def submit(self, plan: BatchPlan) -> Future:
+        return self._pool.submit(self._write, plan)
+
+    @staticmethod
+    def _write(plan: BatchPlan) -> None:
+        with transaction.atomic():
+            write_batch(plan)
+
+    def close(self) -> None:
+        try:
+            # ``connection`` is looked up in the writer's thread: its own connection.
+            self._pool.submit(lambda: connection.close()).result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 class IngestSession:
     """Ingests one sync run's records in batches and keeps its counts and errors."""
 
@@ -326,6 +380,9 @@ class IngestSession:
         self._metrics: list[MetricRecord] = []
         self.on_batch = None  # called with the session after each written device batch
         self._optimistic: bool | None = None  # a first load: see _first_load()
+        self._writers: list[_BatchWriter] = []  # see _writer_count()
+        self._in_flight: list[_InFlight] = []  # oldest first
+        self.background_batches = 0  # batches handed to a background writer
 
     # --- feeding ------------------------------------------------------------------------
     def add(self, item: DeviceRecord | MetricRecord | RecordError) -> None:
@@ -334,9 +391,15 @@ class IngestSession:
             if not item.source_id:
                 self.reject("", "device record without a source id")
                 return
+            if len(item.source_id) > SOURCE_ID_MAX or "\x00" in item.source_id:
+                self.reject(
+                    item.source_id[:SOURCE_ID_MAX].replace("\x00", ""),
+                    f"source id longer than {SOURCE_ID_MAX} characters or holding a NUL",
+                )
+                return
             self._devices[item.source_id] = item  # the last word of a source wins
             if len(self._devices) >= self.batch_size:
-                self.flush()
+                self._flush_devices()
         elif isinstance(item, MetricRecord):
             self._metrics.append(item)
             if len(self._metrics) >= self.batch_size:
@@ -354,27 +417,111 @@ class IngestSession:
             self.errors.append({"source_id": source_id, "message": message})
 
     def flush(self) -> None:
-        """Write the buffered device records, then the buffered metric samples."""
-        if self._devices:
-            batch = list(self._devices.values())
-            self._devices = {}
-            self._ingest_devices(batch)
-            self.processed += len(batch)
-            if self.on_batch is not None:
-                self.on_batch(self)
+        """Write the buffered device records and wait until every device batch is
+        committed, then write the buffered metric samples (which point at devices)."""
+        self._flush_devices()
+        self.close()
         if self._metrics:
             batch, self._metrics = self._metrics, []
             self._ingest_metrics(batch)
 
+    def close(self) -> None:
+        """Wait for the batches being written in the background, then end the writer
+        threads and their database connections. Raises what a write raised."""
+        try:
+            self._drain()
+        finally:
+            writers, self._writers = self._writers, []
+            for writer in writers:
+                writer.close()
+
+    def _flush_devices(self) -> None:
+        if self._devices:
+            batch = list(self._devices.values())
+            self._devices = {}
+            self._ingest_devices(batch)
+
     # --- devices ------------------------------------------------------------------------
+    def _writer_count(self) -> int:
+        """How many batches may be written in the background while the next is planned:
+        ``CONNECTOR_INGEST_WRITERS`` on PostgreSQL, outside a caller's transaction (each
+        batch commits on its own, on a writer's connection, so a caller's atomic block
+        could not hold them); else 0, and every batch is written in turn."""
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            return 0
+        return max(0, getattr(settings, "CONNECTOR_INGEST_WRITERS", 2))
+
     def _ingest_devices(self, batch: list[DeviceRecord]) -> None:
+        writers = self._writer_count()
+        if not writers:
+            self._drain()
+            self._write_now(batch)
+            return
+        with _gc_paused():
+            plan, counts, seen = self._plan(batch, self._first_load())
+        if any(pending.plan.overlaps(plan) for pending in self._in_flight):
+            # A batch being written touches what this one read: plan it again on what
+            # that batch commits, with every lookup.
+            self._drain()
+            self._write_now(batch)
+            return
+        while len(self._in_flight) >= writers:
+            if self._wait_oldest():
+                # A batch failed its optimistic write and was planned again in full:
+                # this plan may rest on what that batch was going to write.
+                self._write_now(batch)
+                return
+        if plan.is_empty():
+            self._done(batch, counts, seen)
+            return
+        while len(self._writers) < writers:
+            self._writers.append(_BatchWriter())
+        # Round robin: the writer of the batch just waited for (or an idle one).
+        writer = self._writers[self.background_batches % writers]
+        self.background_batches += 1
+        self._in_flight.append(_InFlight(batch, plan, counts, seen, writer.submit(plan)))
+
+    def _wait_oldest(self) -> bool:
+        """Wait for the oldest batch in flight and count it; on a failure, wait for all
+        (see :meth:`_drain`). Returns whether a batch had to be written again."""
+        pending = self._in_flight[0]
+        if pending.future.exception() is not None:
+            return self._drain()
+        self._in_flight.pop(0)
+        self._done(pending.batch, pending.counts, pending.seen, pending.plan)
+        return False
+
+    def _drain(self) -> bool:
+        """Wait for every batch in flight and count it. A batch whose (optimistic) write
+        met a unique constraint is planned again in full and written here, once all are
+        committed. Returns whether one was; raises any other error of a write."""
+        failed: list[_InFlight] = []
+        error: BaseException | None = None
+        while self._in_flight:
+            pending = self._in_flight.pop(0)
+            exc = pending.future.exception()
+            if isinstance(exc, IntegrityError):
+                failed.append(pending)
+            elif exc is not None:
+                error = error or exc
+            else:
+                self._done(pending.batch, pending.counts, pending.seen, pending.plan)
+        if error is not None:
+            raise error
+        if failed:
+            self._optimistic = False
+        for pending in failed:
+            self._write_now(pending.batch)
+        return bool(failed)
+
+    def _write_now(self, batch: list[DeviceRecord]) -> None:
+        """Plan and write one batch in one transaction on this thread's connection."""
         for attempt in range(2):
             try:
                 with _gc_paused(), transaction.atomic():
                     optimistic = not attempt and self._first_load()
                     plan, counts, seen = self._plan(batch, optimistic)
                     write_batch(plan)
-                    seen |= {row["id"] for row in plan.new_devices}
                 break
             except IntegrityError:
                 # Another connector of the factory created one of these serials meanwhile
@@ -383,9 +530,18 @@ class IngestSession:
                 self._optimistic = False
                 if attempt:
                     raise
+        self._done(batch, counts, seen, plan)
+
+    def _done(self, batch, counts: dict, seen: set[int], plan: BatchPlan | None = None) -> None:
+        """Count a committed batch and report progress."""
         for key, value in counts.items():
             self.counts[key] += value
         self.seen_device_ids |= seen
+        if plan is not None:
+            self.seen_device_ids.update(row["id"] for row in plan.new_devices)
+        self.processed += len(batch)
+        if self.on_batch is not None:
+            self.on_batch(self)
 
     def _first_load(self) -> bool:
         """Whether the factory had no devices when this session's first batch came: then
@@ -464,13 +620,15 @@ class IngestSession:
                 seen.add(row[2])
             else:
                 dirty.append(_normalise(record, digest))
-        plan = BatchPlan()
+        plan = BatchPlan(source_ids={r.source_id for r in batch}, device_ids=set(seen))
         if not dirty:
             return plan, counts, seen
 
         # Identity: serial, then MAC, then this connector's source id.
         serials = {n.serial for n in dirty if n.serial}
         macs = {n.mac for n in dirty if n.mac}
+        plan.serials |= serials
+        plan.macs |= macs
         by_serial: dict[str, int] = {}
         by_mac: dict[str, int] = {}
         if macs and connection.vendor == "postgresql":
@@ -534,6 +692,9 @@ class IngestSession:
             targets.append((norm, target))
 
         existing_ids = {t for _, t in targets if isinstance(t, int)}
+        # The devices read below, and those a moving record leaves.
+        plan.device_ids |= existing_ids
+        plan.device_ids |= {existing[n.source_id][2] for n in dirty if n.source_id in existing}
         devices = {
             row["id"]: row
             for row in Device.objects.filter(**_in("id", existing_ids))
@@ -689,6 +850,11 @@ class IngestSession:
                 record_changed = not old or old[3] != norm.digest or old[2] != target
                 counts["updated" if touched[target] or record_changed else "unchanged"] += 1
                 seen.add(target)
+        for row in plan.changed_devices:  # the serials and MACs the devices end with
+            if row["serial_normalised"]:
+                plan.serials.add(row["serial_normalised"])
+            if row["mac"]:
+                plan.macs.add(row["mac"])
         return plan, counts, seen
 
     def _change(self, device, name, old, new, winners, source: str = "") -> dict:
@@ -718,14 +884,14 @@ class IngestSession:
             rows.append(
                 MetricSample(
                     factory_id=self.factory_id,
-                    metric=m.metric[:120],
-                    series=(m.series or m.device_source_id or m.line)[:200],
+                    metric=clean_text(m.metric, 120),
+                    series=clean_text(m.series or m.device_source_id or m.line, 200),
                     period_start=m.period_start,
                     period_end=m.period_end,
                     value=float(m.value),
-                    unit=m.unit[:40],
+                    unit=clean_text(m.unit, 40),
                     source=self.kind,
-                    line=m.line[:120],
+                    line=clean_text(m.line, 120),
                     device_id=device_of.get(m.device_source_id),
                 )
             )
@@ -799,19 +965,11 @@ RECORD_COLUMNS = [
 CHANGE_COLUMNS = ["device_id", "field", "old", "new", "source", "run_id", "at"]
 _DEVICE_ROW = itemgetter(*DEVICE_COLUMNS)
 _CHANGE_ROW = itemgetter(*CHANGE_COLUMNS)
-_DATA_AT = RECORD_COLUMNS.index("data")
 
 
 _RECORD_ROW = itemgetter(*RECORD_COLUMNS)
-# ``json.dumps`` output, without its per-call argument handling or the cycle check
-# (a record's data is a flat dict of strings).
-_JSON = json.JSONEncoder(check_circular=False).encode
-
-
-def _record_row(row: dict) -> list:
-    values = list(_RECORD_ROW(row))
-    values[_DATA_AT] = _JSON(values[_DATA_AT])
-    return values
+_RECORD_CHANGE_COLUMNS = ["id", "device_id", "data", "data_hash", "last_seen"]
+_RECORD_CHANGE_ROW = itemgetter(*_RECORD_CHANGE_COLUMNS)
 
 
 def write_batch(plan: BatchPlan) -> None:
@@ -875,27 +1033,29 @@ def _next_ids(cursor, table: str, count: int) -> list[int]:
     return cursor.fetchone()[0]
 
 
-_TIMESTAMP_COLUMNS = frozenset({"first_seen", "last_seen", "updated_at", "at"})
+_PG_TYPES = {
+    "BigAutoField": "int8",
+    "ForeignKey": "int8",
+    "CharField": "text",
+    "TextField": "text",
+    "DateTimeField": "timestamptz",
+    "JSONField": "jsonb",
+}
 
 
-def _copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
-    """COPY ``rows`` into ``table``. Timestamps go as ISO text, formatted once per distinct
-    value (a batch shares one ``now``): adapting a datetime per cell costs far more."""
-    positions = [i for i, name in enumerate(columns) if name in _TIMESTAMP_COLUMNS]
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+def _column_types(model, columns: list[str]) -> list[str]:
+    """The PostgreSQL types of ``model``'s ``columns`` as binary COPY sends them."""
+    by_column = {f.column: f for f in model._meta.concrete_fields}
+    return [_PG_TYPES[by_column[c].get_internal_type()] for c in columns]
+
+
+def _copy(cursor, table: str, columns: list[str], types: list[str], rows: Iterable) -> None:
+    """COPY ``rows`` into ``table`` in the binary format: the server reads integers,
+    timestamps and JSON without parsing their text, and the driver writes them in C."""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
         write = copy.write_row
-        last: datetime | None = None
-        text = ""
         for row in rows:
-            if type(row) is not list:
-                row = list(row)
-            for i in positions:
-                value = row[i]
-                if value is None:
-                    continue
-                if value is not last:
-                    last, text = value, value.isoformat()
-                row[i] = text
             write(row)
 
 
@@ -904,6 +1064,8 @@ def _write_postgresql(plan: BatchPlan) -> None:
     COPY changed rows into temporary staging tables and apply them with one set-based
     ``UPDATE … FROM`` per table. Changes (history) are append-only: COPY."""
     device_table = Device._meta.db_table
+    device_types = _column_types(Device, DEVICE_COLUMNS)
+    record_types = _column_types(DeviceSourceRecord, RECORD_COLUMNS)
     record_table = DeviceSourceRecord._meta.db_table
     # The driver's errors (a unique violation in a COPY) surface as Django's IntegrityError.
     with connection.cursor() as wrapper, connection.wrap_database_errors:
@@ -920,6 +1082,7 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 device_table,
                 DEVICE_COLUMNS,
+                device_types,
                 map(_DEVICE_ROW, plan.new_devices),
             )
         if plan.new_records:
@@ -927,7 +1090,8 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 record_table,
                 RECORD_COLUMNS,
-                (_record_row(r) for r in plan.new_records),
+                record_types,
+                map(_RECORD_ROW, plan.new_records),
             )
         if plan.changed_devices:
             cursor.execute(
@@ -941,6 +1105,7 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 "stage_device",
                 DEVICE_COLUMNS,
+                device_types,
                 map(_DEVICE_ROW, plan.changed_devices),
             )
             updates = ", ".join(
@@ -959,11 +1124,9 @@ def _write_postgresql(plan: BatchPlan) -> None:
             _copy(
                 cursor,
                 "stage_record_change",
-                ["id", "device_id", "data", "data_hash", "last_seen"],
-                (
-                    (r["id"], r["device_id"], json.dumps(r["data"]), r["data_hash"], r["last_seen"])
-                    for r in plan.changed_records
-                ),
+                _RECORD_CHANGE_COLUMNS,
+                _column_types(DeviceSourceRecord, _RECORD_CHANGE_COLUMNS),
+                map(_RECORD_CHANGE_ROW, plan.changed_records),
             )
             cursor.execute(
                 f"UPDATE {record_table} t SET device_id = s.device_id, data = s.data, "
@@ -975,5 +1138,6 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 DeviceChange._meta.db_table,
                 CHANGE_COLUMNS,
+                _column_types(DeviceChange, CHANGE_COLUMNS),
                 map(_CHANGE_ROW, plan.changes),
             )

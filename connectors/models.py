@@ -156,7 +156,11 @@ class Device(models.Model):
         ordering = ["factory_id", "serial_normalised", "id"]
         indexes = [
             models.Index(fields=["factory", "mac"], name="device_factory_mac"),
-            models.Index(fields=["factory", "status"], name="device_factory_status"),
+            # Status first: an index led by factory_id alone would compete with
+            # device_factory_mac for the ingest's MAC probe (factory_id = … AND mac = …)
+            # whenever the statistics do not know the factory yet (its first load), and
+            # the planner would then scan the whole factory once per MAC.
+            models.Index(fields=["status", "factory"], name="device_status_factory"),
         ]
         constraints = [
             models.UniqueConstraint(

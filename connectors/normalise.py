@@ -55,7 +55,11 @@ def normalise_mac(value: str | None) -> str:
 
 
 def clean_text(value, limit: int) -> str:
-    """A stripped string of at most ``limit`` characters ("" for None)."""
+    """A stripped string of at most ``limit`` characters ("" for None), without NUL
+    characters (fixed-width device strings are often NUL-padded; databases refuse them)."""
     if value is None:
         return ""
-    return str(value).strip()[:limit]
+    text = str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text.strip()[:limit]

@@ -124,6 +124,10 @@ def _claim(run_id: int) -> bool:
 def _finish(run: SyncRun, session: IngestSession | None, status: str, message: str = "") -> None:
     fields = {"status": status, "finished_at": timezone.now(), "message": message[:2000]}
     if session is not None:
+        try:
+            session.close()  # a batch still being written in the background is counted
+        except Exception:
+            logger.exception("sync run %s: the last batch failed to write", run.pk)
         fields.update(session.counts)
         fields.update(metrics=session.metrics, errors=session.errors, progress=session.processed)
     SyncRun.objects.filter(pk=run.pk).update(**fields)

@@ -261,3 +261,25 @@ def test_a_first_load_meeting_its_own_serials_and_source_ids_again_identifies_th
     assert set(third.source_records.values_list("source_id", flat=True)) == {"c", "d"}
     assert (run.created, run.updated) == (2, 3)
     assert DeviceSourceRecord.objects.count() == 4
+
+
+def test_nul_padding_is_dropped_and_unstorable_source_ids_are_rejected(world):
+    """Fixed-width device strings come NUL-padded, and databases refuse NUL characters:
+    fields lose them; a source id that cannot be stored is a row error, not a failed batch."""
+    from connectors.ingest import IngestSession
+
+    session = IngestSession(connector=make_connector(world.factory_a, "modbus"))
+    session.extend(
+        [
+            DeviceRecord(source_id="10.0.0.7:502/1", serial_number="DMG-7\0\0", model="DMU 50\0"),
+            DeviceRecord(source_id="x" * 301, serial_number="S-2"),
+            DeviceRecord(source_id="unit\x001", serial_number="S-3"),
+        ]
+    )
+    session.flush()
+    device = Device.objects.get()
+    assert (device.serial_number, device.model) == ("DMG-7", "DMU 50")
+    assert (session.counts["created"], session.counts["rejected"]) == (1, 2)
+    assert [e["message"] for e in session.errors] == [
+        "source id longer than 300 characters or holding a NUL"
+    ] * 2
