@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import os
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -672,23 +673,31 @@ class IngestSession:
                     .values_list("serial_normalised", "id")
                 )
             )
-        new_keys: dict[str, str] = {}  # serial/mac → temporary key of a device new in this batch
+        # Serial / MAC → temporary key of a device new in this batch, and how many of the
+        # batch's records feed each new device.
+        new_by_serial: dict[str, str] = {}
+        new_by_mac: dict[str, str] = {}
+        feeds: dict[str, int] = {}
         targets: list[tuple[_Norm, int | str]] = []
         for norm in dirty:
             target: int | str | None = None
-            if norm.serial:
-                target = by_serial.get(norm.serial) or new_keys.get("s:" + norm.serial)
-            if target is None and norm.mac:
-                target = by_mac.get(norm.mac) or new_keys.get("m:" + norm.mac)
+            serial, mac = norm.serial, norm.mac
+            if serial:
+                target = by_serial.get(serial) or new_by_serial.get(serial)
+            if target is None and mac:
+                target = by_mac.get(mac) or new_by_mac.get(mac)
             if target is None and norm.source_id in existing:
                 target = existing[norm.source_id][2]
             if target is None:
                 target = f"new:{len(targets)}"
-            if isinstance(target, str):
-                if norm.serial:
-                    new_keys.setdefault("s:" + norm.serial, target)
-                if norm.mac:
-                    new_keys.setdefault("m:" + norm.mac, target)
+                feeds[target] = 1
+            elif type(target) is str:
+                feeds[target] += 1
+            if type(target) is str:
+                if serial:
+                    new_by_serial.setdefault(serial, target)
+                if mac:
+                    new_by_mac.setdefault(mac, target)
             targets.append((norm, target))
 
         existing_ids = {t for _, t in targets if isinstance(t, int)}
@@ -713,10 +722,6 @@ class IngestSession:
         record_source: dict[int | str, str] = {}
         # A new device fed by one new record only needs no reconciling: the record wins
         # every field it fills. Such devices take the lean path below.
-        feeds: dict[str, int] = {}
-        for _, target in targets:
-            if isinstance(target, str):
-                feeds[target] = feeds.get(target, 0) + 1
         lean: dict[str, dict] = {}
         connector_id = self.connector.pk
         kind = self.kind
@@ -741,7 +746,7 @@ class IngestSession:
                     "last_seen": now,
                     "updated_at": now,
                 }
-                status_by_target[target] = (norm.status, kind)
+                plan.new_devices.append(lean[target])
                 plan.new_records.append(
                     {
                         "device_id": target,
@@ -795,11 +800,6 @@ class IngestSession:
         touched: dict[int | str, bool] = {}
         serial_forms = {n.data["serial_number"]: n.serial for n in dirty}
         for target, status_info in status_by_target.items():
-            row = lean.get(target)
-            if row is not None:
-                plan.new_devices.append(row)
-                touched[target] = True
-                continue
             values, winners = reconcile(records[target].values(), self.ranks)
             serial = values["serial_number"]
             values["serial_normalised"] = (
@@ -841,7 +841,10 @@ class IngestSession:
                 current["factory_id"] = self.factory_id
                 plan.changed_devices.append(current)
             touched[target] = changed
+        counts["created"] += len(lean)
         for norm, target in targets:
+            if target in lean:
+                continue
             if isinstance(target, str):
                 counts["created" if touched.get(target) else "updated"] += 1
                 touched[target] = False  # later records of the same new device: updates
@@ -970,6 +973,34 @@ _CHANGE_ROW = itemgetter(*CHANGE_COLUMNS)
 _RECORD_ROW = itemgetter(*RECORD_COLUMNS)
 _RECORD_CHANGE_COLUMNS = ["id", "device_id", "data", "data_hash", "last_seen"]
 _RECORD_CHANGE_ROW = itemgetter(*_RECORD_CHANGE_COLUMNS)
+_DATA = RECORD_COLUMNS.index("data")
+
+# A record's data is a flat dict of strings, always with the same keys in the same order:
+# its JSON is a template filled with the escaped values, several times cheaper than a
+# general encoder call per row. The templates are per key order (there is one in use).
+_JSON_TEMPLATES: dict[tuple, str] = {}
+_escape = json.encoder.encode_basestring_ascii
+
+
+def _jsonb(data: dict) -> bytes:
+    """``data`` in jsonb's binary COPY format: version 1, then the JSON text."""
+    keys = tuple(data)
+    template = _JSON_TEMPLATES.get(keys)
+    if template is None:
+        fields = (_escape(k).replace("%", "%%") + ":%s" for k in keys)
+        template = "\x01{" + ",".join(fields) + "}"
+        _JSON_TEMPLATES[keys] = template
+    try:
+        return (template % tuple(map(_escape, data.values()))).encode()
+    except TypeError:  # a value that is not a string
+        return b"\x01" + json.dumps(data).encode()
+
+
+def _with_jsonb(rows: Iterable[dict], getter, position: int):
+    for row in rows:
+        values = list(getter(row))
+        values[position] = _jsonb(values[position])
+        yield values
 
 
 def write_batch(plan: BatchPlan) -> None:
@@ -1065,7 +1096,9 @@ def _write_postgresql(plan: BatchPlan) -> None:
     ``UPDATE … FROM`` per table. Changes (history) are append-only: COPY."""
     device_table = Device._meta.db_table
     device_types = _column_types(Device, DEVICE_COLUMNS)
+    # The data goes as jsonb's binary form built here (see _jsonb): bytes as they are.
     record_types = _column_types(DeviceSourceRecord, RECORD_COLUMNS)
+    record_types[_DATA] = "bytea"
     record_table = DeviceSourceRecord._meta.db_table
     # The driver's errors (a unique violation in a COPY) surface as Django's IntegrityError.
     with connection.cursor() as wrapper, connection.wrap_database_errors:
@@ -1091,7 +1124,7 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 record_table,
                 RECORD_COLUMNS,
                 record_types,
-                map(_RECORD_ROW, plan.new_records),
+                _with_jsonb(plan.new_records, _RECORD_ROW, _DATA),
             )
         if plan.changed_devices:
             cursor.execute(
@@ -1125,8 +1158,8 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 "stage_record_change",
                 _RECORD_CHANGE_COLUMNS,
-                _column_types(DeviceSourceRecord, _RECORD_CHANGE_COLUMNS),
-                map(_RECORD_CHANGE_ROW, plan.changed_records),
+                ["int8", "int8", "bytea", "text", "timestamptz"],
+                _with_jsonb(plan.changed_records, _RECORD_CHANGE_ROW, 2),
             )
             cursor.execute(
                 f"UPDATE {record_table} t SET device_id = s.device_id, data = s.data, "
