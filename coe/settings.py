@@ -295,7 +295,14 @@ CELERY_TASK_ROUTES = {
     "registry.tasks.*": {"queue": "cpu"},
     "assessments.tasks.*": {"queue": "cpu"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis: a task a worker took and never acknowledged (the worker died) goes back on
+    # its queue once it is this old (s)...
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # ...found by a sweep every interval × throttle seconds (kombu's defaults: 10 and 10).
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+}
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_TIMEZONE = TIME_ZONE
 
