@@ -118,6 +118,8 @@ class BatchPlan:
     new_records: list[dict] = field(default_factory=list)
     changed_records: list[dict] = field(default_factory=list)
     changes: list[dict] = field(default_factory=list)
+    # Devices merged into another: (merged device, device it is merged into).
+    merges: list[tuple[int, int]] = field(default_factory=list)
     # What the plan read or writes, for the pipeline's overlap check (see ``overlaps``):
     # the batch's source ids, the serials and MACs it looked up or writes, and the
     # existing devices it read or writes.
@@ -143,6 +145,7 @@ class BatchPlan:
             or self.new_records
             or self.changed_records
             or self.changes
+            or self.merges
         )
 
 
@@ -632,22 +635,25 @@ class IngestSession:
         plan.macs |= macs
         by_serial: dict[str, int] = {}
         by_mac: dict[str, int] = {}
+        mac_serial: dict[str, str] = {}  # the serial of the device a MAC found
         if macs and connection.vendor == "postgresql":
-            by_mac = dict(
-                _probe(
-                    "mac, id FROM connectors_device WHERE factory_id = %s AND mac = k.v"
-                    " ORDER BY id",
-                    macs,
-                    [self.factory_id],
-                )
+            found = _probe(
+                "mac, id, serial_normalised FROM connectors_device"
+                " WHERE factory_id = %s AND mac = k.v ORDER BY id",
+                macs,
+                [self.factory_id],
             )
         elif macs:
-            for mac, pk in _fetch(
+            found = _fetch(
                 Device.objects.filter(factory_id=self.factory_id, **_in("mac", macs))
-                .order_by("id")
-                .values_list("mac", "id")
-            ):
-                by_mac.setdefault(mac, pk)
+                .order_by("-id")  # the lowest id last: it wins below
+                .values_list("mac", "id", "serial_normalised")
+            )
+        else:
+            found = []
+        for mac, pk, device_serial in found:
+            by_mac[mac] = pk
+            mac_serial[mac] = device_serial
         # Optimistic (a first load): with no MAC match, every target is a new device whose
         # serial the partial unique index guards, so the serial lookup can be skipped.
         if optimistic and not by_mac:
@@ -677,15 +683,34 @@ class IngestSession:
         # batch's records feed each new device.
         new_by_serial: dict[str, str] = {}
         new_by_mac: dict[str, str] = {}
+        new_serials: dict[str, str] = {}  # new device → its serial
         feeds: dict[str, int] = {}
         targets: list[tuple[_Norm, int | str]] = []
+        # A device found by MAC but with no serial, when the record's serial found another
+        # device: the same machine, seen before without its serial. It is merged into the
+        # device of the serial (its source records, samples and history move there).
+        merges: dict[int, int] = {}
+        merge_keys: dict[int, tuple[str, str]] = {}  # what told the two apart, and joined them
         for norm in dirty:
             target: int | str | None = None
             serial, mac = norm.serial, norm.mac
             if serial:
                 target = by_serial.get(serial) or new_by_serial.get(serial)
+            if mac and mac in by_mac:
+                by_this_mac = by_mac[mac]
+                if target is None:
+                    # Two serials that differ are two machines, whatever their MACs (a
+                    # gateway's MAC, a cloned image): the MAC only identifies when one
+                    # side has no serial.
+                    if not serial or not mac_serial[mac]:
+                        target = by_this_mac
+                elif type(target) is int and by_this_mac != target and not mac_serial[mac]:
+                    merges[by_this_mac] = target
+                    merge_keys[by_this_mac] = (f"MAC {mac}", f"serial {serial}")
             if target is None and mac:
-                target = by_mac.get(mac) or new_by_mac.get(mac)
+                new = new_by_mac.get(mac)
+                if new is not None and (not serial or not new_serials.get(new)):
+                    target = new
             if target is None and norm.source_id in existing:
                 target = existing[norm.source_id][2]
             if target is None:
@@ -696,14 +721,18 @@ class IngestSession:
             if type(target) is str:
                 if serial:
                     new_by_serial.setdefault(serial, target)
+                    new_serials.setdefault(target, serial)
                 if mac:
                     new_by_mac.setdefault(mac, target)
             targets.append((norm, target))
+        if merges:  # records that found a merged device (by MAC, by source id) follow it
+            targets = [(n, merges.get(t, t)) for n, t in targets]
 
         existing_ids = {t for _, t in targets if isinstance(t, int)}
         # The devices read below, and those a moving record leaves.
         plan.device_ids |= existing_ids
         plan.device_ids |= {existing[n.source_id][2] for n in dirty if n.source_id in existing}
+        plan.device_ids |= merges.keys()
         devices = {
             row["id"]: row
             for row in Device.objects.filter(**_in("id", existing_ids))
@@ -717,6 +746,8 @@ class IngestSession:
             .values_list("source_kind", "connector_id", "source_id", "data", "device_id")
         ):
             records.setdefault(device_id, {})[(cid, sid)] = (kind, cid, sid, data)
+        if merges:
+            self._plan_merges(plan, merges, merge_keys, records, {n.source_id for n in dirty})
 
         status_by_target: dict[int | str, tuple[str, str]] = {}
         record_source: dict[int | str, str] = {}
@@ -859,6 +890,32 @@ class IngestSession:
             if row["mac"]:
                 plan.macs.add(row["mac"])
         return plan, counts, seen
+
+    def _plan_merges(self, plan: BatchPlan, merges: dict, keys: dict, records: dict, batch_ids):
+        """Move the merged devices' source records to the devices they merge into (those of
+        this batch's own records move with them anyway) and mark each merge in history."""
+        columns = ("id", "device_id", "connector_id", "source_id", "source_kind", "data")
+        moved = DeviceSourceRecord.objects.filter(**_in("device", merges.keys())).values_list(
+            *columns, "data_hash", "last_seen"
+        )
+        for pk, device_id, cid, sid, kind, data, digest, last_seen in moved:
+            into = merges[device_id]
+            records.setdefault(into, {})[(cid, sid)] = (kind, cid, sid, data)
+            if cid == self.connector.pk and sid in batch_ids:
+                continue
+            plan.changed_records.append(
+                {
+                    "id": pk,
+                    "device_id": into,
+                    "data": data,
+                    "data_hash": digest,
+                    "last_seen": last_seen,
+                }
+            )
+        for merged, into in sorted(merges.items()):
+            plan.merges.append((merged, into))
+            # History: "merged: MAC aa:… → serial SN…" (the merged device's id is gone).
+            plan.changes.append(self._change(into, "merged", *keys[merged], {}, self.kind))
 
     def _change(self, device, name, old, new, winners, source: str = "") -> dict:
         return {
@@ -1045,6 +1102,10 @@ def _write_portable(plan: BatchPlan) -> None:
             batch_size=200,
         )
     DeviceChange.objects.bulk_create([DeviceChange(**row) for row in plan.changes], batch_size=200)
+    for merged, into in plan.merges:
+        MetricSample.objects.filter(device_id=merged).update(device_id=into)
+        DeviceChange.objects.filter(device_id=merged).update(device_id=into)
+        Device.objects.filter(id=merged).delete()  # nothing points at it any more
 
 
 _SEQUENCES: dict[str, str] = {}
@@ -1166,6 +1227,17 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 "data_hash = s.data_hash, last_seen = s.last_seen "
                 "FROM stage_record_change s WHERE t.id = s.id"
             )
+        if plan.merges:
+            merged = "{" + ",".join(str(m) for m, _ in plan.merges) + "}"
+            into = "{" + ",".join(str(i) for _, i in plan.merges) + "}"
+            for table in (MetricSample._meta.db_table, DeviceChange._meta.db_table):
+                cursor.execute(
+                    f"UPDATE {table} t SET device_id = m.new_id FROM"
+                    " unnest(%s::bigint[], %s::bigint[]) AS m(old_id, new_id)"
+                    " WHERE t.device_id = m.old_id",
+                    [merged, into],
+                )
+            cursor.execute(f"DELETE FROM {device_table} WHERE id = ANY(%s::bigint[])", [merged])
         if plan.changes:
             _copy(
                 cursor,

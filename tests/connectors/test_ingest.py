@@ -283,3 +283,89 @@ def test_nul_padding_is_dropped_and_unstorable_source_ids_are_rejected(world):
     assert [e["message"] for e in session.errors] == [
         "source id longer than 300 characters or holding a NUL"
     ] * 2
+
+
+# One press seen by three sources that each know part of its identity: OPC UA its serial,
+# MQTT only its MAC, the CMDB-like Modbus gateway both.
+PARTIAL_IDENTITIES = [
+    ("opcua", DeviceRecord(source_id="ns=2;i=9", serial_number="SN-0099", firmware="5.1")),
+    ("mqtt", DeviceRecord(source_id="edge/press9", mac="aa:bb:cc:dd:ee:09", name="Press 9")),
+    (
+        "modbus",
+        DeviceRecord(
+            source_id="10.0.0.9:502/1",
+            serial_number="sn 0099",
+            mac="AA-BB-CC-DD-EE-09",
+            manufacturer="Schuler",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_sources_knowing_parts_of_an_identity_end_as_one_device_in_any_order(order):
+    """Serial from one source, MAC from another: the third, which reports both, shows they
+    are one machine. Whichever came first, the devices found by each are merged."""
+    from datetime import UTC, datetime
+
+    from connectors.ingest import IngestSession
+    from connectors.models import MetricSample
+    from connectors.records import MetricRecord
+
+    factory = FactoryFactory(slug="partial-identity")
+    connectors = {kind: make_connector(factory, kind) for kind, _ in PARTIAL_IDENTITIES}
+    hour = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    for i in order:
+        kind, record = PARTIAL_IDENTITIES[i]
+        session = IngestSession(connector=connectors[kind])
+        session.add(DeviceRecord(**{s: getattr(record, s) for s in record.__slots__}))
+        session.add(
+            MetricRecord(
+                metric="good_count",
+                value=100 + i,
+                period_start=hour,
+                period_end=hour.replace(hour=9),
+                device_source_id=record.source_id,
+                series=kind,
+            )
+        )
+        session.flush()
+    device = Device.objects.get(factory=factory)
+    assert sorted(device.source_records.values_list("source_kind", flat=True)) == [
+        "modbus",
+        "mqtt",
+        "opcua",
+    ]
+    state = (device.serial_number, device.mac, device.name, device.firmware, device.manufacturer)
+    assert state == ("SN-0099", "aa:bb:cc:dd:ee:09", "Press 9", "5.1", "Schuler")
+    # Samples and history of a merged device stay with the machine.
+    assert MetricSample.objects.filter(device=device).count() == 3
+    assert not MetricSample.objects.filter(factory=factory, device__isnull=True).exists()
+    merged = DeviceChange.objects.filter(device=device, field="merged")
+    assert merged.count() == (1 if order[2] == 2 else 0)  # only when the link came last
+
+
+def test_two_serials_sharing_a_mac_stay_two_devices(world):
+    """A gateway's MAC (or a cloned image) on two machines with their own serials: the MAC
+    never joins them, and a serial-less record with that MAC joins the first."""
+    connector = make_connector(world.factory_a, "mqtt")
+    run = ingest(
+        connector,
+        [
+            DeviceRecord(source_id="a", serial_number="SN-1", mac="02:00:00:00:00:99"),
+            DeviceRecord(source_id="b", serial_number="SN-2", mac="02:00:00:00:00:99"),
+        ],
+    )
+    assert run.created == 2
+    run = ingest(
+        connector,
+        [
+            DeviceRecord(source_id="c", serial_number="SN-3", mac="02:00:00:00:00:99"),
+            DeviceRecord(source_id="d", mac="02:00:00:00:00:99", name="behind the gateway"),
+        ],
+        complete=False,
+    )
+    assert Device.objects.count() == 3
+    assert not DeviceChange.objects.filter(field="merged").exists()
+    first = Device.objects.order_by("id").first()
+    assert first.serial_normalised == "SN1" and first.name == "behind the gateway"
