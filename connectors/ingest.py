@@ -14,7 +14,8 @@ Adapters yield plain records; an :class:`IngestSession` takes them in batches:
    set-based upsert per table on PostgreSQL, ``bulk_create``/``bulk_update`` elsewhere.
 
 After a complete, successful full sync, :meth:`IngestSession.mark_stale` marks the
-connector's devices that were not seen as stale (never deleted). Re-ingesting the same
+connector's records of the devices it did not see as missing, and a device no source
+still reports as stale (never deleted). Re-ingesting the same
 data writes nothing: ``last_seen`` only moves when older than
 ``CONNECTOR_LAST_SEEN_RESOLUTION`` seconds (default one hour).
 """
@@ -34,10 +35,21 @@ from operator import itemgetter
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Lookup, Q
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Lookup,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
 from django.utils import timezone
 
-from connectors.choices import DeviceStatus
+from connectors.choices import ConnectorKind, DeviceStatus
 from connectors.models import (
     Connector,
     Device,
@@ -568,11 +580,15 @@ class IngestSession:
         seen: set[int] = set()
         cutoff = self.now - self.resolution
         # Two index lookups rather than a join: robust whatever the planner's statistics.
+        # A record a full sync missed reads with a blank hash: seen again, it is written
+        # (and its missing_since cleared) even when it says the same.
         if optimistic:
             records = []
         elif connection.vendor == "postgresql":
             records = _probe(
-                "source_id, id, device_id, data_hash FROM connectors_devicesourcerecord"
+                "source_id, id, device_id,"
+                " CASE WHEN missing_since IS NULL THEN data_hash ELSE '' END"
+                " FROM connectors_devicesourcerecord"
                 " WHERE connector_id = %s AND source_id = k.v",
                 [r.source_id for r in batch],
                 [self.connector.pk],
@@ -584,7 +600,12 @@ class IngestSession:
                     **_in("source_id", [r.source_id for r in batch]),
                 )
                 .order_by()
-                .values_list("source_id", "id", "device_id", "data_hash")
+                .annotate(
+                    hash_if_present=Case(
+                        When(missing_since__isnull=True, then=F("data_hash")), default=Value("")
+                    )
+                )
+                .values_list("source_id", "id", "device_id", "hash_if_present")
             )
         state = {}
         if records and connection.vendor == "postgresql":
@@ -812,6 +833,7 @@ class IngestSession:
                             "data": norm.data,
                             "data_hash": norm.digest,
                             "last_seen": self.now,
+                            "missing_since": None,
                         }
                     )
             else:
@@ -896,9 +918,9 @@ class IngestSession:
         this batch's own records move with them anyway) and mark each merge in history."""
         columns = ("id", "device_id", "connector_id", "source_id", "source_kind", "data")
         moved = DeviceSourceRecord.objects.filter(**_in("device", merges.keys())).values_list(
-            *columns, "data_hash", "last_seen"
+            *columns, "data_hash", "last_seen", "missing_since"
         )
-        for pk, device_id, cid, sid, kind, data, digest, last_seen in moved:
+        for pk, device_id, cid, sid, kind, data, digest, last_seen, missing in moved:
             into = merges[device_id]
             records.setdefault(into, {})[(cid, sid)] = (kind, cid, sid, data)
             if cid == self.connector.pk and sid in batch_ids:
@@ -910,6 +932,7 @@ class IngestSession:
                     "data": data,
                     "data_hash": digest,
                     "last_seen": last_seen,
+                    "missing_since": missing,
                 }
             )
         for merged, into in sorted(merges.items()):
@@ -960,7 +983,10 @@ class IngestSession:
 
     # --- staleness ----------------------------------------------------------------------
     def mark_stale(self) -> int:
-        """Mark this connector's devices not seen in this (complete, full) sync as stale."""
+        """After a complete, full sync: this connector's records of the devices it did not
+        see are *missing*; such a device becomes stale when no source still reports it (a
+        record of a synced source that is not missing: an upload says a device existed,
+        not that it is still there). Returns how many devices became stale."""
         self.flush()
         known = set(
             DeviceSourceRecord.objects.filter(connector_id=self.connector.pk).values_list(
@@ -968,18 +994,24 @@ class IngestSession:
             )
         )
         candidates = sorted(known - self.seen_device_ids)
-        missing: list[int] = []
+        reported = DeviceSourceRecord.objects.filter(
+            device_id=OuterRef("pk"), missing_since__isnull=True
+        ).exclude(source_kind=ConnectorKind.UPLOAD)
+        stale: list[int] = []
         for start in range(0, len(candidates), 1000):
             chunk = candidates[start : start + 1000]
             with transaction.atomic():
+                DeviceSourceRecord.objects.filter(
+                    connector_id=self.connector.pk, device_id__in=chunk, missing_since=None
+                ).update(missing_since=self.now)
                 before = dict(
                     Device.objects.filter(id__in=chunk)
                     .exclude(status=DeviceStatus.STALE)
+                    .exclude(Exists(reported))
                     .values_list("id", "status")
                 )
-                chunk = list(before)
-                missing += chunk
-                Device.objects.filter(id__in=chunk).update(
+                stale += before
+                Device.objects.filter(id__in=before).update(
                     status=DeviceStatus.STALE, updated_at=self.now
                 )
                 DeviceChange.objects.bulk_create(
@@ -996,8 +1028,8 @@ class IngestSession:
                         for pk, old in before.items()
                     ]
                 )
-        self.counts["stale"] += len(missing)
-        return len(missing)
+        self.counts["stale"] += len(stale)
+        return len(stale)
 
 
 # --- writing one batch ------------------------------------------------------------------
@@ -1028,7 +1060,7 @@ _CHANGE_ROW = itemgetter(*CHANGE_COLUMNS)
 
 
 _RECORD_ROW = itemgetter(*RECORD_COLUMNS)
-_RECORD_CHANGE_COLUMNS = ["id", "device_id", "data", "data_hash", "last_seen"]
+_RECORD_CHANGE_COLUMNS = ["id", "device_id", "data", "data_hash", "last_seen", "missing_since"]
 _RECORD_CHANGE_ROW = itemgetter(*_RECORD_CHANGE_COLUMNS)
 _DATA = RECORD_COLUMNS.index("data")
 
@@ -1098,7 +1130,7 @@ def _write_portable(plan: BatchPlan) -> None:
     if plan.changed_records:
         DeviceSourceRecord.objects.bulk_update(
             [DeviceSourceRecord(**row) for row in plan.changed_records],
-            ["device_id", "data", "data_hash", "last_seen"],
+            ["device_id", "data", "data_hash", "last_seen", "missing_since"],
             batch_size=200,
         )
     DeviceChange.objects.bulk_create([DeviceChange(**row) for row in plan.changes], batch_size=200)
@@ -1211,7 +1243,8 @@ def _write_postgresql(plan: BatchPlan) -> None:
         if plan.changed_records:
             cursor.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS stage_record_change (id bigint, "
-                "device_id bigint, data jsonb, data_hash varchar(32), last_seen timestamptz) "
+                "device_id bigint, data jsonb, data_hash varchar(32), last_seen timestamptz, "
+                "missing_since timestamptz) "
                 "ON COMMIT DELETE ROWS"
             )
             cursor.execute("TRUNCATE stage_record_change")
@@ -1219,13 +1252,13 @@ def _write_postgresql(plan: BatchPlan) -> None:
                 cursor,
                 "stage_record_change",
                 _RECORD_CHANGE_COLUMNS,
-                ["int8", "int8", "bytea", "text", "timestamptz"],
+                ["int8", "int8", "bytea", "text", "timestamptz", "timestamptz"],
                 _with_jsonb(plan.changed_records, _RECORD_CHANGE_ROW, 2),
             )
             cursor.execute(
                 f"UPDATE {record_table} t SET device_id = s.device_id, data = s.data, "
-                "data_hash = s.data_hash, last_seen = s.last_seen "
-                "FROM stage_record_change s WHERE t.id = s.id"
+                "data_hash = s.data_hash, last_seen = s.last_seen, "
+                "missing_since = s.missing_since FROM stage_record_change s WHERE t.id = s.id"
             )
         if plan.merges:
             merged = "{" + ",".join(str(m) for m, _ in plan.merges) + "}"

@@ -190,6 +190,9 @@ class DeviceSourceRecord(models.Model):
     data_hash = models.CharField(max_length=32)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # Set when a complete, full sync of the connector did not see the device; cleared when
+    # the source reports it again. A device goes stale when no source still reports it.
+    missing_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["device_id", "source_kind", "source_id"]

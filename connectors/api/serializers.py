@@ -109,7 +109,15 @@ class DeviceSourceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DeviceSourceRecord
-        fields = ["kind", "connector", "source_id", "data", "first_seen", "last_seen"]
+        fields = [
+            "kind",
+            "connector",
+            "source_id",
+            "data",
+            "first_seen",
+            "last_seen",
+            "missing_since",
+        ]
 
 
 class DeviceSerializer(serializers.ModelSerializer):

@@ -369,3 +369,53 @@ def test_two_serials_sharing_a_mac_stay_two_devices(world):
     assert not DeviceChange.objects.filter(field="merged").exists()
     first = Device.objects.order_by("id").first()
     assert first.serial_normalised == "SN1" and first.name == "behind the gateway"
+
+
+def test_a_device_another_source_still_reports_is_not_stale_and_never_flips(world):
+    """OPC UA no longer sees a machine the MQTT edge still reports (it is switched off the
+    OPC UA network for maintenance): its OPC UA record is missing, the device stays as it
+    is, and MQTT's unchanged re-syncs write nothing. When MQTT loses it too, it is stale;
+    when OPC UA sees it again, it is active and the record no longer missing."""
+    opcua = make_connector(world.factory_a, "opcua")
+    mqtt = make_connector(world.factory_a, "mqtt")
+    press = DeviceRecord(source_id="ns=2;i=7", serial_number="SN-7", firmware="4.2")
+    edge = DeviceRecord(source_id="edge/7", serial_number="sn 7", name="Press 7")
+    ingest(opcua, [press, DeviceRecord(source_id="ns=2;i=8", serial_number="SN-8")])
+    ingest(mqtt, [edge])
+
+    run = ingest(opcua, [DeviceRecord(source_id="ns=2;i=8", serial_number="SN-8")])
+    device = Device.objects.get(serial_normalised="SN7")
+    assert run.stale == 0 and device.status == "active"
+    assert device.source_records.get(connector=opcua).missing_since is not None
+    with CaptureQueriesContext(connection) as queries:
+        again = ingest(mqtt, [edge])
+    assert again.unchanged == 1 and writes_to_device_tables(queries) == []
+    assert not DeviceChange.objects.filter(device=device, field="status").exists()
+
+    assert ingest(mqtt, []).stale == 1
+    device.refresh_from_db()
+    assert device.status == "stale"
+
+    back = ingest(opcua, [press, DeviceRecord(source_id="ns=2;i=8", serial_number="SN-8")])
+    device.refresh_from_db()
+    assert (back.updated, back.unchanged, device.status) == (1, 1, "active")
+    assert device.source_records.get(connector=opcua).missing_since is None
+    assert list(
+        DeviceChange.objects.filter(device=device, field="status")
+        .order_by("id")
+        .values_list("old", "new")
+    ) == [("active", "stale"), ("stale", "active")]
+
+
+def test_an_uploaded_record_does_not_keep_a_device_from_going_stale(world):
+    from connectors.imports import upload_connector
+
+    opcua = make_connector(world.factory_a, "opcua")
+    ingest(opcua, [DeviceRecord(source_id="ns=2;i=7", serial_number="SN-7")])
+    ingest(
+        upload_connector(world.factory_a),
+        [DeviceRecord(source_id="row 2", serial_number="SN-7")],
+        complete=False,
+    )
+    assert ingest(opcua, []).stale == 1
+    assert Device.objects.get().status == "stale"
