@@ -32,6 +32,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -237,7 +238,7 @@ def main() -> int:
         resync_s, resync_run, written = ingest(connector, ROWS, one_transaction=True)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         load_rate = ROWS / load_s
-        print(f"rows: {ROWS:,}")
+        print(f"rows: {ROWS:,}; background writers: {settings.CONNECTOR_INGEST_WRITERS}")
         print(f"raw COPY into an empty table: {copy_s:.2f} s ({copy_rate:,.0f} rows/s)")
         print(f"update_or_create loop (sample of {SAMPLE:,}): {uoc_rate:,.0f} rows/s")
         print(
