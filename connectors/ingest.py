@@ -754,15 +754,22 @@ class IngestSession:
         plan.device_ids |= existing_ids
         plan.device_ids |= {existing[n.source_id][2] for n in dirty if n.source_id in existing}
         plan.device_ids |= merges.keys()
+        # Devices a record of this batch leaves (it now identifies another machine): they
+        # are recomputed from the records they keep, and go stale when none is left.
+        left = {
+            existing[n.source_id][2]
+            for n, t in targets
+            if n.source_id in existing and existing[n.source_id][2] != t
+        } - existing_ids.union(merges)
         devices = {
             row["id"]: row
-            for row in Device.objects.filter(**_in("id", existing_ids))
+            for row in Device.objects.filter(**_in("id", existing_ids | left))
             .order_by()
             .values("id", "status", "first_seen", "last_seen", "serial_normalised", *FIELDS)
         }
         records: dict[int | str, dict[tuple[int, str], tuple[str, int, str, dict]]] = {}
         for kind, cid, sid, data, device_id in (
-            DeviceSourceRecord.objects.filter(**_in("device", existing_ids))
+            DeviceSourceRecord.objects.filter(**_in("device", existing_ids | left))
             .order_by()
             .values_list("source_kind", "connector_id", "source_id", "data", "device_id")
         ):
@@ -874,14 +881,7 @@ class IngestSession:
                 touched[target] = True
                 continue
             current = devices[target]
-            changed = False
-            for name, new in values.items():
-                old_value = current[name] or ""
-                if old_value != new:
-                    current[name] = new
-                    changed = True
-                    if name != "serial_normalised":
-                        plan.changes.append(self._change(target, name, old_value, new, winners))
+            changed = self._apply(plan, current, values, winners)
             if current["status"] != status:
                 plan.changes.append(
                     self._change(target, "status", current["status"], status, {}, status_source)
@@ -894,6 +894,25 @@ class IngestSession:
                 current["factory_id"] = self.factory_id
                 plan.changed_devices.append(current)
             touched[target] = changed
+        for pk in sorted(left):
+            current = devices.get(pk)
+            if current is None:
+                continue
+            if records.get(pk):
+                values, winners = reconcile(records[pk].values(), self.ranks)
+                values["serial_normalised"] = normalise_serial(values["serial_number"])
+                changed = self._apply(plan, current, values, winners)
+            else:
+                changed = current["status"] != DeviceStatus.STALE
+                if changed:
+                    plan.changes.append(
+                        self._change(pk, "status", current["status"], DeviceStatus.STALE, {})
+                    )
+                    current["status"] = DeviceStatus.STALE.value
+            if changed:
+                current["updated_at"] = self.now
+                current["factory_id"] = self.factory_id
+                plan.changed_devices.append(current)
         counts["created"] += len(lean)
         for norm, target in targets:
             if target in lean:
@@ -939,6 +958,18 @@ class IngestSession:
             plan.merges.append((merged, into))
             # History: "merged: MAC aa:… → serial SN…" (the merged device's id is gone).
             plan.changes.append(self._change(into, "merged", *keys[merged], {}, self.kind))
+
+    def _apply(self, plan: BatchPlan, current: dict, values: dict, winners: dict) -> bool:
+        """Set a device row's reconciled ``values``, recording each change. Whether any."""
+        changed = False
+        for name, new in values.items():
+            old = current[name] or ""
+            if old != new:
+                current[name] = new
+                changed = True
+                if name != "serial_normalised":
+                    plan.changes.append(self._change(current["id"], name, old, new, winners))
+        return changed
 
     def _change(self, device, name, old, new, winners, source: str = "") -> dict:
         return {

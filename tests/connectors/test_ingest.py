@@ -419,3 +419,48 @@ def test_an_uploaded_record_does_not_keep_a_device_from_going_stale(world):
     )
     assert ingest(opcua, []).stale == 1
     assert Device.objects.get().status == "stale"
+
+
+def test_a_device_a_record_leaves_is_recomputed_from_what_it_keeps_or_goes_stale(world):
+    """The controller at OPC UA node n1 now reports the serial of another known machine
+    (it was swapped): the record moves there. The machine it leaves keeps what other
+    sources say of it; one that no source reports any more goes stale."""
+    opcua = make_connector(world.factory_a, "opcua")
+    mqtt = make_connector(world.factory_a, "mqtt")
+    ingest(
+        opcua,
+        [
+            DeviceRecord(source_id="n1", serial_number="SN-1", firmware="4.2"),
+            DeviceRecord(source_id="n3", serial_number="SN-3", firmware="1.0"),
+        ],
+    )
+    ingest(
+        mqtt,
+        [
+            DeviceRecord(source_id="edge/1", serial_number="SN-1", firmware="4.0"),
+            DeviceRecord(source_id="edge/2", serial_number="SN-2"),
+            DeviceRecord(source_id="edge/4", serial_number="SN-4"),
+        ],
+    )
+    first = Device.objects.get(serial_normalised="SN1")
+    assert first.firmware == "4.2"  # OPC UA ranks first for firmware
+
+    ingest(
+        opcua,
+        [
+            DeviceRecord(source_id="n1", serial_number="SN-2", firmware="5.0"),
+            DeviceRecord(source_id="n3", serial_number="SN-4", firmware="1.0"),
+        ],
+    )
+    first.refresh_from_db()
+    assert (first.firmware, first.status) == ("4.0", "active")  # what MQTT says of it
+    assert list(first.changes.filter(field="firmware").values_list("old", "new", "source")) == [
+        ("4.2", "4.0", "mqtt")
+    ]
+    second = Device.objects.get(serial_normalised="SN2")
+    assert second.firmware == "5.0"
+    assert sorted(second.source_records.values_list("source_id", flat=True)) == ["edge/2", "n1"]
+    third = Device.objects.get(serial_normalised="SN3")
+    assert third.status == "stale" and not third.source_records.exists()
+    assert list(third.changes.values_list("field", "old", "new")) == [("status", "active", "stale")]
+    assert Device.objects.get(serial_normalised="SN4").source_records.count() == 2
