@@ -712,11 +712,21 @@ class IngestSession:
         # device of the serial (its source records, samples and history move there).
         merges: dict[int, int] = {}
         merge_keys: dict[int, tuple[str, str]] = {}  # what told the two apart, and joined them
+        # The same within the batch: a device new in it folds into the one it turned out to
+        # be (its records follow): a serial-less new one into the device of the serial, a
+        # new one with a serial into an existing serial-less device with its MAC.
+        folded: dict[str, int | str] = {}
+
+        def resolve(key):
+            while key in folded:
+                key = folded[key]
+            return key
+
         for norm in dirty:
             target: int | str | None = None
             serial, mac = norm.serial, norm.mac
             if serial:
-                target = by_serial.get(serial) or new_by_serial.get(serial)
+                target = by_serial.get(serial) or resolve(new_by_serial.get(serial))
             if mac and mac in by_mac:
                 by_this_mac = by_mac[mac]
                 if target is None:
@@ -729,16 +739,28 @@ class IngestSession:
                     merges[by_this_mac] = target
                     merge_keys[by_this_mac] = (f"MAC {mac}", f"serial {serial}")
             if target is None and mac:
-                new = new_by_mac.get(mac)
+                new = resolve(new_by_mac.get(mac))
                 if new is not None and (not serial or not new_serials.get(new)):
                     target = new
+            elif serial and mac and target is not None:
+                new = resolve(new_by_mac.get(mac))
+                if new is not None and new != target and not new_serials.get(new):
+                    folded[new] = target
+                elif (
+                    type(target) is str
+                    and mac in by_mac
+                    and not mac_serial[mac]
+                    and by_mac[mac] not in merges
+                ):
+                    folded[target] = by_mac[mac]
+                    target = by_mac[mac]
             if target is None and norm.source_id in existing:
                 target = existing[norm.source_id][2]
             if target is None:
                 target = f"new:{len(targets)}"
                 feeds[target] = 1
             elif type(target) is str:
-                feeds[target] += 1
+                feeds[target] = feeds.get(target, 0) + 1
             if type(target) is str:
                 if serial:
                     new_by_serial.setdefault(serial, target)
@@ -746,6 +768,12 @@ class IngestSession:
                 if mac:
                     new_by_mac.setdefault(mac, target)
             targets.append((norm, target))
+        if folded:
+            targets = [(n, resolve(t)) for n, t in targets]
+            feeds = {}
+            for _, t in targets:
+                if type(t) is str:
+                    feeds[t] = feeds.get(t, 0) + 1
         if merges:  # records that found a merged device (by MAC, by source id) follow it
             targets = [(n, merges.get(t, t)) for n, t in targets]
 

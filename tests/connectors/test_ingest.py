@@ -464,3 +464,43 @@ def test_a_device_a_record_leaves_is_recomputed_from_what_it_keeps_or_goes_stale
     assert third.status == "stale" and not third.source_records.exists()
     assert list(third.changes.values_list("field", "old", "new")) == [("status", "active", "stale")]
     assert Device.objects.get(serial_normalised="SN4").source_records.count() == 2
+
+
+def test_parts_of_an_identity_in_one_batch_end_as_one_device(world):
+    """A CMDB export lists a machine three times: by serial, by MAC, by both. In one
+    batch the rows fold into one device; with a serial-less device already known by the
+    MAC, a new serial folds into it."""
+    connector = make_connector(world.factory_a, "mqtt")
+    run = ingest(
+        connector,
+        [
+            DeviceRecord(source_id="row 1", serial_number="SN-5", firmware="2.0"),
+            DeviceRecord(source_id="row 2", mac="02:00:00:00:00:05", name="Press 5"),
+            DeviceRecord(source_id="row 3", serial_number="sn5", mac="02-00-00-00-00-05"),
+            DeviceRecord(source_id="row 4", mac="02:00:00:00:00:05", model="P5"),
+        ],
+    )
+    device = Device.objects.get()
+    assert (device.serial_number, device.mac, device.name, device.firmware, device.model) == (
+        "SN-5",
+        "02:00:00:00:00:05",
+        "Press 5",
+        "2.0",
+        "P5",
+    )
+    assert device.source_records.count() == 4 and run.created == 1 and run.updated == 3
+
+    known = ingest(connector, [DeviceRecord(source_id="edge", mac="02:00:00:00:00:06")])
+    assert known.created == 1
+    edge = Device.objects.get(mac="02:00:00:00:00:06")
+    ingest(
+        make_connector(world.factory_a, "opcua"),
+        [
+            DeviceRecord(source_id="n6", serial_number="SN-6", firmware="7.1"),
+            DeviceRecord(source_id="n6b", serial_number="SN-6", mac="02:00:00:00:00:06"),
+        ],
+        complete=False,
+    )
+    edge.refresh_from_db()
+    assert (edge.serial_number, edge.firmware) == ("SN-6", "7.1")
+    assert Device.objects.count() == 2 and edge.source_records.count() == 3
