@@ -399,6 +399,7 @@ class IngestSession:
         self._writers: list[_BatchWriter] = []  # see _writer_count()
         self._in_flight: list[_InFlight] = []  # oldest first
         self.background_batches = 0  # batches handed to a background writer
+        self.replanned_batches = 0  # writes that met a unique constraint and were planned again
 
     # --- feeding ------------------------------------------------------------------------
     def add(self, item: DeviceRecord | MetricRecord | RecordError) -> None:
@@ -479,7 +480,7 @@ class IngestSession:
             # A batch being written touches what this one read: plan it again on what
             # that batch commits, with every lookup.
             self._drain()
-            self._write_now(batch)
+            self._write_now(batch, lookups=True)
             return
         while len(self._in_flight) >= writers:
             if self._wait_oldest():
@@ -526,16 +527,18 @@ class IngestSession:
             raise error
         if failed:
             self._optimistic = False
+            self.replanned_batches += len(failed)
         for pending in failed:
             self._write_now(pending.batch)
         return bool(failed)
 
-    def _write_now(self, batch: list[DeviceRecord]) -> None:
-        """Plan and write one batch in one transaction on this thread's connection."""
+    def _write_now(self, batch: list[DeviceRecord], *, lookups: bool = False) -> None:
+        """Plan and write one batch in one transaction on this thread's connection;
+        ``lookups``: with every lookup even on a first load (the batch met others)."""
         for attempt in range(2):
             try:
                 with _gc_paused(), transaction.atomic():
-                    optimistic = not attempt and self._first_load()
+                    optimistic = not attempt and not lookups and self._first_load()
                     plan, counts, seen = self._plan(batch, optimistic)
                     write_batch(plan)
                 break
@@ -544,6 +547,7 @@ class IngestSession:
                 # (or, optimistically planned, the data met itself again): identify again
                 # against what is committed, with every lookup from now on.
                 self._optimistic = False
+                self.replanned_batches += 1
                 if attempt:
                     raise
         self._done(batch, counts, seen, plan)

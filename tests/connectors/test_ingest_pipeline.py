@@ -162,6 +162,7 @@ def test_a_serial_created_meanwhile_by_another_connector_lands_on_that_device(se
     session.mark_stale()
 
     assert session.background_batches >= 5
+    assert session.replanned_batches == 1  # the batch holding SN-12, and only it
     assert Device.objects.filter(factory=factory).count() == 30
     press = Device.objects.get(factory=factory, serial_normalised="SN12")
     assert (press.name, press.firmware, press.serial_number) == ("Press 12", "1.0", "SN-12")
@@ -207,6 +208,30 @@ def test_a_mac_met_again_in_the_next_batch_while_the_first_is_in_flight_is_one_d
     device = Device.objects.get(factory=connector.factory)
     assert (device.name, device.firmware) == ("Cell A", "2.1")
     assert device.source_records.count() == 2
+    assert (session.counts["created"], session.counts["updated"]) == (1, 1)
+
+
+@pytest.mark.parametrize("second_source_id", ["n2", "n1"])
+def test_a_serial_or_source_id_met_again_while_in_flight_is_looked_up_not_retried(
+    settings, second_source_id
+):
+    """The unique indexes would catch these, at the price of a failed write: the session
+    sees the overlap with the batch in flight, waits, and plans with every lookup."""
+    settings.CONNECTOR_INGEST_WRITERS = 2
+    connector = make_connector(FactoryFactory(slug="met-again"), "opcua")
+    session = one_record_per_batch(
+        connector,
+        [
+            DeviceRecord(source_id="n1", serial_number="SN-1", firmware="1.0"),
+            DeviceRecord(
+                source_id=second_source_id, serial_number="sn1", firmware="1.0", name="P1"
+            ),
+        ],
+    )
+    device = Device.objects.get(factory=connector.factory)
+    assert (device.firmware, device.name) == ("1.0", "P1")
+    assert device.source_records.count() == (2 if second_source_id == "n2" else 1)
+    assert session.replanned_batches == 0
     assert (session.counts["created"], session.counts["updated"]) == (1, 1)
 
 
