@@ -331,6 +331,10 @@ ASSESSMENT_EVIDENCE_MAX_BYTES = env_int("ASSESSMENT_EVIDENCE_MAX_BYTES", 10 * 10
 # Connectors (docs/connectors.md). Fernet keys of stored credentials, newest first (the
 # first encrypts, all decrypt); unset in development: a generated key in .dev-fernet-key.
 CONNECTOR_CREDENTIALS_KEYS = env_list("CONNECTOR_CREDENTIALS_KEYS")
+# Seconds before an unchanged device's last_seen is moved again (re-syncs within it write
+# nothing), and device records per ingest batch (0: 10,000 on PostgreSQL, 500 elsewhere).
+CONNECTOR_LAST_SEEN_RESOLUTION = env_int("CONNECTOR_LAST_SEEN_RESOLUTION", 3600)
+CONNECTOR_INGEST_BATCH_SIZE = env_int("CONNECTOR_INGEST_BATCH_SIZE", 0)
 # Device batches an ingest writes in background threads (each with its own database
 # connection) while it plans the next; PostgreSQL only, never inside a caller's
 # transaction; 0 writes every batch in turn.

@@ -25,7 +25,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -95,17 +94,13 @@ def precedence_table() -> dict[str, dict[str, int]]:
 
 
 def last_seen_resolution() -> timedelta:
-    seconds = getattr(settings, "CONNECTOR_LAST_SEEN_RESOLUTION", None)
-    if seconds is None:
-        seconds = int(os.environ.get("CONNECTOR_LAST_SEEN_RESOLUTION", "3600"))
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=settings.CONNECTOR_LAST_SEEN_RESOLUTION)
 
 
 def default_batch_size() -> int:
     """``CONNECTOR_INGEST_BATCH_SIZE``, else 10,000 records on PostgreSQL and 500 elsewhere."""
-    configured = os.environ.get("CONNECTOR_INGEST_BATCH_SIZE")
-    if configured:
-        return max(1, int(configured))
+    if settings.CONNECTOR_INGEST_BATCH_SIZE > 0:
+        return settings.CONNECTOR_INGEST_BATCH_SIZE
     return 10000 if connection.vendor == "postgresql" else 500
 
 
@@ -466,7 +461,7 @@ class IngestSession:
         could not hold them); else 0, and every batch is written in turn."""
         if connection.vendor != "postgresql" or connection.in_atomic_block:
             return 0
-        return max(0, getattr(settings, "CONNECTOR_INGEST_WRITERS", 2))
+        return max(0, settings.CONNECTOR_INGEST_WRITERS)
 
     def _ingest_devices(self, batch: list[DeviceRecord]) -> None:
         writers = self._writer_count()
