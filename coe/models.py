@@ -55,6 +55,9 @@ class Membership(models.Model):
     )
     factory = models.ForeignKey(Factory, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    # Granted by the OpenID Provider's group claims: follows them at every sign-in.
+    # Memberships made by hand in the product keep False and are never touched by sign-in.
+    sso_managed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -65,3 +68,22 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} of {self.factory}"
+
+
+class SSOIdentity(models.Model):
+    """The OpenID Provider's subject (``iss`` + ``sub``) a user signs in as."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_sso_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ← {self.subject} at {self.issuer}"

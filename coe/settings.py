@@ -195,6 +195,34 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portfolio"
 LOGOUT_REDIRECT_URL = "login"
 
+# Sign-in (docs/deploy.md "Single sign-on"). Password login stays for superusers whatever
+# PASSWORD_LOGIN says, so an operator can always get in when the provider is down.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+AUTHENTICATION_BACKENDS = ["coe.sso.PasswordBackend", "coe.sso.SSOBackend"]
+# OpenID Connect single sign-on, on when OIDC_ISSUER is set: endpoints and keys come from
+# the issuer's discovery document; authorization code flow with PKCE, state and nonce.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_STAFF_GROUPS = env_list("OIDC_STAFF_GROUPS", "coe_staff")
+# Group values that grant a factory role; named groups `slug` and `role` are required.
+OIDC_FACTORY_ROLE_PATTERN = env_str(
+    "OIDC_FACTORY_ROLE_PATTERN", r"factory:(?P<slug>[-a-zA-Z0-9_]+):(?P<role>business_owner|member)"
+)
+OIDC_DISCOVERY_TTL_SECONDS = env_int("OIDC_DISCOVERY_TTL_SECONDS", 3600)
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TOKEN_USE_BASIC_AUTH = True
+OIDC_AUTHENTICATE_CLASS = "coe.sso.SSORequestView"
+OIDC_CALLBACK_CLASS = "coe.sso.SSOCallbackView"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+
 # Production hardening (checked by `manage.py check --deploy` in `make lint`).
 if not DEBUG and not TESTING:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

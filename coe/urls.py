@@ -20,6 +20,7 @@ import registry.urls
 from coe import views as core_pages
 from coe.api.errors import api_not_found
 from coe.api.urls import router as core_router
+from coe.sso import SignInView
 
 api_router = DefaultRouter()
 for app_router in (
@@ -44,8 +45,10 @@ api_patterns = [
 urlpatterns = [
     path("factories/", core_pages.factory_list, name="factory-list"),
     path("factories/<slug:slug>/", core_pages.factory_detail, name="factory-detail"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Single sign-on: /oidc/authenticate/ starts it, /oidc/callback/ is the redirect URI.
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("health/", core_pages.health, name="health"),
     path("", include(assessments.urls)),
     path("", include(registry.urls)),
