@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint worker beat install venv serve migrate bench clean
+.PHONY: demo test lint worker beat install venv serve migrate bench clean prod-smoke
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ worker: $(STAMP)
 
 beat: $(STAMP)
 	$(VENV)/bin/celery -A coe beat -l info
+
+## make prod-smoke: the production process layout (gunicorn, io/cpu/celery workers, beat,
+## mqtt_host) with DEBUG=0 on the local PostgreSQL and Redis, one flow end to end, then stopped
+prod-smoke: $(STAMP)
+	$(PY) deploy/prod_smoke.py
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
