@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q, Sum
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -321,14 +321,7 @@ def export(request, what: str, fmt: str):
         frame = exports.findings_frame(findings_visible(request.user).order_by("key"))
     else:
         raise Http404(what)
-    content_type = (
-        "text/csv"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response = HttpResponse(exports.render(frame, fmt), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{what}.{fmt}"'
-    return response
+    return exports.response(frame, what, fmt)
 
 
 def factory_panel_context(request, factory) -> dict | None:

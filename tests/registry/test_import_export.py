@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from registry.exports import neutralise
+from coe.exports import neutralise
 from registry.models import Adoption, Capability, DuplicateFinding, Tool
 from tests.factories import PASSWORD
 
