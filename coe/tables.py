@@ -1,0 +1,411 @@
+"""The one reader for every CSV and XLSX table the product accepts, with bounded cost.
+
+Registry and adoption imports, licence exports, metrics, counters, finance and device
+uploads, the upload page and ``/api/ingest/*`` bodies all come through :func:`read_table`.
+A table is read into ``(row number, {column: value})`` pairs — row numbers as a
+spreadsheet shows them (the header is row 1) — while limits on bytes, rows, columns,
+cells and cell length are enforced *as it is read*, so a hostile file costs at most the
+limits, never its own size:
+
+* CSV is decoded incrementally (UTF-8 with or without BOM, UTF-16 with BOM, else
+  Windows-1252) and parsed row by row.
+* XLSX: the archive's entry count, declared uncompressed size and compression ratio are
+  checked from its central directory before anything is unpacked (Python's zipfile never
+  inflates an entry past its declared size), then the first sheet is parsed streaming by
+  openpyxl's read-only parser, row by row, without padding gaps.
+
+Limits come from settings (``TABLE_*`` and ``XLSX_*``, see ``coe/settings.py``). Going
+over one raises :class:`TableTooLarge` (the API answers 413); an unreadable file raises
+:class:`TableError` (400). Cell values stay as the file has them (text for CSV; numbers,
+dates and text for XLSX): each format's columns are parsed by its own cell parsers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+XLSX_MAGIC = b"PK\x03\x04"
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+SAMPLE_BYTES = 64 * 1024
+READ_CHUNK = 64 * 1024
+
+
+class TableError(ValueError):
+    """The file cannot be read as a table at all (wrong type, no header, bad encoding)."""
+
+
+class TableTooLarge(TableError):
+    """The file goes over one of the reading limits (bytes, rows, columns, cells, archive)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem of one row: ``row N: column: problem``."""
+
+    row: int
+    column: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.column}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class TableLimits:
+    """What one table may cost; :func:`limits` reads them from settings."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_rows: int = 100_000
+    max_columns: int = 100
+    max_cells: int = 2_000_000
+    max_cell_chars: int = 10_000
+    xlsx_max_entries: int = 1_000
+    xlsx_max_uncompressed_bytes: int = 64 * 1024 * 1024
+    xlsx_max_ratio: int = 100
+
+
+def limits() -> TableLimits:
+    """The limits configured in settings (``TABLE_MAX_*``, ``XLSX_MAX_*``)."""
+    from django.conf import settings
+
+    return TableLimits(
+        max_bytes=settings.TABLE_MAX_BYTES,
+        max_rows=settings.TABLE_MAX_ROWS,
+        max_columns=settings.TABLE_MAX_COLUMNS,
+        max_cells=settings.TABLE_MAX_CELLS,
+        max_cell_chars=settings.TABLE_MAX_CELL_CHARS,
+        xlsx_max_entries=settings.XLSX_MAX_ENTRIES,
+        xlsx_max_uncompressed_bytes=settings.XLSX_MAX_UNCOMPRESSED_BYTES,
+        xlsx_max_ratio=settings.XLSX_MAX_COMPRESSION_RATIO,
+    )
+
+
+class Rows(list):
+    """``(row number, {column: value})`` pairs that remember the header's columns."""
+
+    columns: list[str]
+
+
+def rows_of_records(records: Iterable[Mapping[str, Any]]) -> Rows:
+    """Rows built in code (a list of dicts) numbered as a file's would be (from row 2)."""
+    rows = Rows()
+    columns: dict[str, None] = {}
+    for number, record in enumerate(records, start=2):
+        values = {str(k).strip().lower(): v for k, v in record.items()}
+        columns.update(dict.fromkeys(values))
+        rows.append((number, values))
+    rows.columns = list(columns)
+    return rows
+
+
+def require_columns(rows: list[tuple[int, dict]], columns: Iterable[str]) -> list[str]:
+    """The required columns missing from a file's header (JSON rows are checked per row)."""
+    if not isinstance(rows, Rows):
+        return []
+    present = set(rows.columns)
+    return [c for c in columns if c not in present]
+
+
+def read_table(
+    source: bytes | str | Path | IO[bytes],
+    name: str = "",
+    *,
+    bounds: TableLimits | None = None,
+) -> Rows:
+    """Rows of a CSV (comma or semicolon) or of the first sheet of an XLSX, header = row 1.
+
+    ``source`` is the file's bytes, a path, or a binary file object (an upload is read
+    from its temporary file, never copied whole into memory). Blank rows are skipped;
+    column names are stripped and lower-cased. Raises :class:`TableTooLarge` or
+    :class:`TableError`.
+    """
+    bounds = bounds or limits()
+    if isinstance(source, str | Path):
+        name = name or str(source)
+        with open(source, "rb") as stream:
+            return _read_stream(stream, name, bounds)
+    if isinstance(source, bytes | bytearray):
+        return _read_stream(io.BytesIO(source), name, bounds)
+    return _read_stream(source, name, bounds)
+
+
+def _read_stream(stream: IO[bytes], name: str, bounds: TableLimits) -> Rows:
+    if not _seekable(stream):
+        stream = _spooled(stream, bounds.max_bytes)
+    size = _size_of(stream)
+    if size is not None and size > bounds.max_bytes:
+        raise TableTooLarge(f"the file is larger than {bounds.max_bytes} bytes")
+    head = stream.read(4)
+    _rewind(stream, head)
+    if head == XLSX_MAGIC:
+        return _read_xlsx(stream, bounds)
+    if name.lower().endswith(XLSX_SUFFIXES):
+        raise TableError("not an XLSX workbook (the file is not a zip archive)")
+    return _read_csv(_Capped(stream, bounds.max_bytes), bounds)
+
+
+def _seekable(stream: IO[bytes]) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _spooled(stream: IO[bytes], limit: int) -> IO[bytes]:
+    """A request body copied chunk by chunk (in memory up to 1 MB, then a temporary file),
+    refused as soon as it passes ``limit`` (an XLSX needs random access)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 (returned open)
+    seen = 0
+    while chunk := stream.read(READ_CHUNK):
+        seen += len(chunk)
+        if seen > limit:
+            spool.close()
+            raise TableTooLarge(f"the file is larger than {limit} bytes")
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+def _size_of(stream: IO[bytes]) -> int | None:
+    size = getattr(stream, "size", None)  # Django's UploadedFile
+    if isinstance(size, int):
+        return size
+    try:
+        position = stream.tell()
+        end = stream.seek(0, io.SEEK_END)
+        stream.seek(position)
+        return end - position
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _rewind(stream: IO[bytes], head: bytes) -> None:
+    try:
+        stream.seek(-len(head), io.SEEK_CUR)
+    except (AttributeError, OSError, ValueError) as exc:
+        raise TableError("the file cannot be re-read (not seekable)") from exc
+
+
+class _Capped(io.RawIOBase):
+    """A binary stream that raises :class:`TableTooLarge` past ``limit`` bytes (for
+    bodies whose size is not known up front)."""
+
+    def __init__(self, raw: IO[bytes], limit: int):
+        self.raw, self.limit, self.seen = raw, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        self.seen += len(data)
+        if self.seen > self.limit:
+            raise TableTooLarge(f"the file is larger than {self.limit} bytes")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def _encoding(sample: bytes) -> str:
+    """UTF-8 (BOM optional), UTF-16 or UTF-32 with a BOM, else Windows-1252."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _read_csv(stream: io.RawIOBase, bounds: TableLimits) -> Rows:
+    buffered = io.BufferedReader(stream, READ_CHUNK)
+    encoding = _encoding(buffered.peek(SAMPLE_BYTES)[:SAMPLE_BYTES])
+    text = io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
+    lines = _checked_lines(text, encoding)
+    first = next(lines, None)
+    if first is None:
+        raise TableError("the file is empty")
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(_chain(first, lines), delimiter=delimiter, strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise TableError("the file is empty") from None
+    except csv.Error as exc:
+        raise TableError(f"not a CSV file: {exc}") from exc
+    return _rows(header, _numbered_csv(reader), bounds)
+
+
+def _checked_lines(text: io.TextIOWrapper, encoding: str) -> Iterator[str]:
+    line_number = 0
+    while True:
+        try:
+            line = text.readline()
+        except UnicodeDecodeError as exc:
+            raise TableError(
+                f"line {line_number + 1}: not {encoding} text ({exc.reason}); "
+                "save the file as UTF-8"
+            ) from exc
+        if not line:
+            return
+        line_number += 1
+        if "\x00" in line:
+            raise TableError(f"line {line_number}: a NUL character; not a text (CSV) file")
+        yield line
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _numbered_csv(reader) -> Iterator[tuple[int, list]]:
+    number = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise TableError(f"row {number + 1}: not valid CSV: {exc}") from exc
+        number += 1
+        yield number, values
+
+
+# --- XLSX ----------------------------------------------------------------------------------
+
+
+def _check_archive(archive: zipfile.ZipFile, bounds: TableLimits) -> None:
+    """Entry count, declared uncompressed size and compression ratio, before unpacking."""
+    entries = archive.infolist()
+    if len(entries) > bounds.xlsx_max_entries:
+        raise TableTooLarge(f"the workbook has more than {bounds.xlsx_max_entries} parts")
+    total = 0
+    for entry in entries:
+        total += entry.file_size
+        if total > bounds.xlsx_max_uncompressed_bytes:
+            raise TableTooLarge(
+                f"the workbook unpacks to more than {bounds.xlsx_max_uncompressed_bytes} bytes"
+            )
+        # Small parts (styles, themes) compress very well and cost nothing; a large part
+        # that compresses far better than real sheet data does is a decompression bomb.
+        if entry.file_size > 1024 * 1024 and entry.file_size > bounds.xlsx_max_ratio * max(
+            entry.compress_size, 1
+        ):
+            raise TableTooLarge(
+                f"the workbook part {entry.filename!r} is compressed more than "
+                f"{bounds.xlsx_max_ratio}:1 (not ordinary sheet data)"
+            )
+
+
+def _read_xlsx(stream: IO[bytes], bounds: TableLimits) -> Rows:
+    from openpyxl import load_workbook
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise TableError(f"not a readable XLSX workbook: {exc}") from exc
+    with archive:
+        _check_archive(archive, bounds)
+        stream.seek(0)
+        try:
+            book = load_workbook(stream, read_only=True, data_only=True)
+        except TableError:
+            raise
+        except Exception as exc:  # openpyxl raises several kinds for a broken file
+            raise TableError(f"not a readable XLSX workbook: {exc}") from exc
+    try:
+        if not book.worksheets:
+            raise TableError("the workbook has no sheet")
+        sheet = book.worksheets[0]
+        # The read-only worksheet pads rows to the sheet's declared width and fills gaps
+        # between row numbers with empty rows; its parser yields only the rows and cells
+        # the file holds, so a cell at XFD1048576 costs one cell, not a billion.
+        try:
+            with sheet._get_source() as source:
+                parser = WorkSheetParser(
+                    source,
+                    sheet._shared_strings,
+                    data_only=True,
+                    epoch=book.epoch,
+                    date_formats=book._date_formats,
+                    timedelta_formats=book._timedelta_formats,
+                )
+                cells = _xlsx_rows(parser.parse(), bounds)
+                header = next(cells, None)
+                if header is None:
+                    raise TableError("the first sheet is empty")
+                names = ["" if h is None else str(h) for h in header[1]]
+                return _rows(names, cells, bounds)
+        except TableError:
+            raise
+        except Exception as exc:  # a malformed sheet part (bad XML, bad cell reference)
+            raise TableError(f"not a readable XLSX workbook: {exc}") from exc
+    finally:
+        book.close()
+
+
+def _xlsx_rows(parsed: Iterator[tuple[int, list]], bounds: TableLimits):
+    for number, cells in parsed:
+        if not cells:
+            continue
+        width = max(cell["column"] for cell in cells)
+        if width > bounds.max_columns:
+            raise TableTooLarge(f"row {number}: more than {bounds.max_columns} columns")
+        values: list = [None] * width
+        for cell in cells:
+            values[cell["column"] - 1] = cell["value"]
+        yield number, values
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+
+def _rows(header: list, numbered: Iterable[tuple[int, list]], bounds: TableLimits) -> Rows:
+    if len(header) > bounds.max_columns:
+        raise TableTooLarge(f"row 1: more than {bounds.max_columns} columns")
+    columns = [_cell_text(str(h), 1, bounds).strip().lower() for h in header]
+    if not any(columns):
+        raise TableError("no header row")
+    rows = Rows()
+    rows.columns = columns
+    cells = 0
+    for number, values in numbered:
+        # Blank rows count too: a file of a million empty lines is refused, not walked.
+        if number - 1 > bounds.max_rows:
+            raise TableTooLarge(f"more than {bounds.max_rows} rows")
+        if len(values) > bounds.max_columns:
+            raise TableTooLarge(f"row {number}: more than {bounds.max_columns} columns")
+        if all(v is None or (isinstance(v, str) and v.strip() == "") for v in values):
+            continue
+        cells += len(values)
+        if cells > bounds.max_cells:
+            raise TableTooLarge(f"more than {bounds.max_cells} cells")
+        for value in values:
+            if isinstance(value, str):
+                _cell_text(value, number, bounds)
+        rows.append((number, dict(zip(columns, values, strict=False))))
+    return rows
+
+
+def _cell_text(value: str, number: int, bounds: TableLimits) -> str:
+    if len(value) > bounds.max_cell_chars:
+        raise TableError(f"row {number}: a cell longer than {bounds.max_cell_chars} characters")
+    if "\x00" in value:
+        raise TableError(f"row {number}: a NUL character")
+    return value
