@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
+from coe.validation import in_range
+
 
 def text(value, limit: int = 200, required: bool = False) -> str:
     result = "" if value is None else str(value).strip()
@@ -21,15 +23,6 @@ def text(value, limit: int = 200, required: bool = False) -> str:
     if len(result) > limit:
         raise ValueError(f"longer than {limit} characters")
     return result
-
-
-FIRST_YEAR, LAST_YEAR = 1900, 2100
-
-
-def in_range(value: date) -> None:
-    """``ValueError`` unless the date (or date-time) falls in the years 1900–2100."""
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ValueError(f"outside the years {FIRST_YEAR}–{LAST_YEAR}: {value.isoformat()}")
 
 
 def moment(value) -> datetime:

@@ -73,7 +73,7 @@ def test_a_bad_licence_file_is_rejected_whole_with_one_line_per_problem(
         "alpha-plant,AVEVA PI,-1,abc,\n"
         "alpha-plant,Shift Book,2,20,USD\n"
         "beta-app,gitlab.com,31,,\n"
-        ",,,,\n"
+        ",,5,,\n"
     )
     with pytest.raises(CommandError):
         call_command("import_licences", write(tmp_path, "bad.csv", csv))
