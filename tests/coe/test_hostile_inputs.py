@@ -63,13 +63,16 @@ def test_upload_endpoints_take_larger_bodies_but_not_past_their_limit(world, set
     assert response.json()["errors"][0] == "row 1: factory: missing column"
 
 
+MULTIPART = "multipart/form-data; boundary=x"
+
+
 def test_upload_pages_refuse_oversized_bodies_unread(world, settings):
     client = Client()
     client.force_login(world.users["staff"])
     over = settings.REQUEST_BODY_LIMITS["fact-upload"] + 1
     for name in ("fact-upload", "registry-import"):
         response = client.generic(
-            "POST", reverse(name), b"", content_type="multipart/form-data; boundary=x", **claims(over)
+            "POST", reverse(name), b"", content_type=MULTIPART, **claims(over)
         )
         assert response.status_code == 413, name
 
@@ -161,6 +164,7 @@ def test_a_nul_in_the_query_string_is_400(world):
 
 # --- tables --------------------------------------------------------------------------------
 
+JSON = "application/json"
 METRIC_HEADER = "factory,metric,period_start,period_end,value,unit\n"
 
 
@@ -171,7 +175,7 @@ def test_a_nul_byte_in_an_ingest_body_is_400(world):
     assert response.status_code == 400
     assert "NUL" in response.json()["errors"][0]
     rows = [{"factory": "alpha-plant", "metric": "a\x00b", "period_start": "2024-01-01"}]
-    response = client.post("/api/ingest/metrics/", json.dumps(rows), content_type="application/json")
+    response = client.post("/api/ingest/metrics/", json.dumps(rows), content_type=JSON)
     assert response.status_code == 400
     assert MetricSample.objects.count() == 0
 
