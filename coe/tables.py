@@ -11,7 +11,9 @@ limits, never its own size:
   Windows-1252) and parsed row by row.
 * XLSX: the archive's entry count, declared uncompressed size and compression ratio are
   checked from its central directory before anything is unpacked (Python's zipfile never
-  inflates an entry past its declared size), then the first sheet is parsed streaming by
+  inflates an entry past its declared size); the shared strings and the first sheet are
+  then scanned for their number of strings, rows and cells (a regex count as the part
+  inflates, no XML parsing), and only then is the first sheet parsed streaming by
   openpyxl's read-only parser, row by row, without padding gaps.
 
 Limits come from settings (``TABLE_*`` and ``XLSX_*``, see ``coe/settings.py``). Going
@@ -28,6 +30,7 @@ import csv
 import gc
 import io
 import itertools
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -327,6 +330,55 @@ def _check_archive(archive: zipfile.ZipFile, bounds: TableLimits) -> None:
             )
 
 
+# Element openers in SpreadsheetML, with an optional namespace prefix. No match holds a "<"
+# past its first byte, which is what lets :func:`_count_tags` cut chunks at a "<".
+_ROW = re.compile(rb"<(?:\w{1,20}:)?row[\s>/]")
+_CELL = re.compile(rb"<(?:\w{1,20}:)?c[\s>/]")
+_STRING = re.compile(rb"<(?:\w{1,20}:)?si[\s>/]")
+_SCAN_CHUNK = 1024 * 1024
+
+
+def _count_tags(source: IO[bytes], patterns: list[re.Pattern]) -> list[int]:
+    """How often each pattern occurs in an archive part, counted by the regex engine on
+    1 MB chunks as the part inflates: a cheap look at the rows and cells a sheet holds
+    before openpyxl parses any of them."""
+    counts = [0] * len(patterns)
+    carry = b""
+    while chunk := source.read(_SCAN_CHUNK):
+        data = carry + chunk
+        cut = data.rfind(b"<")
+        # A tag opener that may be cut short waits for the next chunk; a long tail after
+        # the last "<" cannot hide one.
+        if cut == -1 or len(data) - cut > 64:
+            head, carry = data, b""
+        else:
+            head, carry = data[:cut], data[cut:]
+        for i, pattern in enumerate(patterns):
+            counts[i] += len(pattern.findall(head))
+    for i, pattern in enumerate(patterns):
+        counts[i] += len(pattern.findall(carry))
+    return counts
+
+
+def _prescan_strings(archive: zipfile.ZipFile, bounds: TableLimits) -> None:
+    """Refuse a shared-strings table with more strings than the table may have cells."""
+    for entry in archive.infolist():
+        if entry.filename.lower().endswith("sharedstrings.xml"):
+            with archive.open(entry) as source:
+                (strings,) = _count_tags(source, [_STRING])
+            if strings > bounds.max_cells:
+                raise TableTooLarge(f"more than {bounds.max_cells} cells (shared strings)")
+
+
+def _prescan_sheet(source: IO[bytes], bounds: TableLimits) -> None:
+    """Refuse a sheet with more rows or cells than the limits before parsing it."""
+    rows, cells = _count_tags(source, [_ROW, _CELL])
+    if rows > bounds.max_rows + 1:  # the header row is not counted against the limit
+        raise TableTooLarge(f"more than {bounds.max_rows} rows")
+    if cells > bounds.max_cells + bounds.max_columns:
+        raise TableTooLarge(f"more than {bounds.max_cells} cells")
+
+
 def _read_xlsx(stream: IO[bytes], bounds: TableLimits) -> Rows:
     from openpyxl import load_workbook
     from openpyxl.worksheet._reader import WorkSheetParser
@@ -337,6 +389,7 @@ def _read_xlsx(stream: IO[bytes], bounds: TableLimits) -> Rows:
         raise TableError(f"not a readable XLSX workbook: {exc}") from exc
     with archive:
         _check_archive(archive, bounds)
+        _prescan_strings(archive, bounds)
         stream.seek(0)
         try:
             book = load_workbook(stream, read_only=True, data_only=True)
@@ -352,6 +405,8 @@ def _read_xlsx(stream: IO[bytes], bounds: TableLimits) -> Rows:
         # between row numbers with empty rows; its parser yields only the rows and cells
         # the file holds, so a cell at XFD1048576 costs one cell, not a billion.
         try:
+            with sheet._get_source() as source:
+                _prescan_sheet(source, bounds)
             with sheet._get_source() as source:
                 parser = WorkSheetParser(
                     source,

@@ -209,3 +209,38 @@ def test_rows_built_in_code_are_numbered_like_a_file():
     rows = rows_of_records([{"Name": "Jenkins"}, {"name": "GitLab", "seats": 3}])
     assert rows == [(2, {"name": "Jenkins"}), (3, {"name": "GitLab", "seats": 3})]
     assert rows.columns == ["name", "seats"]
+
+
+def test_rows_and_cells_are_counted_across_chunk_boundaries():
+    from coe.tables import _CELL, _ROW, _count_tags
+
+    xml = b'<x:sheetData><x:row r="1"><x:c r="A1"><x:v>1</x:v></x:c></x:row>'
+    xml += b"<row><c><v>2</v></c><c/></row><rowBreaks/><col/>" * 3 + b"<row/>"
+
+    class Trickle(io.RawIOBase):
+        def __init__(self, data, step):
+            self.data, self.step = data, step
+
+        def readable(self):
+            return True
+
+        def read(self, size=-1):
+            chunk, self.data = self.data[: self.step], self.data[self.step :]
+            return chunk
+
+    for step in (1, 2, 3, 5, 7, 64, 10_000):
+        assert _count_tags(Trickle(xml, step), [_ROW, _CELL]) == [5, 7], step
+
+
+def test_an_xlsx_over_the_row_limit_is_refused_before_parsing(monkeypatch):
+    import openpyxl.worksheet._reader as reader
+
+    def never(*args, **kwargs):
+        raise AssertionError("the sheet was parsed")
+
+    data = xlsx([["value"]] + [[i] for i in range(6)])
+    monkeypatch.setattr(reader.WorkSheetParser, "parse", never)
+    with pytest.raises(TableTooLarge, match="more than 5 rows"):
+        read_table(data, "t.xlsx", bounds=SMALL)
+    with pytest.raises(TableTooLarge, match="more than 12 cells"):
+        read_table(xlsx([["a", "b", "c", "d"]] + [[1, 2, 3, 4]] * 4), "t.xlsx", bounds=SMALL)
