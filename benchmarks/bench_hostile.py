@@ -365,7 +365,8 @@ def run(server: subprocess.Popen, port: int, token: str) -> int:
             f"  seconds: {result.seconds} (target {'none' if seconds is None else f'< {seconds}'})"
         )
         print(
-            f"  RSS growth: {result.growth} bytes = {result.growth / MB} MB (target < {growth // MB} MB)"
+            f"  RSS growth: {result.growth} bytes = {result.growth / MB} MB "
+            f"(target < {growth // MB} MB)"
         )
         print(f"  answer: {result.body[:200].decode(errors='replace')}")
         print(f"  {'met' if ok else 'MISSED'}")
