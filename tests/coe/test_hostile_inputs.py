@@ -257,3 +257,13 @@ def test_api_model_dates_outside_1900_2100_are_400(world):
     )
     assert response.status_code == 400, response.content
     assert "outside the years 1900–2100" in response.json()["expires_on"][0]
+
+
+def test_every_endpoint_with_its_own_body_limit_exists(settings):
+    from django.urls import NoReverseMatch
+
+    for name in settings.REQUEST_BODY_LIMITS:
+        try:
+            reverse(name)
+        except NoReverseMatch:
+            reverse(name, args=[1])
