@@ -11,10 +11,10 @@ limits, never its own size:
   Windows-1252) and parsed row by row.
 * XLSX: the archive's entry count, declared uncompressed size and compression ratio are
   checked from its central directory before anything is unpacked (Python's zipfile never
-  inflates an entry past its declared size); the shared strings and the first sheet are
-  then scanned for their number of strings, rows and cells (a regex count as the part
-  inflates, no XML parsing), and only then is the first sheet parsed streaming by
-  openpyxl's read-only parser, row by row, without padding gaps.
+  inflates an entry past its declared size); the shared strings and the sheets are then
+  counted (strings, rows, cells: a regex count as each part inflates, no XML parsing),
+  and only then is the first sheet parsed streaming by openpyxl's read-only parser, row
+  by row, without padding gaps.
 
 Limits come from settings (``TABLE_*`` and ``XLSX_*``, see ``coe/settings.py``). Going
 over one raises :class:`TableTooLarge` (the API answers 413); an unreadable file raises
@@ -360,23 +360,24 @@ def _count_tags(source: IO[bytes], patterns: list[re.Pattern]) -> list[int]:
     return counts
 
 
-def _prescan_strings(archive: zipfile.ZipFile, bounds: TableLimits) -> None:
-    """Refuse a shared-strings table with more strings than the table may have cells."""
+def _prescan(archive: zipfile.ZipFile, bounds: TableLimits) -> None:
+    """Refuse shared strings with more strings than a table may have cells, and any sheet
+    with more rows or cells than the limits — every sheet, since opening a workbook walks
+    each sheet's XML once (openpyxl looks for its dimensions)."""
     for entry in archive.infolist():
-        if entry.filename.lower().endswith("sharedstrings.xml"):
+        name = entry.filename.lower()
+        if name.endswith("sharedstrings.xml"):
             with archive.open(entry) as source:
                 (strings,) = _count_tags(source, [_STRING])
             if strings > bounds.max_cells:
                 raise TableTooLarge(f"more than {bounds.max_cells} cells (shared strings)")
-
-
-def _prescan_sheet(source: IO[bytes], bounds: TableLimits) -> None:
-    """Refuse a sheet with more rows or cells than the limits before parsing it."""
-    rows, cells = _count_tags(source, [_ROW, _CELL])
-    if rows > bounds.max_rows + 1:  # the header row is not counted against the limit
-        raise TableTooLarge(f"more than {bounds.max_rows} rows")
-    if cells > bounds.max_cells + bounds.max_columns:
-        raise TableTooLarge(f"more than {bounds.max_cells} cells")
+        elif "worksheets/" in name and name.endswith(".xml"):
+            with archive.open(entry) as source:
+                rows, cells = _count_tags(source, [_ROW, _CELL])
+            if rows > bounds.max_rows + 1:  # the header row is not counted against the limit
+                raise TableTooLarge(f"more than {bounds.max_rows} rows")
+            if cells > bounds.max_cells + bounds.max_columns:
+                raise TableTooLarge(f"more than {bounds.max_cells} cells")
 
 
 def _read_xlsx(stream: IO[bytes], bounds: TableLimits) -> Rows:
@@ -389,7 +390,7 @@ def _read_xlsx(stream: IO[bytes], bounds: TableLimits) -> Rows:
         raise TableError(f"not a readable XLSX workbook: {exc}") from exc
     with archive:
         _check_archive(archive, bounds)
-        _prescan_strings(archive, bounds)
+        _prescan(archive, bounds)
         stream.seek(0)
         try:
             book = load_workbook(stream, read_only=True, data_only=True)
@@ -405,8 +406,6 @@ def _read_xlsx(stream: IO[bytes], bounds: TableLimits) -> Rows:
         # between row numbers with empty rows; its parser yields only the rows and cells
         # the file holds, so a cell at XFD1048576 costs one cell, not a billion.
         try:
-            with sheet._get_source() as source:
-                _prescan_sheet(source, bounds)
             with sheet._get_source() as source:
                 parser = WorkSheetParser(
                     source,

@@ -240,6 +240,7 @@ def test_an_xlsx_over_the_row_limit_is_refused_before_parsing(monkeypatch):
 
     data = xlsx([["value"]] + [[i] for i in range(6)])
     monkeypatch.setattr(reader.WorkSheetParser, "parse", never)
+    monkeypatch.setattr(reader.WorkSheetParser, "parse_dimensions", never)
     with pytest.raises(TableTooLarge, match="more than 5 rows"):
         read_table(data, "t.xlsx", bounds=SMALL)
     with pytest.raises(TableTooLarge, match="more than 12 cells"):
