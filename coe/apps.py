@@ -9,7 +9,7 @@ class CoeConfig(AppConfig):
         from auditlog.registry import auditlog
         from django.contrib.auth import get_user_model
 
-        from coe.api.fields import install
+        from coe.api.dates import install
         from coe.models import Factory, Membership
 
         # Model dates in every API serializer refuse years outside 1900–2100.

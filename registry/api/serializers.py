@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework import serializers
 
-from coe.api.fields import DateField
+from coe.api.dates import DateField
 from coe.choices import FactoryKind
 from coe.models import Factory
 from registry import services
