@@ -142,6 +142,8 @@ def test_a_json_list_to_create_an_adoption_is_400(world):
         [{"criterion": "strategy.vision", "rating": 3, "evidence_date": "0001-01-01"}],
         [{"criterion": "strategy.vision", "rating": 3, "evidence_date": "9999-12-31"}],
         [{"criterion": "strategy.vision", "rating": 10**400}],
+        [{"criterion": "strategy.vision", "rating": 3, "evidence": "a\x00b"}],
+        [{"criterion": "strategy.vision", "rating": 3, "links": ["http://a\x00b"]}],
         {"answers": "x"},
         "just text",
         {"answers": [None]},
