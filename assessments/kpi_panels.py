@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -11,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from assessments import kpi_charts, kpi_selectors
 from assessments.kpis import KPIInputError
 from coe.choices import FactoryKind
+from coe.exports import csv_response
 from coe.scoping import can_see_factory, visible_factories
 
 PANEL_SPAN_DAYS = 365
@@ -64,16 +63,6 @@ def roi_panel_context(request, factory) -> dict | None:
     }
 
 
-def _csv(name: str, header: list[str], rows: list[dict]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if row.get(k) is None else row[k] for k in header])
-    return response
-
-
 @login_required
 def kpis_csv(request, slug: str):
     """The KPI panel's data: OEE rows (manufacturing) or DORA rows (software)."""
@@ -85,7 +74,7 @@ def kpis_csv(request, slug: str):
     else:
         rows = kpi_selectors.dora_for_factory(factory, rng)
         header = kpi_selectors.DORA_KEYS
-    return _csv(f"{factory.slug}-kpis.csv", header, rows)
+    return csv_response(f"{factory.slug}-kpis.csv", header, rows)
 
 
 @login_required
@@ -96,7 +85,7 @@ def roi_csv(request, slug: str):
         series = kpi_selectors.roi_for_factory(factory).as_dict()["series"]
     except KPIInputError as exc:
         return HttpResponse(str(exc), status=422, content_type="text/plain")
-    return _csv(f"{factory.slug}-roi.csv", ["month", "invested", "benefits"], series)
+    return csv_response(f"{factory.slug}-roi.csv", ["month", "invested", "benefits"], series)
 
 
 def register_kpi_panels() -> None:

@@ -22,6 +22,7 @@ from django.db.models import CharField, DateTimeField, QuerySet, Value
 
 from assessments.kpis import PERIODS, KPIInputError, ROIResult, dora_series, oee_series, roi
 from coe.models import Factory
+from coe.validation import in_range
 from connectors.facts import CurrencyRate, Deployment, FinanceEntry, OTCounter, WorkItem
 
 # Default look-back per period, and the longest range one request may ask for.
@@ -68,7 +69,9 @@ def kpi_range(
     today = today or datetime.now(UTC).date()
     try:
         last = date.fromisoformat(end) if end else today
+        in_range(last)
         first = date.fromisoformat(start) if start else last - DEFAULT_SPAN[period]
+        in_range(first)
     except ValueError as exc:
         raise ValueError(f"from/to: ISO dates (YYYY-MM-DD): {exc}") from None
     if first > last:

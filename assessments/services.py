@@ -26,6 +26,7 @@ from assessments.definitions import (
 from assessments.models import Answer, Assessment, EvidenceFile, MaturityModel, SignalReading
 from assessments.scoring import RatingInput, ScoreResult, score
 from coe.models import Factory
+from coe.validation import FIRST_YEAR, LAST_YEAR, in_range
 
 DEFAULT_MODEL_KEY = "digital-factory"
 EVIDENCE_MAX_BYTES = settings.ASSESSMENT_EVIDENCE_MAX_BYTES
@@ -283,8 +284,11 @@ def answers_save(
         if isinstance(evidence_date, str) and evidence_date:
             try:
                 evidence_date = dt.date.fromisoformat(evidence_date)
+                in_range(evidence_date)
             except ValueError:
-                errors["evidence_date"] = ["A date as YYYY-MM-DD."]
+                errors["evidence_date"] = [
+                    f"A date as YYYY-MM-DD in the years {FIRST_YEAR}–{LAST_YEAR}."
+                ]
         elif evidence_date in ("", None):
             evidence_date = None
         elif not isinstance(evidence_date, dt.date):

@@ -9,7 +9,11 @@ class CoeConfig(AppConfig):
         from auditlog.registry import auditlog
         from django.contrib.auth import get_user_model
 
+        from coe.api.dates import install
         from coe.models import Factory, Membership
+
+        # Model dates in every API serializer refuse years outside 1900–2100.
+        install()
 
         auditlog.register(Factory)
         auditlog.register(Membership)

@@ -100,6 +100,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: refuses oversized bodies (413) and NUL bytes (400).
+    "coe.limits.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -189,7 +191,9 @@ WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)
+# Largest request body of every endpoint not named in REQUEST_BODY_LIMITS below (JSON API,
+# forms): Django refuses a bigger body it would read, coe.limits answers 413 before reading.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portfolio"
@@ -252,6 +256,12 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "coe@localhost")
 
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        # DRF's JSON parser plus a nesting limit and NUL refusal (coe/api/parsers.py).
+        "coe.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "coe.api.authentication.AuditedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -350,11 +360,41 @@ TOOL_REQUEST_EXCEPTION_MAX_DAYS = env_int("TOOL_REQUEST_EXCEPTION_MAX_DAYS", 365
 # The service's public address, for links in notification mails.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
-# Push ingestion and uploads (docs/kpis.md): largest body and most rows accepted.
-INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024)
-INGEST_MAX_ROWS = env_int("INGEST_MAX_ROWS", 100_000)
+# Every CSV/XLSX table the product reads (coe/tables.py, docs/api.md "Limits"): largest
+# file, most rows (blank ones included), columns, cells, characters in one cell.
+TABLE_MAX_BYTES = env_int("TABLE_MAX_BYTES", 10 * 1024 * 1024)
+TABLE_MAX_ROWS = env_int("TABLE_MAX_ROWS", 100_000)
+TABLE_MAX_COLUMNS = env_int("TABLE_MAX_COLUMNS", 100)
+TABLE_MAX_CELLS = env_int("TABLE_MAX_CELLS", 2_000_000)
+TABLE_MAX_CELL_CHARS = env_int("TABLE_MAX_CELL_CHARS", 10_000)
+# An XLSX is a zip archive: checked from its directory before anything is unpacked.
+XLSX_MAX_ENTRIES = env_int("XLSX_MAX_ENTRIES", 1_000)
+XLSX_MAX_UNCOMPRESSED_BYTES = env_int("XLSX_MAX_UNCOMPRESSED_BYTES", 64 * 1024 * 1024)
+XLSX_MAX_COMPRESSION_RATIO = env_int("XLSX_MAX_COMPRESSION_RATIO", 100)
 # Largest evidence file of an audit answer.
 ASSESSMENT_EVIDENCE_MAX_BYTES = env_int("ASSESSMENT_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+# The token endpoint takes a user name and a password, from anyone.
+AUTH_TOKEN_MAX_BYTES = env_int("AUTH_TOKEN_MAX_BYTES", 16 * 1024)
+# JSON bodies nested deeper than this are refused (400).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64)
+# Request body limits by URL name (coe/limits.py); a multipart body carries its file plus
+# the form's other fields and boundaries.
+_MULTIPART_SLACK = 64 * 1024
+_TABLE_UPLOAD = TABLE_MAX_BYTES + _MULTIPART_SLACK
+_EVIDENCE_UPLOAD = ASSESSMENT_EVIDENCE_MAX_BYTES + _MULTIPART_SLACK
+REQUEST_BODY_LIMITS = {
+    "api:auth-token": AUTH_TOKEN_MAX_BYTES,
+    "api:ingest-metrics": _TABLE_UPLOAD,
+    "api:ingest-counters": _TABLE_UPLOAD,
+    "api:ingest-finance": _TABLE_UPLOAD,
+    "api:ingest-devices": _TABLE_UPLOAD,
+    "api:import-registry": _TABLE_UPLOAD,
+    "api:import-adoptions": _TABLE_UPLOAD,
+    "registry-import": _TABLE_UPLOAD,
+    "fact-upload": _TABLE_UPLOAD,
+    "api:assessment-evidence": _EVIDENCE_UPLOAD,
+    "assessment-detail": _EVIDENCE_UPLOAD,
+}
 
 # Connectors (docs/connectors.md). Fernet keys of stored credentials, newest first (the
 # first encrypts, all decrypt); unset in development: a generated key in .dev-fernet-key.

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import IO
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from coe import tables as table_reader
 from coe.models import Factory
+from coe.tables import RowError
 from connectors import tables
 from connectors.facts import FinanceEntry, FinanceKind, OTCounter
 from connectors.models import Connector, MetricSample
 from connectors.records import DEVICE_FIELDS, DeviceRecord
-from connectors.tables import RowError
 
 FORMATS: dict[str, list[str]] = {
     "metrics": ["factory", "metric", "period_start", "period_end", "value", "unit", "source"],
@@ -128,7 +130,7 @@ def _check_rows(
     required = [c for c in FORMATS[kind] if c not in OPTIONAL[kind]]
     if default_factory is not None:
         required = [c for c in required if c != "factory"]
-    missing = tables.require_columns(rows, required)
+    missing = table_reader.require_columns(rows, required)
     if missing:
         raise ImportRejected([f"row 1: {c}: missing column" for c in missing])
     resolve = _factory_resolver(rows, default_factory, allowed)
@@ -496,16 +498,22 @@ def facts_import(
 def facts_import_file(
     *,
     kind: str,
-    data: bytes,
+    data: bytes | IO[bytes],
     name: str = "",
     default_factory: Factory | None = None,
     allowed_factory_ids: set[int] | None = None,
     source: str = "upload",
 ) -> ImportResult:
-    """``facts_import`` of a CSV/XLSX file's bytes; ImportRejected when unreadable or bad."""
+    """``facts_import`` of a CSV/XLSX file (bytes or a binary file object, read streaming).
+
+    ImportRejected when unreadable or bad; :class:`coe.tables.TableTooLarge` when the file
+    goes over a reading limit.
+    """
     try:
-        rows = tables.read_table(data, name)
-    except tables.TableError as exc:
+        rows = table_reader.read_table(data, name)
+    except table_reader.TableTooLarge:
+        raise
+    except table_reader.TableError as exc:
         raise ImportRejected([f"row 1: file: {exc}"]) from exc
     return facts_import(
         kind=kind,

@@ -1,116 +1,19 @@
-"""Reading and checking uploaded tables (CSV or the first sheet of an XLSX), framework-free.
+"""Cell parsers of the fact formats (metrics, counters, finance, devices), framework-free.
 
-A table is read into ``(row number, {column: value})`` pairs — row numbers as a
-spreadsheet shows them (the header is row 1) — and each format's columns are parsed by
-small typed parsers that raise ``ValueError`` with the problem. Every bad cell becomes one
-``row N: column: problem`` line; the caller rejects the whole file when there is any.
+Tables are read by :mod:`coe.tables` into ``(row number, {column: value})`` pairs; each
+format's columns are parsed here by small typed parsers that raise ``ValueError`` with the
+problem. Every bad cell becomes one ``row N: column: problem`` line; the caller rejects
+the whole file when there is any. Dates must fall in 1900–2100 and numbers be finite: a
+year-1 period or a NaN would be stored, then break every later read.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
-XLSX_MAGIC = b"PK\x03\x04"
-
-
-class TableError(ValueError):
-    """The file cannot be read as a table at all (wrong type, no header, bad encoding)."""
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem of one row: ``row N: column: problem``."""
-
-    row: int
-    column: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}: {self.column}: {self.problem}"
-
-
-def read_table(data: bytes, name: str = "") -> list[tuple[int, dict]]:
-    """Rows of a CSV (UTF-8, optional BOM, comma or semicolon) or XLSX file, header = row 1.
-
-    Blank rows are skipped; column names are stripped and lower-cased.
-    """
-    if data.startswith(XLSX_MAGIC) or name.lower().endswith(".xlsx"):
-        return _read_xlsx(data)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise TableError("not UTF-8 text (CSV) nor an XLSX workbook") from exc
-    return rows_of_csv(text)
-
-
-def rows_of_csv(text: str) -> list[tuple[int, dict]]:
-    """Rows of CSV text, header = row 1."""
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise TableError("the file is empty") from None
-    except csv.Error as exc:
-        raise TableError(f"not a CSV file: {exc}") from exc
-    return _rows(header, ((reader.line_num, values) for values in reader))
-
-
-def _read_xlsx(data: bytes) -> list[tuple[int, dict]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several kinds for a broken file
-        raise TableError(f"not a readable XLSX workbook: {exc}") from exc
-    sheet = book.worksheets[0]
-    values = sheet.iter_rows(values_only=True)
-    try:
-        header = next(values)
-    except StopIteration:
-        raise TableError("the first sheet is empty") from None
-    rows = _rows(
-        ["" if h is None else str(h) for h in header],
-        ((number, list(row)) for number, row in enumerate(values, start=2)),
-    )
-    book.close()
-    return rows
-
-
-class Rows(list):
-    """``(row number, {column: value})`` pairs that remember the header's columns."""
-
-    columns: list[str]
-
-
-def _rows(header: list, numbered: Iterable[tuple[int, list]]) -> Rows:
-    columns = [str(h).strip().lower() for h in header]
-    if not any(columns):
-        raise TableError("no header row")
-    rows = Rows()
-    rows.columns = columns
-    for number, values in numbered:
-        if all(v is None or str(v).strip() == "" for v in values):
-            continue
-        rows.append((number, dict(zip(columns, values, strict=False))))
-    return rows
-
-
-def require_columns(rows: list[tuple[int, dict]], columns: Iterable[str]) -> list[str]:
-    """The required columns missing from a file's header (JSON rows are checked per row)."""
-    if not isinstance(rows, Rows):
-        return []
-    present = set(rows.columns)
-    return [c for c in columns if c not in present]
-
-
-# --- cell parsers -------------------------------------------------------------------------
+from coe.validation import in_range
 
 
 def text(value, limit: int = 200, required: bool = False) -> str:
@@ -134,25 +37,31 @@ def moment(value) -> datetime:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"not an ISO 8601 date-time: {raw!r}") from None
+    in_range(parsed)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def day(value) -> date:
     """A date from ``YYYY-MM-DD`` or a spreadsheet date."""
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    raw = text(value, 40, required=True)
-    try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        raise ValueError(f"not a date (YYYY-MM-DD): {raw!r}") from None
+        parsed = value.date()
+    elif isinstance(value, date):
+        parsed = value
+    else:
+        raw = text(value, 40, required=True)
+        try:
+            parsed = date.fromisoformat(raw[:10])
+        except ValueError:
+            raise ValueError(f"not a date (YYYY-MM-DD): {raw!r}") from None
+    in_range(parsed)
+    return parsed
 
 
 def number(value, *, minimum: float = 0.0) -> float:
     try:
         result = float(value)  # str, int and float alike; surrounding blanks are fine
+    except OverflowError:
+        raise ValueError("not a finite number") from None
     except (TypeError, ValueError):
         if value is None or str(value).strip() == "":
             raise ValueError("required") from None

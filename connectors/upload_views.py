@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from coe.scoping import factory_ids, is_coe_staff, visible_factories
+from coe.tables import TableTooLarge
 from connectors.api.ingest_views import max_bytes
 from connectors.imports import FORMATS, ImportRejected, facts_import_file
 
@@ -19,6 +20,7 @@ def upload(request):
     if not staff:
         factories = factories.filter(pk__in=factory_ids(request.user))
     errors: list[str] = []
+    status = 400
     if request.method == "POST":
         kind = request.POST.get("kind", "")
         factory = factories.filter(slug=request.POST.get("factory", "")).first()
@@ -31,17 +33,20 @@ def upload(request):
             errors.append("file: choose a CSV or XLSX file")
         elif upload_file.size > max_bytes():
             errors.append(f"file: larger than {max_bytes()} bytes")
+            status = 413
         elif not upload_file.name.lower().endswith((".csv", ".xlsx")):
             errors.append("file: must be .csv or .xlsx")
         if not errors:
             try:
                 result = facts_import_file(
                     kind=kind,
-                    data=upload_file.read(),
+                    data=upload_file,
                     name=upload_file.name,
                     default_factory=factory,
                     allowed_factory_ids=None if staff else {factory.pk},
                 )
+            except TableTooLarge as exc:
+                errors, status = [f"file: {exc}"], 413
             except ImportRejected as exc:
                 errors = exc.errors
             else:
@@ -55,5 +60,5 @@ def upload(request):
         request,
         "connectors/upload.html",
         {"factories": factories, "formats": FORMATS, "errors": errors[:200], "total": len(errors)},
-        status=400 if errors else 200,
+        status=status if errors else 200,
     )

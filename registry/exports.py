@@ -1,26 +1,17 @@
-"""CSV/XLSX exports of tools, adoptions and findings, safe to open in a spreadsheet.
+"""CSV/XLSX exports of tools, adoptions and findings, written by :mod:`coe.exports`.
 
-Every text cell that a spreadsheet would read as a formula (starting with ``= + - @``,
-a tab or a carriage return) gets a leading apostrophe.
+The frames are built here; :mod:`coe.exports` writes them and neutralises every text
+cell a spreadsheet would read as a formula.
 """
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 from django.db.models import QuerySet
+from django.http import HttpResponse
 
+from coe import exports
 from registry.models import Adoption, DuplicateFinding, Tool
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """``"=HYPERLINK(…)"`` → ``"'=HYPERLINK(…)"``; numbers and other text unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def tools_frame(tools: QuerySet[Tool]) -> pd.DataFrame:
@@ -87,11 +78,17 @@ def findings_frame(findings: QuerySet[DuplicateFinding]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def render(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The frame as CSV or XLSX bytes, formulas neutralised."""
-    safe = frame.map(neutralise) if len(frame) else frame
+def response(frame: pd.DataFrame, name: str, fmt: str) -> HttpResponse:
+    """The frame as a CSV or XLSX download (one sheet named after the export)."""
+    header = [str(c) for c in frame.columns]
+    rows = [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     if fmt == "xlsx":
-        buffer = io.BytesIO()
-        safe.to_excel(buffer, index=False, engine="openpyxl")
-        return buffer.getvalue()
-    return safe.to_csv(index=False).encode("utf-8")
+        return exports.xlsx_response(f"{name}.xlsx", {name: (header, rows)})
+    return exports.csv_response(f"{name}.csv", header, rows)
+
+
+def _plain(value):
+    """A frame cell as the writer wants it: pandas' missing values are empty cells."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value

@@ -1,22 +1,26 @@
 """CSV/XLSX import of tools and adoptions (formats in CONTRACT.md), all or nothing.
 
-A file is read whole with pandas, every row is validated first, and only a clean file
-is written — in bulk (``bulk_create``/``bulk_update``), inside one transaction. Errors
-read ``row N: column: problem`` where row 1 is the header (so N is the spreadsheet row).
+A file is read by the one table reader (:func:`coe.tables.read_table`, bounded), every
+row is validated first, and only a clean file is written — in bulk
+(``bulk_create``/``bulk_update``), inside one transaction. Errors read
+``row N: column: problem`` where row 1 is the header (so N is the spreadsheet row).
+The importers also take a DataFrame built in code (the CNCF landscape, benchmarks).
 """
 
 from __future__ import annotations
 
-import io
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from coe import tables
 from coe.models import Factory
 from registry.bulk import insert_many, update_many
 from registry.choices import AdoptionSource, AdoptionStatus, Ring
@@ -59,30 +63,44 @@ class ImportSummary:
         return out
 
 
-def read_table(source, filename: str | None = None) -> pd.DataFrame:
-    """A CSV or the first sheet of an XLSX (by file name) as a frame of stripped strings."""
-    name = (filename or (str(source) if isinstance(source, str | Path) else "")).lower()
-    if isinstance(source, bytes):
-        source = io.BytesIO(source)
+Table = tables.Rows | pd.DataFrame
+Records = list[tuple[int, dict[str, str]]]
+
+
+def read_file(source: bytes | str | Path | IO[bytes], filename: str = "") -> tables.Rows:
+    """A CSV or the first sheet of an XLSX, read by :func:`coe.tables.read_table`.
+
+    An unreadable file is an :class:`ImportRejected` (``row 1: file: …``); a file over a
+    reading limit raises :class:`coe.tables.TableTooLarge` (the API answers 413).
+    """
     try:
-        if name.endswith((".xlsx", ".xlsm")):
-            frame = pd.read_excel(source, sheet_name=0, dtype=str, engine="openpyxl")
-        else:
-            frame = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, KeyError, OSError) as exc:
-        raise ImportRejected([f"row 1: file: cannot be read ({exc})"]) from exc
-    frame = frame.fillna("")
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    return frame.apply(lambda col: col.astype(str).str.strip())
+        return tables.read_table(source, filename)
+    except tables.TableTooLarge:
+        raise
+    except tables.TableError as exc:
+        raise ImportRejected([f"row 1: file: {exc}"]) from exc
 
 
-def check_columns(frame: pd.DataFrame, required: set[str], known: list[str]) -> None:
-    missing = sorted(required - set(frame.columns))
+def _cell(value) -> str:
+    """A cell as stripped text: XLSX numbers without a spurious ``.0``, dates as ISO."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def table_records(table: Table, required: set[str], known: list[str]) -> Records:
+    """``(row number, {column: text})`` for every known column; missing required columns
+    reject the file."""
+    if isinstance(table, pd.DataFrame):
+        table = tables.rows_of_records(table.to_dict("records"))
+    missing = sorted(required - set(table.columns))
     if missing:
         raise ImportRejected([f"row 1: {c}: missing column" for c in missing])
-    for column in known:
-        if column not in frame.columns:
-            frame[column] = ""
+    return [(number, {c: _cell(values.get(c)) for c in known}) for number, values in table]
 
 
 def decimal_amount(value: str, row: int, column: str, errors: list[str]) -> Decimal | None:
@@ -94,8 +112,14 @@ def decimal_amount(value: str, row: int, column: str, errors: list[str]) -> Deci
     except InvalidOperation:
         errors.append(f"row {row}: {column}: '{value}' is not a number")
         return None
-    if number < 0 or not number.is_finite():
+    if not number.is_finite():
+        errors.append(f"row {row}: {column}: '{value}' is not a finite number")
+        return None
+    if number < 0:
         errors.append(f"row {row}: {column}: must not be negative")
+        return None
+    if number >= Decimal("1e10"):  # the columns hold 12 digits, 2 after the point
+        errors.append(f"row {row}: {column}: '{value}' is too large")
         return None
     return number
 
@@ -106,7 +130,7 @@ def whole_number(value: str, row: int, column: str, errors: list[str]) -> int | 
         return None
     try:
         number = Decimal(value.replace(",", ""))
-        if not number.is_finite() or number < 0 or number != int(number):
+        if not number.is_finite() or number < 0 or number != int(number) or number > 2**31 - 1:
             raise ValueError
     except (InvalidOperation, ValueError):
         errors.append(f"row {row}: {column}: '{value}' is not a whole number ≥ 0")
@@ -119,15 +143,14 @@ def _split(value: str) -> list[str]:
 
 
 @transaction.atomic
-def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> ImportSummary:
+def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportSummary:
     """Create or update tools by normalised name; capabilities and aliases from the file."""
-    check_columns(frame, REQUIRED_TOOL_COLUMNS, TOOL_COLUMNS)
+    records = table_records(table, REQUIRED_TOOL_COLUMNS, TOOL_COLUMNS)
     errors: list[str] = []
     rows: list[dict] = []
     seen_names: dict[str, int] = {}
     alias_owner: dict[str, str] = {}
-    for offset, record in enumerate(frame.to_dict("records")):
-        row = offset + 2
+    for row, record in records:
         name = record["name"]
         if not name:
             errors.append(f"row {row}: name: required")
@@ -268,7 +291,7 @@ def _capabilities_for(names: set[str], summary: ImportSummary) -> dict[str, Capa
 
 @transaction.atomic
 def import_adoptions(
-    frame: pd.DataFrame,
+    table: Table,
     *,
     source: str = AdoptionSource.IMPORT,
     resolver: Resolver | None = None,
@@ -279,15 +302,13 @@ def import_adoptions(
 
     ``factories`` limits the factory ids the file may name (an uploader's own factories).
     """
-    check_columns(frame, REQUIRED_ADOPTION_COLUMNS, ADOPTION_COLUMNS)
-    records = frame.to_dict("records")
-    slugs = {r["factory"] for r in records}
+    records = table_records(table, REQUIRED_ADOPTION_COLUMNS, ADOPTION_COLUMNS)
+    slugs = {r["factory"] for _row, r in records}
     factory_ids = dict(Factory.objects.filter(slug__in=slugs).values_list("slug", "pk"))
     errors: list[str] = []
     rows = []
     seen: dict[tuple[int, str], int] = {}
-    for offset, record in enumerate(records):
-        row = offset + 2
+    for row, record in records:
         factory_id = factory_ids.get(record["factory"])
         if not record["factory"]:
             errors.append(f"row {row}: factory: required")

@@ -21,15 +21,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-import pandas as pd
 from django.db import transaction
 
 from coe.models import Factory
 from registry.importers import (
     ImportRejected,
+    Table,
     after_import,
-    check_columns,
     decimal_amount,
+    table_records,
     whole_number,
 )
 from registry.models import Adoption
@@ -57,7 +57,7 @@ def _describe(adoptions: list[Adoption]) -> str:
 
 @transaction.atomic
 def import_licences(
-    frame: pd.DataFrame,
+    table: Table,
     *,
     resolver: Resolver | None = None,
     factories: set[int] | None = None,
@@ -69,20 +69,18 @@ def import_licences(
     with every row error; writes nothing then. Queries: factories, the registry resolver
     (two), the named factories' adoptions, and the bulk update.
     """
-    check_columns(frame, REQUIRED_LICENCE_COLUMNS, LICENCE_COLUMNS)
-    records = frame.to_dict("records")
+    records = table_records(table, REQUIRED_LICENCE_COLUMNS, LICENCE_COLUMNS)
     known = {
         slug: (pk, currency)
         for slug, pk, currency in Factory.objects.filter(
-            slug__in={r["factory"] for r in records}
+            slug__in={r["factory"] for _row, r in records}
         ).values_list("slug", "pk", "currency")
     }
     if factories is not None:
         known = {slug: v for slug, v in known.items() if v[0] in factories}
     errors: list[str] = []
     parsed = []
-    for offset, record in enumerate(records):
-        row = offset + 2
+    for row, record in records:
         factory = known.get(record["factory"])
         if not record["factory"]:
             errors.append(f"row {row}: factory: required")

@@ -12,17 +12,18 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q, Sum
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from coe.choices import FactoryKind
 from coe.scoping import is_coe_staff, restrict
+from coe.tables import TableTooLarge
 from registry import exports, services
 from registry.charts import radar_html
 from registry.choices import LIVE_FINDING_STATUSES, FindingStatus, Ring
 from registry.filtersets import DuplicateFindingFilterSet, ToolFilterSet
-from registry.importers import ImportRejected, import_adoptions, import_registry, read_table
+from registry.importers import ImportRejected, import_adoptions, import_registry, read_file
 from registry.models import (
     Adoption,
     Capability,
@@ -282,7 +283,7 @@ def process_list(request):
 def import_upload(request):
     """Upload tools or adoptions (CSV/XLSX); a bad file is rejected whole with its errors."""
     _staff_only(request)
-    errors, summary = [], None
+    errors, summary, status = [], None, 200
     if request.method == "POST":
         upload = request.FILES.get("file")
         kind = request.POST.get("kind")
@@ -290,17 +291,20 @@ def import_upload(request):
             errors = ["Choose what to import and a file."]
         else:
             try:
-                frame = read_table(upload.read(), upload.name)
+                table = read_file(upload, upload.name)
                 if kind == "registry":
-                    summary = import_registry(frame, actor=request.user)
+                    summary = import_registry(table, actor=request.user)
                 else:
-                    summary = import_adoptions(frame)
+                    summary = import_adoptions(table)
+            except TableTooLarge as exc:
+                errors, status = [f"row 1: file: {exc}"], 413
             except ImportRejected as exc:
                 errors = exc.errors
     return render(
         request,
         "registry/import.html",
         {"errors": errors, "summary": summary.lines() if summary else None},
+        status=status,
     )
 
 
@@ -321,14 +325,7 @@ def export(request, what: str, fmt: str):
         frame = exports.findings_frame(findings_visible(request.user).order_by("key"))
     else:
         raise Http404(what)
-    content_type = (
-        "text/csv"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response = HttpResponse(exports.render(frame, fmt), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{what}.{fmt}"'
-    return response
+    return exports.response(frame, what, fmt)
 
 
 def factory_panel_context(request, factory) -> dict | None:

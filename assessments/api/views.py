@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +30,7 @@ from assessments.filtersets import AssessmentFilterSet, MaturityModelFilterSet
 from assessments.models import MaturityModel
 from assessments.selectors import answers_of, assessments_for, latest_final
 from coe.api.history import HistoryMixin
+from coe.api.parsers import JSONParser
 from coe.scoping import visible_factories
 
 LOCKED = OpenApiResponse(description="The assessment's status does not allow this (409).")

@@ -9,8 +9,6 @@ item's 1-based position) and land atomically through ``connectors.imports``.
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -21,8 +19,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from coe import tables
+from coe.api.parsers import loads
 from coe.scoping import factory_ids, is_coe_staff, visible_factories
-from connectors import tables
 from connectors.imports import ImportRejected, facts_import
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,22 +29,22 @@ ACCEPTED = ("application/json", "text/csv", XLSX_TYPE, "multipart/form-data")
 
 
 def max_bytes() -> int:
-    """Largest accepted body (``INGEST_MAX_BYTES``, default 10 MB)."""
-    return int(settings.INGEST_MAX_BYTES)
+    """Largest accepted file or body (``TABLE_MAX_BYTES``, default 10 MB)."""
+    return int(settings.TABLE_MAX_BYTES)
 
 
 def max_rows() -> int:
-    """Most rows accepted in one push (``INGEST_MAX_ROWS``, default 100,000)."""
-    return int(settings.INGEST_MAX_ROWS)
+    """Most rows accepted in one push (``TABLE_MAX_ROWS``, default 100,000)."""
+    return int(settings.TABLE_MAX_ROWS)
 
 
 class RawParser(BaseParser):
-    """Lets the view read the raw body itself (JSON, CSV or XLSX)."""
+    """Hands the view the unread body stream (JSON, CSV or XLSX), which it reads bounded."""
 
     media_type = "*/*"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read()
+        return stream
 
 
 class PayloadTooLarge(ParseError):
@@ -56,11 +55,15 @@ class UnsupportedType(ParseError):
     status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 
-def rows_of_request(request) -> tuple[list[tuple[int, dict]] | None, bytes, str]:
-    """(rows, raw bytes, file name): rows for JSON, raw bytes for CSV/XLSX bodies and files."""
+def rows_of_request(request) -> list[tuple[int, dict]]:
+    """The rows of a JSON list, CSV or XLSX body, or of a multipart ``file``.
+
+    Bodies are read as they stream in and never past ``max_bytes()``; tables through the
+    one reader, :func:`coe.tables.read_table`, with its row, cell and archive limits.
+    """
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > max_bytes():
+    if length > max_bytes() + (64 * 1024 if content_type == "multipart/form-data" else 0):
         raise PayloadTooLarge(f"the body is larger than {max_bytes()} bytes")
     if content_type not in ACCEPTED:
         raise UnsupportedType(f"send one of: {', '.join(ACCEPTED)}")
@@ -72,20 +75,33 @@ def rows_of_request(request) -> tuple[list[tuple[int, dict]] | None, bytes, str]
             raise PayloadTooLarge(f"the file is larger than {max_bytes()} bytes")
         if not upload.name.lower().endswith((".csv", ".xlsx")):
             raise UnsupportedType("the file must be .csv or .xlsx")
-        return None, upload.read(), upload.name
-    body = request.body
-    if len(body) > max_bytes():
-        raise PayloadTooLarge(f"the body is larger than {max_bytes()} bytes")
+        return _table(upload, upload.name)
+    stream = request.stream
     if content_type == "application/json":
+        body = stream.read(max_bytes() + 1) if stream is not None else b""
+        if len(body) > max_bytes():
+            raise PayloadTooLarge(f"the body is larger than {max_bytes()} bytes")
         try:
-            data = json.loads(body or b"null")
+            data = loads(body or b"null")
         except ValueError as exc:
             raise ParseError(f"not JSON: {exc}") from exc
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise ParseError("the body must be a JSON list of objects")
-        rows = [(n, {str(k).lower(): v for k, v in r.items()}) for n, r in enumerate(data, 1)]
-        return rows, b"", ""
-    return None, body, "body.xlsx" if content_type == XLSX_TYPE else "body.csv"
+        if len(data) > max_rows():
+            raise PayloadTooLarge(f"more than {max_rows()} rows")
+        return [(n, {str(k).lower(): v for k, v in r.items()}) for n, r in enumerate(data, 1)]
+    if stream is None:
+        raise ImportRejected(["row 1: file: the file is empty"])
+    return _table(stream, "body.xlsx" if content_type == XLSX_TYPE else "body.csv")
+
+
+def _table(source, name: str) -> list[tuple[int, dict]]:
+    try:
+        return tables.read_table(source, name)
+    except tables.TableTooLarge as exc:
+        raise PayloadTooLarge(str(exc)) from exc
+    except tables.TableError as exc:
+        raise ImportRejected([f"row 1: file: {exc}"]) from exc
 
 
 class IngestView(APIView):
@@ -137,15 +153,8 @@ class IngestView(APIView):
             default = get_object_or_404(
                 visible_factories(request.user), slug=request.query_params["factory"]
             )
-        rows, data, name = rows_of_request(request)
         try:
-            if rows is None:
-                try:
-                    rows = tables.read_table(data, name)
-                except tables.TableError as exc:
-                    raise ImportRejected([f"row 1: file: {exc}"]) from exc
-            if len(rows) > max_rows():
-                raise PayloadTooLarge(f"more than {max_rows()} rows")
+            rows = rows_of_request(request)
             result = facts_import(
                 kind=self.kind,
                 rows=rows,

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from coe.models import Factory
+from coe.tables import TableTooLarge
 from connectors.imports import ImportRejected, facts_import_file
 
 
@@ -31,9 +32,12 @@ class ImportCommand(BaseCommand):
             if default is None:
                 raise CommandError(f"--factory: unknown factory {factory!r}")
         try:
-            result = facts_import_file(
-                kind=self.kind, data=file.read_bytes(), name=file.name, default_factory=default
-            )
+            with open(file, "rb") as handle:
+                result = facts_import_file(
+                    kind=self.kind, data=handle, name=file.name, default_factory=default
+                )
+        except TableTooLarge as exc:
+            raise CommandError(f"{file.name}: {exc}; nothing imported") from None
         except ImportRejected as exc:
             for line in exc.errors:
                 self.stderr.write(line)

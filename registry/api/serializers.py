@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework import serializers
 
+from coe.api.dates import DateField
 from coe.choices import FactoryKind
 from coe.models import Factory
 from registry import services
@@ -262,7 +263,7 @@ class WaiverSerializer(serializers.Serializer):
     approver = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.all(), required=False
     )
-    expires_on = serializers.DateField()
+    expires_on = DateField()
 
 
 class ProcessAdoptionSerializer(serializers.ModelSerializer):

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from coe.api.history import HistoryMixin
 from coe.models import Factory
 from coe.scoping import is_coe_staff, owned_factory_ids, restrict
+from coe.tables import TableTooLarge
 from registry import services
 from registry.api.serializers import (
     AdoptionSerializer,
@@ -39,7 +40,7 @@ from registry.filtersets import (
     ProcessFilterSet,
     ToolFilterSet,
 )
-from registry.importers import ImportRejected, import_adoptions, import_registry, read_table
+from registry.importers import ImportRejected, import_adoptions, import_registry, read_file
 from registry.models import (
     Adoption,
     Capability,
@@ -179,7 +180,8 @@ class AdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
     def can_create(self, request) -> bool:
         if getattr(self, "action", None) in ("map_name", "upload"):
             return False
-        return _owner_may_write(request, request.data.get("factory"))
+        data = request.data
+        return _owner_may_write(request, data.get("factory") if hasattr(data, "get") else None)
 
     def can_change(self, request, obj) -> bool:
         return obj.factory_id in owned_factory_ids(request.user) and self.action != "map_name"
@@ -293,12 +295,14 @@ def handle_upload(request, kind: str) -> Response:
     data.is_valid(raise_exception=True)
     upload = data.validated_data["file"]
     try:
-        frame = read_table(upload.read(), upload.name)
+        table = read_file(upload, upload.name)
         if kind == "registry":
-            summary = import_registry(frame, actor=request.user)
+            summary = import_registry(table, actor=request.user)
         else:
             own = None if is_coe_staff(request.user) else owned_factory_ids(request.user)
-            summary = import_adoptions(frame, factories=own)
+            summary = import_adoptions(table, factories=own)
+    except TableTooLarge as exc:
+        return Response({"detail": f"File rejected, nothing imported: {exc}."}, 413)
     except ImportRejected as exc:
         return Response({"detail": "File rejected, nothing imported.", "errors": exc.errors}, 400)
     return Response(

@@ -183,7 +183,7 @@ def test_anonymous_push_is_401_and_wrong_types_are_415(world):
 
 
 def test_oversized_push_is_413(world, settings):
-    settings.INGEST_MAX_BYTES = 100
+    settings.TABLE_MAX_BYTES = 100
     response = world.client("staff").post(
         "/api/ingest/metrics/", METRICS * 5, content_type="text/csv"
     )

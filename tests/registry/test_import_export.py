@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from registry.exports import neutralise
+from coe.exports import neutralise
 from registry.models import Adoption, Capability, DuplicateFinding, Tool
 from tests.factories import PASSWORD
 
@@ -45,7 +45,7 @@ def test_import_registry_creates_tools_aliases_and_imported_capabilities(db, tmp
 
 
 def test_a_bad_tools_file_is_rejected_whole_with_one_line_per_bad_row(db, tmp_path, capsys):
-    bad = TOOLS_CSV + "SonarQube,SonarSource,Code quality,sometimes,,abc,,ftp://x\n,,,,,,,\n"
+    bad = TOOLS_CSV + "SonarQube,SonarSource,Code quality,sometimes,,abc,,ftp://x\n,Acme,,,,,,\n"
     with pytest.raises(CommandError):
         call_command("import_registry", write(tmp_path, "bad.csv", bad))
     err = capsys.readouterr().err.splitlines()

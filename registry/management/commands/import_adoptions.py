@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.importers import ImportRejected, import_adoptions, read_table
+from coe.tables import TableTooLarge
+from registry.importers import ImportRejected, import_adoptions, read_file
 
 
 class Command(BaseCommand):
@@ -13,7 +14,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            summary = import_adoptions(read_table(options["path"]))
+            summary = import_adoptions(read_file(options["path"]))
+        except TableTooLarge as exc:
+            raise CommandError(f"{options['path']}: rejected, nothing imported ({exc})") from exc
         except ImportRejected as exc:
             for line in exc.errors:
                 self.stderr.write(line)

@@ -3,7 +3,8 @@ licence / SAM export (CSV/XLSX), atomic."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.importers import ImportRejected, read_table
+from coe.tables import TableTooLarge
+from registry.importers import ImportRejected, read_file
 from registry.licences import import_licences
 
 
@@ -19,7 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            summary = import_licences(read_table(options["path"]))
+            summary = import_licences(read_file(options["path"]))
+        except TableTooLarge as exc:
+            raise CommandError(f"{options['path']}: rejected, nothing imported ({exc})") from exc
         except ImportRejected as exc:
             for line in exc.errors:
                 self.stderr.write(line)
