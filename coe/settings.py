@@ -327,6 +327,8 @@ INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024)
 INGEST_MAX_ROWS = env_int("INGEST_MAX_ROWS", 100_000)
 # Largest evidence file of an audit answer.
 ASSESSMENT_EVIDENCE_MAX_BYTES = env_int("ASSESSMENT_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+# Four-eyes audits: finalising needs a CoE staff member other than whoever answered.
+AUDIT_FOUR_EYES = env_bool("AUDIT_FOUR_EYES", True)
 
 # Connectors (docs/connectors.md). Fernet keys of stored credentials, newest first (the
 # first encrypts, all decrypt); unset in development: a generated key in .dev-fernet-key.
