@@ -161,13 +161,13 @@ def process_adoption(factory: Factory, now: datetime) -> Measurement:
     )
 
 
-def devices_seen(devices, now: datetime, window: timedelta = timedelta(hours=24)):
-    """``devices`` annotated with ``seen``: last seen in the window before ``now``, or (for a
-    past ``now``, when last_seen has moved on) a metric sample of theirs ending in it."""
+def seen_in(now: datetime, window: timedelta = timedelta(hours=24)) -> Q:
+    """A device condition: last seen in the window before ``now``, or (for a past ``now``,
+    when last_seen has moved on since) a metric sample of the device ending in it."""
     sample = MetricSample.objects.filter(
         device=OuterRef("pk"), period_end__gt=now - window, period_end__lte=now
     )
-    return devices.annotate(seen=Q(last_seen__gt=now - window, last_seen__lte=now) | Exists(sample))
+    return Q(last_seen__gt=now - window, last_seen__lte=now) | Q(Exists(sample))
 
 
 def device_telemetry_coverage(factory: Factory, now: datetime) -> Measurement:
@@ -177,8 +177,8 @@ def device_telemetry_coverage(factory: Factory, now: datetime) -> Measurement:
     devices = Device.objects.filter(factory=factory, first_seen__lte=now).exclude(
         status=DeviceStatus.STALE
     )
-    counts = devices_seen(devices, now).aggregate(
-        total=Count("id"), seen=Count("id", filter=Q(seen=True)), latest=Max("last_seen")
+    counts = devices.aggregate(
+        total=Count("id"), seen=Count("id", filter=seen_in(now)), latest=Max("last_seen")
     )
     inputs = {"devices": counts["total"], "seen_24h": counts["seen"]}
     if not counts["total"]:

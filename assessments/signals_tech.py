@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, Q, Sum
 
-from assessments.signals import Measurement, devices_seen, not_measured
+from assessments.signals import Measurement, not_measured, seen_in
 from coe.choices import FactoryKind
 from coe.models import Factory
 from connectors.choices import DeviceStatus, SyncStatus
@@ -109,9 +109,7 @@ def digital_twin(factory: Factory, now: datetime) -> Measurement:
         .filter(Q(pk__in=device_ids) | Q(serial_number__in=series))
         .exclude(status=DeviceStatus.STALE)
     )
-    counts = devices_seen(assets, now, LIVE).aggregate(
-        total=Count("id"), live=Count("id", filter=Q(seen=True))
-    )
+    counts = assets.aggregate(total=Count("id"), live=Count("id", filter=seen_in(now, LIVE)))
     total, live = counts["total"] or 0, counts["live"] or 0
     inputs = {"tools": tools, "twin_assets": total, "live_assets": live, "window_days": 30}
     if not tools and not total and not _has_adoptions(factory, now):
