@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from assessments.definitions import MODELS_DIR, DefinitionError, validate_definition
-from assessments.models import Assessment, MaturityModel, SignalReading
+from assessments.models import MaturityModel, SignalReading
 from assessments.selectors import add_months, audit_schedule
 from assessments.services import (
     AssessmentLocked,
@@ -194,56 +194,3 @@ def test_audit_schedule_lists_overdue_and_never_audited_factories_first(world):
     assert [r["factory"].slug for r in audit_schedule(world.users["member_b"], today=today)] == [
         "beta-app"
     ]
-
-
-def test_demo_has_final_assessments_for_every_factory_over_all_five_stages(db):
-    from django.core.management import call_command as run
-
-    run("load_demo", stdout=StringIO())
-    run("load_demo", stdout=StringIO())  # idempotent
-    finals = Assessment.objects.filter(status="final").select_related("factory")
-    latest = {}
-    for a in finals.order_by("assessed_on"):
-        latest[a.factory.slug] = a
-    assert len(latest) == 8
-    assert {a.stage_name for a in latest.values()} == {
-        "Ad hoc",
-        "Developing",
-        "Established",
-        "Advanced",
-        "Optimized",
-    }
-    expected = {
-        "stuttgart-press": "Established",
-        "puebla-assembly": "Developing",
-        "pilsen-machining": "Established",
-        "aarhus-turbines": "Advanced",
-        "grid-analytics": "Advanced",
-        "customer-app": "Established",
-        "dealer-portal": "Ad hoc",
-        "platform-coe": "Optimized",
-    }
-    assert {slug: a.stage_name for slug, a in latest.items()} == expected
-    assert latest["stuttgart-press"].result["overall"]["capped_by"] == "data_integration"
-    pilsen = [
-        a.stage_name
-        for a in finals.filter(factory__slug="pilsen-machining").order_by("assessed_on")
-    ]
-    assert pilsen == ["Developing", "Established"]
-    assert finals.count() == 11
-    assert Assessment.objects.filter(status="in_progress").count() == 1
-    # The KPI history of the demo feeds the OEE, DORA and payback signals.
-    readings = {
-        (r.assessment.factory.slug, r.signal): r
-        for r in SignalReading.objects.filter(assessment__in=latest.values()).select_related(
-            "assessment__factory"
-        )
-    }
-    for slug in ("aarhus-turbines", "stuttgart-press"):
-        assert readings[(slug, "oee")].measured and readings[(slug, "oee")].suggested_rating
-    assert readings[("grid-analytics", "dora_change_failure_rate")].suggested_rating == 5
-    assert "DORA band elite" in readings[("grid-analytics", "dora_lead_time_hours")].detail
-    assert readings[("aarhus-turbines", "roi_payback_months")].value == 5.0
-    puebla = readings[("puebla-assembly", "roi_payback_months")]
-    assert not puebla.measured and "Not paid back yet" in puebla.detail
-    assert ("grid-analytics", "oee") not in readings  # a plant-only criterion
