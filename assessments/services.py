@@ -320,6 +320,9 @@ def answers_save(
         seen.add(key)
         answer = existing.get(key) or Answer(assessment=assessment, criterion=key)
         is_new = answer.pk is None
+        # Who answered is who last changed the answer: re-sending it unchanged (a reviewer
+        # saving the workspace) does not make the reviewer its author under four eyes.
+        before = (answer.rating, answer.evidence, list(answer.links), answer.comment)
         evidence_changed = False
         answer.rating = rating
         if "evidence" in row:
@@ -353,7 +356,8 @@ def answers_save(
                     }
                 )
                 continue
-        answer.answered_by = user
+        if is_new or before != (answer.rating, answer.evidence, answer.links, answer.comment):
+            answer.answered_by = user
         row_errors.append({})
         prepared.append((answer, is_new))
     if any(row_errors):

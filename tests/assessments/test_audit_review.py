@@ -13,6 +13,7 @@ from assessments.services import (
     answers_save,
     assessment_create,
     assessment_finalize,
+    four_eyes_problem,
     review_comment_add,
 )
 from tests.assessments.helpers import answer_all, reviewer
@@ -130,3 +131,20 @@ def test_a_final_audit_is_immutable_and_a_correction_is_a_linked_new_revision(wo
     assert created.status_code == 201, created.content
     assert created.json()["revision"] == 2 and created.json()["corrects"] == assessment.pk
     assert staff.get(detail).json()["corrected_by"] == [created.json()["id"]]
+
+
+def test_resaving_an_answer_unchanged_keeps_its_author_and_a_change_makes_a_new_one(world):
+    assessment = answered_by_staff(world)
+    second = reviewer()
+    rows = [
+        {"criterion": a.criterion, "rating": a.rating, "evidence": a.evidence, "comment": a.comment}
+        for a in assessment.answers.all()
+    ]
+    answers_save(assessment=assessment, rows=rows, user=second)  # the workspace re-sends all
+    assert four_eyes_problem(assessment, second) is None
+    rows[0]["rating"] = 5 if rows[0]["rating"] != 5 else 4
+    rows[0]["comment"] = "Raised after the plant sent the interface list."
+    answers_save(assessment=assessment, rows=rows[:1], user=second)
+    with pytest.raises(ValidationError, match="Four-eyes"):
+        assessment_finalize(assessment=assessment, user=second)
+    assessment_finalize(assessment=assessment, user=reviewer("third.reviewer"))
