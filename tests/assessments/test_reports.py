@@ -136,6 +136,7 @@ def test_pages_link_the_reports(client, world, audited):
         assert reverse("api:assessment-report-xlsx", args=[second.pk]) in page
     assert reverse("api:portfolio-scorecards-xlsx") in scorecard
     assert 'id="trend"' in scorecard and "Developing" in scorecard
+    assert "Data used: adoptions = 0; on_adopt_ring = 0" in detail
 
 
 def test_the_export_writer_neutralises_every_formula_start():
