@@ -1,67 +1,115 @@
-"""The one XLSX export writer: sheets of rows in, workbook bytes out.
+"""The one writer for every CSV and XLSX file the product hands out.
 
-Text that a spreadsheet would read as a formula (a cell starting with ``=``, ``+``, ``-``,
-``@``, a tab or a carriage return) is neutralised with a leading apostrophe-like quote
-prefix, so an exported value can never run as a formula (CSV/formula injection).
+Every text cell a spreadsheet would read as a formula (starting with ``= + - @``, a tab or
+a carriage return) gets a leading apostrophe, so a value someone typed or pushed
+(``=HYPERLINK(…)`` as a tool description or a counter's line) is shown, never run.
+Numbers, dates and booleans keep their type: ``-3`` stays the number -3.
+
+Rows are sequences in header order, or mappings read by the header's keys (a missing key
+or ``None`` is an empty cell). Usage::
+
+    csv_response("alpha-kpis.csv", ["month", "oee"], rows)
+    xlsx_response("tools.xlsx", {"tools": (header, rows)})
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from io import BytesIO
+from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
+from django.http import HttpResponse
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SHEET_TITLE_MAX = 31
-INVALID_TITLE_CHARS = str.maketrans({c: " " for c in "[]:*?/\\"})
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+Row = Sequence[Any] | Mapping[str, Any]
+Sheet = tuple[Sequence[str], Iterable[Row]]
 
 
-def safe_cell(value):
-    """A value fit for a cell: text that could start a formula is prefixed with a quote;
-    numbers, dates and booleans stay typed; anything else becomes text."""
-    if value is None or isinstance(value, bool | int | float | dt.date | dt.datetime):
-        if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            return value.astimezone(dt.UTC).replace(tzinfo=None)
+def neutralise(value: Any) -> Any:
+    """``"=HYPERLINK(…)"`` → ``"'=HYPERLINK(…)"``; numbers and other text unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _cells(header: Sequence[str], row: Row) -> list[Any]:
+    values = [row.get(key) for key in header] if isinstance(row, Mapping) else list(row)
+    return [neutralise(v) for v in values]
+
+
+def _csv_text(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (str, bool, int, float, Decimal, dt.date, dt.time)):
         return value
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, list | tuple | set):
-        value = "; ".join(str(v) for v in value)
-    text = str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return neutralise(str(value))
 
 
-def xlsx_bytes(sheets: dict[str, tuple[list[str], list[list]]]) -> bytes:
-    """A workbook with one sheet per entry ``{title: (header, rows)}``, in order; the header
-    row is frozen and columns are sized to their content (up to 60 characters)."""
-    book = Workbook()
-    book.remove(book.active)
-    used: set[str] = set()
-    for title, (header, rows) in sheets.items():
-        name = (title.translate(INVALID_TITLE_CHARS).strip() or "Sheet")[:SHEET_TITLE_MAX]
-        base, n = name, 2
-        while name.lower() in used:
-            suffix = f" ({n})"
-            name, n = base[: SHEET_TITLE_MAX - len(suffix)] + suffix, n + 1
-        used.add(name.lower())
-        sheet = book.create_sheet(name)
-        sheet.append([safe_cell(h) for h in header])
-        widths = [len(str(h)) for h in header]
+def _xlsx_value(value: Any) -> Any:
+    """A value openpyxl stores with its type; anything else as its text, neutralised."""
+    if value is None or isinstance(value, (str, bool, int, float, Decimal)):
+        return value
+    if isinstance(value, dt.datetime):
+        # Excel has no time zones: the wall-clock time in UTC.
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+    if isinstance(value, (dt.date, dt.time)):
+        return value
+    return neutralise(str(value))
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Row]) -> bytes:
+    """A header line and the rows as UTF-8 CSV, formula cells neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([neutralise(h) for h in header])
+    for row in rows:
+        writer.writerow([_csv_text(v) for v in _cells(header, row)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Row]) -> HttpResponse:
+    """An attachment download of :func:`csv_bytes`."""
+    return _attachment(csv_bytes(header, rows), CSV_CONTENT_TYPE, filename)
+
+
+def xlsx_bytes(sheets: Mapping[str, Sheet]) -> bytes:
+    """A workbook with one sheet per entry (name → (header, rows)), written streaming."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    for name, (header, rows) in sheets.items():
+        sheet = workbook.create_sheet(title=_sheet_title(name))
+        sheet.append([neutralise(h) for h in header])
         for row in rows:
-            cells = [safe_cell(v) for v in row]
-            sheet.append(cells)
-            for i, cell in enumerate(cells[: len(widths)]):
-                widths[i] = max(widths[i], min(len(str(cell)) if cell is not None else 0, 60))
-        sheet.freeze_panes = "A2"
-        for i, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = max(width + 2, 8)
-    if not book.sheetnames:
-        book.create_sheet("Empty")
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue()
+            sheet.append([_xlsx_value(v) for v in _cells(header, row)])
+    if not sheets:
+        workbook.create_sheet(title="Sheet")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def xlsx_response(filename: str, sheets: Mapping[str, Sheet]) -> HttpResponse:
+    """An attachment download of :func:`xlsx_bytes`."""
+    return _attachment(xlsx_bytes(sheets), XLSX_CONTENT_TYPE, filename)
+
+
+def _sheet_title(name: str) -> str:
+    # Excel allows 31 characters and none of []:*?/\ in a sheet name.
+    cleaned = "".join("_" if c in "[]:*?/\\" else c for c in name).strip("'")
+    return (cleaned or "Sheet")[:31]
+
+
+def _attachment(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    safe_name = "".join(c for c in filename if c.isprintable() and c not in '"\\')
+    response["Content-Disposition"] = f'attachment; filename="{safe_name}"'
+    return response
