@@ -279,6 +279,12 @@ def ai_operations(factory: Factory, now: datetime) -> Measurement:
         + (f" ({', '.join(in_production)})" if in_production else "")
         + (f"; experiments: {', '.join(experiments)}" if experiments else "")
     )
+    if not in_production and not experiments:
+        detail += ": no ai.* metrics in the last 30 days" + (
+            " and no vision or predictive tool with data"
+            if factory.kind == FactoryKind.MANUFACTURING
+            else ""
+        )
     return Measurement(
         measured=True,
         value=value,
