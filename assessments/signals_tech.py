@@ -27,7 +27,8 @@ from connectors.choices import DeviceStatus, SyncStatus
 from connectors.facts import FinanceEntry, OTCounter, WorkItem
 from connectors.models import Device, MetricSample, SyncRun
 from registry.choices import AdoptionStatus
-from registry.models import Adoption
+from registry.models import Adoption, Tool, ToolAlias
+from registry.resolution import normalize, strip_vendor
 from registry.selectors import registry_resolver
 
 # Capabilities of the default taxonomy (registry/taxonomy.py), by slug.
@@ -349,12 +350,38 @@ def landing_sources(factory: Factory, now: datetime) -> dict[str, datetime]:
     return found
 
 
+def factory_tool_keys(tools: dict[int, str]) -> dict[int, set[str]]:
+    """The resolution keys of the factory's tools: name, name without its vendor, aliases."""
+    keys: dict[int, set[str]] = {pk: {normalize(name)} for pk, name in tools.items()}
+    for pk, vendor in Tool.objects.filter(pk__in=tools).values_list("pk", "vendor"):
+        if vendor:
+            keys[pk].add(strip_vendor(normalize(tools[pk]), {normalize(vendor)}))
+    for pk, alias in ToolAlias.objects.filter(tool_id__in=tools).values_list("tool_id", "name"):
+        keys[pk].add(normalize(alias))
+    return keys
+
+
+def named_tool(source_key: str, names: dict[int, set[str]]) -> int | None:
+    """The factory's one tool a landing name names by whole words, or None: "Ignition
+    gateway" names Ignition, a "github" connector names GitHub Actions. Only the factory's
+    own tools are candidates, and a short name (under four letters) must match whole."""
+    padded = f" {source_key} "
+    found = {
+        pk
+        for pk, keys in names.items()
+        for key in keys
+        if key and (f" {key} " in padded or (len(source_key) >= 4 and padded in f" {key} "))
+    }
+    return found.pop() if len(found) == 1 else None
+
+
 def systems_integration(factory: Factory, now: datetime) -> Measurement:
     """Share of the factory's systems in the registry (the distinct tools of its active
     adoptions) that land data through a connector or an import in the 90 days before
     ``now``. A landing counts for a system when the connector's name or kind, or the facts'
-    ``source``, resolves to the tool by the registry's name resolution; the detail gives
-    each landing system's data freshness."""
+    ``source``, resolves to the tool by the registry's name resolution, or names one of the
+    factory's tools by whole words (``named_tool``); the detail gives each landing
+    system's data freshness."""
     tools = dict(
         Adoption.objects.filter(
             factory=factory, status=AdoptionStatus.ACTIVE, tool__isnull=False, first_seen__lte=now
@@ -365,13 +392,13 @@ def systems_integration(factory: Factory, now: datetime) -> Measurement:
     if not tools:
         return not_measured("No active adoptions resolved to registry tools.", "registry")
     sources = landing_sources(factory, now)
+    names = factory_tool_keys(tools)
     resolver = registry_resolver()
     latest: dict[int, tuple[datetime, str]] = {}
     for match, at in zip(resolver.resolve_many(sources), sources.values(), strict=True):
-        if match.tool_id in tools and (
-            match.tool_id not in latest or at > latest[match.tool_id][0]
-        ):
-            latest[match.tool_id] = (at, match.name)
+        tool_id = match.tool_id if match.tool_id in tools else named_tool(match.key, names)
+        if tool_id is not None and (tool_id not in latest or at > latest[tool_id][0]):
+            latest[tool_id] = (at, match.name)
     landing = sorted(latest.items(), key=lambda item: item[1][0], reverse=True)
     missing = sorted(name for pk, name in tools.items() if pk not in latest)
     inputs = {

@@ -227,3 +227,18 @@ def test_signals_measure_as_of_a_past_date_and_ignore_what_came_later(caps):
         NOW - dt.timedelta(days=200),
     )
     assert not coverage.measured  # no device had landed 200 days ago
+
+
+def test_integration_credits_a_tool_a_connector_names_in_whole_words(caps):
+    plant = FactoryFactory(slug="named-plant")
+    adopt(plant, "Ignition", caps["scada-hmi"])
+    adopt(plant, "GitHub Actions", caps["ci-cd"])
+    adopt(plant, "TIA Portal", caps["plc-engineering"])
+    for name, kind in (("Ignition gateway (line 2)", "opcua"), ("Builds", "github")):
+        connector = Connector.objects.create(factory=plant, name=name, kind=kind)
+        SyncRun.objects.create(
+            connector=connector, status="succeeded", finished_at=NOW - dt.timedelta(hours=3)
+        )
+    reading = rating("systems_integration", plant, [0.15, 0.3, 0.5, 0.75])[3]
+    assert set(reading.inputs["landing"]) == {"Ignition", "GitHub Actions"}
+    assert reading.inputs["not_landing"] == ["TIA Portal"]
