@@ -8,6 +8,7 @@ answers, marked as such. Both formats read the same gathered data (``report_data
 from __future__ import annotations
 
 import datetime as dt
+import json
 from io import BytesIO
 
 from django.utils import timezone
@@ -360,6 +361,7 @@ def report_xlsx(assessment: Assessment) -> bytes:
                 "detail",
                 "measured_at",
                 "as_of",
+                "inputs",
             ],
             [
                 [
@@ -372,6 +374,7 @@ def report_xlsx(assessment: Assessment) -> bytes:
                     r.detail,
                     r.measured_at,
                     r.as_of,
+                    json.dumps(r.inputs, sort_keys=True, default=str) if r.inputs else "",
                 ]
                 for r in data["readings"]
             ],

@@ -88,7 +88,9 @@ def test_xlsx_report_has_one_sheet_per_part_and_neutralises_formulas(world, audi
     assert evidence == [("data.silos", "text", '\'=HYPERLINK("x")', evidence[0][3])]
     scores = {row[0]: row for row in book["Scores"].values}
     assert scores["overall"][2] == float(second.index) and scores["overall"][4] == "Established"
-    assert {row[1] for row in list(book["Signals"].values)[1:]} >= {"oee", "systems_integration"}
+    signals = {row[1]: row for row in list(book["Signals"].values)[1:]}
+    assert set(signals) >= {"oee", "systems_integration"}
+    assert '"adoptions": 0' in signals["adopt_ring_share"][9]  # the data it used
     assert list(book["Roadmap"].values)[1][0] == second.result["roadmap"][0]["criterion"]
 
 
