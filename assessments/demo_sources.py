@@ -145,9 +145,11 @@ def _serve_history(peer: ITPeer, factories: dict) -> dict[str, list]:
     for slug in SOFTWARE:
         factory = factories[slug]
         project = f"northwind/{slug}"
-        rows = Deployment.objects.filter(factory=factory, connector__isnull=True).order_by(
-            "finished_at"
-        )
+        fresh = Deployment.objects.filter(factory=factory, connector__isnull=True)
+        landed = Deployment.objects.filter(factory=factory, connector__name=GITLAB)
+        # Fresh history from the KPI demo replaces what the connector landed before; without
+        # it (this step run alone) the peer serves the landed history again, unchanged.
+        rows = fresh if fresh.exists() else landed
         peer.deployments[project] = [
             {
                 "id": n,
@@ -160,10 +162,11 @@ def _serve_history(peer: ITPeer, factories: dict) -> dict[str, list]:
                     "commit": {"id": d.commit_sha, "created_at": _iso(d.commit_created_at)},
                 },
             }
-            for n, d in enumerate(rows, start=1)
+            for n, d in enumerate(rows.order_by("finished_at", "source_id"), start=1)
         ]
-        rows.delete()
-        Deployment.objects.filter(factory=factory, connector__name=GITLAB).delete()
+        if rows is fresh:
+            fresh.delete()
+            landed.delete()
         plan[slug].append(
             (
                 GITLAB,
@@ -173,7 +176,9 @@ def _serve_history(peer: ITPeer, factories: dict) -> dict[str, list]:
         )
         if slug in JIRA_KEYS:
             key = JIRA_KEYS[slug]
-            items = WorkItem.objects.filter(factory=factory, source="demo").order_by("created")
+            fresh_items = WorkItem.objects.filter(factory=factory, source="demo")
+            landed_items = WorkItem.objects.filter(factory=factory, connector__name=JIRA)
+            items = fresh_items if fresh_items.exists() else landed_items
             peer.issues[key] = [
                 {
                     "key": f"{key}-{n}",
@@ -186,10 +191,11 @@ def _serve_history(peer: ITPeer, factories: dict) -> dict[str, list]:
                         "project": {"key": key},
                     },
                 }
-                for n, w in enumerate(items, start=1)
+                for n, w in enumerate(items.order_by("created", "key"), start=1)
             ]
-            items.delete()
-            WorkItem.objects.filter(factory=factory, connector__name=JIRA).delete()
+            if items is fresh_items:
+                fresh_items.delete()
+                landed_items.delete()
             plan[slug].append(
                 (
                     JIRA,
