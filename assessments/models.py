@@ -101,6 +101,9 @@ class Assessment(models.Model):
         blank=True,
         related_name="+",
     )
+    revision = models.PositiveSmallIntegerField(
+        default=1, help_text="1 for a first audit; a correction is the corrected one's + 1."
+    )
     result = models.JSONField(null=True, blank=True, help_text="The stored scoring result.")
     index = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
     stage = models.PositiveSmallIntegerField(choices=Stage.choices, null=True, blank=True)
@@ -182,6 +185,12 @@ class SignalReading(models.Model):
     source = models.CharField(max_length=200, blank=True)
     detail = models.CharField(max_length=300, blank=True)
     measured_at = models.DateTimeField(null=True, blank=True)
+    as_of = models.DateTimeField(
+        null=True, blank=True, help_text="The moment measured: the audit's own date, or now."
+    )
+    inputs = models.JSONField(
+        default=dict, blank=True, help_text="The data the signal used (counts, tools, window)."
+    )
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -194,6 +203,29 @@ class SignalReading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.signal}={self.value if self.measured else 'not measured'}"
+
+
+class ReviewComment(models.Model):
+    """A reviewer's comment on one criterion of an audit (``criterion`` "" = the whole audit).
+
+    Comments are the four-eyes review's trail: they are kept with the final assessment and
+    can no longer be added once it is final."""
+
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.CASCADE, related_name="review_comments"
+    )
+    criterion = models.CharField(max_length=120, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assessment", "criterion", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.criterion or 'audit'}: {self.body[:40]}"
 
 
 def evidence_upload_to(instance: EvidenceFile, filename: str) -> str:

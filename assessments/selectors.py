@@ -193,3 +193,63 @@ def portfolio_median_dimensions(model_key: str) -> dict[str, float]:
     latest = latest_finals_by_factory(factories)
     rows = [{"result": a.result} for a in latest.values() if a.result]
     return dimension_medians(rows, model_key)
+
+
+def _order_key(a: Assessment) -> tuple:
+    return (a.assessed_on or dt.date.min, a.finalized_at or timezone.now(), a.pk)
+
+
+def previous_finals(assessments: list[Assessment]) -> dict[int, Assessment]:
+    """``{assessment id: the factory's final audit before it}`` (one query for all). A final
+    audit superseded by a final correction is skipped: its correction speaks for it."""
+    factory_ids = {a.factory_id for a in assessments}
+    finals = list(
+        Assessment.objects.filter(factory_id__in=factory_ids, status=AssessmentStatus.FINAL)
+        .select_related("model")
+        .order_by("assessed_on", "finalized_at", "id")
+    )
+    superseded = {a.corrects_id for a in finals if a.corrects_id}
+    by_factory: dict[int, list[Assessment]] = defaultdict(list)
+    for final in finals:
+        by_factory[final.factory_id].append(final)
+    out = {}
+    for assessment in assessments:
+        key = _order_key(assessment)
+        earlier = [
+            f
+            for f in by_factory[assessment.factory_id]
+            if f.pk != assessment.pk
+            and f.pk not in superseded
+            and f.pk != assessment.corrects_id
+            and _order_key(f) < key
+        ]
+        if earlier:
+            out[assessment.pk] = earlier[-1]
+    return out
+
+
+def scorecard_trend(assessment: Assessment) -> dict:
+    """The previous final audit's stage and index and the change to this one:
+    ``{previous: {assessment, assessed_at, model_version, index, stage, stage_name} | None,
+    change: {index, stage} | None}``."""
+    previous = previous_finals([assessment]).get(assessment.pk)
+    if previous is None or previous.index is None:
+        return {"previous": None, "change": None}
+    index = assessment.index if assessment.index is not None else None
+    if index is None and assessment.result:
+        index = assessment.result["overall"]["index"]
+    stage = assessment.stage or (assessment.result or {}).get("overall", {}).get("stage")
+    return {
+        "previous": {
+            "assessment": previous.pk,
+            "assessed_at": previous.assessed_on.isoformat() if previous.assessed_on else None,
+            "model_version": previous.model.version,
+            "index": float(previous.index),
+            "stage": previous.stage,
+            "stage_name": STAGE_NAMES.get(previous.stage),
+        },
+        "change": {
+            "index": round(float(index) - float(previous.index), 2) if index is not None else None,
+            "stage": (stage - previous.stage) if stage and previous.stage else 0,
+        },
+    }

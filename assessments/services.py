@@ -23,10 +23,18 @@ from assessments.definitions import (
     definition_files,
     read_definition,
 )
-from assessments.models import Answer, Assessment, EvidenceFile, MaturityModel, SignalReading
+from assessments.models import (
+    Answer,
+    Assessment,
+    EvidenceFile,
+    MaturityModel,
+    ReviewComment,
+    SignalReading,
+)
 from assessments.scoring import RatingInput, ScoreResult, score
 from coe.models import Factory
 from coe.validation import FIRST_YEAR, LAST_YEAR, in_range
+from coe.scoping import is_coe_staff
 
 DEFAULT_MODEL_KEY = "digital-factory"
 EVIDENCE_MAX_BYTES = settings.ASSESSMENT_EVIDENCE_MAX_BYTES
@@ -152,6 +160,7 @@ def assessment_create(
         assessed_on=assessed_on,
         notes=notes,
         corrects=corrects,
+        revision=corrects.revision + 1 if corrects is not None else 1,
     )
     assessment_refresh_signals(assessment=assessment, now=now)
     return assessment
@@ -188,14 +197,25 @@ def assessment_transition(*, assessment: Assessment, to: str, user=None) -> Asse
     return assessment
 
 
+def measurement_moment(assessment: Assessment, now: dt.datetime | None = None) -> dt.datetime:
+    """The moment an audit's signals measure: the end of its own date when that date is in
+    the past (an audit of March reads the data as it stood in March), else now."""
+    now = now or timezone.now()
+    if assessment.assessed_on is not None and assessment.assessed_on < timezone.localdate(now):
+        end_of_day = dt.datetime.combine(assessment.assessed_on, dt.time(23, 59, 59))
+        return timezone.make_aware(end_of_day, timezone.get_current_timezone())
+    return now
+
+
 @transaction.atomic
 def assessment_refresh_signals(
     *, assessment: Assessment, now: dt.datetime | None = None
 ) -> list[SignalReading]:
-    """Measure every signal the assessment's model names, for its factory (not when final)."""
+    """Measure every signal the assessment's model names, for its factory, as of the audit's
+    own date (``measurement_moment``); a final assessment keeps the readings it had."""
     if assessment.is_final:
         raise AssessmentLocked("A final assessment keeps the signals it was finalised with.")
-    now = now or timezone.now()
+    now = measurement_moment(assessment, now)
     readings = []
     for _dim, crit in assessment.model.criteria_for(assessment.factory.kind):
         if not crit.get("signal"):
@@ -212,6 +232,8 @@ def assessment_refresh_signals(
                 source=found.source[:200],
                 detail=found.detail[:300],
                 measured_at=found.measured_at,
+                as_of=now,
+                inputs=found.inputs,
             )
         )
     SignalReading.objects.filter(assessment=assessment).delete()
@@ -302,6 +324,9 @@ def answers_save(
         seen.add(key)
         answer = existing.get(key) or Answer(assessment=assessment, criterion=key)
         is_new = answer.pk is None
+        # Who answered is who last changed the answer: re-sending it unchanged (a reviewer
+        # saving the workspace) does not make the reviewer its author under four eyes.
+        before = (answer.rating, answer.evidence, list(answer.links), answer.comment)
         evidence_changed = False
         answer.rating = rating
         if "evidence" in row:
@@ -335,7 +360,8 @@ def answers_save(
                     }
                 )
                 continue
-        answer.answered_by = user
+        if is_new or before != (answer.rating, answer.evidence, answer.links, answer.comment):
+            answer.answered_by = user
         row_errors.append({})
         prepared.append((answer, is_new))
     if any(row_errors):
@@ -477,12 +503,82 @@ def result_document(assessment: Assessment, result: ScoreResult, assessed_on: dt
     }
 
 
+def four_eyes_problem(assessment: Assessment, user) -> str | None:
+    """Why ``user`` may not finalise the audit under the four-eyes rule, or None.
+
+    With ``AUDIT_FOUR_EYES`` on (the default) the finaliser is a CoE staff member who
+    answered none of its criteria; off, any CoE staff member (or a system call) may."""
+    if user is not None and not is_coe_staff(user):
+        return "Only CoE staff finalise audits."
+    if not settings.AUDIT_FOUR_EYES:
+        return None
+    if user is None:
+        return "Four-eyes review: a CoE staff member other than the auditor must finalise."
+    answerers = set(
+        assessment.answers.exclude(answered_by=None).values_list("answered_by", flat=True)
+    )
+    if user.pk in answerers:
+        return (
+            "Four-eyes review: you answered criteria of this audit; another CoE staff "
+            "member must review and finalise it."
+        )
+    return None
+
+
+def evidence_coverage(inputs: dict[str, RatingInput]) -> dict:
+    """``{rated, evidenced, share}`` over the rated (not N/A) criteria."""
+    rated = [i for i in inputs.values() if i.rating is not None]
+    evidenced = sum(1 for i in rated if i.evidenced)
+    return {
+        "rated": len(rated),
+        "evidenced": evidenced,
+        "share": round(evidenced / len(rated), 3) if rated else None,
+    }
+
+
+def evidence_warnings(coverage: dict) -> list[str]:
+    """The warning shown (and stored) when fewer than half the rated criteria are evidenced."""
+    if coverage["share"] is None or coverage["share"] >= 0.5:
+        return []
+    return [
+        f"Only {coverage['evidenced']} of {coverage['rated']} rated criteria carry evidence "
+        f"({coverage['share']:.0%}); the result rests mostly on unbacked ratings."
+    ]
+
+
+@transaction.atomic
+def review_comment_add(
+    *, assessment: Assessment, body: str, criterion: str = "", user=None
+) -> ReviewComment:
+    """A reviewer's comment on one criterion (or, with ``criterion`` "", the whole audit).
+    CoE staff comment while the audit is open; a final audit takes no more comments."""
+    if user is not None and not is_coe_staff(user):
+        raise ValidationError({"author": ["Only CoE staff review audits."]})
+    if assessment.is_final:
+        raise AssessmentLocked("A final assessment is locked; comment on a correction instead.")
+    errors = {}
+    body = (body or "").strip()
+    if not body:
+        errors["body"] = ["A comment cannot be empty."]
+    if criterion and criterion not in {
+        c["key"] for _d, c in assessment.model.criteria_for(assessment.factory.kind)
+    }:
+        errors["criterion"] = [f"{criterion!r} is not a criterion of this audit."]
+    if errors:
+        raise ValidationError(errors)
+    return ReviewComment.objects.create(
+        assessment=assessment, criterion=criterion or "", body=body, author=user
+    )
+
+
 @transaction.atomic
 def assessment_finalize(
     *, assessment: Assessment, user=None, now: dt.datetime | None = None
 ) -> dict:
     """Score, store the result and lock the assessment. Every applicable criterion must be
-    answered (N/A counts as an answer) and at least one rated."""
+    answered (N/A counts as an answer) and at least one rated, and the finaliser must pass
+    the four-eyes rule (``four_eyes_problem``). The result carries the evidence coverage
+    and a warning when fewer than half the rated criteria are evidenced."""
     original = assessment
     assessment = (
         Assessment.objects.select_for_update()
@@ -495,6 +591,9 @@ def assessment_finalize(
             if assessment.is_final
             else "Answer at least one criterion before finalising."
         )
+    problem = four_eyes_problem(assessment, user)
+    if problem:
+        raise ValidationError({"reviewer": [problem]})
     applicable = [c["key"] for _d, c in assessment.model.criteria_for(assessment.factory.kind)]
     answered = set(assessment.answers.values_list("criterion", flat=True))
     missing = [k for k in applicable if k not in answered]
@@ -510,14 +609,17 @@ def assessment_finalize(
         )
     now = now or timezone.now()
     assessed_on = assessment.assessed_on or timezone.localdate(now)
-    result = score(
-        assessment.model.spec(),
-        assessment.factory.kind,
-        assessment_inputs(assessment, assessed_on),
-    )
+    inputs = assessment_inputs(assessment, assessed_on)
+    result = score(assessment.model.spec(), assessment.factory.kind, inputs)
     if result.stage is None:
         raise ValidationError({"answers": ["At least one criterion must be rated (not all N/A)."]})
-    assessment.result = result_document(assessment, result, assessed_on)
+    document = result_document(assessment, result, assessed_on)
+    coverage = evidence_coverage(inputs)
+    document["evidence"] = coverage
+    document["warnings"] = evidence_warnings(coverage)
+    document["revision"] = assessment.revision
+    document["corrects"] = assessment.corrects_id
+    assessment.result = document
     assessment.index = Decimal(str(result.index))
     assessment.stage = result.stage
     assessment.assessed_on = assessed_on

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from assessments import charts, kpi_selectors, selectors, services
@@ -217,7 +218,21 @@ def assessment_detail(request, pk: int):
                         services.evidence_file_add(
                             assessment=assessment, criterion=key, upload=upload, user=request.user
                         )
-            if action == "refresh":
+            if action == "comment":
+                added = 0
+                for dim in dimensions:
+                    for crit in dim["criteria"]:
+                        body = request.POST.get(f"review-{crit['key']}", "").strip()
+                        if body:
+                            services.review_comment_add(
+                                assessment=assessment,
+                                criterion=crit["key"],
+                                body=body,
+                                user=request.user,
+                            )
+                            added += 1
+                messages.success(request, f"{added} review comment(s) added.")
+            elif action == "refresh":
                 services.assessment_refresh_signals(assessment=assessment)
                 messages.success(request, "Evidence signals measured again.")
             elif action == "submit":
@@ -230,8 +245,10 @@ def assessment_detail(request, pk: int):
                     assessment=assessment, to=AssessmentStatus.IN_PROGRESS, user=request.user
                 )
             elif action == "finalize":
-                services.assessment_finalize(assessment=assessment, user=request.user)
+                result = services.assessment_finalize(assessment=assessment, user=request.user)
                 messages.success(request, "Assessment finalised; the result is stored.")
+                for warning in result.get("warnings", []):
+                    messages.warning(request, warning)
                 return redirect("assessment-report", pk=assessment.pk)
             else:
                 messages.success(request, "Answers saved.")
@@ -244,10 +261,20 @@ def assessment_detail(request, pk: int):
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
+    comments: dict[str, list] = {}
+    for comment in assessment.review_comments.select_related("author"):
+        comments.setdefault(comment.criterion, []).append(comment)
     for dim in dimensions:
         for crit in dim["criteria"]:
+            crit["comments"] = comments.get(crit["key"], [])
             crit["errors"] = row_errors.get(crit["key"], {})
             crit["form"] = _form_values(crit, request.POST if row_errors else None)
+    preview, preview_warnings = None, []
+    if not assessment.is_final:
+        preview = services.assessment_score(assessment)
+        as_of = assessment.assessed_on or timezone.localdate()
+        coverage = services.evidence_coverage(services.assessment_inputs(assessment, as_of))
+        preview_warnings = services.evidence_warnings(coverage)
     return render(
         request,
         "assessments/assessment_detail.html",
@@ -257,7 +284,11 @@ def assessment_detail(request, pk: int):
             "progress": selectors.progress(assessment),
             "editable": editable,
             "can_audit": is_coe_staff(request.user),
-            "preview": None if assessment.is_final else services.assessment_score(assessment),
+            "preview": preview,
+            "preview_warnings": preview_warnings,
+            "four_eyes_problem": None
+            if assessment.is_final
+            else services.four_eyes_problem(assessment, request.user),
             "rating_choices": [("na", "N/A — not applicable")]
             + [(str(s), f"{s} {name}") for s, name in STAGE_NAMES.items()],
         },
@@ -292,7 +323,12 @@ def factory_scorecard(request, slug: str):
     factory = get_object_or_404(visible_factories(request.user), slug=slug)
     history = selectors.final_history(factory)
     latest = history[-1] if history else None
-    context = {"factory": factory, "latest": latest, "history": history}
+    context = {
+        "factory": factory,
+        "latest": latest,
+        "history": history,
+        "trend": selectors.scorecard_trend(latest) if latest else None,
+    }
     if latest is not None:
         result = latest.result
         medians = selectors.portfolio_median_dimensions(latest.model.key)

@@ -395,6 +395,8 @@ REQUEST_BODY_LIMITS = {
     "api:assessment-evidence": _EVIDENCE_UPLOAD,
     "assessment-detail": _EVIDENCE_UPLOAD,
 }
+# Four-eyes audits: finalising needs a CoE staff member other than whoever answered.
+AUDIT_FOUR_EYES = env_bool("AUDIT_FOUR_EYES", True)
 
 # Connectors (docs/connectors.md). Fernet keys of stored credentials, newest first (the
 # first encrypts, all decrypt); unset in development: a generated key in .dev-fernet-key.

@@ -7,9 +7,9 @@ relative to the current month so the pages' rolling windows always show it:
   Puebla and Pilsen improve month by month;
 - software factories: six months of production deployments (grid-analytics and
   platform-coe elite, customer-app high, dealer-portal low) and Jira issues;
-- finance for all: aarhus-turbines and grid-analytics pay back within six months,
-  stuttgart-press and platform-coe pay back later, the others not yet (puebla-assembly
-  among them); dealer-portal pays part of its licences in USD (a demo USD→EUR rate).
+- finance for all: aarhus-turbines, grid-analytics and platform-coe pay back within six
+  months, stuttgart-press pays back later, the others not yet (puebla-assembly among
+  them); dealer-portal pays part of its licences in USD (a demo USD→EUR rate).
 
 Deterministic (seeded per factory) and idempotent: the demo's own facts (source
 ``demo``) are replaced on every run. Takes about a second.
@@ -38,7 +38,7 @@ PLANTS = {
 # hours to restore (min, max).
 SOFTWARE = {
     "grid-analytics": (3.0, 0.03, (1, 12), (0.2, 0.8)),
-    "platform-coe": (2.0, 0.04, (2, 20), (0.2, 0.9)),
+    "platform-coe": (3.5, 0.04, (0.2, 1.5), (0.2, 0.9)),
     "customer-app": (0.5, 0.08, (30, 120), (2, 20)),
     "dealer-portal": (0.025, 0.30, (24 * 35, 24 * 60), (24 * 8, 24 * 20)),
 }
@@ -59,7 +59,7 @@ FINANCE = {
     ),
     "platform-coe": (
         [(12, "investment", "platform", 200000, "EUR", "Reusable CI/CD platform")],
-        [(11, 0, 25000, "shared tooling savings")],
+        [(11, 0, 45000, "shared tooling savings")],
     ),
     "puebla-assembly": (
         [
@@ -227,7 +227,8 @@ def load_kpi_demo(core: dict, stdout, today: date | None = None) -> None:
     OTCounter.objects.filter(factory_id__in=ids, source=SOURCE).delete()
     Deployment.objects.filter(factory_id__in=ids, source_id__startswith="demo:").delete()
     WorkItem.objects.filter(factory_id__in=ids, source=SOURCE).delete()
-    FinanceEntry.objects.filter(factory_id__in=ids, source=SOURCE).delete()
+    # The assessments demo re-lands finance through the finance REST connector ("rest").
+    FinanceEntry.objects.filter(factory_id__in=ids, source__in=[SOURCE, "rest"]).delete()
     for source, target, rate in DEMO_RATES:
         CurrencyRate.objects.update_or_create(
             from_currency=source, to_currency=target, defaults={"rate": rate}

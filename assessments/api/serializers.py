@@ -6,7 +6,14 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from assessments.choices import STAGE_NAMES
-from assessments.models import Answer, Assessment, EvidenceFile, MaturityModel, SignalReading
+from assessments.models import (
+    Answer,
+    Assessment,
+    EvidenceFile,
+    MaturityModel,
+    ReviewComment,
+    SignalReading,
+)
 from assessments.selectors import progress
 from coe.models import Factory
 
@@ -75,6 +82,10 @@ class AssessmentSerializer(serializers.ModelSerializer):
     )
     stage_name = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
+    finalized_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    corrected_by = serializers.SerializerMethodField(
+        help_text="Ids of the assessments that correct this one (newer revisions)."
+    )
 
     class Meta:
         model = Assessment
@@ -90,6 +101,9 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "assessed_on",
             "notes",
             "corrects",
+            "revision",
+            "corrected_by",
+            "finalized_by",
             "progress",
             "index",
             "stage",
@@ -101,6 +115,7 @@ class AssessmentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [
             "status",
+            "revision",
             "index",
             "stage",
             "result",
@@ -111,6 +126,9 @@ class AssessmentSerializer(serializers.ModelSerializer):
 
     def get_stage_name(self, obj: Assessment) -> str | None:
         return STAGE_NAMES.get(obj.stage) if obj.stage else None
+
+    def get_corrected_by(self, obj: Assessment) -> list[int]:
+        return [c.pk for c in obj.corrections.all()]
 
     def get_progress(self, obj: Assessment) -> dict:
         """``{answered, total, percent}``"""
@@ -184,7 +202,21 @@ class SignalReadingSerializer(serializers.ModelSerializer):
             "source",
             "detail",
             "measured_at",
+            "as_of",
+            "inputs",
         ]
+
+
+class ReviewCommentSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    criterion = serializers.CharField(
+        required=False, allow_blank=True, help_text='A criterion key; "" = the whole audit.'
+    )
+
+    class Meta:
+        model = ReviewComment
+        fields = ["id", "criterion", "author", "body", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
 
 
 class ScorecardSerializer(serializers.Serializer):
@@ -199,3 +231,20 @@ class ScorecardSerializer(serializers.Serializer):
     confidence = serializers.FloatField(allow_null=True)
     roadmap = serializers.ListField(child=serializers.DictField())
     explanation = serializers.CharField()
+    evidence = serializers.DictField(
+        required=False, help_text="{rated, evidenced, share} over the rated criteria."
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="E.g. fewer than half the rated criteria carry evidence.",
+    )
+    previous = serializers.DictField(
+        allow_null=True,
+        required=False,
+        help_text="The previous final audit: {assessment, assessed_at, model_version, index, "
+        "stage, stage_name} (scorecard only).",
+    )
+    change = serializers.DictField(
+        allow_null=True, required=False, help_text="{index, stage} since the previous audit."
+    )

@@ -22,13 +22,14 @@ from assessments.api.serializers import (
     EvidenceFileSerializer,
     EvidenceUploadSerializer,
     MaturityModelSerializer,
+    ReviewCommentSerializer,
     ScorecardSerializer,
     SignalReadingSerializer,
 )
 from assessments.choices import AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet, MaturityModelFilterSet
 from assessments.models import MaturityModel
-from assessments.selectors import answers_of, assessments_for, latest_final
+from assessments.selectors import answers_of, assessments_for, latest_final, scorecard_trend
 from coe.api.history import HistoryMixin
 from coe.api.parsers import JSONParser
 from coe.scoping import visible_factories
@@ -65,7 +66,7 @@ class AssessmentViewSet(HistoryMixin, viewsets.ModelViewSet):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def get_queryset(self):
-        return assessments_for(self.request.user)
+        return assessments_for(self.request.user).prefetch_related("corrections")
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -117,10 +118,42 @@ class AssessmentViewSet(HistoryMixin, viewsets.ModelViewSet):
                 return _locked(exc)
         return Response(AnswerSerializer(answers_of(assessment), many=True).data)
 
+    @extend_schema(
+        request=ReviewCommentSerializer,
+        responses={200: ReviewCommentSerializer(many=True), 409: LOCKED},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def comments(self, request, pk=None):
+        """GET: the reviewers' comments. POST ``{criterion ("" = whole audit), body}`` (CoE
+        staff, while the audit is open): a comment on one criterion; returns the comments."""
+        assessment = self.get_object()
+        if request.method == "POST":
+            form = ReviewCommentSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            try:
+                services.review_comment_add(
+                    assessment=assessment,
+                    criterion=form.validated_data.get("criterion", ""),
+                    body=form.validated_data["body"],
+                    user=request.user,
+                )
+            except services.AssessmentLocked as exc:
+                return _locked(exc)
+            except DjangoValidationError as exc:
+                raise _invalid(exc) from exc
+        return Response(
+            ReviewCommentSerializer(
+                assessment.review_comments.select_related("author"), many=True
+            ).data
+        )
+
     @extend_schema(request=None, responses={200: ScorecardSerializer, 409: LOCKED})
     @action(detail=True, methods=["post"])
     def finalize(self, request, pk=None):
-        """Score the answers, store the result and lock the assessment; returns the result."""
+        """Score the answers, store the result and lock the assessment; returns the result.
+        Four-eyes: the finaliser is a CoE staff member who answered none of the criteria
+        (``AUDIT_FOUR_EYES``); ``warnings`` flags a result with under half its rated
+        criteria evidenced."""
         assessment = self.get_object()
         try:
             result = services.assessment_finalize(assessment=assessment, user=request.user)
@@ -221,6 +254,8 @@ class FactoryScorecardView(APIView):
         responses={200: ScorecardSerializer, 404: OpenApiResponse(description="Not found")}
     )
     def get(self, request, slug: str):
+        """The latest final result, with ``previous`` (the audit before it: stage and
+        index) and ``change`` (index and stage since then; null without a previous one)."""
         factory = get_object_or_404(visible_factories(request.user), slug=slug)
         latest = latest_final(factory)
         if latest is None or not latest.result:
@@ -228,4 +263,4 @@ class FactoryScorecardView(APIView):
                 {"detail": f"{factory.name} has no final assessment yet."},
                 status=status.HTTP_404_NOT_FOUND,
             )
-        return Response(latest.result)
+        return Response({**latest.result, **scorecard_trend(latest)})

@@ -18,3 +18,14 @@ def answer_all(assessment: Assessment, rating_for=lambda dim, crit: 3, evidence:
         for d, c in assessment.model.criteria_for(assessment.factory.kind)
     ]
     return answers_save(assessment=assessment, rows=rows)
+
+
+def reviewer(username: str = "reviewer"):
+    """A second CoE staff member: the four-eyes rule has them finalise what others answered."""
+    from django.contrib.auth import get_user_model
+
+    from coe.services import user_set_coe_staff
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    user_set_coe_staff(user=user, is_staff=True)
+    return user

@@ -6,6 +6,7 @@ import copy
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from assessments.api.views import AssessmentViewSet, MaturityModelViewSet
 from assessments.models import Assessment, MaturityModel
@@ -16,7 +17,7 @@ from assessments.services import (
     maturity_model_store,
 )
 from tests.api_mixins import EVERYONE, APIViewTestCase
-from tests.assessments.helpers import answer_all
+from tests.assessments.helpers import answer_all, reviewer
 from tests.factories import FactoryFactory
 
 
@@ -96,7 +97,11 @@ def test_staff_run_an_audit_through_the_api_and_owner_reads_the_scorecard(world)
     detail = staff.get(reverse("api:assessment-detail", args=[body["id"]])).json()
     assert detail["status"] == "in_progress"
     assert detail["progress"]["answered"] == detail["progress"]["total"]
-    final = staff.post(reverse("api:assessment-finalize", args=[body["id"]]))
+    alone = staff.post(reverse("api:assessment-finalize", args=[body["id"]]))
+    assert alone.status_code == 400 and "Four-eyes" in str(alone.json()), alone.content
+    second = APIClient()
+    second.force_authenticate(reviewer())
+    final = second.post(reverse("api:assessment-finalize", args=[body["id"]]))
     assert final.status_code == 200, final.content
     result = final.json()
     assert result["overall"]["stage_name"] == "Established"
@@ -150,7 +155,7 @@ def test_staff_run_an_audit_through_the_api_and_owner_reads_the_scorecard(world)
 def test_scorecard_is_visible_only_inside_the_persona_factories(world, persona, status):
     assessment = assessment_create(factory=world.factory_a)
     answer_all(assessment)
-    assessment_finalize(assessment=assessment)
+    assessment_finalize(assessment=assessment, user=reviewer())
     response = world.client(persona).get(reverse("api:factory-scorecard", args=["alpha-plant"]))
     assert response.status_code == status
     if status == 200:

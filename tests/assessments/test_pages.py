@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from assessments.models import Assessment
 from assessments.services import assessment_create, assessment_finalize
-from tests.assessments.helpers import answer_all
+from tests.assessments.helpers import answer_all, reviewer
 from tests.factories import FactoryFactory
 
 
@@ -19,7 +19,7 @@ def signed_in(client, world, persona):
 def final_audit(factory, rating_for=lambda d, c: 2 if d == "data_integration" else 5):
     assessment = assessment_create(factory=factory)
     answer_all(assessment, rating_for)
-    assessment_finalize(assessment=assessment)
+    assessment_finalize(assessment=assessment, user=reviewer())
     return assessment
 
 

@@ -19,7 +19,9 @@ from registry.models import (
 from tests.connectors.helpers import make_connector
 from tests.registry.builders import adoption, tool
 
-NOW = timezone.make_aware(dt.datetime(2026, 11, 25, 12, 0))
+# Signals measure as of a moment and ignore what came later: the registry rows and
+# connectors these tests create now must exist by it, so it is a fixed hour ahead.
+NOW = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=2)
 
 
 def test_every_signal_named_by_the_default_model_exists(db):

@@ -1,9 +1,11 @@
-"""An auditor fills an audit in the browser and finalises it; the business owner then sees
-the scorecard's radar, stage history and roadmap."""
+"""An auditor fills an audit in the browser, a second CoE staff member reviews and finalises
+it (four eyes); the business owner then sees the scorecard's radar, stage history and
+roadmap."""
 
 import pytest
 
-from tests.factories import PASSWORD
+from coe.services import user_set_coe_staff
+from tests.factories import PASSWORD, UserFactory
 from tests.registry.builders import adoption, tool
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,12 +32,35 @@ def test_auditor_finalises_an_audit_and_the_owner_sees_radar_and_roadmap(world, 
     page.click("button.use-suggestion[data-criterion='platform.standard_tools']")
     assert standard_tools.input_value() == "5"
     page.fill("textarea[name='evidence-data.systems']", "Historian and MES not connected yet")
+    # GitLab lands no data, so the integration signal suggests 1: rating 2 is an override.
+    page.fill("textarea[name='comment-data.systems']", "MES orders arrive by nightly file drop")
+    # The technology signals see no twin, vision or AI tool in the registry (suggest 1);
+    # the auditor rates what the site walk showed and says so.
+    suggestions = page.locator("button.use-suggestion")
+    for i in range(suggestions.count()):
+        key = suggestions.nth(i).get_attribute("data-criterion")
+        if key not in ("platform.standard_tools", "data.systems"):
+            page.fill(f"textarea[name='comment-{key}']", "Seen on the site walk; registry lags")
     page.click("button[value=save]")
     page.wait_for_load_state("networkidle")
     assert page.locator("#progress-text").inner_text() == "28 / 28"
     assert "Established" in page.locator("text=Preview").locator("..").inner_text()
     assert "Accepted" in page.locator("#crit-platform\\.standard_tools").inner_text()
 
+    page.click("#finalize")  # the auditor answered: another CoE staff member must finalise
+    page.wait_for_load_state("networkidle")
+    assert "Four-eyes review" in page.content()
+    audit_url = page.url
+
+    page.click("button.linklike")  # log out
+    page.wait_for_load_state("networkidle")
+    user_set_coe_staff(user=UserFactory(username="reviewer"), is_staff=True)
+    page = login("reviewer", PASSWORD)
+    page.goto(audit_url)
+    page.fill("textarea[name='review-data.systems']", "Agreed: file drops are not integration")
+    page.click("button[value=comment]")
+    page.wait_for_load_state("networkidle")
+    assert "Agreed: file drops" in page.locator("#crit-data\\.systems").inner_text()
     page.click("#finalize")
     page.wait_for_load_state("networkidle")
     assert "/report/" in page.url

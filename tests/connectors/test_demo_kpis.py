@@ -40,7 +40,7 @@ def test_kpi_demo_tells_the_story_and_is_idempotent(db):
     assert roi["puebla-assembly"].payback_date is None
     assert roi["stuttgart-press"].payback_date and not roi["stuttgart-press"].roi_within_6_months
     share = payback_share(list(f.values()))
-    assert share["factories"] == 8 and share["within_6_months"] == 2 and share["paid_back"] == 4
+    assert share["factories"] == 8 and share["within_6_months"] == 3 and share["paid_back"] == 4
 
     rng = kpi_range("month", "2026-06-01", "2026-10-31", today=TODAY)
     grid = dora_for_factory(f["grid-analytics"], rng)
