@@ -18,7 +18,7 @@ import threading
 import time
 
 from django.conf import settings as django_settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from connectors.choices import ConnectorKind
@@ -73,6 +73,7 @@ class HostRunner:
                 stop.wait(TICK_SECONDS)
         finally:
             self.shutdown()
+            connections.close_all()  # this thread's connections
 
     # --- which connectors ---------------------------------------------------------------
     def reconcile(self) -> None:
@@ -173,7 +174,9 @@ class HostRunner:
                 if len(taken.items) < MAX_PENDING:
                     session.give_back(taken.items)
                 raise
-        MqttHostState.objects.filter(pk=session.connector_id).update(**taken.state)
+        if taken.state != session.written:  # a quiet round writes nothing
+            MqttHostState.objects.filter(pk=session.connector_id).update(**taken.state)
+            session.written = taken.state
 
     def _ingest(self, connector: Connector, items: list, session: HostSession) -> None:
         """Births, deaths and data through the shared ingest (no run: the host is not a

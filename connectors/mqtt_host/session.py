@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -89,10 +90,14 @@ class HostSession:
         self._errors: list[dict] = []
         self._birth_ts = _now_ms()
         self._stopping = False
+        self.written: dict = {}  # the state as last written (the runner skips a repeat)
 
     # --- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
-        client = mqtt_client(f"coe-host-{self.host_id}"[:64], self.credentials)
+        # A client id of its own: two hosts never take each other's session over.
+        client = mqtt_client(
+            f"coe-host-{self.host_id}"[:52] + f"-{uuid.uuid4().hex[:8]}", self.credentials
+        )
         self.client = client
         self._set_will()
         client.reconnect_delay_set(*RECONNECT_DELAY)
