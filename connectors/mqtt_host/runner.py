@@ -166,17 +166,18 @@ class HostRunner:
     def _record(self, session: HostSession) -> None:
         taken = session.take()
         connector = self.connectors.get(session.connector_id)
-        if taken.items and connector is not None:
-            try:
+        try:
+            if taken.items and connector is not None:
                 self._ingest(connector, taken.items, session)
-            except Exception:
-                logger.exception("mqtt_host: connector %s: ingest failed", connector.pk)
-                if len(taken.items) < MAX_PENDING:
-                    session.give_back(taken.items)
-                raise
-        if taken.state != session.written:  # a quiet round writes nothing
-            MqttHostState.objects.filter(pk=session.connector_id).update(**taken.state)
-            session.written = taken.state
+            light = {k: v for k, v in taken.state.items() if k not in ("devices", "nodes", "known")}
+            if taken.structural or light != session.written:  # a quiet round writes nothing
+                MqttHostState.objects.filter(pk=session.connector_id).update(**taken.state)
+                session.written = light
+        except Exception:
+            # The database is away: keep what was heard (re-ingesting it writes nothing twice).
+            kept = taken.items if len(taken.items) < MAX_PENDING else []
+            session.give_back(kept, structural=taken.structural)
+            raise
 
     def _ingest(self, connector: Connector, items: list, session: HostSession) -> None:
         """Births, deaths and data through the shared ingest (no run: the host is not a

@@ -270,7 +270,8 @@ class HostSession:
             self._counts["rejected"] += count
             self._errors = (self._errors + errors)[-MAX_ERRORS:]
 
-    def give_back(self, items: list) -> None:
-        """Records that could not be written (the database was away): tried again next time."""
+    def give_back(self, items: list, *, structural: bool) -> None:
+        """What could not be written (the database was away): tried again next time."""
         with self.lock:
             self._pending = items + self._pending
+            self._structural = self._structural or structural
