@@ -7,6 +7,9 @@ unique per test, so runs on one broker never meet.
 
 from __future__ import annotations
 
+import json
+
+import paho.mqtt.client as mqtt
 import pytest
 
 from connectors.models import Connector, Device, MetricSample, MqttHostState
@@ -82,6 +85,10 @@ def test_a_quiet_edge_waiting_for_the_primary_host_is_found_by_the_host_and_a_sy
             api = world.client("staff").get(f"/api/connectors/{connector.pk}/").json()
             assert api["host"]["running"] and api["host"]["connected"]
             assert api["host"]["last_message_at"] and api["host"]["devices"] == 4
+            page = world.client("staff")
+            page.force_login(world.users["staff"])
+            html = page.get(f"/connectors/{connector.pk}/").content.decode()
+            assert "running and connected" in html and host_id in html
         # Stopped: its offline STATE is retained, and the edge node ended its session.
         assert state_of(host, port, host_id)["online"] is False
         assert db_until(lambda: not sim.host_online["line1"])
@@ -193,3 +200,45 @@ def test_a_host_that_stopped_beating_is_not_read_and_the_sync_listens(world):
     run = run_sync(connector)
     assert (run.status, run.message) == ("partial", "no edge node answered in 1 s")
     assert not Device.objects.filter(serial_number="GHOST-1").exists()
+
+
+def test_json_topics_are_recorded_by_the_host_and_read_by_a_sync(world):
+    host, port = local_mosquitto()
+    prefix = unique("plant")
+    connector = make_connector(
+        world.factory_a,
+        "mqtt",
+        name=unique("json"),
+        settings={
+            "host": host,
+            "port": port,
+            "mode": "json",
+            "topics": [f"{prefix}/+/status"],
+            "mapping": {"source_id": "id", "serial_number": "sn"},
+            "metrics": {"parts": "good_count"},
+            "host_id": unique("host"),
+            "listen_seconds": 1,
+        },
+    )
+    publisher = mqtt.Client(client_id=unique("pub"))
+    publisher.connect(host, port)
+    publisher.loop_start()
+    try:
+        with running_host():
+            assert db_until(lambda: (s := host_state(connector)) and s.connected_at, timeout=10)
+            body = {"id": "filler-7", "sn": "FIL-0007", "parts": 42}
+            topic = f"{prefix}/filler7/status"
+            # Published until heard: the host's subscription may still be on its way.
+            assert db_until(
+                lambda: (
+                    publisher.publish(topic, json.dumps(body), qos=1)
+                    and Device.objects.filter(serial_number="FIL-0007").exists()
+                )
+            )
+            assert db_until(lambda: MetricSample.objects.filter(metric="good_count").exists())
+            run = run_sync(connector)
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+    assert run.status == "succeeded", run.message
+    assert (run.created, run.unchanged) == (0, 1)
