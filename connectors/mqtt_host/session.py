@@ -140,9 +140,11 @@ class HostSession:
             with self.lock:
                 self._state["message"] = f"broker refused the connection (rc={rc})"
             return
-        client.publish(self.topic, state_payload(True, self._birth_ts), qos=1, retain=True)
+        # Subscribe first: the broker handles one client's packets in order, so the births
+        # edge nodes publish when they see the STATE birth reach a subscribed host.
         client.subscribe([(topic, 1) for topic in subscriptions(self.settings)])
         client.subscribe(self.topic, qos=1)
+        client.publish(self.topic, state_payload(True, self._birth_ts), qos=1, retain=True)
         with self.lock:
             if self.sparkplug:
                 # What this session knew may have changed while it was away: its view is
