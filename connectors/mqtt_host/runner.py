@@ -18,7 +18,7 @@ import threading
 import time
 
 from django.conf import settings as django_settings
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from connectors.choices import ConnectorKind
@@ -181,11 +181,14 @@ class HostRunner:
 
     def _ingest(self, connector: Connector, items: list, session: HostSession) -> None:
         """Births, deaths and data through the shared ingest (no run: the host is not a
-        sync, and never marks anything stale)."""
+        sync, and never marks anything stale). One transaction per round: the ingest then
+        writes on this thread's connection (no background writers to start and end every
+        half second), and a round that fails leaves nothing half-written."""
         ingest = IngestSession(connector=connector)
         try:
-            ingest.extend(items)
-            ingest.flush()
+            with transaction.atomic():
+                ingest.extend(items)
+                ingest.flush()
         finally:
             ingest.close()
         if ingest.errors:
