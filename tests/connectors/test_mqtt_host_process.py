@@ -32,8 +32,7 @@ from tests.connectors.test_mqtt_host import host_state, sparkplug_connector
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def _needs_postgresql():
+def needs_postgresql() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (DATABASE_URL): a subprocess cannot share SQLite's test db")
 
@@ -79,6 +78,7 @@ def wait_for_line(proc: subprocess.Popen, text: str, limit: int = 200) -> list[s
 
 
 def test_sigterm_ends_mqtt_host_cleanly_with_its_offline_state(world):
+    needs_postgresql()
     host, port = local_mosquitto()
     connector = sparkplug_connector(world.factory_a, host, port)
     host_id = connector.settings["host_id"]
@@ -139,6 +139,7 @@ def demo_connectors(group: str) -> dict[str, object]:
 
 
 def test_simulate_serves_every_demo_connector_until_sigterm(world):
+    needs_postgresql()
     connectors = demo_connectors(unique("puebla"))
     with command("simulate") as proc:
         wait_for_line(proc, "simulate: running")
@@ -161,6 +162,7 @@ def test_simulate_serves_every_demo_connector_until_sigterm(world):
 
 
 def test_the_simulated_edge_without_a_host_leaves_a_sync_partial(world):
+    needs_postgresql()
     connectors = demo_connectors(unique("puebla"))
     with command("simulate") as proc:
         wait_for_line(proc, "simulate: running")
