@@ -22,10 +22,15 @@ migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
 ## make demo: venv, install, migrate SQLite, load the demo organisation, serve on 127.0.0.1:$(PORT)
+## with the plants' simulators (`simulate`) and the Sparkplug host (`mqtt_host`) beside the
+## server; when the server ends (Ctrl-C), the shell's trap stops both with SIGTERM.
 demo: export DEBUG ?= 1
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	@$(PY) manage.py simulate & sim=$$!; \
+	$(PY) manage.py mqtt_host & host=$$!; \
+	trap 'kill -TERM $$sim $$host 2>/dev/null; wait $$sim $$host' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 serve: $(STAMP)

@@ -8,6 +8,7 @@ from connectors.models import (
     DeviceChange,
     DeviceSourceRecord,
     MetricSample,
+    MqttHostState,
     SyncRun,
 )
 
@@ -91,3 +92,18 @@ class MetricSampleAdmin(admin.ModelAdmin):
 
 
 from connectors import facts_admin  # noqa: E402, F401  (the facts models admin)
+
+
+@admin.register(MqttHostState)
+class MqttHostStateAdmin(admin.ModelAdmin):
+    """What the Sparkplug host application keeps; written by ``mqtt_host`` only."""
+
+    list_display = ["connector", "host_id", "process", "heartbeat_at", "connected_at"]
+    list_display += ["last_message_at", "births", "deaths", "metrics", "rejected"]
+    search_fields = ["connector__name", "host_id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -2,18 +2,22 @@
 
 Stuttgart's presses and robots answer on OPC UA (with the OPC UA Machinery example
 machines), Puebla's edge nodes speak Sparkplug B over MQTT (Mosquitto on 127.0.0.1:1883
-when it answers, else an embedded broker), Pilsen's CNC cells sit behind a Modbus TCP
-gateway and also expose OPC UA. The simulators run on 127.0.0.1 for the length of the
-load; each connector syncs for real, then the plants change a little (a gateway goes
-quiet, cells are retired, devices die) and a second sync shows stale and offline devices.
+when it answers, else an embedded broker, on 1883 when that port is free), Pilsen's CNC
+cells sit behind a Modbus TCP gateway and also expose OPC UA. The simulators run on
+127.0.0.1 for the length of the load; each connector syncs for real, then the plants
+change a little (a gateway goes quiet, cells are retired, devices die) and a second sync
+shows stale and offline devices.
 Deterministic (fixed names, serials and counts) and idempotent (connectors are updated
-in place; syncs of unchanged data write nothing).
+in place; syncs of unchanged data write nothing). ``manage.py simulate``
+(``connectors.demo_simulators``) runs the same plants, as the load leaves them, on the
+connectors' addresses for as long as the demo runs.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -89,6 +93,48 @@ def puebla_nodes(rng: random.Random) -> dict[str, list[SparkplugDevice]]:
     return nodes
 
 
+def pilsen_units(rng: random.Random) -> list[ModbusUnit]:
+    return [
+        ModbusUnit(
+            i,
+            f"CNC-{i:04d}",
+            good_count=rng.randint(1000, 9000),
+            total_count=rng.randint(9000, 9900),
+        )
+        for i in range(1, 41)
+    ]
+
+
+def pilsen_cells() -> list[SimDevice]:
+    return [
+        SimDevice(f"CNC cell {i:02d}", "DMG MORI", "DMU 50 3rd Gen", f"CNC-{i:04d}", "3.2.7")
+        for i in range(1, 13)
+    ]
+
+
+@dataclass
+class DemoPlants:
+    """The demo plants as ``load_demo`` leaves them (the same seed, the same draws)."""
+
+    stuttgart: list[SimDevice]
+    pilsen_cells: list[SimDevice]
+    pilsen_units: list[ModbusUnit]  # all 40; four were retired (RETIRED_UNITS)
+    puebla: dict[str, list[SparkplugDevice]]
+
+
+RETIRED_UNITS = 4  # Pilsen's last four CNC cells left the Modbus gateway
+QUIET_NODE = "cell-4"  # Puebla's gateway that went quiet
+DEAD_DEVICES = 2  # Puebla cell-1's first nutrunners that died
+PUEBLA_HOST_ID = "coe-puebla"  # the primary host Puebla's edge nodes wait for
+
+
+def demo_plants() -> DemoPlants:
+    rng = random.Random(SEED)
+    stuttgart = stuttgart_devices(rng)
+    units = pilsen_units(rng)
+    return DemoPlants(stuttgart, pilsen_cells(), units, puebla_nodes(rng))
+
+
 def _upsert(factory, name: str, kind: str, settings: dict, schedule: str = "@hourly") -> Connector:
     connector = Connector.objects.filter(factory=factory, name=name).first()
     if connector is None:
@@ -124,19 +170,8 @@ def _stuttgart(factory, rng, stdout) -> None:
 
 
 def _pilsen(factory, rng, stdout) -> None:
-    units = [
-        ModbusUnit(
-            i,
-            f"CNC-{i:04d}",
-            good_count=rng.randint(1000, 9000),
-            total_count=rng.randint(9000, 9900),
-        )
-        for i in range(1, 41)
-    ]
-    cells = [
-        SimDevice(f"CNC cell {i:02d}", "DMG MORI", "DMU 50 3rd Gen", f"CNC-{i:04d}", "3.2.7")
-        for i in range(1, 13)
-    ]
+    units = pilsen_units(rng)
+    cells = pilsen_cells()
     with OpcUaSimulator(cells, load_nodesets=False, port=_port(48410)) as sim:
         _sync(_upsert(factory, "CNC cells OPC UA", "opcua", {"endpoint": sim.endpoint}), stdout)
     port = _port(50200)
@@ -147,7 +182,7 @@ def _pilsen(factory, rng, stdout) -> None:
         _sync(connector, stdout)
     # Four cells were retired: the next full sync no longer finds them (stale, kept).
     with ModbusSimulator(
-        units[:36], vendor="DMG MORI", product_code="DMU 50", revision="3.2", port=port
+        units[:-RETIRED_UNITS], vendor="DMG MORI", product_code="DMU 50", revision="3.2", port=port
     ):
         _sync(connector, stdout)
 
@@ -155,20 +190,26 @@ def _pilsen(factory, rng, stdout) -> None:
 def _puebla(factory, rng, stdout) -> None:
     nodes = puebla_nodes(rng)
     with (
-        broker(prefer_local=True) as (host, port),
+        broker(prefer_local=True, port=_port(1883)) as (host, port),
         SparkplugSimulator(host, port, "puebla", nodes) as sim,
     ):
-        settings = {"host": host, "port": port, "group_id": "puebla", "listen_seconds": 2}
+        settings = {
+            "host": host,
+            "port": port,
+            "group_id": "puebla",
+            "listen_seconds": 2,
+            "host_id": PUEBLA_HOST_ID,
+        }
         connector = _upsert(factory, "Assembly Sparkplug B", "mqtt", settings)
         _sync(connector, stdout)
         # Cell 4's gateway goes quiet (stale at the next sync); two nutrunners die during it.
-        sim.node_alive["cell-4"] = False
+        sim.node_alive[QUIET_NODE] = False
         births = sim.births_published
 
         def deaths() -> None:
             # The plant's side, while the sync listens: once the rebirths are out.
             if wait_until(lambda: sim.births_published >= births + 3, timeout=10):
-                for device in nodes["cell-1"][:2]:
+                for device in nodes["cell-1"][:DEAD_DEVICES]:
                     sim.publish_device_death("cell-1", device.device_id)
 
         plant = threading.Thread(target=deaths, daemon=True)

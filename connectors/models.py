@@ -264,3 +264,4 @@ class MetricSample(models.Model):
 
 
 from connectors.facts import CurrencyRate, Deployment, FinanceEntry, OTCounter, WorkItem  # noqa: E402, F401
+from connectors.mqtt_host.state import MqttHostState  # noqa: E402, F401

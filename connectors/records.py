@@ -58,3 +58,11 @@ class SourceIncomplete(Exception):
 
     Records yielded before it are kept; the run ends partial and marks nothing stale.
     """
+
+
+class NoAnswer(SourceIncomplete):
+    """The source was reachable but nothing in it answered while the adapter listened.
+
+    Silence proves nothing: the run ends partial with the message, even with no record,
+    and marks nothing stale (never a success with nothing).
+    """

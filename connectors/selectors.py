@@ -9,9 +9,11 @@ from connectors.models import Connector, Device, DeviceSourceRecord, SyncRun
 
 
 def connectors_for(user) -> QuerySet[Connector]:
-    """Visible connectors with their last run's id, status and finish time annotated."""
+    """Visible connectors with their last run's id, status and finish time annotated, and
+    the MQTT host application's state joined."""
     last = SyncRun.objects.filter(connector=OuterRef("pk")).order_by("-queued_at", "-id")
-    return restrict(Connector.objects.select_related("factory"), user).annotate(
+    connectors = Connector.objects.select_related("factory", "host_state")
+    return restrict(connectors, user).annotate(
         last_run_id=Subquery(last.values("id")[:1]),
         last_run_status=Subquery(last.values("status")[:1]),
         last_run_finished_at=Subquery(last.values("finished_at")[:1]),

@@ -16,7 +16,7 @@ from connectors.crypto import CredentialsError
 from connectors.ingest import IngestSession
 from connectors.models import Connector, SyncRun
 from connectors.network import TargetBlocked, resolve_target
-from connectors.records import SourceIncomplete
+from connectors.records import NoAnswer, SourceIncomplete
 from connectors.schedules import is_due
 from connectors.sources import adapter_class, validate_settings
 
@@ -158,17 +158,18 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
             credentials=connector.credentials,
             target=target,
             cursor=connector.cursor,
+            connector_id=connector.pk,
         )
         session = getattr(cls, "session_class", IngestSession)(connector=connector, run=run)
         session.on_batch = lambda s: SyncRun.objects.filter(pk=run.pk).update(
             progress=s.processed, heartbeat_at=timezone.now()
         )
-        complete, message = True, ""
+        complete, message, silent = True, "", False
         try:
             for item in adapter.fetch():
                 session.add(item)
         except SourceIncomplete as exc:
-            complete, message = False, str(exc)
+            complete, message, silent = False, str(exc), isinstance(exc, NoAnswer)
         session.flush()
         if complete and run.full_sync:
             session.mark_stale()
@@ -195,12 +196,13 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
         _finish(run, session, SyncStatus.FAILED, f"{exc.__class__.__name__}: {exc}")
         return run
     if complete:
-        _finish(run, session, SyncStatus.SUCCEEDED)
+        _finish(run, session, SyncStatus.SUCCEEDED, adapter.note)
         Connector.objects.filter(pk=connector.pk).update(
             cursor=adapter.cursor, last_sync_at=run.finished_at
         )
     else:
-        status = SyncStatus.PARTIAL if session.processed else SyncStatus.FAILED
+        # A source that answered nothing was reached: partial (nothing marked stale).
+        status = SyncStatus.PARTIAL if session.processed or silent else SyncStatus.FAILED
         _finish(run, session, status, message)
     return run
 

@@ -14,6 +14,7 @@ from connectors import selectors
 from connectors.choices import DeviceStatus, SyncTrigger
 from connectors.filtersets import ConnectorFilterSet, DeviceFilterSet
 from connectors.models import DeviceChange
+from connectors.mqtt_host.selectors import host_summary
 from connectors.services import sync_run_start
 
 
@@ -39,7 +40,12 @@ def connector_detail(request, pk: int):
     return render(
         request,
         "connectors/connector_detail.html",
-        {"connector": connector, "page": runs, "can_sync": is_coe_staff(request.user)},
+        {
+            "connector": connector,
+            "page": runs,
+            "can_sync": is_coe_staff(request.user),
+            "host": host_summary(getattr(connector, "host_state", None)),
+        },
     )
 
 

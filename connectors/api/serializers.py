@@ -7,11 +7,32 @@ Credentials are write-only: accepted on create/update, encrypted at once, never 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from coe.models import Factory
 from connectors import services
 from connectors.models import Connector, Device, DeviceSourceRecord, MetricSample, SyncRun
+from connectors.mqtt_host.selectors import host_summary
+
+
+class MqttHostSerializer(serializers.Serializer):
+    """The Sparkplug host application's view of an MQTT connector (``manage.py mqtt_host``)."""
+
+    host_id = serializers.CharField(help_text="Its STATE topic is spBv1.0/STATE/<host_id>.")
+    running = serializers.BooleanField(help_text="A host process moved its heartbeat lately.")
+    connected = serializers.BooleanField(help_text="Running and connected to the broker.")
+    heartbeat_at = serializers.DateTimeField(allow_null=True)
+    connected_at = serializers.DateTimeField(allow_null=True)
+    last_message_at = serializers.DateTimeField(allow_null=True)
+    edge_nodes = serializers.IntegerField()
+    edge_nodes_online = serializers.IntegerField()
+    devices = serializers.IntegerField(help_text="Devices born since the host connected.")
+    births = serializers.IntegerField()
+    deaths = serializers.IntegerField()
+    metrics = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    message = serializers.CharField()
 
 
 class ConnectorSerializer(serializers.ModelSerializer):
@@ -22,6 +43,7 @@ class ConnectorSerializer(serializers.ModelSerializer):
     )
     has_credentials = serializers.BooleanField(read_only=True)
     last_run = serializers.SerializerMethodField()
+    host = serializers.SerializerMethodField()
 
     class Meta:
         model = Connector
@@ -38,6 +60,7 @@ class ConnectorSerializer(serializers.ModelSerializer):
             "enabled",
             "last_sync_at",
             "last_run",
+            "host",
             "created_at",
             "updated_at",
         ]
@@ -51,6 +74,13 @@ class ConnectorSerializer(serializers.ModelSerializer):
             "status": obj.last_run_status,
             "finished_at": obj.last_run_finished_at,
         }
+
+    @extend_schema_field(MqttHostSerializer(allow_null=True))
+    def get_host(self, obj) -> dict | None:
+        """MQTT connectors: what the host application heard (null before it ever ran)."""
+        if obj.kind != "mqtt":
+            return None
+        return host_summary(getattr(obj, "host_state", None))
 
     def validate_credentials(self, value):
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):

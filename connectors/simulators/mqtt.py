@@ -4,13 +4,18 @@
 ``mqtt://127.0.0.1:1883`` for Mosquitto), else Mosquitto on 127.0.0.1:1883 when
 ``prefer_local`` and it answers, else an embedded amqtt broker on a free port.
 
-``SparkplugSimulator`` is a real paho client per edge node: it publishes NBIRTH/DBIRTH,
-answers ``Node Control/Rebirth`` commands with fresh births, publishes DDATA on demand or
-periodically, and can send DDEATH/NDEATH.
+``SparkplugSimulator`` is a real paho client per edge node, behaving as Sparkplug 3.0
+edge nodes do: each connection registers an NDEATH will carrying the session's ``bdSeq``
+and publishes NBIRTH/DBIRTH (again after the broker comes back), ``Node Control/Rebirth``
+commands get fresh births, and with ``primary_host_id`` the node births only while that
+host's retained ``STATE`` says online (an offline STATE ends the session with an NDEATH;
+the next online STATE starts a new one). DDATA is published on demand or every
+``tick_seconds``; ``tick_seconds=None`` is a quiet edge, silent between births.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -61,8 +66,9 @@ class EmbeddedBroker:
 
 
 @contextmanager
-def broker(prefer_local: bool = False):
-    """``(host, port)`` of a running MQTT broker for as long as the block runs."""
+def broker(prefer_local: bool = False, port: int | None = None):
+    """``(host, port)`` of a running MQTT broker for as long as the block runs (an
+    embedded one binds ``port`` when given, else a free port)."""
     url = settings.MQTT_BROKER_URL
     if url:
         parts = urlsplit(url)
@@ -71,7 +77,7 @@ def broker(prefer_local: bool = False):
     if prefer_local and port_open("127.0.0.1", 1883):
         yield "127.0.0.1", 1883
         return
-    embedded = EmbeddedBroker()
+    embedded = EmbeddedBroker(port)
     embedded.start()
     try:
         yield "127.0.0.1", embedded.port
@@ -94,15 +100,25 @@ class SparkplugSimulator:
     """Edge nodes of one Sparkplug group, each a real MQTT client."""
 
     def __init__(
-        self, host: str, port: int, group_id: str, nodes: dict[str, list[SparkplugDevice]]
+        self,
+        host: str,
+        port: int,
+        group_id: str,
+        nodes: dict[str, list[SparkplugDevice]],
+        *,
+        primary_host_id: str | None = None,
     ):
         self.host = host
         self.port = port
         self.group_id = group_id
         self.nodes = nodes
+        self.primary_host_id = primary_host_id
         self.node_alive = {node: True for node in nodes}
+        self.host_online = {node: primary_host_id is None for node in nodes}
         self._clients: dict[str, object] = {}
         self._seq: dict[str, int] = {}
+        self._bd_seq: dict[str, int] = {node: 0 for node in nodes}
+        self._live = False  # after start(): (re)connections publish births by themselves
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.rebirths = 0
@@ -123,27 +139,40 @@ class SparkplugSimulator:
             client = mqtt.Client(
                 client_id=f"sim-{self.group_id}-{node}-{os.getpid()}", clean_session=True
             )
+            self._clients[node] = client
+            self._set_will(node)
             connected = threading.Event()
-            client.on_connect = lambda c, u, f, rc, ev=connected: ev.set()
-            client.on_message = lambda c, u, m, node=node: self._on_command(node, m)
-            client.connect(self.host, self.port, keepalive=30)
+            client.reconnect_delay_set(1, 5)
+            client.on_connect = lambda c, u, f, rc, node=node, ev=connected: self._on_connect(
+                node, rc, ev
+            )
+            client.on_disconnect = lambda c, u, rc, node=node: self._on_disconnect(node)
+            client.on_message = lambda c, u, m, node=node: self._on_message(node, m)
+            client.connect(self.host, self.port, keepalive=5)
             client.loop_start()
             if not connected.wait(10):
                 raise ConnectionError(f"broker {self.host}:{self.port} did not answer")
-            client.subscribe(f"spBv1.0/{self.group_id}/NCMD/{node}", qos=1)
-            self._clients[node] = client
+        self._live = births  # from here on, a STATE online or a reconnection births
         if births:
             for node in self.nodes:
-                self.publish_births(node)
+                if self.host_online[node] and self.node_alive[node]:
+                    self.publish_births(node)
         if tick_seconds:
             self._ticker = threading.Thread(target=self._tick, args=(tick_seconds,), daemon=True)
             self._ticker.start()
 
     def stop(self) -> None:
+        """End every session as an edge node shutting down does: NDEATH, then disconnect."""
         self._stop.set()
+        self._live = False
         if self._ticker is not None:
             self._ticker.join(5)
-        for client in self._clients.values():
+        for node, client in list(self._clients.items()):
+            if client.is_connected() and self.node_alive[node] and self.host_online[node]:
+                try:
+                    self.publish_node_death(node)
+                except (RuntimeError, ValueError):
+                    logger.warning("NDEATH of %s not confirmed", node)
             client.disconnect()
             client.loop_stop()
         self._clients = {}
@@ -155,6 +184,66 @@ class SparkplugSimulator:
                     self.publish_data(node)
 
     # --- messages -----------------------------------------------------------------------
+    def _set_will(self, node: str) -> None:
+        from pysparkplug import DataType, Metric, NDeath, get_current_timestamp
+
+        now = get_current_timestamp()
+        bd_seq = Metric(
+            timestamp=now, name="bdSeq", datatype=DataType.INT64, value=self._bd_seq[node]
+        )
+        death = NDeath(timestamp=now, bd_seq_metric=bd_seq).encode()
+        self._clients[node].will_set(f"spBv1.0/{self.group_id}/NDEATH/{node}", death, qos=1)
+
+    def _on_connect(self, node: str, rc: int, connected: threading.Event) -> None:
+        if rc != 0:
+            return
+        client = self._clients[node]
+        client.subscribe(f"spBv1.0/{self.group_id}/NCMD/{node}", qos=1)
+        if self.primary_host_id:
+            client.subscribe(f"spBv1.0/STATE/{self.primary_host_id}", qos=1)
+        connected.set()
+        if self._live and self.host_online[node] and self.node_alive[node]:
+            # A reconnection (the broker came back): a new session starts with births.
+            threading.Thread(target=self.publish_births, args=(node,), daemon=True).start()
+
+    def _on_disconnect(self, node: str) -> None:
+        # The next session has the next bdSeq, in its will and its NBIRTH.
+        self._bd_seq[node] = (self._bd_seq[node] + 1) % 256
+        if node in self._clients:
+            self._set_will(node)
+        if self.primary_host_id:
+            self.host_online[node] = False  # wait for the host's retained STATE again
+
+    def _on_message(self, node: str, message) -> None:
+        if message.topic.startswith("spBv1.0/STATE/"):
+            self._on_host_state(node, message.payload)
+        else:
+            self._on_command(node, message)
+
+    def _on_host_state(self, node: str, payload: bytes) -> None:
+        try:
+            online = bool(json.loads(payload).get("online"))
+        except (ValueError, AttributeError):
+            logger.warning("undecodable STATE of %s", self.primary_host_id)
+            return
+        was, self.host_online[node] = self.host_online[node], online
+        if online and not was and self._live and self.node_alive[node]:
+            threading.Thread(target=self.publish_births, args=(node,), daemon=True).start()
+        elif not online and was:
+            # The primary host went away: this session ends (a new bdSeq for the next).
+            threading.Thread(target=self._end_session, args=(node,), daemon=True).start()
+
+    def _end_session(self, node: str) -> None:
+        from pysparkplug import DataType, Metric, NDeath, get_current_timestamp
+
+        now = get_current_timestamp()
+        bd_seq = Metric(
+            timestamp=now, name="bdSeq", datatype=DataType.INT64, value=self._bd_seq[node]
+        )
+        self._publish(node, "NDEATH", NDeath(timestamp=now, bd_seq_metric=bd_seq).encode())
+        self._bd_seq[node] = (self._bd_seq[node] + 1) % 256
+        self._set_will(node)
+
     def _next_seq(self, node: str) -> int:
         seq = self._seq.get(node, -1) + 1
         self._seq[node] = seq % 256
@@ -170,7 +259,7 @@ class SparkplugSimulator:
         now = get_current_timestamp()
         self._seq[node] = -1
         node_metrics = (
-            Metric(timestamp=now, name="bdSeq", datatype=DataType.INT64, value=0),
+            Metric(timestamp=now, name="bdSeq", datatype=DataType.INT64, value=self._bd_seq[node]),
             Metric(
                 timestamp=now, name="Node Control/Rebirth", datatype=DataType.BOOLEAN, value=False
             ),
@@ -278,7 +367,9 @@ class SparkplugSimulator:
 
         self.node_alive[node] = False
         now = get_current_timestamp()
-        bd_seq = Metric(timestamp=now, name="bdSeq", datatype=DataType.INT64, value=0)
+        bd_seq = Metric(
+            timestamp=now, name="bdSeq", datatype=DataType.INT64, value=self._bd_seq[node]
+        )
         self._publish(node, "NDEATH", NDeath(timestamp=now, bd_seq_metric=bd_seq).encode())
 
     def _on_command(self, node: str, message) -> None:
@@ -290,7 +381,7 @@ class SparkplugSimulator:
             logger.warning("undecodable NCMD on %s", message.topic)
             return
         asked = any(m.name == "Node Control/Rebirth" and m.value for m in payload.metrics)
-        if asked and self.node_alive[node]:
+        if asked and self.node_alive[node] and self.host_online[node]:
             self.rebirths += 1
             threading.Thread(target=self.publish_births, args=(node,), daemon=True).start()
 

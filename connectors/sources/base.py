@@ -55,11 +55,22 @@ class Adapter(ABC):
     kind: ClassVar[str]
     default_port: ClassVar[int]
 
-    def __init__(self, *, settings: dict, credentials: dict, target: Target, cursor: dict):
+    def __init__(
+        self,
+        *,
+        settings: dict,
+        credentials: dict,
+        target: Target,
+        cursor: dict,
+        connector_id: int | None = None,
+    ):
         self.settings = settings
         self.credentials = credentials
         self.target = target
         self.cursor = dict(cursor or {})
+        # Lets an adapter read state kept beside its connector (the MQTT host's births).
+        self.connector_id = connector_id
+        self.note = ""  # what a successful run's message says about how it read the source
 
     @classmethod
     @abstractmethod

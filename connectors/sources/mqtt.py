@@ -1,94 +1,108 @@
 """MQTT source (paho-mqtt 1.x): Sparkplug B via pysparkplug, or plain JSON topics.
 
 Settings: ``{host, port (1883), mode: sparkplug|json, group_id?, topics?, mapping?,
-metrics?, listen_seconds?, rebirth?}``; credentials ``{username?, password?}``.
+metrics?, listen_seconds?, rebirth?, host_id?}``; credentials ``{username?, password?}``.
+
+When the Sparkplug host application (``manage.py mqtt_host``) runs for the connector, a
+sync reads the host's state — the births it has heard since it connected to the broker —
+and is complete at once (after waiting, at most, for the host's first ``listen_seconds``
+after it connected). Otherwise the sync listens itself:
 
 Sparkplug B: a sync subscribes to ``spBv1.0/<group_id or +>/#`` for ``listen_seconds``
-(default 3), asks every edge node it hears of for a rebirth (``Node Control/Rebirth``)
-unless ``rebirth`` is false, and turns NBIRTH/DBIRTH into device records (source id
-``group/edge node[/device]``; identity from ``Properties/Manufacturer``, ``…/Model``,
-``…/Serial Number``, ``…/Firmware`` unless ``mapping`` = ``{field: metric name}`` says
-otherwise), DDATA/NDATA numeric metrics into metric samples (``metrics`` = ``{metric
-name: metric key}`` picks and renames; default every numeric non-``Properties/``
-metric), NDEATH/DDEATH into offline devices. Birth data is kept in the connector cursor
-so a later death is reported with the device's identity.
+(default 3), asks every edge node it knows of or hears data from for a rebirth
+(``Node Control/Rebirth``) unless ``rebirth`` is false, and turns NBIRTH/DBIRTH into
+device records (source id ``group/edge node[/device]``; identity from
+``Properties/Manufacturer``, ``…/Model``, ``…/Serial Number``, ``…/Firmware`` unless
+``mapping`` = ``{field: metric name}`` says otherwise), DDATA/NDATA numeric metrics into
+metric samples (``metrics`` = ``{metric name: metric key}`` picks and renames; default
+every numeric non-``Properties/`` metric), NDEATH/DDEATH into offline devices. Birth data
+is kept in the connector cursor so a later death is reported with the device's identity.
+When no edge node answered (no birth, no death) the sync ends partial with "no edge node
+answered in N s": silence proves nothing, so nothing is marked stale.
 
 JSON: subscribes to ``topics``; every message is an object (or a list of objects) mapped
 by ``mapping`` = ``{field: json key}`` (``source_id`` defaults to the topic), numeric
 keys named in ``metrics`` become metric samples.
+
+``host_id`` names the host application on the broker (its ``spBv1.0/STATE/<host_id>``);
+edge nodes configured to wait for a primary host must name the same id. Default
+``coe-<connector id>``.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import timedelta
 
-from connectors.records import DEVICE_FIELDS as DEVICE_RECORD_FIELDS
-from connectors.records import DeviceRecord, MetricRecord, RecordError, SourceIncomplete
+from django.utils import timezone
+
+from connectors.records import DeviceRecord, NoAnswer, RecordError, SourceIncomplete
 from connectors.sources.base import Adapter, Item, only_keys, port_of, require
+from connectors.sources.sparkplug import (
+    DEVICE_FIELDS,
+    SparkplugDecoder,
+    json_items,
+    rebirth_request,
+    record_fields,
+)
 
-DEFAULT_MAPPING = {
-    "manufacturer": "Properties/Manufacturer",
-    "model": "Properties/Model",
-    "serial_number": "Properties/Serial Number",
-    "firmware": "Properties/Firmware",
-    "hardware_revision": "Properties/Hardware Revision",
-    "mac": "Properties/MAC",
+SETTING_KEYS = {
+    "host",
+    "port",
+    "mode",
+    "group_id",
+    "topics",
+    "mapping",
+    "metrics",
+    "listen_seconds",
+    "rebirth",
+    "host_id",
 }
-DEVICE_FIELDS = set(DEVICE_RECORD_FIELDS)
-REBIRTH = "Node Control/Rebirth"
 
 
-def _ms_to_datetime(ms: int | None) -> datetime:
-    if not ms:
-        return datetime.now(UTC).replace(microsecond=0)
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+def _sparkplug_id(value, key: str) -> str:
+    if not isinstance(value, str) or not value or any(c in value for c in "/+#"):
+        raise ValueError(f"{key}: a Sparkplug id (no / + #)")
+    return value
 
 
-def _number(value) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
-    return None
+def subscriptions(settings: dict) -> list[str]:
+    """The topic filters a sync or the host subscribes to."""
+    if settings["mode"] == "json":
+        return settings["topics"]
+    return [f"spBv1.0/{settings.get('group_id', '+')}/#"]
+
+
+def mqtt_client(client_id: str, credentials: dict):
+    """A paho 1.x client with the connector's credentials."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(client_id=client_id, clean_session=True)
+    if credentials.get("username"):
+        client.username_pw_set(credentials["username"], credentials.get("password"))
+    return client
 
 
 class MqttAdapter(Adapter):
-    """Listens to a broker for a short window and reports births, deaths and data."""
+    """Reads the running host application's state, or listens to the broker for a while."""
 
     kind = "mqtt"
     default_port = 1883
 
     @classmethod
     def validate_settings(cls, settings: dict) -> dict:
-        only_keys(
-            settings,
-            {
-                "host",
-                "port",
-                "mode",
-                "group_id",
-                "topics",
-                "mapping",
-                "metrics",
-                "listen_seconds",
-                "rebirth",
-            },
-        )
+        only_keys(settings, SETTING_KEYS)
         clean = {"host": require(settings, "host"), "port": port_of(settings, cls.default_port)}
         mode = settings.get("mode", "sparkplug")
         if mode not in ("sparkplug", "json"):
             raise ValueError("mode: sparkplug or json")
         clean["mode"] = mode
-        if settings.get("group_id"):
-            group = settings["group_id"]
-            if not isinstance(group, str) or any(c in group for c in "/+#"):
-                raise ValueError("group_id: a Sparkplug group id (no / + #)")
-            clean["group_id"] = group
+        for key in ("group_id", "host_id"):
+            if settings.get(key):
+                clean[key] = _sparkplug_id(settings[key], key)
         topics = settings.get("topics") or []
         if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):
             raise ValueError("topics: a list of topic filters")
@@ -114,30 +128,94 @@ class MqttAdapter(Adapter):
         return clean
 
     def fetch(self) -> Iterator[Item]:
-        import paho.mqtt.client as mqtt
+        state = self._running_host()
+        if state is not None:
+            yield from self._read_host(state)
+        else:
+            yield from self._listen()
 
-        self._lock = threading.Lock()
-        self._devices: dict[str, DeviceRecord] = {}
-        self._items: list[Item] = []
-        self._births: dict[str, object] = {}
-        self._asked: set[str] = set()
-        self._known = dict(self.cursor.get("births", {}))
+    # --- through the host application ---------------------------------------------------
+    def _running_host(self):
+        """The state of a host application connected for this connector, once settled.
+
+        The host's view is complete ``listen_seconds`` after it (re)connected: by then the
+        edge nodes have answered its STATE birth and rebirth requests. A sync arriving
+        earlier waits for that moment; a host that keeps reconnecting is not waited on.
+        """
+        if self.connector_id is None:
+            return None
+        from connectors.mqtt_host.selectors import live_host_state
+
+        listen = self.settings.get("listen_seconds", 3)
+        deadline = time.monotonic() + listen + 5
+        while time.monotonic() < deadline:
+            state = live_host_state(self.connector_id)
+            if state is None or state.connected_at is None:
+                return None
+            wait = (state.connected_at + timedelta(seconds=listen) - timezone.now()).total_seconds()
+            if wait <= 0:
+                return state
+            time.sleep(min(wait, 0.25))
+        return None
+
+    def _read_host(self, state) -> Iterator[Item]:
+        age = max(0, round((timezone.now() - state.connected_at).total_seconds()))
+        if not state.devices:
+            raise NoAnswer(f"no edge node answered in {age} s (host application {state.host_id})")
+        for source_id, entry in sorted(state.devices.items()):
+            yield DeviceRecord(source_id=source_id, **entry)
+        last = state.last_message_at.isoformat(timespec="seconds") if state.last_message_at else "-"
+        self.note = (
+            f"read from the host application {state.host_id}: {len(state.devices)} devices "
+            f"heard in {age} s, last message {last}"
+        )
+        if self.settings["mode"] == "sparkplug":
+            births = dict(self.cursor.get("births", {}))
+            births.update(
+                {sid: record_fields(DeviceRecord(sid, **e)) for sid, e in state.devices.items()}
+            )
+            self._keep_births(births)
+
+    # --- listening ----------------------------------------------------------------------
+    def _known(self) -> dict[str, dict]:
+        known = dict(self.cursor.get("births", {}))
+        if self.connector_id is not None:
+            from connectors.mqtt_host.selectors import known_devices
+
+            known.update(known_devices(self.connector_id))
+        return known
+
+    def _listen(self) -> Iterator[Item]:
+        sparkplug = self.settings["mode"] == "sparkplug"
+        rebirth = self.settings.get("rebirth", True)
+        decoder = SparkplugDecoder(
+            mapping=self.settings.get("mapping"), metrics=self.settings.get("metrics")
+        )
+        decoder.remember(self._known())
+        lock = threading.Lock()
+        devices: dict[str, DeviceRecord] = {}
+        items: list[Item] = []
+        answered: set[str] = set()
+        heard: set[str] = set()  # nodes or topics that sent anything
+        asked: set[str] = set()
         connected = threading.Event()
         lost: list[int] = []
-        client = mqtt.Client(client_id=f"coe-{uuid.uuid4().hex[:12]}", clean_session=True)
-        if self.credentials.get("username"):
-            client.username_pw_set(self.credentials["username"], self.credentials.get("password"))
+        client = mqtt_client(f"coe-{uuid.uuid4().hex[:12]}", self.credentials)
+
+        def ask(node: str) -> None:
+            if rebirth and node not in asked:
+                asked.add(node)
+                client.publish(*rebirth_request(node), qos=1)
 
         def on_connect(client, userdata, flags, rc):
             if rc != 0:
                 lost.append(rc)
-                connected.set()
-                return
-            for topic in self._subscriptions():
-                client.subscribe(topic, qos=0)
-            if self.settings["mode"] == "sparkplug" and self.settings.get("rebirth", True):
-                for node in self.cursor.get("nodes", []):
-                    self._request_rebirth(client, node)
+            else:
+                for topic in subscriptions(self.settings):
+                    client.subscribe(topic, qos=0)
+                if sparkplug:
+                    for node in sorted({"/".join(s.split("/")[:2]) for s in decoder.known}):
+                        ask(node)
             connected.set()
 
         def on_disconnect(client, userdata, rc):
@@ -145,168 +223,69 @@ class MqttAdapter(Adapter):
                 lost.append(rc)
 
         def on_message(client, userdata, message):
-            with self._lock:
+            with lock:
                 try:
-                    if self.settings["mode"] == "sparkplug":
-                        self._on_sparkplug(client, message)
+                    if not sparkplug:
+                        heard.add(message.topic)
+                        answered.add(message.topic)
+                        decoded = json_items(
+                            message.topic,
+                            message.payload,
+                            self.settings.get("mapping", {}),
+                            self.settings.get("metrics", {}),
+                        )
                     else:
-                        self._on_json(message)
+                        out = decoder.decode(message.topic, message.payload)
+                        if out.node and out.event:
+                            heard.add(out.node)
+                        if out.event in ("birth", "death"):
+                            answered.add(out.node)
+                        if out.rebirth:
+                            ask(out.node)
+                        decoded = out.items
                 except Exception as exc:  # one bad message is a rejected record, not a crash
-                    self._items.append(RecordError(message.topic, f"undecodable message: {exc}"))
+                    decoded = [RecordError(message.topic, f"undecodable message: {exc}")]
+                for item in decoded:
+                    if isinstance(item, DeviceRecord):
+                        devices[item.source_id] = item
+                    else:
+                        items.append(item)
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
         client.on_message = on_message
         client.connect(self.target.address, self.target.port, keepalive=30)
         client.loop_start()
+        listen = self.settings.get("listen_seconds", 3)
         try:
             if not connected.wait(10) or lost:
                 raise ConnectionError(f"MQTT broker {self.target.host} refused: {lost}")
-            deadline = time.monotonic() + self.settings.get("listen_seconds", 3)
+            deadline = time.monotonic() + listen
             while time.monotonic() < deadline and not lost:
                 time.sleep(0.05)
         finally:
             client.disconnect()
             client.loop_stop()
-        with self._lock:
-            items = list(self._devices.values()) + self._items
-        yield from items
+        with lock:
+            found = list(devices.values()) + items
+        yield from found
         if lost:
-            if not self._devices:
+            if not devices:
                 raise ConnectionError(f"MQTT connection lost (rc={lost[0]})")
-            raise SourceIncomplete(f"MQTT connection lost after {len(self._devices)} devices")
-        if self.settings["mode"] == "sparkplug":
-            self.cursor["births"] = {
-                sid: {k: getattr(r, k) for k in DEFAULT_MAPPING if getattr(r, k)} | {"name": r.name}
-                for sid, r in self._devices.items()
-            } | {k: v for k, v in self._known.items() if k not in self._devices}
-            nodes = {"/".join(sid.split("/")[:2]) for sid in self.cursor["births"]}
-            self.cursor["nodes"] = sorted(nodes)
-
-    def _subscriptions(self) -> list[str]:
-        if self.settings["mode"] == "json":
-            return self.settings["topics"]
-        return [f"spBv1.0/{self.settings.get('group_id', '+')}/#"]
-
-    # --- Sparkplug B --------------------------------------------------------------------
-    def _request_rebirth(self, client, node: str) -> None:
-        from pysparkplug import DataType, Metric, NCmd, get_current_timestamp
-
-        if node in self._asked:
-            return
-        self._asked.add(node)
-        group, edge = node.split("/", 1)
-        payload = NCmd(
-            timestamp=get_current_timestamp(),
-            metrics=(
-                Metric(
-                    timestamp=get_current_timestamp(),
-                    name=REBIRTH,
-                    datatype=DataType.BOOLEAN,
-                    value=True,
-                ),
-            ),
-        )
-        client.publish(f"spBv1.0/{group}/NCMD/{edge}", payload.encode(include_dtypes=True), qos=1)
-
-    def _on_sparkplug(self, client, message) -> None:
-        from pysparkplug import DBirth, DData, DDeath, MessageType, NBirth, NData, NDeath, Topic
-
-        topic = Topic.from_str(message.topic)
-        kind = topic.message_type
-        node = f"{topic.group_id}/{topic.edge_node_id}"
-        source_id = f"{node}/{topic.device_id}" if topic.device_id else node
-        if kind in (MessageType.NCMD, MessageType.DCMD, MessageType.STATE):
-            return
-        rebirth = self.settings.get("rebirth", True)
-        if rebirth and kind in (MessageType.NDATA, MessageType.DDATA) and node not in self._births:
-            self._request_rebirth(client, node)
-        if kind in (MessageType.NBIRTH, MessageType.DBIRTH):
-            payload = (NBirth if kind == MessageType.NBIRTH else DBirth).decode(message.payload)
-            self._births[source_id] = payload
-            if kind == MessageType.NBIRTH:
-                self._births[node] = payload
-            values = {m.name: m.value for m in payload.metrics}
-            mapping = {**DEFAULT_MAPPING, **self.settings.get("mapping", {})}
-            fields = {
-                f: str(values.get(name) or "").strip()
-                for f, name in mapping.items()
-                if f in DEVICE_FIELDS and f != "source_id"
-            }
-            fields.setdefault("name", "")
-            fields["name"] = fields["name"] or (topic.device_id or topic.edge_node_id)
-            self._devices[source_id] = DeviceRecord(source_id=source_id, online=True, **fields)
-            self._metrics_of(payload.metrics, payload.timestamp, source_id)
-        elif kind in (MessageType.NDATA, MessageType.DDATA):
-            if source_id not in self._births:
-                return  # data before its birth cannot be decoded: the rebirth will tell
-            cls = NData if kind == MessageType.NDATA else DData
-            payload = cls.decode(message.payload, birth=self._births.get(source_id))
-            self._metrics_of(payload.metrics, payload.timestamp, source_id)
-        elif kind in (MessageType.NDEATH, MessageType.DDEATH):
-            (NDeath if kind == MessageType.NDEATH else DDeath).decode(message.payload)
-            prefix = source_id if kind == MessageType.DDEATH else node
-            for sid in {*self._devices, *self._known}:
-                if sid == prefix or (kind == MessageType.NDEATH and sid.startswith(node + "/")):
-                    record = self._devices.get(sid) or DeviceRecord(
-                        source_id=sid, **self._known[sid]
-                    )
-                    record.online = False
-                    self._devices[sid] = record
-
-    def _metrics_of(self, metrics, timestamp: int | None, source_id: str) -> None:
-        wanted = self.settings.get("metrics")
-        for metric in metrics:
-            name = metric.name or ""
-            if name.startswith(("Properties/", "Node Control/", "bdSeq")):
-                continue
-            if wanted is not None and name not in wanted:
-                continue
-            value = _number(metric.value)
-            if value is None:
-                continue
-            at = _ms_to_datetime(metric.timestamp or timestamp)
-            self._items.append(
-                MetricRecord(
-                    metric=(wanted or {}).get(name, name),
-                    value=value,
-                    period_start=at,
-                    period_end=at,
-                    device_source_id=source_id,
-                )
+            raise SourceIncomplete(f"MQTT connection lost after {len(devices)} devices")
+        if not answered:
+            silent = (
+                f"no edge node answered in {listen:g} s"
+                if sparkplug
+                else (f"no message arrived on {', '.join(self.settings['topics'])} in {listen:g} s")
             )
+            if heard:
+                silent += f" (data without a birth from {', '.join(sorted(heard))})"
+            raise NoAnswer(silent)
+        if sparkplug:
+            births = {sid: record_fields(r) for sid, r in decoder.current.items()}
+            self._keep_births(births | {k: v for k, v in decoder.known.items() if k not in births})
 
-    # --- plain JSON ---------------------------------------------------------------------
-    def _on_json(self, message) -> None:
-        body = json.loads(message.payload)
-        rows = body if isinstance(body, list) else [body]
-        mapping = self.settings.get("mapping", {})
-        wanted = self.settings.get("metrics", {})
-        for row in rows:
-            if not isinstance(row, dict):
-                self._items.append(RecordError(message.topic, "not a JSON object"))
-                continue
-            source_id = str(row.get(mapping.get("source_id", "source_id")) or message.topic)
-            fields = {
-                f: str(row.get(mapping.get(f, f)) or "").strip()
-                for f in DEVICE_FIELDS - {"source_id"}
-            }
-            self._devices[source_id] = DeviceRecord(source_id=source_id, **fields)
-            at = datetime.now(UTC).replace(microsecond=0)
-            if row.get("timestamp"):
-                try:
-                    at = datetime.fromisoformat(str(row["timestamp"]))
-                except ValueError:
-                    self._items.append(RecordError(source_id, "timestamp: not ISO 8601"))
-            for key, metric in wanted.items():
-                value = _number(row.get(key))
-                if value is not None:
-                    self._items.append(
-                        MetricRecord(
-                            metric=metric,
-                            value=value,
-                            period_start=at,
-                            period_end=at,
-                            device_source_id=source_id,
-                        )
-                    )
+    def _keep_births(self, births: dict[str, dict]) -> None:
+        self.cursor["births"] = births
+        self.cursor["nodes"] = sorted({"/".join(sid.split("/")[:2]) for sid in births})

@@ -90,13 +90,32 @@ def test_a_node_that_no_longer_answers_leaves_its_devices_stale(world, mqtt_brok
     group = unique("grp")
     settings = {"host": host, "port": port, "group_id": group, "listen_seconds": 1.5}
     connector = make_connector(world.factory_a, "mqtt", settings=settings)
-    with SparkplugSimulator(host, port, group, plant()):
-        assert run_sync(connector).created == 4
-    # The gateway is gone: the next sync asks it (from the cursor) to rebirth; no answer.
-    second = run_sync(connector)
-    assert second.status == "succeeded"
+    nodes = {
+        **plant(),
+        "line2": [SparkplugDevice("robot", "KUKA", "KR 6", "KUKA-1", "8.7", {"cycles": 7})],
+    }
+    with SparkplugSimulator(host, port, group, nodes):
+        assert run_sync(connector).created == 6
+    # line1's gateway is gone; line2 still answers: line1's node and devices go stale.
+    with SparkplugSimulator(host, port, group, {"line2": nodes["line2"]}):
+        second = run_sync(connector)
+    assert second.status == "succeeded", second.message
     assert second.stale == 4
     assert Device.objects.filter(status="stale").count() == 4
+
+
+def test_a_sync_that_no_edge_node_answers_ends_partial_and_marks_nothing_stale(world, mqtt_broker):
+    host, port = mqtt_broker
+    group = unique("grp")
+    settings = {"host": host, "port": port, "group_id": group, "listen_seconds": 1}
+    connector = make_connector(world.factory_a, "mqtt", settings=settings)
+    with SparkplugSimulator(host, port, group, plant()):
+        assert run_sync(connector).created == 4
+    # Nobody answers the rebirth requests: silence proves nothing.
+    second = run_sync(connector)
+    assert (second.status, second.message) == ("partial", "no edge node answered in 1 s")
+    assert second.stale == 0
+    assert not Device.objects.filter(status="stale").exists()
 
 
 def test_plain_json_topics_with_a_field_mapping(world, mqtt_broker):
