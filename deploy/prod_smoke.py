@@ -109,6 +109,12 @@ class Smoke:
             text = (self.workdir / f"{name}.log").read_text(errors="replace")
             print(f"---- {name} (last 40 lines)\n" + "\n".join(text.splitlines()[-40:]))
 
+    def healthy(self) -> bool:
+        response = httpx.get(f"{self.base}/health/", headers=PROXY, timeout=5)
+        if response.status_code != 200:
+            raise AssertionError(f"/health/ answered {response.status_code}: {response.text[:200]}")
+        return True
+
     def check_alive(self) -> None:
         dead = {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
         if dead:
@@ -358,6 +364,8 @@ def main() -> int:
                     "2",
                     "--timeout",
                     "120",
+                    "--access-logfile",
+                    "-",
                 ],
             )
             for queue in ("io", "cpu", "celery"):
@@ -394,7 +402,7 @@ def main() -> int:
             smoke.start("mqtt_host", [PYTHON, "manage.py", "mqtt_host"])
             wait_for(
                 "web answers /health/",
-                lambda: httpx.get(f"{smoke.base}/health/", timeout=5).status_code == 200,
+                smoke.healthy,
             )
             flow(smoke)
             health(smoke)
