@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from coe.changelog import ChangeLogCommand
 from coe.models import Factory
 from connectors.imports import ImportRejected, facts_import_file
 
 
-class ImportCommand(BaseCommand):
+class ImportCommand(ChangeLogCommand):
     """Reads PATH, imports it atomically, prints one line per bad row and exits non-zero."""
 
     kind: str
