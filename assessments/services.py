@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import mimetypes
 from decimal import Decimal
@@ -25,6 +26,7 @@ from assessments.definitions import (
 )
 from assessments.models import Answer, Assessment, EvidenceFile, MaturityModel, SignalReading
 from assessments.scoring import RatingInput, ScoreResult, score
+from coe.changelog import log_bulk
 from coe.models import Factory
 
 DEFAULT_MODEL_KEY = "digital-factory"
@@ -75,6 +77,10 @@ def maturity_model_store(
         return current, False
     latest = versions.order_by("-version").values_list("version", flat=True).first() or 0
     versions.filter(is_current=True).update(is_current=False)
+    if current is not None:
+        log_bulk(
+            MaturityModel, [current], action="update", changes={"is_current": ["True", "False"]}
+        )
     model = MaturityModel(
         key=definition["key"],
         name=definition["name"],
@@ -213,8 +219,12 @@ def assessment_refresh_signals(
                 measured_at=found.measured_at,
             )
         )
+    replaced = list(SignalReading.objects.filter(assessment=assessment))
     SignalReading.objects.filter(assessment=assessment).delete()
-    return SignalReading.objects.bulk_create(readings)
+    log_bulk(SignalReading, replaced, action="delete")
+    created = SignalReading.objects.bulk_create(readings)
+    log_bulk(SignalReading, created)
+    return created
 
 
 def _links(value, errors: dict) -> list[str]:
@@ -254,6 +264,7 @@ def answers_save(
     readings = {r.criterion: r for r in assessment.signal_readings.all()}
     row_errors: list[dict] = []
     prepared: list[tuple[Answer, bool]] = []
+    before: dict[int, Answer] = {}
     seen: set[str] = set()
     for row in rows:
         errors: dict[str, list[str]] = {}
@@ -298,6 +309,8 @@ def answers_save(
         seen.add(key)
         answer = existing.get(key) or Answer(assessment=assessment, criterion=key)
         is_new = answer.pk is None
+        if not is_new:
+            before[answer.pk] = copy.copy(answer)  # for the change log
         evidence_changed = False
         answer.rating = rating
         if "evidence" in row:
@@ -350,8 +363,10 @@ def answers_save(
     now = timezone.now()
     for answer, _ in prepared:
         answer.updated_at = now
-    Answer.objects.bulk_create([a for a, new in prepared if new])
+    created = Answer.objects.bulk_create([a for a, new in prepared if new])
     Answer.objects.bulk_update([a for a, new in prepared if not new], fields)
+    log_bulk(Answer, created)
+    log_bulk(Answer, [a for a, new in prepared if not new], action="update", before=before)
     if assessment.status == AssessmentStatus.DRAFT:
         assessment.status = AssessmentStatus.IN_PROGRESS
         assessment.save(update_fields=["status", "updated_at"])

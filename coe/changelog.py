@@ -232,6 +232,7 @@ def log_bulk(
     before: Mapping[Any, models.Model] | None = None,
     changes: Mapping[Any, dict] | dict | None = None,
     describe: Callable[[models.Model], str] | None = None,
+    summary: dict | None = None,
 ) -> int:
     """Write one log entry per object written in bulk, all in one statement.
 
@@ -241,7 +242,8 @@ def log_bulk(
     else the difference between ``before[pk]`` (a copy taken before the write) and the
     object, else every field (create) or nothing (update, delete). An update whose
     difference is empty writes no entry. ``describe`` gives an object's text when its
-    ``str()`` would query. Returns the number of entries written.
+    ``str()`` would query; ``summary`` (counts…) goes into ``additional_data["summary"]``
+    of every entry. Returns the number of entries written.
     """
     from auditlog.diff import model_instance_diff
     from django.contrib.contenttypes.models import ContentType
@@ -255,6 +257,8 @@ def log_bulk(
     context = current()
     shared = _entry_values(context)
     data = _additional_data(context)
+    if summary is not None:
+        data["summary"] = summary
     uniform = isinstance(changes, Mapping) and all(
         isinstance(v, list | tuple) for v in changes.values()
     )

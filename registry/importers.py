@@ -7,6 +7,7 @@ read ``row N: column: problem`` where row 1 is the header (so N is the spreadshe
 
 from __future__ import annotations
 
+import copy
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.bulk import insert_many, update_many
 from registry.choices import AdoptionSource, AdoptionStatus, Ring
@@ -171,7 +173,7 @@ def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> 
     capabilities = _capabilities_for({c for r in rows for c in _split(r["capabilities"])}, summary)
     tools_by_key = {t.normalized_name: t for t in Tool.objects.all()}
     taken = set(Tool.objects.values_list("slug", flat=True))
-    new_tools, changed, ring_changes = [], [], []
+    new_tools, changed, ring_changes, before = [], [], [], {}
     for r in rows:
         tool = tools_by_key.get(r["key"])
         values = {
@@ -189,6 +191,7 @@ def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> 
             tools_by_key[r["key"]] = tool
             ring_changes.append((tool, "", r["ring"]))
         else:
+            before[tool.pk] = copy.copy(tool)
             for attr, value in values.items():
                 setattr(tool, attr, value)
             if tool.ring != r["ring"]:
@@ -201,6 +204,8 @@ def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> 
         ["name", "vendor", "description", "homepage", "annual_cost_per_seat", "ring"],
         batch_size=500,
     )
+    log_bulk(Tool, new_tools)
+    log_bulk(Tool, changed, action="update", before=before)
     through = Tool.capabilities.through
     if changed:
         through.objects.filter(tool__in=[t.pk for t in changed]).delete()
@@ -223,13 +228,15 @@ def import_registry(frame: pd.DataFrame, *, actor=None, detect: bool = True) -> 
                     ToolAlias(tool=tools_by_key[r["key"]], name=alias, normalized_name=alias_key)
                 )
     ToolAlias.objects.bulk_create(aliases, batch_size=500)
-    RingChange.objects.bulk_create(
+    log_bulk(ToolAlias, aliases)
+    ring_rows = RingChange.objects.bulk_create(
         [
             RingChange(tool=t, from_ring=old, to_ring=new, changed_by=actor, reason="Imported")
             for t, old, new in ring_changes
         ],
         batch_size=500,
     )
+    log_bulk(RingChange, ring_rows)
     summary.created, summary.updated = len(new_tools), len(changed)
     if detect:
         after_import()
@@ -260,6 +267,7 @@ def _capabilities_for(names: set[str], summary: ImportSummary) -> dict[str, Capa
             taken.add(slug)
             created.append(Capability(name=name, slug=slug, parent=group))
         Capability.objects.bulk_create(created)
+        log_bulk(Capability, created)
         for cap in created:
             found[cap.name.lower()] = cap
         summary.capabilities_created = missing
@@ -317,13 +325,14 @@ def import_adoptions(
     }
     now = timezone.now()
     summary = ImportSummary()
-    new, changed = [], []
+    new, changed, before = [], [], {}
     for (row, factory_id, key, record, seats, cost), match in zip(rows, matches, strict=True):
         adoption = existing.get((factory_id, key))
         if adoption is None:
             adoption = Adoption(factory_id=factory_id, normalized_name=key, first_seen=now)
             new.append(adoption)
         else:
+            before[adoption.pk] = copy.copy(adoption)
             changed.append(adoption)
         adoption.declared_name = record["tool"]
         adoption.declared_vendor = record["vendor"]
@@ -341,10 +350,27 @@ def import_adoptions(
     ]  # fmt: skip
     insert_many(Adoption, new, ["factory", "normalized_name", "first_seen", *written])
     update_many(Adoption, changed, written)
+    log_adoptions(factory_ids, new, changed, before, now)
     summary.created, summary.updated = len(new), len(changed)
     if detect:
         after_import()
     return summary
+
+
+def log_adoptions(factory_ids: dict, new: list, changed: list, before: dict, now) -> None:
+    """One change-log entry per adoption the import created or changed (in one INSERT);
+    the new rows' ids are read back by their factories and first-seen time."""
+    if not new and not changed:
+        return
+    names = dict(Factory.objects.filter(pk__in=factory_ids.values()).values_list("pk", "name"))
+
+    def describe(adoption: Adoption) -> str:
+        return f"{names.get(adoption.factory_id, adoption.factory_id)}: {adoption.declared_name}"
+
+    if new:
+        created = Adoption.objects.filter(factory_id__in=names, first_seen=now)
+        log_bulk(Adoption, created, describe=describe)
+    log_bulk(Adoption, changed, action="update", before=before, describe=describe)
 
 
 def after_import() -> None:
