@@ -87,13 +87,11 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
             status=429,
             headers={"Retry-After": str(lockout_minutes() * 60)},
         )
-    return render(
-        request,
-        "registration/locked_out.html",
-        {"message": lockout_message()},
-        status=429,
-        headers={"Retry-After": str(lockout_minutes() * 60)},
+    response = render(
+        request, "registration/locked_out.html", {"message": lockout_message()}, status=429
     )
+    response["Retry-After"] = str(lockout_minutes() * 60)
+    return response
 
 
 def _on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
