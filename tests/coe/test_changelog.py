@@ -180,13 +180,21 @@ def _registry_import_queries(tmp_path, n: int, start: int) -> tuple[int, int]:
 
 def test_a_bulk_registry_import_logs_every_tool_in_a_constant_number_of_queries(db, tmp_path):
     capability("ci-cd", "CI/CD")
+    _registry_import_queries(tmp_path, 2, 1000)  # warms the content-type cache
     small_log, small = _registry_import_queries(tmp_path, 5, 0)
     large_log, large = _registry_import_queries(tmp_path, 400, 100)
-    # One INSERT each for the tools, their aliases and their ring changes, whatever their
-    # number (the import's own bulk_create is batched by SQLite's parameter limit).
-    assert small_log == large_log == 3, (small_log, large_log)
-    assert large - small <= 12, (small, large)
-    assert entries_for(Tool, action=0).count() == 405
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # The entries go by COPY on the driver's cursor (outside Django's query log): the
+        # whole import takes the same number of statements for 5 tools as for 400.
+        assert large == small, (small, large)
+    else:
+        # One INSERT each for the tools, their aliases and their ring changes, whatever
+        # their number (the import's own bulk_create is batched by SQLite's limits).
+        assert small_log == large_log == 3, (small_log, large_log)
+        assert large - small <= 12, (small, large)
+    assert entries_for(Tool, action=0).count() == 407
     # Re-importing changed rows logs one update per changed tool, with the difference.
     frame = read_table(write(tmp_path, "again.csv", tools_csv(400, 100, ring="hold")))
     import_registry(frame, detect=False)
