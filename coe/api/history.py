@@ -56,20 +56,20 @@ class LogEntrySerializer(serializers.ModelSerializer):
         """``{field: [old, new]}``."""
         return obj.changes_dict
 
-    def _data(self, obj: LogEntry) -> dict:
+    def _extra(self, obj: LogEntry) -> dict:
         return obj.additional_data if isinstance(obj.additional_data, dict) else {}
 
     def get_origin(self, obj: LogEntry) -> str:
         """api, page, admin, command, task — or system (no context was recorded)."""
-        return self._data(obj).get("origin", Origin.SYSTEM)
+        return self._extra(obj).get("origin", Origin.SYSTEM)
 
     def get_via(self, obj: LogEntry) -> str:
         """The command or task that made the change ("" for requests)."""
-        return self._data(obj).get("via", "")
+        return self._extra(obj).get("via", "")
 
     def get_summary(self, obj: LogEntry) -> dict | None:
         """For an entry standing for a whole import of fact rows: file, counts, factories."""
-        return self._data(obj).get("summary")
+        return self._extra(obj).get("summary")
 
     def get_remote_addr(self, obj: LogEntry) -> str | None:
         """The client address, shown to CoE staff only (null for everyone else)."""
