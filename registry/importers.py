@@ -359,7 +359,8 @@ def import_adoptions(
 
 def log_adoptions(factory_ids: dict, new: list, changed: list, before: dict, now) -> None:
     """One change-log entry per adoption the import created or changed (in one INSERT);
-    the new rows' ids are read back by their factories and first-seen time."""
+    the new rows' ids are read back by their factories and first-seen time (``insert_many``
+    does not return them)."""
     if not new and not changed:
         return
     names = dict(Factory.objects.filter(pk__in=factory_ids.values()).values_list("pk", "name"))
@@ -368,8 +369,15 @@ def log_adoptions(factory_ids: dict, new: list, changed: list, before: dict, now
         return f"{names.get(adoption.factory_id, adoption.factory_id)}: {adoption.declared_name}"
 
     if new:
-        created = Adoption.objects.filter(factory_id__in=names, first_seen=now)
-        log_bulk(Adoption, created, describe=describe)
+        ids = {
+            (factory_id, key): pk
+            for pk, factory_id, key in Adoption.objects.filter(
+                factory_id__in=list(names), first_seen=now
+            ).values_list("pk", "factory_id", "normalized_name")
+        }
+        for adoption in new:
+            adoption.pk = ids[(adoption.factory_id, adoption.normalized_name)]
+        log_bulk(Adoption, new, describe=describe)
     log_bulk(Adoption, changed, action="update", before=before, describe=describe)
 
 
