@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import mimetypes
 from decimal import Decimal
@@ -32,9 +33,10 @@ from assessments.models import (
     SignalReading,
 )
 from assessments.scoring import RatingInput, ScoreResult, score
+from coe.changelog import log_bulk
 from coe.models import Factory
-from coe.validation import FIRST_YEAR, LAST_YEAR, in_range
 from coe.scoping import is_coe_staff
+from coe.validation import FIRST_YEAR, LAST_YEAR, in_range
 
 DEFAULT_MODEL_KEY = "digital-factory"
 EVIDENCE_MAX_BYTES = settings.ASSESSMENT_EVIDENCE_MAX_BYTES
@@ -84,6 +86,10 @@ def maturity_model_store(
         return current, False
     latest = versions.order_by("-version").values_list("version", flat=True).first() or 0
     versions.filter(is_current=True).update(is_current=False)
+    if current is not None:
+        log_bulk(
+            MaturityModel, [current], action="update", changes={"is_current": ["True", "False"]}
+        )
     model = MaturityModel(
         key=definition["key"],
         name=definition["name"],
@@ -236,8 +242,12 @@ def assessment_refresh_signals(
                 inputs=found.inputs,
             )
         )
+    replaced = list(SignalReading.objects.filter(assessment=assessment))
     SignalReading.objects.filter(assessment=assessment).delete()
-    return SignalReading.objects.bulk_create(readings)
+    log_bulk(SignalReading, replaced, action="delete")
+    created = SignalReading.objects.bulk_create(readings)
+    log_bulk(SignalReading, created)
+    return created
 
 
 def _links(value, errors: dict) -> list[str]:
@@ -277,6 +287,7 @@ def answers_save(
     readings = {r.criterion: r for r in assessment.signal_readings.all()}
     row_errors: list[dict] = []
     prepared: list[tuple[Answer, bool]] = []
+    before: dict[int, Answer] = {}
     seen: set[str] = set()
     for row in rows:
         errors: dict[str, list[str]] = {}
@@ -326,7 +337,9 @@ def answers_save(
         is_new = answer.pk is None
         # Who answered is who last changed the answer: re-sending it unchanged (a reviewer
         # saving the workspace) does not make the reviewer its author under four eyes.
-        before = (answer.rating, answer.evidence, list(answer.links), answer.comment)
+        unchanged = (answer.rating, answer.evidence, list(answer.links), answer.comment)
+        if not is_new:
+            before[answer.pk] = copy.copy(answer)  # for the change log
         evidence_changed = False
         answer.rating = rating
         if "evidence" in row:
@@ -360,7 +373,7 @@ def answers_save(
                     }
                 )
                 continue
-        if is_new or before != (answer.rating, answer.evidence, answer.links, answer.comment):
+        if is_new or unchanged != (answer.rating, answer.evidence, answer.links, answer.comment):
             answer.answered_by = user
         row_errors.append({})
         prepared.append((answer, is_new))
@@ -380,8 +393,10 @@ def answers_save(
     now = timezone.now()
     for answer, _ in prepared:
         answer.updated_at = now
-    Answer.objects.bulk_create([a for a, new in prepared if new])
+    created = Answer.objects.bulk_create([a for a, new in prepared if new])
     Answer.objects.bulk_update([a for a, new in prepared if not new], fields)
+    log_bulk(Answer, created)
+    log_bulk(Answer, [a for a, new in prepared if not new], action="update", before=before)
     if assessment.status == AssessmentStatus.DRAFT:
         assessment.status = AssessmentStatus.IN_PROGRESS
         assessment.save(update_fields=["status", "updated_at"])

@@ -6,14 +6,21 @@ class CoeConfig(AppConfig):
     verbose_name = "CoE core"
 
     def ready(self) -> None:
+        from auditlog.models import LogEntry
         from auditlog.registry import auditlog
         from django.contrib.auth import get_user_model
+        from django.db.models.signals import pre_save
 
+        from coe import signin
         from coe.api.dates import install
+        from coe.changelog import stamp_log_entry
         from coe.models import Factory, Membership
 
         # Model dates in every API serializer refuse years outside 1900–2100.
         install()
+        # Every change-log entry gets the actor, address and origin of its context.
+        pre_save.connect(stamp_log_entry, sender=LogEntry, dispatch_uid="coe.changelog.stamp")
+        signin.connect_signals()
 
         auditlog.register(Factory)
         auditlog.register(Membership)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -92,6 +93,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auditlog",
+    "axes",
     "coe",
     "registry",
     "connectors",
@@ -109,8 +111,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # After authentication: the change log records who made each change (pages, admin, API).
-    "auditlog.middleware.AuditlogMiddleware",
+    # After authentication: every change made while serving the request is logged with its
+    # actor, the origin (api, page or admin) and the client address (coe/changelog.py).
+    "coe.changelog.ChangeLogMiddleware",
+    # Last: turns a login refused by the lockout into its answer (coe/signin.py).
+    "axes.middleware.AxesMiddleware",
+]
+
+# The lockout backend first: it refuses a locked-out username + address before any password
+# is checked (django-axes).
+AUTHENTICATION_BACKENDS = [
+    # Lockout first: a locked-out username and address is refused before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    # Username and password (only superusers when PASSWORD_LOGIN is off), then single sign-on.
+    "coe.sso.PasswordBackend",
+    "coe.sso.SSOBackend",
 ]
 
 ROOT_URLCONF = "coe.urls"
@@ -196,13 +211,32 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 
 LOGIN_URL = "login"
+
+# Sign-in hardening (docs/api.md). Proxies in front of the service whose X-Forwarded-For
+# entries are trusted (0: the client address is REMOTE_ADDR, the header is ignored); the
+# change log and the login lockout both use it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# API tokens expire this many hours after they were issued.
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 720)
+# The OpenAPI schema and the interactive docs without signing in (1) or for signed-in users.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
+# Login lockout (django-axes): failed logins of one username from one address before the
+# pair is locked out, and the minutes the lockout lasts (CoE staff can lift it sooner).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "coe.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "coe.signin.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Axes logs every failed attempt at INFO; the service logs each lockout itself (WARNING).
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "portfolio"
 LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in (docs/deploy.md "Single sign-on"). Password login stays for superusers whatever
 # PASSWORD_LOGIN says, so an operator can always get in when the provider is down.
 PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
-AUTHENTICATION_BACKENDS = ["coe.sso.PasswordBackend", "coe.sso.SSOBackend"]
 # OpenID Connect single sign-on, on when OIDC_ISSUER is set: endpoints and keys come from
 # the issuer's discovery document; authorization code flow with PKCE, state and nonce.
 OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
@@ -263,7 +297,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "coe.api.authentication.AuditedTokenAuthentication",
+        "coe.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [

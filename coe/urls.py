@@ -7,8 +7,6 @@ router (joined into one API root) and its pages.
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 import assessments.api.urls
@@ -18,6 +16,7 @@ import connectors.urls
 import registry.api.urls
 import registry.urls
 from coe import views as core_pages
+from coe.api.auth import AuthTokenView, DocsView, LockoutViewSet, SchemaView
 from coe.api.errors import api_not_found
 from coe.api.urls import router as core_router
 from coe.sso import SignInView
@@ -32,9 +31,15 @@ for app_router in (
     api_router.registry.extend(app_router.registry)
 
 api_patterns = [
-    path("auth/token/", obtain_auth_token, name="auth-token"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("auth/token/", AuthTokenView.as_view(), name="auth-token"),
+    path("auth/lockouts/", LockoutViewSet.as_view({"get": "list"}), name="lockout-list"),
+    path(
+        "auth/lockouts/<int:pk>/",
+        LockoutViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="lockout-detail",
+    ),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
     *registry.api.urls.urlpatterns,
     *connectors.api.urls.urlpatterns,
     *assessments.api.urls.urlpatterns,
@@ -50,6 +55,8 @@ urlpatterns = [
     # Single sign-on: /oidc/authenticate/ starts it, /oidc/callback/ is the redirect URI.
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("health/", core_pages.health, name="health"),
+    path("lockouts/", core_pages.lockout_list, name="lockout-list"),
+    path("lockouts/<int:pk>/unlock/", core_pages.lockout_unlock, name="lockout-unlock"),
     path("", include(assessments.urls)),
     path("", include(registry.urls)),
     path("", include(connectors.urls)),

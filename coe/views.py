@@ -1,20 +1,24 @@
-"""Core pages: the factory list and the factory page, and the health check."""
+"""Core pages: the factory list and the factory page, sign-in lockouts, the health check."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from coe.choices import Role
 from coe.filtersets import FactoryFilterSet
 from coe.models import Membership
 from coe.pages import factory_panels
 from coe.scoping import is_coe_staff, visible_factories
+from coe.signin import locked_attempts, lockout_expires_at, lockout_lift
 
 
 def _factories_for(user):
@@ -58,8 +62,35 @@ def factory_detail(request, slug: str):
     )
 
 
+@login_required
+def lockout_list(request):
+    """CoE staff: the usernames and addresses locked out after failed sign-ins, to unlock."""
+    if not is_coe_staff(request.user):
+        raise PermissionDenied("Only CoE staff may see sign-in lockouts.")
+    rows = [(a, lockout_expires_at(a)) for a in locked_attempts()[:500]]
+    return render(request, "coe/lockouts.html", {"rows": rows})
+
+
+@login_required
+@require_POST
+def lockout_unlock(request, pk: int):
+    """CoE staff: lift one lockout (the username and address may sign in again)."""
+    if not is_coe_staff(request.user):
+        raise PermissionDenied("Only CoE staff may unlock sign-ins.")
+    attempt = get_object_or_404(locked_attempts(), pk=pk)
+    lockout_lift(attempt=attempt, by=request.user)
+    messages.success(
+        request, f"Unlocked {attempt.username or 'unknown user'} from {attempt.ip_address}."
+    )
+    return redirect("lockout-list")
+
+
 def health(request):
-    """Liveness and readiness: the database answers; a broker, when configured, answers."""
+    """Liveness and readiness: the database answers; a broker, when configured, answers.
+
+    Anonymous callers (load balancers, monitors) learn only ``ok`` or ``degraded`` and the
+    status code; what failed and how is for CoE staff.
+    """
     checks: dict[str, str] = {}
     status = 200
     try:
@@ -84,7 +115,10 @@ def health(request):
     if request.GET.get("worker") and status == 200:
         checks["worker"], worker_ok = _probe_worker()
         status = 200 if worker_ok else 503
-    return JsonResponse({"status": "ok" if status == 200 else "degraded", **checks}, status=status)
+    overall = "ok" if status == 200 else "degraded"
+    if not is_coe_staff(request.user):
+        return JsonResponse({"status": overall}, status=status)
+    return JsonResponse({"status": overall, **checks}, status=status)
 
 
 def _probe_worker(timeout: float = 5.0) -> tuple[str, bool]:

@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from coe.changelog import log_summary
 from connectors.facts import CurrencyRate, Deployment, FinanceEntry, OTCounter, WorkItem
 
 SOURCE = "demo"
@@ -246,6 +247,18 @@ def load_kpi_demo(core: dict, stdout, today: date | None = None) -> None:
     Deployment.objects.bulk_create(deployments, batch_size=1000)
     WorkItem.objects.bulk_create(items, batch_size=1000)
     FinanceEntry.objects.bulk_create(finance, batch_size=1000)
+    log_summary(
+        FinanceEntry,
+        text=f"Demo KPI data: {len(finance)} finance entries, {len(counters)} OT counters, "
+        f"{len(deployments)} deployments, {len(items)} work items",
+        summary={
+            "file": "demo",
+            "finance": len(finance),
+            "counters": len(counters),
+            "deployments": len(deployments),
+            "work_items": len(items),
+        },
+    )
     stdout.write(
         f"KPI demo: {len(counters)} OT counters, {len(deployments)} deployments, "
         f"{len(items)} work items, {len(finance)} finance entries"

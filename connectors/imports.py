@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from coe import tables as table_reader
+from coe.changelog import log_summary
 from coe.models import Factory
 from coe.tables import RowError
 from connectors import tables
@@ -472,11 +473,13 @@ def facts_import(
     default_factory: Factory | None = None,
     allowed_factory_ids: set[int] | None = None,
     source: str = "upload",
+    file_name: str = "",
 ) -> ImportResult:
     """Check and land ``rows`` of a ``kind`` table (metrics, counters, finance, devices).
 
     ``allowed_factory_ids`` limits the factories rows may name (None = any: CoE staff and
-    commands). Raises ImportRejected (nothing written) when any row is bad.
+    commands). Raises ImportRejected (nothing written) when any row is bad. An import that
+    wrote rows leaves one change-log entry with ``file_name`` and its counts.
     """
     parsed = _check_rows(kind, rows, default_factory=default_factory, allowed=allowed_factory_ids)
     result = ImportResult(kind=kind, rows=len(parsed))
@@ -492,7 +495,28 @@ def facts_import(
         _write_metrics(values, result)
     else:
         _write_devices(values, result)
+    log_import(result, file_name or source)
     return result
+
+
+def log_import(result: ImportResult, name: str) -> None:
+    """One change-log entry for the fact rows an import wrote (none when it wrote none)."""
+    if not result.created and not result.updated:
+        return
+    from connectors.models import Device
+
+    model = {"metrics": MetricSample, "counters": OTCounter, "finance": FinanceEntry}.get(
+        result.kind, Device
+    )
+    log_summary(
+        model,
+        text=(
+            f"Import of {result.kind} from {name}: {result.created} created, "
+            f"{result.updated} updated, {result.unchanged} unchanged"
+        ),
+        summary={"file": name, **result.as_dict()},
+        action="create" if result.created else "update",
+    )
 
 
 def facts_import_file(
@@ -521,4 +545,5 @@ def facts_import_file(
         default_factory=default_factory,
         allowed_factory_ids=allowed_factory_ids,
         source=source,
+        file_name=name,
     )

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from coe.changelog import log_bulk
 from coe.models import Factory
 from connectors.choices import ACTIVE_SYNC_STATUSES, SyncStatus, SyncTrigger
 from connectors.crypto import CredentialsError
@@ -105,7 +106,8 @@ def sync_run_start(
 def _claim(run_id: int) -> bool:
     """Compare-and-swap: queued → running, or take over a running run whose worker died."""
     now = timezone.now()
-    return bool(
+    previous = SyncRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    claimed = bool(
         SyncRun.objects.filter(pk=run_id)
         .filter(
             Q(status=SyncStatus.QUEUED)
@@ -119,6 +121,9 @@ def _claim(run_id: int) -> bool:
             attempts=F("attempts") + 1,
         )
     )
+    if claimed:
+        log_bulk(SyncRun, ids=[run_id], action="update", changes={"status": [previous, "running"]})
+    return claimed
 
 
 def _finish(run: SyncRun, session: IngestSession | None, status: str, message: str = "") -> None:
@@ -131,8 +136,21 @@ def _finish(run: SyncRun, session: IngestSession | None, status: str, message: s
         fields.update(session.counts)
         fields.update(metrics=session.metrics, errors=session.errors, progress=session.processed)
     SyncRun.objects.filter(pk=run.pk).update(**fields)
+    previous = run.status
     for name, value in fields.items():
         setattr(run, name, value)
+    counts = {
+        k: fields[k]
+        for k in ("created", "updated", "unchanged", "stale", "rejected")
+        if k in fields
+    }
+    log_bulk(
+        SyncRun,
+        [run],
+        action="update",
+        changes={"status": [previous, status]},
+        summary={"counts": counts, "message": fields["message"]},
+    )
 
 
 def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
@@ -189,6 +207,7 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
                 SyncRun.objects.filter(pk=run.pk).update(
                     status=SyncStatus.QUEUED, message=f"retrying: {exc}"[:2000]
                 )
+                log_bulk(SyncRun, [run], action="update", changes={"status": ["running", "queued"]})
                 raise SourceUnavailable(str(exc)) from exc
             _finish(run, session, SyncStatus.FAILED, f"source unreachable: {exc}")
             return run

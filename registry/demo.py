@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from coe.changelog import log_bulk
 from registry import services
 from registry.choices import AdoptionSource, FindingStatus, LicenceModel, Ring
 from registry.detection import duplicates_detect
@@ -216,6 +217,7 @@ def load_demo(core: dict, stdout) -> None:
             )
         else:
             Tool.objects.filter(pk=tool.pk).update(vendor=vendor, **fields)
+            log_bulk(Tool, ids=[tool.pk], action="update", before={tool.pk: tool})
         tools[name] = tool
     # A ring history worth showing: Jenkins was the standard once.
     jenkins = tools["Jenkins"]

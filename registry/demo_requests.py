@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from coe.changelog import log_bulk
 from registry.models import Capability, Tool
 from registry.request_models import ToolRequest
 from registry.request_services import tool_request_create, tool_request_transition
@@ -96,7 +97,15 @@ def load_request_demo(core: dict, stdout) -> None:
             )
         made += 1
     # One waiting request is overdue, so the queue shows the flag.
-    ToolRequest.objects.filter(
+    overdue = ToolRequest.objects.filter(
         factory=factories["puebla-assembly"], status="submitted", owner_due_on__isnull=False
-    ).update(owner_due_on=timezone.localdate() - dt.timedelta(days=3))
+    )
+    ids = list(overdue.values_list("pk", flat=True))
+    overdue.update(owner_due_on=timezone.localdate() - dt.timedelta(days=3))
+    log_bulk(
+        ToolRequest,
+        ToolRequest.objects.filter(pk__in=ids).select_related("factory"),
+        action="update",
+        changes={"owner_due_on": ["", "three days ago (demo)"]},
+    )
     stdout.write(f"Tool requests: {made} created, {ToolRequest.objects.count()} in total.")

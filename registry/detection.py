@@ -4,6 +4,7 @@ number of factories, tools or adoptions."""
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from coe.changelog import log_bulk
 from registry.bulk import delete_where, insert_many, insert_pairs, update_many
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
@@ -123,6 +125,7 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
     tools, adoptions = _load_records()
     recs = detect(tools, adoptions)
     existing = {f.key: f for f in DuplicateFinding.objects.all()}
+    snapshots = {f.pk: copy.copy(f) for f in existing.values()}  # for the change log
     stored_links = _links() if existing else {}
     summary = DetectionSummary(findings=len(recs))
     to_create, to_update, relink, created_recs = [], [], [], []
@@ -164,6 +167,9 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
     summary.created = len(to_create)
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
     _write(to_create, to_update, relink, new_recs, now)
+    # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
+    log_bulk(DuplicateFinding, to_create)
+    log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)
     return summary
 
 
@@ -178,6 +184,8 @@ def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) 
     ).update(last_detected=now)
     if to_create:
         created = dict(DuplicateFinding.objects.filter(first_detected=now).values_list("key", "pk"))
+        for finding in to_create:
+            finding.pk = created[finding.key]
         relink = relink + [(created[key], rec) for key, rec in new_recs.items()]
     if not relink:
         return

@@ -9,6 +9,7 @@ The importers also take a DataFrame built in code (the CNCF landscape, benchmark
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -21,6 +22,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from coe import tables
+from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.bulk import insert_many, update_many
 from registry.choices import AdoptionSource, AdoptionStatus, Ring
@@ -194,7 +196,7 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
     capabilities = _capabilities_for({c for r in rows for c in _split(r["capabilities"])}, summary)
     tools_by_key = {t.normalized_name: t for t in Tool.objects.all()}
     taken = set(Tool.objects.values_list("slug", flat=True))
-    new_tools, changed, ring_changes = [], [], []
+    new_tools, changed, ring_changes, before = [], [], [], {}
     for r in rows:
         tool = tools_by_key.get(r["key"])
         values = {
@@ -212,6 +214,7 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
             tools_by_key[r["key"]] = tool
             ring_changes.append((tool, "", r["ring"]))
         else:
+            before[tool.pk] = copy.copy(tool)
             for attr, value in values.items():
                 setattr(tool, attr, value)
             if tool.ring != r["ring"]:
@@ -224,6 +227,8 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
         ["name", "vendor", "description", "homepage", "annual_cost_per_seat", "ring"],
         batch_size=500,
     )
+    log_bulk(Tool, new_tools)
+    log_bulk(Tool, changed, action="update", before=before)
     through = Tool.capabilities.through
     if changed:
         through.objects.filter(tool__in=[t.pk for t in changed]).delete()
@@ -246,13 +251,15 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
                     ToolAlias(tool=tools_by_key[r["key"]], name=alias, normalized_name=alias_key)
                 )
     ToolAlias.objects.bulk_create(aliases, batch_size=500)
-    RingChange.objects.bulk_create(
+    log_bulk(ToolAlias, aliases)
+    ring_rows = RingChange.objects.bulk_create(
         [
             RingChange(tool=t, from_ring=old, to_ring=new, changed_by=actor, reason="Imported")
             for t, old, new in ring_changes
         ],
         batch_size=500,
     )
+    log_bulk(RingChange, ring_rows)
     summary.created, summary.updated = len(new_tools), len(changed)
     if detect:
         after_import()
@@ -283,6 +290,7 @@ def _capabilities_for(names: set[str], summary: ImportSummary) -> dict[str, Capa
             taken.add(slug)
             created.append(Capability(name=name, slug=slug, parent=group))
         Capability.objects.bulk_create(created)
+        log_bulk(Capability, created)
         for cap in created:
             found[cap.name.lower()] = cap
         summary.capabilities_created = missing
@@ -338,13 +346,14 @@ def import_adoptions(
     }
     now = timezone.now()
     summary = ImportSummary()
-    new, changed = [], []
+    new, changed, before = [], [], {}
     for (row, factory_id, key, record, seats, cost), match in zip(rows, matches, strict=True):
         adoption = existing.get((factory_id, key))
         if adoption is None:
             adoption = Adoption(factory_id=factory_id, normalized_name=key, first_seen=now)
             new.append(adoption)
         else:
+            before[adoption.pk] = copy.copy(adoption)
             changed.append(adoption)
         adoption.declared_name = record["tool"]
         adoption.declared_vendor = record["vendor"]
@@ -362,10 +371,35 @@ def import_adoptions(
     ]  # fmt: skip
     insert_many(Adoption, new, ["factory", "normalized_name", "first_seen", *written])
     update_many(Adoption, changed, written)
+    log_adoptions(factory_ids, new, changed, before, now)
     summary.created, summary.updated = len(new), len(changed)
     if detect:
         after_import()
     return summary
+
+
+def log_adoptions(factory_ids: dict, new: list, changed: list, before: dict, now) -> None:
+    """One change-log entry per adoption the import created or changed (in one INSERT);
+    the new rows' ids are read back by their factories and first-seen time (``insert_many``
+    does not return them)."""
+    if not new and not changed:
+        return
+    names = dict(Factory.objects.filter(pk__in=factory_ids.values()).values_list("pk", "name"))
+
+    def describe(adoption: Adoption) -> str:
+        return f"{names.get(adoption.factory_id, adoption.factory_id)}: {adoption.declared_name}"
+
+    if new:
+        ids = {
+            (factory_id, key): pk
+            for pk, factory_id, key in Adoption.objects.filter(
+                factory_id__in=list(names), first_seen=now
+            ).values_list("pk", "factory_id", "normalized_name")
+        }
+        for adoption in new:
+            adoption.pk = ids[(adoption.factory_id, adoption.normalized_name)]
+        log_bulk(Adoption, new, describe=describe)
+    log_bulk(Adoption, changed, action="update", before=before, describe=describe)
 
 
 def after_import() -> None:

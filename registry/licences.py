@@ -17,12 +17,14 @@ The file is checked whole first and written only when clean, in one transaction,
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 
+from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.importers import (
     ImportRejected,
@@ -147,16 +149,31 @@ def import_licences(
         raise ImportRejected(errors)
 
     summary = LicenceSummary()
-    changed = []
+    changed, before = [], {}
     for adoption, seats, cost in updates:
         new_seats = adoption.seats if seats is None else seats
         new_cost = adoption.annual_cost if cost is None else cost
         if new_seats == adoption.seats and new_cost == adoption.annual_cost:
             summary.unchanged += 1
             continue
+        before[adoption.pk] = copy.copy(adoption)
         adoption.seats, adoption.annual_cost = new_seats, new_cost
         changed.append(adoption)
     Adoption.objects.bulk_update(changed, ["seats", "annual_cost"], batch_size=1000)
+    names = (
+        dict(
+            Factory.objects.filter(pk__in={a.factory_id for a in changed}).values_list("pk", "name")
+        )
+        if changed
+        else {}
+    )
+    log_bulk(
+        Adoption,
+        changed,
+        action="update",
+        before=before,
+        describe=lambda a: f"{names.get(a.factory_id)}: {a.declared_name}",
+    )
     summary.updated = len(changed)
     if detect and changed:
         # Duplicate findings carry the annual cost at stake: recompute them after commit.

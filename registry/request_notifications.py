@@ -15,6 +15,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 
+from coe.changelog import log_bulk
 from coe.choices import COE_STAFF_GROUP, Role
 from registry.request_choices import RequestStatus
 
@@ -151,6 +152,12 @@ def send_overdue_reminders(*, today=None) -> int:
         messages.extend(EmailMessage(subject, body, to=[address]) for address in to)
     sent = (get_connection().send_messages(messages) or 0) if messages else 0
     ToolRequest.objects.filter(pk__in=[r.pk for r in due]).update(last_reminded_on=today)
+    log_bulk(
+        ToolRequest,
+        due,
+        action="update",
+        changes={r.pk: {"last_reminded_on": [str(r.last_reminded_on), str(today)]} for r in due},
+    )
     return sent
 
 

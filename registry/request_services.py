@@ -22,6 +22,7 @@ locks the row (``select_for_update``) and moves the status with a compare-and-sw
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,12 +31,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from coe.changelog import log_bulk
 from coe.choices import Role
 from coe.models import Membership
 from coe.scoping import factory_ids, is_business_owner, is_coe_staff
 from registry import services
 from registry.choices import AdoptionSource, Ring
-from registry.models import Capability, Tool
+from registry.models import Capability, RingChange, Tool
 from registry.request_checks import (
     fast_track_enabled,
     is_blocked_by_ring,
@@ -255,7 +257,10 @@ def _tool_for(tool_request: ToolRequest, actor) -> Tool:
         ring=Ring.TRIAL,
         actor=actor,
     )
-    tool.ring_changes.update(reason=f"Added by tool request #{tool_request.pk}")
+    reason = f"Added by tool request #{tool_request.pk}"
+    changes = list(tool.ring_changes.all())
+    tool.ring_changes.update(reason=reason)
+    log_bulk(RingChange, changes, action="update", changes={"reason": ["", reason]})
     return tool
 
 
@@ -339,8 +344,10 @@ def tool_request_transition(
     moved = ToolRequest.objects.filter(pk=req.pk, status=from_status).update(**updates)
     if moved != 1:
         raise TransitionConflict("The request changed meanwhile; reload it.")
+    before = copy.copy(req)
     for name, value in updates.items():
         setattr(req, name, value)
+    log_bulk(ToolRequest, [req], action="update", before={req.pk: before})
     if action == RequestAction.PROVISION:
         tool = _tool_for(req, actor)
         adoption = services.adoption_create(
@@ -354,7 +361,9 @@ def tool_request_transition(
             tool=tool,
         )
         ToolRequest.objects.filter(pk=req.pk).update(tool=tool, adoption=adoption)
+        before = copy.copy(req)
         req.tool, req.adoption = tool, adoption
+        log_bulk(ToolRequest, [req], action="update", before={req.pk: before})
     RequestTransition.objects.create(
         request=req,
         actor=actor,

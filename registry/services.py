@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.choices import AdoptionSource, AdoptionStatus, FindingStatus, Ring
 from registry.models import (
@@ -160,9 +161,19 @@ def adoption_map_name(*, declared_name: str, tool: Tool, actor=None) -> int:
     key = normalize(declared_name)
     if key != tool.normalized_name and not ToolAlias.objects.filter(normalized_name=key).exists():
         tool_alias_add(tool=tool, name=declared_name)
-    return Adoption.objects.filter(tool__isnull=True, normalized_name=key).update(
+    resolved = list(
+        Adoption.objects.filter(tool__isnull=True, normalized_name=key).select_related("factory")
+    )
+    count = Adoption.objects.filter(pk__in=[a.pk for a in resolved]).update(
         tool=tool, resolution_confidence=1.0
     )
+    log_bulk(
+        Adoption,
+        resolved,
+        action="update",
+        changes={"tool": ["None", str(tool)], "resolution_confidence": ["None", "1.0"]},
+    )
+    return count
 
 
 # --- duplicate findings: the lifecycle ------------------------------------------------------

@@ -1,21 +1,21 @@
-"""Token authentication that also names the change log's actor.
+"""Token authentication with an expiry.
 
-The change-log middleware runs before DRF authenticates a token, so at that point the
-request's user is still anonymous; once the token is accepted, the user becomes the actor
-of every change the request makes.
+A token older than ``API_TOKEN_TTL_HOURS`` is refused with 401 and a message saying how
+to get a new one; the change log reads the actor from the request once DRF has
+authenticated it (``coe/changelog.py``), so nothing else is needed here.
 """
 
-from auditlog.context import auditlog_value
+from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
+from coe.signin import token_is_expired
 
-class AuditedTokenAuthentication(TokenAuthentication):
-    def authenticate(self, request):
-        result = super().authenticate(request)
-        if result is not None:
-            try:
-                context = auditlog_value.get()
-            except LookupError:  # outside the middleware (e.g. a management command)
-                return result
-            context["actor"] = result[0]
-        return result
+EXPIRED_MESSAGE = "Token has expired; request a new one with POST /api/auth/token/."
+
+
+class ExpiringTokenAuthentication(TokenAuthentication):
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        if token_is_expired(token):
+            raise exceptions.AuthenticationFailed(EXPIRED_MESSAGE, code="token_expired")
+        return user, token

@@ -1,15 +1,22 @@
-"""The change log in the API: ``/api/audit-log/`` (CoE staff) and ``…/{id}/history/`` per object."""
+"""The change log in the API: ``/api/audit-log/`` (CoE staff) and ``…/{id}/history/`` per object.
+
+Each entry names its actor (null: the system), its origin (api, page, admin, command, task,
+system) and, for CoE staff only, the client address it came from.
+"""
 
 from __future__ import annotations
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 
 from coe.api.permissions import IsCoEStaff
+from coe.changelog import Origin
+from coe.scoping import is_coe_staff
 
 
 class LogEntrySerializer(serializers.ModelSerializer):
@@ -17,6 +24,10 @@ class LogEntrySerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
     model = serializers.SerializerMethodField()
     changes = serializers.SerializerMethodField()
+    origin = serializers.SerializerMethodField()
+    via = serializers.SerializerMethodField()
+    summary = serializers.SerializerMethodField()
+    remote_addr = serializers.SerializerMethodField()
 
     class Meta:
         model = LogEntry
@@ -29,6 +40,9 @@ class LogEntrySerializer(serializers.ModelSerializer):
             "object_pk",
             "object_repr",
             "changes",
+            "origin",
+            "via",
+            "summary",
             "remote_addr",
         ]
 
@@ -42,6 +56,28 @@ class LogEntrySerializer(serializers.ModelSerializer):
         """``{field: [old, new]}``."""
         return obj.changes_dict
 
+    def _extra(self, obj: LogEntry) -> dict:
+        return obj.additional_data if isinstance(obj.additional_data, dict) else {}
+
+    def get_origin(self, obj: LogEntry) -> str:
+        """api, page, admin, command, task — or system (no context was recorded)."""
+        return self._extra(obj).get("origin", Origin.SYSTEM)
+
+    def get_via(self, obj: LogEntry) -> str:
+        """The command or task that made the change ("" for requests)."""
+        return self._extra(obj).get("via", "")
+
+    def get_summary(self, obj: LogEntry) -> dict | None:
+        """For an entry standing for a whole import of fact rows: file, counts, factories."""
+        return self._extra(obj).get("summary")
+
+    def get_remote_addr(self, obj: LogEntry) -> str | None:
+        """The client address, shown to CoE staff only (null for everyone else)."""
+        request = self.context.get("request")
+        if request is None or not is_coe_staff(request.user):
+            return None
+        return obj.remote_addr
+
 
 class LogEntryFilterSet(filters.FilterSet):
     model = filters.CharFilter(method="filter_model", help_text="app_label.model, e.g. coe.factory")
@@ -51,6 +87,7 @@ class LogEntryFilterSet(filters.FilterSet):
         choices=[("create", "create"), ("update", "update"), ("delete", "delete")],
         method="filter_action",
     )
+    origin = filters.ChoiceFilter(choices=Origin.choices, method="filter_origin")
     since = filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
     until = filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
 
@@ -61,6 +98,13 @@ class LogEntryFilterSet(filters.FilterSet):
     def filter_model(self, queryset, name, value):
         app_label, _, model = value.lower().partition(".")
         return queryset.filter(content_type__app_label=app_label, content_type__model=model)
+
+    def filter_origin(self, queryset, name, value):
+        if value == Origin.SYSTEM:
+            return queryset.filter(
+                Q(additional_data__origin=value) | Q(additional_data__origin__isnull=True)
+            )
+        return queryset.filter(additional_data__origin=value)
 
     def filter_action(self, queryset, name, value):
         codes = {"create": 0, "update": 1, "delete": 2}
@@ -94,4 +138,5 @@ class HistoryMixin:
             content_type=ContentType.objects.get_for_model(obj), object_pk=str(obj.pk)
         )
         page = self.paginate_queryset(entries)
-        return self.get_paginated_response(LogEntrySerializer(page, many=True).data)
+        serializer = LogEntrySerializer(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(serializer.data)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from coe.changelog import ChangeLogCommand
 from coe.models import Factory
 from coe.tables import TableTooLarge
 from connectors.imports import ImportRejected, facts_import_file
 
 
-class ImportCommand(BaseCommand):
+class ImportCommand(ChangeLogCommand):
     """Reads PATH, imports it atomically, prints one line per bad row and exits non-zero."""
 
     kind: str

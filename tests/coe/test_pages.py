@@ -76,6 +76,18 @@ def test_factory_list_takes_a_constant_number_of_queries(
         assert client.get(reverse("portfolio")).status_code == 200
 
 
-def test_health_reports_the_database(client, db):
+def test_health_tells_anonymous_callers_only_ok(client, db):
+    response = client.get(reverse("health"))
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("persona", ["member_a", "owner_a"])
+def test_health_details_are_for_coe_staff_only(client, world, persona):
+    login(client, world, persona)
+    assert client.get(reverse("health")).json() == {"status": "ok"}
+
+
+def test_health_reports_the_database_to_coe_staff(client, world):
+    login(client, world, "staff")
     body = client.get(reverse("health")).json()
-    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["status"] == "ok" and body["database"] == "ok" and "broker" in body

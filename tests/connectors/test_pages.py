@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from connectors.models import Device, SyncRun
@@ -40,7 +41,7 @@ def plant(world):
 
 
 def login(client, world, persona):
-    client.login(username=world.users[persona].username, password=PASSWORD)
+    client.login(request=HttpRequest(), username=world.users[persona].username, password=PASSWORD)
 
 
 def test_connector_list_shows_last_run_status_of_visible_connectors(

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.urls import reverse
 
 from registry.models import Adoption, DuplicateFinding, Process, Tool
@@ -50,7 +51,9 @@ def test_demo_is_idempotent(demo):
 def test_demo_pages_render_for_a_business_owner(demo, client):
     from django.conf import settings
 
-    client.login(username="owner.automotive", password=settings.DEMO_PASSWORD)
+    client.login(
+        request=HttpRequest(), username="owner.automotive", password=settings.DEMO_PASSWORD
+    )
     for name in ("tool-list", "tech-radar", "duplicate-list", "registry-unresolved"):
         assert client.get(reverse(name)).status_code == 200
     body = client.get(reverse("factory-detail", args=["stuttgart-press"])).content.decode()

@@ -7,6 +7,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.urls import reverse
 
 from coe.exports import neutralise
@@ -145,13 +146,13 @@ def test_api_upload_rejects_a_bad_file_and_is_staff_only(registry, world):
 
 
 def test_page_upload_shows_the_errors(world, client, db):
-    client.login(username="staff", password=PASSWORD)
+    client.login(request=HttpRequest(), username="staff", password=PASSWORD)
     upload = io.BytesIO(b"name,ring\nX,never\n")
     upload.name = "tools.csv"
     response = client.post(reverse("registry-import"), {"kind": "registry", "file": upload})
     assert response.status_code == 200
     assert "row 2: ring: &#x27;never&#x27; is not one of" in response.content.decode()
-    client.login(username="member_a", password=PASSWORD)
+    client.login(request=HttpRequest(), username="member_a", password=PASSWORD)
     assert client.get(reverse("registry-import")).status_code == 403
 
 
@@ -174,7 +175,7 @@ def test_neutralise_prefixes_formula_cells(value, safe):
 
 def test_exports_neutralise_formulas_in_csv_and_xlsx(registry, world, client):
     Tool.objects.filter(name="Rundeck").update(description="=cmd|' /C calc'!A0")
-    client.login(username="member_a", password=PASSWORD)
+    client.login(request=HttpRequest(), username="member_a", password=PASSWORD)
     csv = client.get(reverse("registry-export", args=["tools", "csv"])).content.decode()
     assert "'=cmd|" in csv
     xlsx = client.get(reverse("registry-export", args=["tools", "xlsx"]))

@@ -1,6 +1,7 @@
 """The registry pages: what each persona sees, the forms, and pinned query counts."""
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from registry.detection import duplicates_detect
@@ -26,7 +27,7 @@ def portfolio(world):
 
 
 def login(client, persona):
-    client.login(username=persona, password=PASSWORD)
+    client.login(request=HttpRequest(), username=persona, password=PASSWORD)
     return client
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from django.urls import reverse
 
 from registry.request_models import ToolRequest
@@ -10,7 +11,9 @@ from tests.registry.request_helpers import make_request, move, registry
 
 
 def login(client, world, persona):
-    assert client.login(username=world.users[persona].username, password=PASSWORD)
+    assert client.login(
+        request=HttpRequest(), username=world.users[persona].username, password=PASSWORD
+    )
     return client
 
 

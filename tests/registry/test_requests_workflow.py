@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.http import HttpRequest
 from django.test import override_settings
 from django.utils import timezone
 
@@ -366,7 +367,7 @@ def test_factory_panel_lists_the_factory_requests(world, client, monkeypatch):
         "requests", order=30, template="registry/requests/factory_panel.html",
         context=request_panel_context,
     )  # fmt: skip
-    assert client.login(username="member_a", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="member_a", password=PASSWORD)
     html = client.get(world.factory_a.get_absolute_url()).content.decode()
     assert 'id="panel-requests"' in html and f"#{req.pk}" in html
 

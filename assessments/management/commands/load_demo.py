@@ -8,14 +8,14 @@ from importlib import import_module
 from importlib.util import find_spec
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
+from coe.changelog import ChangeLogCommand
 from coe.demo import PEOPLE, load_core
 
 DEMO_APPS = ["registry", "connectors", "assessments"]
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = "Load (or refresh) the demo organisation: factories, people, registry, connectors."
 
     def handle(self, *args, **options):

@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from assessments.definitions import MODELS_DIR, DefinitionError
 from assessments.services import maturity_models_load
+from coe.changelog import ChangeLogCommand
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = (
         "Load the maturity model definition files; a changed file becomes a new version "
         "(assessments keep the version they were made with)."

@@ -1,13 +1,12 @@
 """``manage.py score_factories``: re-measure evidence signals of open audits; print scorecards."""
 
-from django.core.management.base import BaseCommand
-
 from assessments.selectors import latest_finals_by_factory
 from assessments.services import open_assessments_refresh_signals
+from coe.changelog import ChangeLogCommand
 from coe.models import Factory
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = (
         "Recompute the evidence signals of every open assessment and list each factory's "
         "current scorecard (results of final assessments are stored and never recomputed)."

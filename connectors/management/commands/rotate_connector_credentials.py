@@ -2,14 +2,14 @@
 first key of ``CONNECTOR_CREDENTIALS_KEYS`` (put the new key first, keep the old ones
 after it until this has run)."""
 
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from coe.changelog import ChangeLogCommand
 from connectors.crypto import reset_keys, rotate_token
 from connectors.models import Connector
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = "Re-encrypts connector credentials under the first CONNECTOR_CREDENTIALS_KEYS key."
 
     def handle(self, *args, **options):

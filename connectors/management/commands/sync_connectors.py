@@ -1,13 +1,14 @@
 """``manage.py sync_connectors [--connector ID] [--factory SLUG]``: run syncs inline now."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from coe.changelog import ChangeLogCommand
 from connectors.choices import SyncStatus, SyncTrigger
 from connectors.models import Connector
 from connectors.services import due_connectors, sync_run_execute, sync_run_start
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = "Runs the named connectors' syncs now (or every due one) and prints the outcome."
 
     def add_arguments(self, parser):

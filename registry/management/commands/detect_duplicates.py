@@ -2,14 +2,13 @@
 
 import json
 
-from django.core.management.base import BaseCommand
-
+from coe.changelog import ChangeLogCommand
 from registry.api.serializers import DuplicateFindingSerializer
 from registry.detection import duplicates_detect
 from registry.models import DuplicateFinding
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = "Recompute duplicate-toolset findings (same_tool, overlap, fragmentation)."
 
     def add_arguments(self, parser):

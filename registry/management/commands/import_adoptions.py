@@ -1,12 +1,13 @@
 """``manage.py import_adoptions PATH``: adoptions from CSV/XLSX (CONTRACT.md format), atomic."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from coe.changelog import ChangeLogCommand
 from coe.tables import TableTooLarge
 from registry.importers import ImportRejected, import_adoptions, read_file
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = "Import adoptions from a CSV or XLSX file; a bad file is rejected whole."
 
     def add_arguments(self, parser):

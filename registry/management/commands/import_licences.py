@@ -1,14 +1,15 @@
 """``manage.py import_licences PATH``: seats and annual cost of existing adoptions from a
 licence / SAM export (CSV/XLSX), atomic."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from coe.changelog import ChangeLogCommand
 from coe.tables import TableTooLarge
 from registry.importers import ImportRejected, read_file
 from registry.licences import import_licences
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = (
         "Update the seats and annual cost of existing adoptions from a licence/SAM export "
         "(factory,tool,seats,annual_cost[,currency]); creates no adoption; a bad file is "

@@ -1,12 +1,11 @@
 """``manage.py load_taxonomy``: (re)create the default capability taxonomy where missing."""
 
-from django.core.management.base import BaseCommand
-
+from coe.changelog import ChangeLogCommand
 from registry.models import Capability
 from registry.taxonomy import load_taxonomy
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = "Create the default capability taxonomy for both factory kinds (idempotent)."
 
     def handle(self, *args, **options):

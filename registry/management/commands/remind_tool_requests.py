@@ -1,11 +1,10 @@
 """``manage.py remind_tool_requests``: mail whoever must act on an overdue tool request."""
 
-from django.core.management.base import BaseCommand
-
+from coe.changelog import ChangeLogCommand
 from registry.request_notifications import send_overdue_reminders
 
 
-class Command(BaseCommand):
+class Command(ChangeLogCommand):
     help = "Remind approvers of overdue tool requests (at most one mail a day per request)."
 
     def handle(self, *args, **options):
