@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auditlog",
+    "rules",
     "coe",
     "registry",
     "connectors",
@@ -109,6 +110,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # After authentication: the change log records who made each change (pages, admin, API).
     "auditlog.middleware.AuditlogMiddleware",
+]
+
+# The policy rules (coe/policy.py) answer every has_perm, object-level included; the
+# model backend keeps signing people in with passwords.
+AUTHENTICATION_BACKENDS = [
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "coe.urls"
