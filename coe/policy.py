@@ -80,6 +80,12 @@ def is_owner_of(user, obj) -> bool:
 
 
 @rules.predicate
+def no_object(user, obj) -> bool:
+    """Asked before any object (a list): what the list holds is decided by the scoping."""
+    return obj is None
+
+
+@rules.predicate
 def is_self(user, obj) -> bool:
     """The object is the user (their own account)."""
     return obj is None or getattr(obj, "pk", None) == user.pk
@@ -120,21 +126,24 @@ signed_in = is_signed_in
 staff = is_signed_in & is_coe_staff
 member = is_signed_in & (is_coe_staff | is_member_of)
 owner = is_signed_in & (is_coe_staff | is_owner_of)
+# Reading: any list (its rows are scoped), and an object of one's own factories.
+viewer = is_signed_in & (is_coe_staff | no_object | is_member_of)
 
 
 # --- rules, per app and action -----------------------------------------------------------
 
 RULES: dict[str, rules.Predicate] = {
     # core: factories, memberships, users, the change log
-    "coe.view_factory": member,
+    "coe.view_factory": viewer,
     "coe.add_factory": staff,
     "coe.change_factory": staff,
     "coe.delete_factory": staff,
-    "coe.view_membership": member,
+    "coe.view_membership": viewer,
     "coe.manage_membership": staff,
     "coe.view_user": is_signed_in & (is_coe_staff | is_self),
     "coe.manage_user": staff,
     "coe.view_audit_log": staff,
+    "coe.view_api_root": signed_in,
     "coe.view_actor_address": staff,
     # registry: the shared catalogue is read by everyone signed in, curated by CoE staff
     "registry.view_capability": signed_in,
@@ -143,22 +152,22 @@ RULES: dict[str, rules.Predicate] = {
     "registry.change_tool": staff,
     "registry.view_process": signed_in,
     "registry.change_process": staff,
-    "registry.view_processadoption": member,
+    "registry.view_processadoption": viewer,
     "registry.change_processadoption": staff,
     # adoptions: a factory's business owners keep their own factory's list
-    "registry.view_adoption": member,
+    "registry.view_adoption": viewer,
     "registry.add_adoption": owner,
     "registry.change_adoption": owner,
     "registry.map_name": staff,
     "registry.import_registry": staff,
     "registry.import_adoptions": owner,
     # duplicate findings: seen by the factories involved, acted on by CoE staff
-    "registry.view_finding": member,
+    "registry.view_finding": viewer,
     "registry.change_finding": staff,
     "registry.act_on_finding": staff,
     "registry.detect_duplicates": staff,
     # tool requests (the workflow service asks the step rules)
-    "tool_requests.view_request": member,
+    "tool_requests.view_request": viewer,
     "tool_requests.add_request": member,
     "tool_requests.change_request": is_signed_in
     & (is_requester | ((is_coe_staff | is_owner_of) & is_draft)),
@@ -169,20 +178,20 @@ RULES: dict[str, rules.Predicate] = {
     "tool_requests.approve_coe_step": staff & ~is_requester & ~is_owner_approver,
     "tool_requests.provision_request": staff,
     # connectors: CoE staff configure and sync; members push their factory's data
-    "connectors.view_connector": member,
+    "connectors.view_connector": viewer,
     "connectors.change_connector": staff,
     "connectors.sync_connector": staff,
-    "connectors.view_syncrun": member,
-    "connectors.view_device": member,
-    "connectors.view_metric": member,
+    "connectors.view_syncrun": viewer,
+    "connectors.view_device": viewer,
+    "connectors.view_metric": viewer,
     "connectors.upload_data": member,
     # assessments: CoE staff audit; the factory reads its results
     "assessments.view_maturitymodel": signed_in,
-    "assessments.view_assessment": member,
+    "assessments.view_assessment": viewer,
     "assessments.change_assessment": staff,
     "assessments.finalize_assessment": staff,
-    "assessments.view_scorecard": member,
-    "assessments.view_kpis": member,
+    "assessments.view_scorecard": viewer,
+    "assessments.view_kpis": viewer,
     "assessments.view_portfolio": signed_in,
 }
 

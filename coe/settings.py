@@ -236,10 +236,8 @@ REST_FRAMEWORK = {
         "coe.api.authentication.AuditedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated",
-        "coe.api.permissions.CoEStaffWritePermission",
-    ],
+    # One class: the policy rule coe/policy_matrix.py names for each route and action.
+    "DEFAULT_PERMISSION_CLASSES": ["coe.api.permissions.PolicyPermission"],
     "DEFAULT_PAGINATION_CLASS": "coe.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
