@@ -14,20 +14,28 @@ A rule is checked with ``user.has_perm(name, obj)`` (the ``rules`` authenticatio
 for a check that comes before any object (may this user create one *somewhere*?): then
 ``is_member_of`` / ``is_owner_of`` ask whether the user holds that role in *any* factory.
 
-The API, the pages, the admin and the templates all ask these rules; which rule guards
-which route is the table in ``coe/policy_matrix.py``. Reads are also scoped by
+The API (``coe.api.permissions.PolicyPermission``), the pages (``page_rule`` below), the
+admin and the templates all ask these rules; which rule guards which route is the table
+in ``coe/policy_matrix.py``. Reads are also scoped by
 ``coe.scoping`` in every queryset, so an object outside the user's factories is a 404
 before any rule is asked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 import rules
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
+from django.shortcuts import get_object_or_404
 
 from coe import scoping
 from coe.choices import Role
 from coe.models import Factory, Membership
+from coe.policy_matrix import PAGES, rule_for, who_may
 
 # Attributes through which an object reaches the factory it belongs to.
 _PARENTS = ("connector", "assessment", "answer")
@@ -254,3 +262,48 @@ def allowed(user, name: str, obj=None) -> bool:
     if not rules.perm_exists(name):
         raise KeyError(f"no policy rule named {name!r}")
     return rules.has_perm(name, user, obj)
+
+
+def page_rule(obj: Callable[..., object] | None = None):
+    """Guard a page with the rule ``coe/policy_matrix.PAGES`` names for its URL and method.
+
+    Anonymous visitors go to the login page. With ``obj`` (``obj(request, **url_kwargs)``,
+    a lookup among the objects the user may see, so 404 outside them), the object is
+    found first, the rule is asked on it, and the view receives it as ``obj=``. A refused
+    rule is a 403 naming who may.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            rule = page_rule_name(request)
+            target = None
+            if obj is not None:
+                target = obj(request, *args, **kwargs)
+                kwargs["obj"] = target
+            if not allowed(request.user, rule, target):
+                raise PermissionDenied(f"Only {who_may(rule)} may do this.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def page_rule_name(request) -> str:
+    """The rule of this page and method (a method without its own row uses the page's
+    GET rule); a page without a row is CoE staff's."""
+    match = getattr(request, "resolver_match", None)
+    name = match.url_name if match is not None else ""
+    method = request.method.lower()
+    return (
+        rule_for(PAGES, name, None, method)
+        or rule_for(PAGES, name, None, "get")
+        or "coe.view_audit_log"
+    )
+
+
+def visible_factory(request, slug: str, **_kwargs) -> Factory:
+    """A page's factory by slug, among those the user may see (404 otherwise)."""
+    return get_object_or_404(scoping.visible_factories(request.user), slug=slug)

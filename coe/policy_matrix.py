@@ -2,7 +2,7 @@
 rule lets through.
 
 The code reads it (``coe.api.permissions.PolicyPermission`` for the API,
-``coe.policy_pages.page_rule`` for the pages); ``manage.py permissions_doc`` renders it as
+``coe.policy.page_rule`` for the pages); ``manage.py permissions_doc`` renders it as
 ``docs/permissions.md``; ``tests/coe/test_policy_matrix.py`` walks every route of the URL
 resolver against it for every persona. A route without a row fails that test; at run
 time it is CoE staff's only.

@@ -135,6 +135,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "coe.context_processors.navigation",
             ],
+            # {% has_perm "registry.change_tool" user tool as can_change %} in every template
+            "builtins": ["rules.templatetags.rules"],
         },
     },
 ]
