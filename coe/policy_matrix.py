@@ -79,6 +79,7 @@ ROLE_MATRIX: dict[str, Access] = {
     "tool_requests.view_request": VIEWERS,
     "tool_requests.add_request": MEMBERS,
     "tool_requests.change_request": _access({"member", "owner", "staff"}, set(SIGNED_IN)),
+    "tool_requests.submit_request": _access({"member"}, set(SIGNED_IN)),
     "tool_requests.withdraw_request": _access({"member"}, set(SIGNED_IN)),
     "tool_requests.approve_owner_step": _access({"owner"}, set()),
     "tool_requests.approve_coe_step": _access({"staff"}, set()),
@@ -157,8 +158,9 @@ API: dict[str, RouteRules] = {
         "waive": "registry.act_on_finding",
         "detect": "registry.detect_duplicates",
     },
-    # The workflow service decides each step (tool_requests.approve_owner_step, …); the
-    # route lets through whoever sees the request.
+    # Approving and rejecting take the step the request's status calls for: the workflow
+    # service asks tool_requests.approve_owner_step or approve_coe_step; the route lets
+    # through whoever sees the request.
     "tool-request": {
         **_crud(
             "tool_requests.view_request",
@@ -166,11 +168,11 @@ API: dict[str, RouteRules] = {
             add="tool_requests.add_request",
         ),
         "preview": "tool_requests.add_request",
-        "submit": "tool_requests.view_request",
+        "submit": "tool_requests.submit_request",
         "approve": "tool_requests.view_request",
         "reject": "tool_requests.view_request",
-        "withdraw": "tool_requests.view_request",
-        "provision": "tool_requests.view_request",
+        "withdraw": "tool_requests.withdraw_request",
+        "provision": "tool_requests.provision_request",
         "comments": "tool_requests.view_request",
     },
     "connector": {
