@@ -158,9 +158,10 @@ API: dict[str, RouteRules] = {
         "waive": "registry.act_on_finding",
         "detect": "registry.detect_duplicates",
     },
-    # Approving and rejecting take the step the request's status calls for: the workflow
-    # service asks tool_requests.approve_owner_step or approve_coe_step; the route lets
-    # through whoever sees the request.
+    # A transition is the step the request's status calls for: the route lets through
+    # whoever sees the request, then the workflow service answers a wrong status (409)
+    # and asks the step's rule (submit_request, withdraw_request, approve_owner_step,
+    # approve_coe_step, provision_request: 403). See SERVICE_DECIDED.
     "tool-request": {
         **_crud(
             "tool_requests.view_request",
@@ -168,11 +169,11 @@ API: dict[str, RouteRules] = {
             add="tool_requests.add_request",
         ),
         "preview": "tool_requests.add_request",
-        "submit": "tool_requests.submit_request",
+        "submit": "tool_requests.view_request",
         "approve": "tool_requests.view_request",
         "reject": "tool_requests.view_request",
-        "withdraw": "tool_requests.withdraw_request",
-        "provision": "tool_requests.provision_request",
+        "withdraw": "tool_requests.view_request",
+        "provision": "tool_requests.view_request",
         "comments": "tool_requests.view_request",
     },
     "connector": {
@@ -205,6 +206,19 @@ API: dict[str, RouteRules] = {
     "factory-roi": {"get": "assessments.view_kpis"},
     "factory-flow": {"get": "assessments.view_kpis"},
 }
+
+# Route actions whose rule above only opens the door: the service behind them asks the
+# step's own rule once it knows the object's state (so 403 or 409 may follow).
+SERVICE_DECIDED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("tool-request", "submit"),
+        ("tool-request", "approve"),
+        ("tool-request", "reject"),
+        ("tool-request", "withdraw"),
+        ("tool-request", "provision"),
+        ("request-action", "post"),
+    }
+)
 
 # Pages, by URL name: {method: rule}.
 PAGES: dict[str, dict[str, str]] = {
