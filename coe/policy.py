@@ -161,6 +161,7 @@ RULES: dict[str, rules.Predicate] = {
     "coe.manage_user": staff,
     "coe.view_audit_log": staff,
     "coe.view_api_root": signed_in,
+    "coe.use_admin": staff,
     "coe.view_actor_address": staff,
     # registry: the shared catalogue is read by everyone signed in, curated by CoE staff
     "registry.view_capability": signed_in,
@@ -216,40 +217,17 @@ RULES: dict[str, rules.Predicate] = {
 
 def _register() -> None:
     for name, predicate in RULES.items():
-        rules.set_perm(name, predicate)
-    # The admin asks add/change/delete/view_<model> for every registered model: anything
-    # not named above is CoE staff's to see and change there.
-    for name in ("add", "change", "delete", "view"):
-        for model in ADMIN_MODELS:
-            perm = f"{model.split('.')[0]}.{name}_{model.split('.')[1]}"
-            if not rules.perm_exists(perm):
-                rules.set_perm(perm, staff)
+        rules.add_perm(name, predicate)
 
 
-# Models the admin shows (``app.model``); their admin permissions are CoE staff's.
-ADMIN_MODELS: tuple[str, ...] = (
-    "coe.factory",
-    "coe.membership",
-    "registry.capability",
-    "registry.tool",
-    "registry.toolalias",
-    "registry.toolringoverride",
-    "registry.ringchange",
-    "registry.process",
-    "registry.processversion",
-    "registry.processadoption",
-    "registry.adoption",
-    "registry.duplicatefinding",
-    "registry.toolrequest",
-    "connectors.connector",
-    "connectors.syncrun",
-    "connectors.device",
-    "connectors.devicesourcerecord",
-    "connectors.metricsample",
-    "assessments.maturitymodel",
-    "assessments.assessment",
-    "assessments.answer",
-)
+def admin_permissions_for(app_label: str, model_name: str) -> None:
+    """The admin asks ``<app>.<add|change|delete|view>_<model>`` of every model it shows:
+    those not named in ``RULES`` are CoE staff's (called as each model is registered)."""
+    for verb in ("add", "change", "delete", "view"):
+        name = f"{app_label}.{verb}_{model_name}"
+        if not rules.perm_exists(name):
+            rules.add_perm(name, staff)
+
 
 _register()
 

@@ -46,6 +46,7 @@ STAFF = _access({"staff"})
 # rule → who it lets through (the role × action matrix).
 ROLE_MATRIX: dict[str, Access] = {
     "coe.view_api_root": EVERYONE,
+    "coe.use_admin": STAFF,
     "coe.view_factory": VIEWERS,
     "coe.add_factory": STAFF,
     "coe.change_factory": STAFF,
