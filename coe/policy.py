@@ -8,17 +8,17 @@ One rule per action, ``<app>.<verb>_<thing>`` (``registry.change_tool``,
 - ``is_member_of``: any role in the object's factory;
 - ``is_owner_of``: business owner of the object's factory.
 
-A rule is checked with ``user.has_perm(name, obj)`` (the ``rules`` authentication backend),
-``rules.test_rule(name, user, obj)``, or ``{% has_perm name user obj %}`` in templates.
+A rule is checked with ``allowed(user, name, obj)`` (below), ``user.has_perm(name, obj)``
+(the ``rules`` authentication backend; Django says yes to superusers before asking it), or
+``{% has_perm name user obj as var %}`` in templates.
 ``obj`` is the object acted on, or the factory an object is being created in, or ``None``
 for a check that comes before any object (may this user create one *somewhere*?): then
 ``is_member_of`` / ``is_owner_of`` ask whether the user holds that role in *any* factory.
 
 The API (``coe.api.permissions.PolicyPermission``), the pages (``page_rule`` below), the
 admin and the templates all ask these rules; which rule guards which route is the table
-in ``coe/policy_matrix.py``. Reads are also scoped by
-``coe.scoping`` in every queryset, so an object outside the user's factories is a 404
-before any rule is asked.
+in ``coe/policy_matrix.py``. Reads are also scoped by ``coe.scoping`` in every queryset,
+so an object outside the user's factories is a 404 before any rule is asked.
 """
 
 from __future__ import annotations

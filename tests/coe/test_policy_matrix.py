@@ -504,3 +504,12 @@ def test_each_rule_lets_through_exactly_who_the_role_matrix_says(mworld):
                 if policy.allowed(user, rule, target) != (persona in want):
                     wrong.append((rule, persona, "object" if target is not None else "none"))
     assert not wrong, wrong
+
+
+def test_options_describe_only_the_writes_the_caller_may_make(mworld):
+    url = reverse("api:tool-list")
+    member = api_client(mworld, "member").options(url)
+    staff = api_client(mworld, "staff").options(url)
+    assert member.status_code == staff.status_code == 200
+    assert "POST" not in member.json().get("actions", {})
+    assert "POST" in staff.json()["actions"]
