@@ -79,7 +79,7 @@ if TESTING:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "coe.apps.CoEAdminConfig",  # django.contrib.admin under the policy's rules
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "auditlog",
     "axes",
+    "rules",
     "coe",
     "registry",
     "connectors",
@@ -118,14 +119,14 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# The lockout backend first: it refuses a locked-out username + address before any password
-# is checked (django-axes).
 AUTHENTICATION_BACKENDS = [
     # Lockout first: a locked-out username and address is refused before any password check.
     "axes.backends.AxesStandaloneBackend",
     # Username and password (only superusers when PASSWORD_LOGIN is off), then single sign-on.
     "coe.sso.PasswordBackend",
     "coe.sso.SSOBackend",
+    # The policy rules (coe/policy.py) answer every has_perm, object-level included.
+    "rules.permissions.ObjectPermissionBackend",
 ]
 
 ROOT_URLCONF = "coe.urls"
@@ -144,6 +145,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "coe.context_processors.navigation",
             ],
+            # {% has_perm "registry.change_tool" user tool as can_change %} in every template
+            "builtins": ["rules.templatetags.rules"],
         },
     },
 ]
@@ -300,10 +303,8 @@ REST_FRAMEWORK = {
         "coe.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated",
-        "coe.api.permissions.CoEStaffWritePermission",
-    ],
+    # One class: the policy rule coe/policy_matrix.py names for each route and action.
+    "DEFAULT_PERMISSION_CLASSES": ["coe.api.permissions.PolicyPermission"],
     "DEFAULT_PAGINATION_CLASS": "coe.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
@@ -13,11 +11,12 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from coe import policy
 from coe.choices import Role
 from coe.filtersets import FactoryFilterSet
 from coe.models import Membership
 from coe.pages import factory_panels
-from coe.scoping import is_coe_staff, visible_factories
+from coe.scoping import visible_factories
 from coe.signin import locked_attempts, lockout_expires_at, lockout_lift
 
 
@@ -30,10 +29,12 @@ def _factories_for(user):
     )
 
 
-@login_required
+@policy.page_rule()
 def factory_list(request):
     """The factories the user may see, filterable by kind, business unit and text."""
-    filterset = FactoryFilterSet(request.GET, queryset=_factories_for(request.user))
+    filterset = FactoryFilterSet(
+        request.GET, queryset=_factories_for(request.user), request=request
+    )
     page = Paginator(filterset.qs.order_by("business_unit", "name"), 50).get_page(
         request.GET.get("page")
     )
@@ -45,10 +46,14 @@ def factory_list(request):
     )
 
 
-@login_required
-def factory_detail(request, slug: str):
+def _factory_of_page(request, slug: str):
+    return get_object_or_404(_factories_for(request.user), slug=slug)
+
+
+@policy.page_rule(obj=_factory_of_page)
+def factory_detail(request, slug: str, obj):
     """One factory: who runs it, and every panel the apps contribute."""
-    factory = get_object_or_404(_factories_for(request.user), slug=slug)
+    factory = obj
     memberships = factory.memberships.select_related("user").order_by("role", "user__username")
     return render(
         request,
@@ -57,26 +62,21 @@ def factory_detail(request, slug: str):
             "factory": factory,
             "memberships": memberships,
             "panels": factory_panels(request, factory),
-            "can_edit": is_coe_staff(request.user),
         },
     )
 
 
-@login_required
+@policy.page_rule()
 def lockout_list(request):
     """CoE staff: the usernames and addresses locked out after failed sign-ins, to unlock."""
-    if not is_coe_staff(request.user):
-        raise PermissionDenied("Only CoE staff may see sign-in lockouts.")
     rows = [(a, lockout_expires_at(a)) for a in locked_attempts()[:500]]
     return render(request, "coe/lockouts.html", {"rows": rows})
 
 
-@login_required
 @require_POST
+@policy.page_rule()
 def lockout_unlock(request, pk: int):
     """CoE staff: lift one lockout (the username and address may sign in again)."""
-    if not is_coe_staff(request.user):
-        raise PermissionDenied("Only CoE staff may unlock sign-ins.")
     attempt = get_object_or_404(locked_attempts(), pk=pk)
     lockout_lift(attempt=attempt, by=request.user)
     messages.success(
@@ -116,7 +116,7 @@ def health(request):
         checks["worker"], worker_ok = _probe_worker()
         status = 200 if worker_ok else 503
     overall = "ok" if status == 200 else "degraded"
-    if not is_coe_staff(request.user):
+    if not policy.allowed(request.user, "coe.view_health_details"):
         return JsonResponse({"status": overall}, status=status)
     return JsonResponse({"status": overall, **checks}, status=status)
 

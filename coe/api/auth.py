@@ -13,7 +13,6 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from coe.api.permissions import IsCoEStaff
 from coe.signin import (
     attempts,
     locked_attempts,
@@ -121,7 +120,6 @@ class LockoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     """
 
     serializer_class = LockoutSerializer
-    permission_classes = [IsCoEStaff]
     filterset_class = None
     filter_backends: list = []
 

@@ -14,9 +14,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 
-from coe.api.permissions import IsCoEStaff
+from coe import policy
+from coe.api.permissions import ScopedMethodNotAllowed
 from coe.changelog import Origin
-from coe.scoping import is_coe_staff
 
 
 class LogEntrySerializer(serializers.ModelSerializer):
@@ -74,7 +74,7 @@ class LogEntrySerializer(serializers.ModelSerializer):
     def get_remote_addr(self, obj: LogEntry) -> str | None:
         """The client address, shown to CoE staff only (null for everyone else)."""
         request = self.context.get("request")
-        if request is None or not is_coe_staff(request.user):
+        if request is None or not policy.allowed(request.user, "coe.view_actor_address"):
             return None
         return obj.remote_addr
 
@@ -115,15 +115,17 @@ def log_entries():
     return LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-id")
 
 
-class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditLogViewSet(ScopedMethodNotAllowed, viewsets.ReadOnlyModelViewSet):
     """Every create, update and delete of a domain object: who, when, what changed."""
 
     serializer_class = LogEntrySerializer
-    permission_classes = [IsCoEStaff]
     filterset_class = LogEntryFilterSet
     ordering_fields = ["timestamp"]
 
     def get_queryset(self):
+        # The whole log is CoE staff's: for anyone else an entry is not there (404).
+        if not policy.allowed(self.request.user, "coe.view_audit_log"):
+            return LogEntry.objects.none()
         return log_entries()
 
 

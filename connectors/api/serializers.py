@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from coe.models import Factory
+from coe.api.fields import FactoryField
 from connectors import services
 from connectors.models import Connector, Device, DeviceSourceRecord, MetricSample, SyncRun
 from connectors.mqtt_host.selectors import host_summary
@@ -36,7 +36,7 @@ class MqttHostSerializer(serializers.Serializer):
 
 
 class ConnectorSerializer(serializers.ModelSerializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     factory_id = serializers.IntegerField(source="factory.id", read_only=True)
     credentials = serializers.JSONField(
         write_only=True, required=False, help_text="Write-only; {} clears, omit to keep."

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from coe.api.fields import FactoryField
 from coe.models import Factory
 from registry import request_services
 from registry.api.serializers import _raise
@@ -40,7 +41,7 @@ class TransitionSerializer(serializers.ModelSerializer):
 class ToolRequestSerializer(serializers.ModelSerializer):
     """A request; write ``tool`` (a registry slug) or ``proposed_tool``, never both."""
 
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()  # a factory the caller does not see is "does not exist" (400)
     requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
     tool = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False

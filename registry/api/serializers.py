@@ -10,8 +10,8 @@ from django.db import transaction
 from rest_framework import serializers
 
 from coe.api.dates import DateField
+from coe.api.fields import FactoryField, UserField
 from coe.choices import FactoryKind
-from coe.models import Factory
 from registry import services
 from registry.choices import Ring
 from registry.models import (
@@ -62,9 +62,7 @@ class ToolSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Other names (searchable, used by name resolution).",
     )
-    owner = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
-    )
+    owner = UserField(allow_null=True, required=False)
     ring_overrides = serializers.SerializerMethodField()
     ring_history = RingChangeSerializer(source="ring_changes", many=True, read_only=True)
     slug = serializers.SlugField(required=False)
@@ -147,12 +145,8 @@ class ProcessSerializer(serializers.ModelSerializer):
     capability = serializers.SlugRelatedField(
         slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
     )
-    owner = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
-    )
-    owner_factory = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Factory.objects.all(), allow_null=True, required=False
-    )
+    owner = UserField(allow_null=True, required=False)
+    owner_factory = FactoryField(allow_null=True, required=False)
     versions = ProcessVersionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -165,12 +159,12 @@ class ProcessSerializer(serializers.ModelSerializer):
 
 
 class ProcessAdoptInputSerializer(serializers.Serializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     version = serializers.CharField()
 
 
 class AdoptionSerializer(serializers.ModelSerializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     tool = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
     )
@@ -224,13 +218,9 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
     capability = serializers.SlugRelatedField(
         slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
     )
-    scope = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Factory.objects.all(), allow_null=True, required=False
-    )
+    scope = FactoryField(allow_null=True, required=False)
     tools = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Tool.objects.all())
-    factories = serializers.SlugRelatedField(
-        slug_field="slug", many=True, queryset=Factory.objects.all(), required=False
-    )
+    factories = FactoryField(many=True, required=False)
     suggested_standard = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
     )
@@ -260,14 +250,12 @@ class FindingActionSerializer(serializers.Serializer):
 
 class WaiverSerializer(serializers.Serializer):
     reason = serializers.CharField()
-    approver = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False
-    )
+    approver = UserField(required=False)
     expires_on = DateField()
 
 
 class ProcessAdoptionSerializer(serializers.ModelSerializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     process = serializers.SlugRelatedField(
         source="process_version.process", slug_field="slug", read_only=True
     )
