@@ -16,7 +16,7 @@ from connectors.facts import FinanceEntry
 from connectors.models import SyncRun
 from registry import services
 from registry.detection import duplicates_detect
-from registry.importers import import_adoptions, import_registry, read_table
+from registry.importers import import_adoptions, import_registry, read_file
 from registry.models import Adoption, DuplicateFinding, Tool
 from registry.tasks import detect_duplicates_task
 from tests.connectors.helpers import make_connector
@@ -171,7 +171,7 @@ def _registry_import_queries(tmp_path, n: int, start: int) -> tuple[int, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    frame = read_table(write(tmp_path, f"t{start}.csv", tools_csv(n, start)))
+    frame = read_file(write(tmp_path, f"t{start}.csv", tools_csv(n, start)))
     with CaptureQueriesContext(connection) as queries:
         import_registry(frame, detect=False)
     log = [q for q in queries.captured_queries if "auditlog_logentry" in q["sql"]]
@@ -196,7 +196,7 @@ def test_a_bulk_registry_import_logs_every_tool_in_a_constant_number_of_queries(
         assert large - small <= 12, (small, large)
     assert entries_for(Tool, action=0).count() == 407
     # Re-importing changed rows logs one update per changed tool, with the difference.
-    frame = read_table(write(tmp_path, "again.csv", tools_csv(400, 100, ring="hold")))
+    frame = read_file(write(tmp_path, "again.csv", tools_csv(400, 100, ring="hold")))
     import_registry(frame, detect=False)
     updates = entries_for(Tool, action=1)
     assert updates.count() == 400
@@ -209,14 +209,14 @@ def test_a_bulk_adoption_import_logs_each_created_and_changed_adoption(world, tm
         f"alpha-plant,Local {word(i)},,,{i + 1},100\n" for i in range(30)
     )
     csv += "alpha-plant,GitLab,,,5,500\n"
-    import_adoptions(read_table(write(tmp_path, "a.csv", csv)), detect=False)
+    import_adoptions(read_file(write(tmp_path, "a.csv", csv)), detect=False)
     created = entries_for(Adoption, action=0)
     assert created.count() == 31
     assert "Alpha Plant: GitLab" in {e.object_repr for e in created}
     assert {origin(e) for e in created} == {"system"}
     with change_context(origin=Origin.PAGE, actor=world.users["staff"]):
         import_adoptions(
-            read_table(write(tmp_path, "b.csv", csv.replace("5,500", "7,700"))), detect=False
+            read_file(write(tmp_path, "b.csv", csv.replace("5,500", "7,700"))), detect=False
         )
     changed = entries_for(Adoption, action=1, additional_data__origin="page")
     gitlab_entry = changed.get(object_repr="Alpha Plant: GitLab")
