@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "auditlog",
     "coe",
     "registry",
+    "tool_requests",
     "connectors",
     "assessments",
 ]
@@ -268,7 +269,7 @@ SPECTACULAR_SETTINGS = {
         "AdoptionStatusEnum": "registry.choices.AdoptionStatus",
         "FindingKindEnum": "registry.choices.FindingKind",
         "FindingStatusEnum": "registry.choices.FindingStatus",
-        "RequestStatusEnum": "registry.request_choices.RequestStatus",
+        "RequestStatusEnum": "tool_requests.choices.RequestStatus",
         "ConnectorKindEnum": "connectors.choices.ConnectorKind",
         "SyncStatusEnum": "connectors.choices.SyncStatus",
         "DeviceStatusEnum": "connectors.choices.DeviceStatus",

@@ -17,6 +17,8 @@ import connectors.api.urls
 import connectors.urls
 import registry.api.urls
 import registry.urls
+import tool_requests.api.urls
+import tool_requests.urls
 from coe import views as core_pages
 from coe.api.errors import api_not_found
 from coe.api.urls import router as core_router
@@ -25,6 +27,7 @@ api_router = DefaultRouter()
 for app_router in (
     core_router,
     registry.api.urls.router,
+    tool_requests.api.urls.router,
     connectors.api.urls.router,
     assessments.api.urls.router,
 ):
@@ -49,6 +52,7 @@ urlpatterns = [
     path("health/", core_pages.health, name="health"),
     path("", include(assessments.urls)),
     path("", include(registry.urls)),
+    path("", include(tool_requests.urls)),
     path("", include(connectors.urls)),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),

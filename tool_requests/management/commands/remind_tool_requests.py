@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from registry.request_notifications import send_overdue_reminders
+from tool_requests.notifications import send_overdue_reminders
 
 
 class Command(BaseCommand):

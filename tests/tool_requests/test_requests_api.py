@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from registry.api.request_views import ToolRequestViewSet
 from tests.api_mixins import APIViewTestCase
-from tests.registry.request_helpers import make_request, move, registry, registry_tool
+from tests.tool_requests.request_helpers import make_request, move, registry, registry_tool
+from tool_requests.api.views import ToolRequestViewSet
 
 LIST = "/api/tool-requests/"
 
@@ -109,7 +109,7 @@ def test_member_of_b_gets_404_on_actions_of_a(world):
 def test_filters_by_factory_status_requester_overdue_and_q(world):
     import datetime as dt
 
-    from registry.request_models import ToolRequest
+    from tool_requests.models import ToolRequest
 
     a = make_request(world)
     b = make_request(world, key="b", who="member_b", justification="Traces for the app")
@@ -131,7 +131,7 @@ def test_filters_by_factory_status_requester_overdue_and_q(world):
 
 
 def test_preview_returns_checks_without_storing(world):
-    from registry.request_models import ToolRequest
+    from tool_requests.models import ToolRequest
 
     registry(world)
     response = world.client("member_a").post(
@@ -186,7 +186,7 @@ def test_exception_filters_flag_expired_exceptions(world):
 
     from django.utils import timezone
 
-    from registry.request_models import ToolRequest
+    from tool_requests.models import ToolRequest
 
     nagios = registry_tool(world, "nagios")
     req = move(

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from registry.request_choices import CheckName, CheckResult
+from tool_requests.choices import CheckName, CheckResult
 
 # A proposed name this similar to a registry tool is worth a "did you mean …".
 NEAR_MATCH_THRESHOLD = 0.7

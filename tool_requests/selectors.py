@@ -7,8 +7,8 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from coe.choices import Role
 from coe.models import Membership
 from coe.scoping import is_coe_staff, owned_factory_ids, restrict
-from registry.request_choices import RequestStatus
-from registry.request_models import RequestComment, RequestTransition, ToolRequest
+from tool_requests.choices import RequestStatus
+from tool_requests.models import RequestComment, RequestTransition, ToolRequest
 
 
 def requests_visible(user) -> QuerySet[ToolRequest]:

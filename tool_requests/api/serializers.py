@@ -7,10 +7,10 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from coe.models import Factory
-from registry import request_services
 from registry.api.serializers import _raise
 from registry.models import Capability, Tool
-from registry.request_models import RequestComment, RequestTransition, ToolRequest
+from tool_requests import services as request_services
+from tool_requests.models import RequestComment, RequestTransition, ToolRequest
 
 
 class ProposedToolSerializer(serializers.Serializer):

@@ -8,16 +8,16 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from registry.request_checks import (
+from registry.services import tool_set_ring
+from tests.registry.builders import adoption
+from tests.tool_requests.request_helpers import registry
+from tool_requests.checks import (
     CheckInput,
     evaluate,
     policy_checks,
     qualifies_for_fast_track,
     review_threshold,
 )
-from registry.services import tool_set_ring
-from tests.registry.builders import adoption
-from tests.registry.request_helpers import registry
 
 
 def by_check(checks):

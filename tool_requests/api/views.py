@@ -11,18 +11,18 @@ from rest_framework.response import Response
 
 from coe.api.history import HistoryMixin
 from coe.models import Factory
-from registry import request_services
-from registry.api.request_serializers import (
+from registry.api.serializers import _raise
+from tool_requests import services as request_services
+from tool_requests.api.serializers import (
     ActionSerializer,
     CommentSerializer,
     PreviewResultSerializer,
     PreviewSerializer,
     ToolRequestSerializer,
 )
-from registry.api.serializers import _raise
-from registry.request_checks import fast_track_enabled, policy_checks, qualifies_for_fast_track
-from registry.request_filtersets import ToolRequestFilterSet
-from registry.request_selectors import requests_visible, with_details
+from tool_requests.checks import fast_track_enabled, policy_checks, qualifies_for_fast_track
+from tool_requests.filtersets import ToolRequestFilterSet
+from tool_requests.selectors import requests_visible, with_details
 
 
 class Conflict(APIException):

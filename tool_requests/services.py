@@ -36,16 +36,16 @@ from coe.scoping import factory_ids, is_business_owner, is_coe_staff
 from registry import services
 from registry.choices import AdoptionSource, Ring
 from registry.models import Capability, Tool
-from registry.request_checks import (
+from tool_requests.checks import (
     fast_track_enabled,
     is_blocked_by_ring,
     qualifies_for_fast_track,
     request_checks,
     setting_days,
 )
-from registry.request_choices import RequestAction, RequestStatus
-from registry.request_models import RequestComment, RequestTransition, ToolRequest
-from registry.request_notifications import notify_transition
+from tool_requests.choices import RequestAction, RequestStatus
+from tool_requests.models import RequestComment, RequestTransition, ToolRequest
+from tool_requests.notifications import notify_transition
 
 S = RequestStatus
 EDITABLE_FIELDS = (

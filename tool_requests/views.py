@@ -10,17 +10,16 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
 from django.views.decorators.http import require_POST
 
 from coe.scoping import factory_ids, is_coe_staff, visible_factories
-from registry import request_services
 from registry.models import Capability, Tool
-from registry.request_checks import is_blocked_by_ring, request_checks, setting_days
-from registry.request_choices import RequestStatus
-from registry.request_filtersets import ToolRequestFilterSet
-from registry.request_models import RequestComment
-from registry.request_selectors import (
+from tool_requests import services as request_services
+from tool_requests.checks import is_blocked_by_ring, request_checks, setting_days
+from tool_requests.choices import RequestStatus
+from tool_requests.filtersets import ToolRequestFilterSet
+from tool_requests.models import RequestComment
+from tool_requests.selectors import (
     approval_queue,
     comment_threads,
     requests_visible,
@@ -86,7 +85,7 @@ def request_list(request):
     page = Paginator(ordered, 50).get_page(request.GET.get("page"))
     return render(
         request,
-        "registry/requests/list.html",
+        "tool_requests/list.html",
         {
             "view": view,
             "views": VIEWS,
@@ -116,7 +115,7 @@ def request_create(request):
         except DjangoValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
-    return render(request, "registry/requests/form.html", {"form": form})
+    return render(request, "tool_requests/form.html", {"form": form})
 
 
 def _get_visible(request, pk: int):
@@ -133,7 +132,7 @@ def request_detail(request, pk: int):
         live_checks = request_checks(tool_request)
     return render(
         request,
-        "registry/requests/detail.html",
+        "tool_requests/detail.html",
         {
             "req": tool_request,
             "checks": live_checks,
@@ -203,11 +202,3 @@ def request_panel_context(request, factory) -> dict | None:
         "requests": rows,
         "can_request": request_services.can_request_for(request.user, factory),
     }
-
-
-urlpatterns = [
-    path("requests/new/", request_create, name="request-create"),
-    path("requests/<int:pk>/", request_detail, name="request-detail"),
-    path("requests/<int:pk>/comment/", request_comment, name="request-comment"),
-    path("requests/<int:pk>/<str:action>/", request_action, name="request-action"),
-]

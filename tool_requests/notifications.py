@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from coe.choices import COE_STAFF_GROUP, Role
-from registry.request_choices import RequestStatus
+from tool_requests.choices import RequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def send_overdue_reminders(*, today=None) -> int:
     returns how many mails were sent."""
     from django.utils import timezone
 
-    from registry.request_models import ToolRequest
+    from tool_requests.models import ToolRequest
 
     today = today or timezone.localdate()
     due = list(
