@@ -9,6 +9,7 @@ class CoeConfig(AppConfig):
         from auditlog.registry import auditlog
         from django.contrib.auth import get_user_model
 
+        import coe.policy  # noqa: F401  (registers the permission rules)
         from coe.models import Factory, Membership
 
         auditlog.register(Factory)

@@ -1,11 +1,58 @@
-"""Filters of the core models, shared by the API and the pages."""
+"""Filters of the core models, shared by the API and the pages, and the scoped related
+filter every app's filtersets use for factories.
+
+A related filter's choices are the objects the requesting user may see (a callable of
+the request), and a value outside them — foreign or unknown alike — matches nothing: the
+list comes back empty, never a 400 that would tell which slugs exist. Pages pass
+``request=request`` to their filtersets for the same scoping.
+"""
+
+from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
 
-from coe.choices import COE_STAFF_GROUP, FactoryKind, Role
+from coe.choices import FactoryKind, Role
 from coe.models import Factory, Membership
+from coe.scoping import coe_staff_condition, visible_factories
+
+# What an out-of-scope (or unknown) value cleans to: the filter then matches no row.
+NOTHING = object()
+
+
+class _LenientModelChoiceField(filter_fields.ModelChoiceField):
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            return NOTHING
+
+
+class ScopedModelChoiceFilter(filters.ModelChoiceFilter):
+    """A related filter over a queryset of the request; an unknown value matches nothing."""
+
+    field_class = _LenientModelChoiceField
+
+    def filter(self, qs, value):
+        if value is NOTHING:
+            return qs.none()
+        return super().filter(qs, value)
+
+
+def _factories_of(request):
+    return visible_factories(getattr(request, "user", None))
+
+
+def factory_filter(field_name: str, *, by: str = "slug", **kwargs) -> ScopedModelChoiceFilter:
+    """A filter on a factory reached through ``field_name``, by slug (or ``by="pk"``),
+    among the factories the requesting user may see."""
+    kwargs.setdefault("help_text", f"Factory {'slug' if by == 'slug' else 'id'}")
+    return ScopedModelChoiceFilter(
+        field_name=field_name, to_field_name=by, queryset=_factories_of, **kwargs
+    )
 
 
 class FactoryFilterSet(filters.FilterSet):
@@ -28,8 +75,8 @@ class FactoryFilterSet(filters.FilterSet):
 
 
 class MembershipFilterSet(filters.FilterSet):
-    factory = filters.CharFilter(field_name="factory__slug")
-    factory_id = filters.NumberFilter()
+    factory = factory_filter("factory")
+    factory_id = factory_filter("factory", by="pk")
     user = filters.CharFilter(field_name="user__username")
     user_id = filters.NumberFilter()
     role = filters.ChoiceFilter(choices=Role.choices)
@@ -41,8 +88,8 @@ class MembershipFilterSet(filters.FilterSet):
 
 class UserFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Username, name or e-mail contains")
-    factory = filters.CharFilter(field_name="memberships__factory__slug", distinct=True)
-    factory_id = filters.NumberFilter(field_name="memberships__factory_id", distinct=True)
+    factory = factory_filter("memberships__factory", distinct=True)
+    factory_id = factory_filter("memberships__factory", by="pk", distinct=True)
     role = filters.ChoiceFilter(choices=Role.choices, field_name="memberships__role", distinct=True)
     is_coe_staff = filters.BooleanFilter(method="filter_staff")
     is_active = filters.BooleanFilter()
@@ -60,5 +107,5 @@ class UserFilterSet(filters.FilterSet):
         )
 
     def filter_staff(self, queryset, name, value):
-        staff = Q(groups__name=COE_STAFF_GROUP) | Q(is_superuser=True)
+        staff = coe_staff_condition()
         return (queryset.filter(staff) if value else queryset.exclude(staff)).distinct()

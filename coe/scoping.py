@@ -33,6 +33,11 @@ def is_coe_staff(user) -> bool:
     return cached
 
 
+def coe_staff_condition(prefix: str = "") -> Q:
+    """The ``Q`` matching CoE staff (``prefix``: the path to the user, e.g. ``"user__"``)."""
+    return Q(**{f"{prefix}groups__name": COE_STAFF_GROUP}) | Q(**{f"{prefix}is_superuser": True})
+
+
 def factory_roles(user) -> dict[int, str]:
     """``{factory_id: role}`` of the user's memberships, cached on the user object."""
     if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
@@ -53,6 +58,36 @@ def factory_ids(user, roles: Iterable[str] | None = None) -> set[int]:
 def owned_factory_ids(user) -> set[int]:
     """Ids of the factories the user is a business owner of."""
     return factory_ids(user, [Role.BUSINESS_OWNER])
+
+
+def visible_users(user) -> QuerySet:
+    """The accounts the user may see: all for CoE staff, else their own."""
+    from django.contrib.auth import get_user_model
+
+    queryset = get_user_model().objects.all()
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    return queryset if is_coe_staff(user) else queryset.filter(pk=user.pk)
+
+
+def mark_coe_staff(users: Iterable) -> None:
+    """Cache ``is_coe_staff`` on each of ``users`` with one query for all of them."""
+    from django.contrib.auth import get_user_model
+
+    users = list(users)
+    staff_ids = set(
+        get_user_model()
+        .objects.filter(pk__in=[u.pk for u in users], groups__name=COE_STAFF_GROUP)
+        .values_list("pk", flat=True)
+    )
+    for user in users:
+        setattr(user, _STAFF_CACHE_ATTR, user.is_superuser or user.pk in staff_ids)
+
+
+def writable_factory_ids(user) -> set[int] | None:
+    """The factories whose data the user may push: ``None`` (any) for CoE staff, else
+    the factories they belong to."""
+    return None if is_coe_staff(user) else factory_ids(user)
 
 
 def visible_factories(user) -> QuerySet[Factory]:
@@ -86,6 +121,20 @@ def restrict_any(queryset: QuerySet, user, *factory_fields: str) -> QuerySet:
     for field in factory_fields:
         condition |= Q(**{f"{field}__in": ids})
     return queryset.filter(condition).distinct()
+
+
+def restrict_through(queryset: QuerySet, user, *factory_fields: str) -> QuerySet:
+    """Rows linked to a visible factory through any of ``factory_fields`` (many-to-many
+    paths included), each row once, without DISTINCT on the caller's query."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if is_coe_staff(user):
+        return queryset
+    ids = factory_ids(user)
+    condition = Q()
+    for field in factory_fields:
+        condition |= Q(**{f"{field}__in": ids})
+    return queryset.filter(pk__in=queryset.model.objects.filter(condition).values("pk"))
 
 
 def can_see_factory(user, factory: Factory | int) -> bool:

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auditlog",
+    "rules",
     "coe",
     "registry",
     "tool_requests",
@@ -110,6 +111,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # After authentication: the change log records who made each change (pages, admin, API).
     "auditlog.middleware.AuditlogMiddleware",
+]
+
+# The policy rules (coe/policy.py) answer every has_perm, object-level included; the
+# model backend keeps signing people in with passwords.
+AUTHENTICATION_BACKENDS = [
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "coe.urls"
@@ -229,10 +237,8 @@ REST_FRAMEWORK = {
         "coe.api.authentication.AuditedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated",
-        "coe.api.permissions.CoEStaffWritePermission",
-    ],
+    # One class: the policy rule coe/policy_matrix.py names for each route and action.
+    "DEFAULT_PERMISSION_CLASSES": ["coe.api.permissions.PolicyPermission"],
     "DEFAULT_PAGINATION_CLASS": "coe.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
-from coe.scoping import factory_ids, is_coe_staff
+from coe.scoping import restrict_through
 from registry.models import Adoption, DuplicateFinding, Tool, ToolAlias
 from registry.resolution import Resolver, ToolEntry
 
@@ -42,14 +42,7 @@ def adoptions_visible(user) -> QuerySet[Adoption]:
 def findings_visible(user) -> QuerySet[DuplicateFinding]:
     """Findings scoped to one of the user's factories, or portfolio-wide findings that
     involve one of them (a member sees the fragmentation their factory takes part in)."""
-    queryset = DuplicateFinding.objects.all()
-    if user is None or not user.is_authenticated:
-        return queryset.none()
-    if is_coe_staff(user):
-        return queryset
-    ids = factory_ids(user)
-    inside = DuplicateFinding.objects.filter(Q(scope_id__in=ids) | Q(factories__in=ids))
-    return queryset.filter(pk__in=inside.values("pk"))
+    return restrict_through(DuplicateFinding.objects.all(), user, "scope", "factories")
 
 
 def unresolved_names(adoptions: QuerySet[Adoption], *, with_candidates: bool = True) -> list[dict]:

@@ -1,37 +1,61 @@
-"""The API's default write rule: CoE staff change things, everyone else reads what they see.
+"""The API's one permission class: it asks the rule ``coe/policy_matrix.py`` names for the
+route and action.
 
-Reads are scoped by each viewset's ``get_queryset()`` through ``coe.scoping`` (an object
-outside the user's factories is a 404, never a 403). A viewset opens writes to other
-roles by defining ``can_create(request)`` and/or ``can_change(request, obj)``.
+Order of answers, the same on every route: 401 for an anonymous caller; on a detail
+route, the object is looked up among the rows the caller may see first (404 outside
+them, whether the id exists or not), then the rule is asked with that object (403); on
+any other route the rule is asked without an object (may the caller do this in some
+factory?). A view that creates an object in a factory asks again with that factory once
+the payload is valid (``check_object_permissions(request, factory)``).
 """
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from __future__ import annotations
 
-from coe.scoping import is_coe_staff
+from rest_framework.permissions import BasePermission
+
+from coe import policy
+from coe.policy_matrix import API, rule_for
+
+# Routes that no policy row covers are CoE staff's (and fail tests/coe/test_policy_matrix.py).
+FALLBACK_RULE = "coe.view_audit_log"
 
 
-class CoEStaffWritePermission(BasePermission):
-    message = "Only CoE staff may make this change."
+def route_key(request, view) -> str:
+    """The row of ``API`` for this view: the router basename or the URL name."""
+    basename = getattr(view, "basename", None)
+    if basename:
+        return basename
+    match = getattr(request, "resolver_match", None)
+    return match.url_name if match is not None else ""
+
+
+def route_rule(request, view) -> str:
+    """The rule guarding this request's action on this route."""
+    action = getattr(view, "action", None)
+    if action == "metadata":  # OPTIONS: describing the route is as open as listing it
+        action = "list" if "list" in API.get(route_key(request, view), {}) else "retrieve"
+    return rule_for(API, route_key(request, view), action, request.method) or FALLBACK_RULE
+
+
+def _is_object_route(view) -> bool:
+    """A route naming an object in its URL (a detail route, ``factories/{slug}/kpis/``);
+    such a view checks the rule on the object it finds (``get_object()`` does)."""
+    return bool(set(getattr(view, "kwargs", None) or {}) - {"format"})
+
+
+class PolicyPermission(BasePermission):
+    """Every API view's permission: the policy rule of its route and action."""
+
+    message = "You may not do this."
 
     def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS or is_coe_staff(request.user):
-            return True
-        if getattr(view, "detail", False):
-            return True  # decided per object, after the scoped lookup (404 before 403)
-        hook = getattr(view, "can_create", None)
-        return bool(hook and hook(request))
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if getattr(view, "action", "") is None and getattr(view, "basename", None):
+            return True  # a method the viewset does not offer: 404 or 405 follows
+        if _is_object_route(view):
+            return True  # decided on the object, after the scoped lookup (404 before 403)
+        return policy.allowed(request.user, route_rule(request, view))
 
     def has_object_permission(self, request, view, obj) -> bool:
-        if request.method in SAFE_METHODS or is_coe_staff(request.user):
-            return True
-        hook = getattr(view, "can_change", None)
-        return bool(hook and hook(request, obj))
-
-
-class IsCoEStaff(BasePermission):
-    """Only CoE staff, for reading too (e.g. the whole change log)."""
-
-    message = "Only CoE staff may see this."
-
-    def has_permission(self, request, view) -> bool:
-        return is_coe_staff(request.user)
+        return policy.allowed(request.user, route_rule(request, view), obj)

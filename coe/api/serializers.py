@@ -3,6 +3,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from coe.api.fields import FactoryField, UserField
 from coe.choices import Role
 from coe.models import Factory, Membership
 from coe.scoping import is_coe_staff
@@ -55,8 +56,8 @@ class FactorySerializer(serializers.ModelSerializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    user = UserField()
+    factory = FactoryField()
 
     class Meta:
         model = Membership

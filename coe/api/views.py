@@ -1,4 +1,3 @@
-from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
@@ -7,12 +6,10 @@ from rest_framework.response import Response
 
 from coe.api.history import HistoryMixin
 from coe.api.serializers import FactorySerializer, MembershipSerializer, UserSerializer
-from coe.choices import COE_STAFF_GROUP, Role
+from coe.choices import Role
 from coe.filtersets import FactoryFilterSet, MembershipFilterSet, UserFilterSet
 from coe.models import Membership
-from coe.scoping import is_coe_staff, restrict, visible_factories
-
-User = get_user_model()
+from coe.scoping import mark_coe_staff, restrict, visible_factories, visible_users
 
 
 class FactoryViewSet(HistoryMixin, viewsets.ModelViewSet):
@@ -49,23 +46,17 @@ class UserViewSet(HistoryMixin, viewsets.ModelViewSet):
     ordering_fields = ["username", "date_joined"]
 
     def get_queryset(self):
-        user = self.request.user
-        queryset = User.objects.order_by("username").prefetch_related(
-            Prefetch("memberships", queryset=Membership.objects.select_related("factory")),
+        return (
+            visible_users(self.request.user)
+            .order_by("username")
+            .prefetch_related(
+                Prefetch("memberships", queryset=Membership.objects.select_related("factory")),
+            )
         )
-        if not is_coe_staff(user):
-            return queryset.filter(pk=user.pk)
-        return queryset
 
     def list(self, request, *args, **kwargs):
-        # Staff membership of every listed user in one query (no query per row).
-        staff_ids = set(
-            User.objects.filter(groups__name=COE_STAFF_GROUP).values_list("pk", flat=True)
-        )
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        for user in page:
-            user._coe_is_staff = user.is_superuser or user.pk in staff_ids
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        mark_coe_staff(page)  # one query for the page, not one per row
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(responses=UserSerializer)

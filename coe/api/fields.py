@@ -1,0 +1,54 @@
+"""Related fields whose choices are the objects the requesting user may see.
+
+A write naming an object outside the caller's scope gets the same 400 ("… does not
+exist") as one naming an unknown object: the answer never tells which slugs exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from coe.scoping import visible_factories, visible_users
+
+
+class ScopedSlugRelatedField(serializers.SlugRelatedField):
+    """A ``SlugRelatedField`` over ``scope(user)`` for the request's user."""
+
+    def __init__(self, scope: Callable[..., QuerySet], **kwargs):
+        self.scope = scope
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        request = self.context.get("request")
+        return self.scope(getattr(request, "user", None))
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A ``PrimaryKeyRelatedField`` over ``scope(user)`` for the request's user."""
+
+    def __init__(self, scope: Callable[..., QuerySet], **kwargs):
+        self.scope = scope
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        request = self.context.get("request")
+        return self.scope(getattr(request, "user", None))
+
+
+class FactoryField(ScopedSlugRelatedField):
+    """A factory, by slug, among those the requesting user may see."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "slug")
+        super().__init__(visible_factories, **kwargs)
+
+
+class UserField(ScopedSlugRelatedField):
+    """A user, by username, among those the requesting user may see."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "username")
+        super().__init__(visible_users, **kwargs)

@@ -1,0 +1,241 @@
+"""Who may do what: every permission decision of the service, as named ``rules``.
+
+One rule per action, ``<app>.<verb>_<thing>`` (``registry.change_tool``,
+``tool_requests.approve_owner_step``), composed from a few predicates over
+``coe.scoping`` (which stays the one place that knows memberships and staff):
+
+- ``is_coe_staff``: members of the ``coe_staff`` group and superusers;
+- ``is_member_of``: any role in the object's factory;
+- ``is_owner_of``: business owner of the object's factory.
+
+A rule is checked with ``user.has_perm(name, obj)`` (the ``rules`` authentication backend),
+``rules.test_rule(name, user, obj)``, or ``{% has_perm name user obj %}`` in templates.
+``obj`` is the object acted on, or the factory an object is being created in, or ``None``
+for a check that comes before any object (may this user create one *somewhere*?): then
+``is_member_of`` / ``is_owner_of`` ask whether the user holds that role in *any* factory.
+
+The API, the pages, the admin and the templates all ask these rules; which rule guards
+which route is the table in ``coe/policy_matrix.py``. Reads are also scoped by
+``coe.scoping`` in every queryset, so an object outside the user's factories is a 404
+before any rule is asked.
+"""
+
+from __future__ import annotations
+
+import rules
+from django.db.models import Model
+
+from coe import scoping
+from coe.choices import Role
+from coe.models import Factory, Membership
+
+
+def factory_id_of(obj) -> int | None:
+    """The id of the factory ``obj`` belongs to (``None`` when it belongs to none).
+
+    ``obj`` may be a ``Factory``, a factory id, or any model reaching a factory through
+    ``factory`` (adoptions, memberships, assessments, requests…) or ``connector`` (runs).
+    """
+    if obj is None:
+        return None
+    if isinstance(obj, Factory):
+        return obj.pk
+    if isinstance(obj, int):
+        return obj
+    if hasattr(obj, "factory_id"):
+        return obj.factory_id
+    connector = getattr(obj, "connector", None)
+    if isinstance(connector, Model):
+        return factory_id_of(connector)
+    return None
+
+
+# --- predicates ---------------------------------------------------------------------------
+
+
+@rules.predicate
+def is_signed_in(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+@rules.predicate
+def is_coe_staff(user) -> bool:
+    return scoping.is_coe_staff(user)
+
+
+@rules.predicate
+def is_member_of(user, obj) -> bool:
+    """Any role in the object's factory; with no object, in any factory."""
+    if obj is None:
+        return bool(scoping.factory_ids(user))
+    return factory_id_of(obj) in scoping.factory_ids(user)
+
+
+@rules.predicate
+def is_owner_of(user, obj) -> bool:
+    """Business owner of the object's factory; with no object, of any factory."""
+    if obj is None:
+        return bool(scoping.owned_factory_ids(user))
+    return factory_id_of(obj) in scoping.owned_factory_ids(user)
+
+
+@rules.predicate
+def no_object(user, obj) -> bool:
+    """Asked before any object (a list): what the list holds is decided by the scoping."""
+    return obj is None
+
+
+@rules.predicate
+def is_self(user, obj) -> bool:
+    """The object is the user (their own account)."""
+    return obj is None or getattr(obj, "pk", None) == user.pk
+
+
+@rules.predicate
+def is_requester(user, obj) -> bool:
+    """The user raised the request (with no object: anyone may be a requester)."""
+    return obj is None or obj.requester_id == user.pk
+
+
+@rules.predicate
+def is_owner_approver(user, obj) -> bool:
+    """The user took the request's owner step."""
+    return obj is not None and obj.owner_approver_id == user.pk
+
+
+@rules.predicate
+def is_draft(user, obj) -> bool:
+    return obj is None or obj.status == "draft"
+
+
+@rules.predicate
+def has_no_other_owner(user, obj) -> bool:
+    """The request's factory has no business owner other than its requester, so nobody
+    but CoE staff could take the owner step (a factory without owners, or a request
+    raised by the factory's only owner)."""
+    if obj is None:
+        return True
+    return not (
+        Membership.objects.filter(factory_id=obj.factory_id, role=Role.BUSINESS_OWNER)
+        .exclude(user_id=obj.requester_id)
+        .exists()
+    )
+
+
+signed_in = is_signed_in
+staff = is_signed_in & is_coe_staff
+member = is_signed_in & (is_coe_staff | is_member_of)
+owner = is_signed_in & (is_coe_staff | is_owner_of)
+# Reading: any list (its rows are scoped), and an object of one's own factories.
+viewer = is_signed_in & (is_coe_staff | no_object | is_member_of)
+
+
+# --- rules, per app and action -----------------------------------------------------------
+
+RULES: dict[str, rules.Predicate] = {
+    # core: factories, memberships, users, the change log
+    "coe.view_factory": viewer,
+    "coe.add_factory": staff,
+    "coe.change_factory": staff,
+    "coe.delete_factory": staff,
+    "coe.view_membership": viewer,
+    "coe.manage_membership": staff,
+    "coe.view_user": is_signed_in & (is_coe_staff | is_self),
+    "coe.manage_user": staff,
+    "coe.view_audit_log": staff,
+    "coe.view_api_root": signed_in,
+    "coe.view_actor_address": staff,
+    # registry: the shared catalogue is read by everyone signed in, curated by CoE staff
+    "registry.view_capability": signed_in,
+    "registry.change_capability": staff,
+    "registry.view_tool": signed_in,
+    "registry.change_tool": staff,
+    "registry.view_process": signed_in,
+    "registry.change_process": staff,
+    "registry.view_processadoption": viewer,
+    "registry.change_processadoption": staff,
+    # adoptions: a factory's business owners keep their own factory's list
+    "registry.view_adoption": viewer,
+    "registry.add_adoption": owner,
+    "registry.change_adoption": owner,
+    "registry.map_name": staff,
+    "registry.import_registry": staff,
+    "registry.import_adoptions": owner,
+    # duplicate findings: seen by the factories involved, acted on by CoE staff
+    "registry.view_finding": viewer,
+    "registry.change_finding": staff,
+    "registry.act_on_finding": staff,
+    "registry.detect_duplicates": staff,
+    # tool requests (the workflow service asks the step rules)
+    "tool_requests.view_request": viewer,
+    "tool_requests.add_request": member,
+    "tool_requests.change_request": is_signed_in
+    & (is_requester | ((is_coe_staff | is_owner_of) & is_draft)),
+    "tool_requests.withdraw_request": is_signed_in & is_requester,
+    "tool_requests.approve_owner_step": is_signed_in
+    & ~is_requester
+    & (is_owner_of | (is_coe_staff & has_no_other_owner)),
+    "tool_requests.approve_coe_step": staff & ~is_requester & ~is_owner_approver,
+    "tool_requests.provision_request": staff,
+    # connectors: CoE staff configure and sync; members push their factory's data
+    "connectors.view_connector": viewer,
+    "connectors.change_connector": staff,
+    "connectors.sync_connector": staff,
+    "connectors.view_syncrun": viewer,
+    "connectors.view_device": viewer,
+    "connectors.view_metric": viewer,
+    "connectors.upload_data": member,
+    # assessments: CoE staff audit; the factory reads its results
+    "assessments.view_maturitymodel": signed_in,
+    "assessments.view_assessment": viewer,
+    "assessments.change_assessment": staff,
+    "assessments.finalize_assessment": staff,
+    "assessments.view_scorecard": viewer,
+    "assessments.view_kpis": viewer,
+    "assessments.view_portfolio": signed_in,
+}
+
+
+def _register() -> None:
+    for name, predicate in RULES.items():
+        rules.set_perm(name, predicate)
+    # The admin asks add/change/delete/view_<model> for every registered model: anything
+    # not named above is CoE staff's to see and change there.
+    for name in ("add", "change", "delete", "view"):
+        for model in ADMIN_MODELS:
+            perm = f"{model.split('.')[0]}.{name}_{model.split('.')[1]}"
+            if not rules.perm_exists(perm):
+                rules.set_perm(perm, staff)
+
+
+# Models the admin shows (``app.model``); their admin permissions are CoE staff's.
+ADMIN_MODELS: tuple[str, ...] = (
+    "coe.factory",
+    "coe.membership",
+    "registry.capability",
+    "registry.tool",
+    "registry.toolalias",
+    "registry.toolringoverride",
+    "registry.ringchange",
+    "registry.process",
+    "registry.processversion",
+    "registry.processadoption",
+    "registry.adoption",
+    "registry.duplicatefinding",
+    "registry.toolrequest",
+    "connectors.connector",
+    "connectors.syncrun",
+    "connectors.device",
+    "connectors.devicesourcerecord",
+    "connectors.metricsample",
+    "assessments.maturitymodel",
+    "assessments.assessment",
+    "assessments.answer",
+)
+
+_register()
+
+
+def allowed(user, name: str, obj=None) -> bool:
+    """Whether ``user`` may take action ``name`` on ``obj`` (see the module docstring)."""
+    return rules.test_perm(name, user, obj)

@@ -1,0 +1,269 @@
+"""The permission table: which rule of ``coe/policy.py`` guards each route, and who each
+rule lets through.
+
+The code reads it (``coe.api.permissions.PolicyPermission`` for the API,
+``coe.policy_pages.page_rule`` for the pages); ``manage.py permissions_doc`` renders it as
+``docs/permissions.md``; ``tests/coe/test_policy_matrix.py`` walks every route of the URL
+resolver against it for every persona. A route without a row fails that test; at run
+time it is CoE staff's only.
+
+Personas: ``member`` (a member of factory A), ``owner`` (a business owner of factory A),
+``other_owner`` (a business owner of factory B only), ``staff`` (CoE staff) and
+``anonymous``. "On an object" means an object of factory A (for tool requests: one raised
+by the member); "without an object" is the check before any object exists (a list, a
+create, an upload: may the persona do this in *some* factory?).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PERSONAS = ("anonymous", "member", "owner", "other_owner", "staff")
+SIGNED_IN = frozenset({"member", "owner", "other_owner", "staff"})
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may take an action: on factory A's object, and without an object."""
+
+    on_object: frozenset[str]
+    without_object: frozenset[str]
+
+
+def _access(on_object: set[str], without_object: set[str] | None = None) -> Access:
+    return Access(
+        frozenset(on_object),
+        frozenset(on_object if without_object is None else without_object),
+    )
+
+
+EVERYONE = _access(set(SIGNED_IN))
+VIEWERS = _access({"member", "owner", "staff"}, set(SIGNED_IN))
+MEMBERS = _access({"member", "owner", "staff"}, set(SIGNED_IN))
+OWNERS = _access({"owner", "staff"}, {"owner", "other_owner", "staff"})
+STAFF = _access({"staff"})
+
+# rule → who it lets through (the role × action matrix).
+ROLE_MATRIX: dict[str, Access] = {
+    "coe.view_api_root": EVERYONE,
+    "coe.view_factory": VIEWERS,
+    "coe.add_factory": STAFF,
+    "coe.change_factory": STAFF,
+    "coe.delete_factory": STAFF,
+    "coe.view_membership": VIEWERS,
+    "coe.manage_membership": STAFF,
+    # on an object: the member's own account (nobody else's but CoE staff's)
+    "coe.view_user": _access({"member", "staff"}, set(SIGNED_IN)),
+    "coe.manage_user": STAFF,
+    "coe.view_audit_log": STAFF,
+    "coe.view_actor_address": STAFF,
+    "registry.view_capability": EVERYONE,
+    "registry.change_capability": STAFF,
+    "registry.view_tool": EVERYONE,
+    "registry.change_tool": STAFF,
+    "registry.view_process": EVERYONE,
+    "registry.change_process": STAFF,
+    "registry.view_processadoption": VIEWERS,
+    "registry.change_processadoption": STAFF,
+    "registry.view_adoption": VIEWERS,
+    "registry.add_adoption": OWNERS,
+    "registry.change_adoption": OWNERS,
+    "registry.map_name": STAFF,
+    "registry.import_registry": STAFF,
+    "registry.import_adoptions": OWNERS,
+    "registry.view_finding": VIEWERS,
+    "registry.change_finding": STAFF,
+    "registry.act_on_finding": STAFF,
+    "registry.detect_duplicates": STAFF,
+    # on an object: a request raised by the member of factory A (a draft, for changes)
+    "tool_requests.view_request": VIEWERS,
+    "tool_requests.add_request": MEMBERS,
+    "tool_requests.change_request": _access({"member", "owner", "staff"}, set(SIGNED_IN)),
+    "tool_requests.withdraw_request": _access({"member"}, set(SIGNED_IN)),
+    "tool_requests.approve_owner_step": _access({"owner"}, set()),
+    "tool_requests.approve_coe_step": _access({"staff"}, set()),
+    "tool_requests.provision_request": STAFF,
+    "connectors.view_connector": VIEWERS,
+    "connectors.change_connector": STAFF,
+    "connectors.sync_connector": STAFF,
+    "connectors.view_syncrun": VIEWERS,
+    "connectors.view_device": VIEWERS,
+    "connectors.view_metric": VIEWERS,
+    "connectors.upload_data": MEMBERS,
+    "assessments.view_maturitymodel": EVERYONE,
+    "assessments.view_assessment": VIEWERS,
+    "assessments.change_assessment": STAFF,
+    "assessments.finalize_assessment": STAFF,
+    "assessments.view_scorecard": VIEWERS,
+    "assessments.view_kpis": VIEWERS,
+    "assessments.view_portfolio": EVERYONE,
+}
+
+# A route's rules: {action: rule} where the action is a viewset action (list, retrieve,
+# create, update — partial_update included —, destroy, or an @action's name) or, for a
+# plain view, the HTTP method in lower case. A rule may differ per method of one action:
+# {"answers": {"get": …, "post": …}}.
+RouteRules = dict[str, "str | dict[str, str]"]
+
+
+def _crud(view: str, change: str, *, add: str | None = None, delete: str | None = None) -> dict:
+    return {
+        "list": view,
+        "retrieve": view,
+        "history": view,
+        "create": add or change,
+        "update": change,
+        "destroy": delete or change,
+    }
+
+
+def _read(view: str) -> dict:
+    return {"list": view, "retrieve": view}
+
+
+# API routes, by router basename (viewsets) or URL name (plain views), under /api/.
+API: dict[str, RouteRules] = {
+    "api-root": {"get": "coe.view_api_root"},
+    "factory": _crud(
+        "coe.view_factory",
+        "coe.change_factory",
+        add="coe.add_factory",
+        delete="coe.delete_factory",
+    ),
+    "membership": _crud("coe.view_membership", "coe.manage_membership"),
+    "user": {**_crud("coe.view_user", "coe.manage_user"), "me": "coe.view_user"},
+    "logentry": _read("coe.view_audit_log"),
+    "capability": _crud("registry.view_capability", "registry.change_capability"),
+    "tool": {
+        **_crud("registry.view_tool", "registry.change_tool"),
+        "set_ring": "registry.change_tool",
+    },
+    "process": {
+        **_crud("registry.view_process", "registry.change_process"),
+        "versions": "registry.change_process",
+    },
+    "process-adoption": _crud("registry.view_processadoption", "registry.change_processadoption"),
+    "adoption": {
+        **_crud("registry.view_adoption", "registry.change_adoption", add="registry.add_adoption"),
+        "unresolved": "registry.view_adoption",
+        "map_name": "registry.map_name",
+    },
+    "duplicate": {
+        **_crud("registry.view_finding", "registry.change_finding"),
+        "acknowledge": "registry.act_on_finding",
+        "consolidate": "registry.act_on_finding",
+        "resolve": "registry.act_on_finding",
+        "reopen": "registry.act_on_finding",
+        "waive": "registry.act_on_finding",
+        "detect": "registry.detect_duplicates",
+    },
+    # The workflow service decides each step (tool_requests.approve_owner_step, …); the
+    # route lets through whoever sees the request.
+    "tool-request": {
+        **_crud(
+            "tool_requests.view_request",
+            "tool_requests.change_request",
+            add="tool_requests.add_request",
+        ),
+        "preview": "tool_requests.add_request",
+        "submit": "tool_requests.view_request",
+        "approve": "tool_requests.view_request",
+        "reject": "tool_requests.view_request",
+        "withdraw": "tool_requests.view_request",
+        "provision": "tool_requests.view_request",
+        "comments": "tool_requests.view_request",
+    },
+    "connector": {
+        **_crud("connectors.view_connector", "connectors.change_connector"),
+        "sync": "connectors.sync_connector",
+    },
+    "sync-run": _read("connectors.view_syncrun"),
+    "device": _read("connectors.view_device"),
+    "metric": _read("connectors.view_metric"),
+    "maturitymodel": _read("assessments.view_maturitymodel"),
+    "assessment": {
+        **_crud("assessments.view_assessment", "assessments.change_assessment"),
+        "answers": {"get": "assessments.view_assessment", "post": "assessments.change_assessment"},
+        "signals": {"get": "assessments.view_assessment", "post": "assessments.change_assessment"},
+        "score": "assessments.view_assessment",
+        "start": "assessments.change_assessment",
+        "submit": "assessments.change_assessment",
+        "reopen": "assessments.change_assessment",
+        "evidence": "assessments.change_assessment",
+        "finalize": "assessments.finalize_assessment",
+    },
+    "import-registry": {"post": "registry.import_registry"},
+    "import-adoptions": {"post": "registry.import_adoptions"},
+    "ingest-metrics": {"post": "connectors.upload_data"},
+    "ingest-counters": {"post": "connectors.upload_data"},
+    "ingest-finance": {"post": "connectors.upload_data"},
+    "ingest-devices": {"post": "connectors.upload_data"},
+    "factory-scorecard": {"get": "assessments.view_scorecard"},
+    "factory-kpis": {"get": "assessments.view_kpis"},
+    "factory-roi": {"get": "assessments.view_kpis"},
+    "factory-flow": {"get": "assessments.view_kpis"},
+}
+
+# Pages, by URL name: {method: rule}.
+PAGES: dict[str, dict[str, str]] = {
+    "portfolio": {"get": "assessments.view_portfolio"},
+    "factory-list": {"get": "coe.view_factory"},
+    "factory-detail": {"get": "coe.view_factory"},
+    "assessment-list": {
+        "get": "assessments.view_assessment",
+        "post": "assessments.change_assessment",
+    },
+    "assessment-detail": {
+        "get": "assessments.view_assessment",
+        "post": "assessments.change_assessment",
+    },
+    "assessment-report": {"get": "assessments.view_assessment"},
+    "assessment-correct": {"post": "assessments.change_assessment"},
+    "evidence-file": {"get": "assessments.view_assessment"},
+    "scorecard": {"get": "assessments.view_scorecard"},
+    "factory-kpis-csv": {"get": "assessments.view_kpis"},
+    "factory-roi-csv": {"get": "assessments.view_kpis"},
+    "tool-list": {"get": "registry.view_tool"},
+    "tool-detail": {"get": "registry.view_tool"},
+    "tool-set-ring": {"post": "registry.change_tool"},
+    "tech-radar": {"get": "registry.view_tool"},
+    "process-list": {"get": "registry.view_process"},
+    "duplicate-list": {"get": "registry.view_finding"},
+    "duplicate-action": {"post": "registry.act_on_finding"},
+    "registry-unresolved": {"get": "registry.view_adoption", "post": "registry.map_name"},
+    "registry-import": {"get": "registry.import_registry", "post": "registry.import_registry"},
+    "registry-export": {"get": "registry.view_tool"},
+    "request-list": {"get": "tool_requests.view_request"},
+    "request-create": {"get": "tool_requests.add_request", "post": "tool_requests.add_request"},
+    "request-detail": {"get": "tool_requests.view_request"},
+    "request-comment": {"post": "tool_requests.view_request"},
+    "request-action": {"post": "tool_requests.view_request"},
+    "connector-list": {"get": "connectors.view_connector"},
+    "connector-detail": {"get": "connectors.view_connector"},
+    "connector-sync": {"post": "connectors.sync_connector"},
+    "device-list": {"get": "connectors.view_device"},
+    "device-detail": {"get": "connectors.view_device"},
+    "fact-upload": {"get": "connectors.upload_data", "post": "connectors.upload_data"},
+}
+
+# Routes the policy does not guard: signing in and out, the health check, the API schema
+# and docs (their access is a sign-in setting), the admin (Django's own staff flag, then
+# the same rules through the rules backend).
+OPEN_ROUTES: frozenset[str] = frozenset(
+    {"login", "logout", "health", "auth-token", "schema", "docs"}
+)
+
+
+def rule_for(table: dict, key: str, action: str | None, method: str) -> str | None:
+    """The rule guarding ``action`` (or ``method``) of route ``key``; ``None`` if none."""
+    route = table.get(key)
+    if route is None:
+        return None
+    if action == "partial_update":
+        action = "update"
+    entry = route.get(action) if action else None
+    if entry is None:
+        entry = route.get(method.lower())
+    if isinstance(entry, dict):
+        entry = entry.get(method.lower())
+    return entry
