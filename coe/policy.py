@@ -171,6 +171,7 @@ RULES: dict[str, rules.Predicate] = {
     "tool_requests.add_request": member,
     "tool_requests.change_request": is_signed_in
     & (is_requester | ((is_coe_staff | is_owner_of) & is_draft)),
+    "tool_requests.submit_request": is_signed_in & is_requester,
     "tool_requests.withdraw_request": is_signed_in & is_requester,
     "tool_requests.approve_owner_step": is_signed_in
     & ~is_requester
@@ -222,7 +223,7 @@ ADMIN_MODELS: tuple[str, ...] = (
     "registry.processadoption",
     "registry.adoption",
     "registry.duplicatefinding",
-    "registry.toolrequest",
+    "tool_requests.toolrequest",
     "connectors.connector",
     "connectors.syncrun",
     "connectors.device",

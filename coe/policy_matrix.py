@@ -79,6 +79,7 @@ ROLE_MATRIX: dict[str, Access] = {
     "tool_requests.view_request": VIEWERS,
     "tool_requests.add_request": MEMBERS,
     "tool_requests.change_request": _access({"member", "owner", "staff"}, set(SIGNED_IN)),
+    "tool_requests.submit_request": _access({"member"}, set(SIGNED_IN)),
     "tool_requests.withdraw_request": _access({"member"}, set(SIGNED_IN)),
     "tool_requests.approve_owner_step": _access({"owner"}, set()),
     "tool_requests.approve_coe_step": _access({"staff"}, set()),

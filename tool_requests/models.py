@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from coe.models import Factory
 from registry.models import Adoption, Capability, Tool
-from tool_requests.choices import RequestStatus
+from tool_requests.choices import Capacity, RequestStatus
 
 
 class ToolRequestQuerySet(models.QuerySet):
@@ -160,11 +160,19 @@ class ToolRequest(models.Model):
 
 
 class RequestTransition(models.Model):
-    """One move of a request between statuses: who, when, from, to and why."""
+    """One move of a request between statuses: who, in which capacity, when, from, to and
+    why."""
 
     request = models.ForeignKey(ToolRequest, on_delete=models.CASCADE, related_name="transitions")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    capacity = models.CharField(
+        max_length=20,
+        choices=Capacity.choices,
+        blank=True,
+        help_text="The role the actor took the step in (a CoE staff member may stand in for "
+        "a business owner).",
     )
     action = models.CharField(max_length=20)
     from_status = models.CharField(max_length=20, choices=RequestStatus.choices, blank=True)

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from coe.scoping import factory_ids, is_coe_staff, visible_factories
+from coe.scoping import visible_factories
 from registry.models import Capability, Tool
 from tool_requests import services as request_services
 from tool_requests.checks import is_blocked_by_ring, request_checks, setting_days
@@ -60,9 +60,8 @@ class ToolRequestForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The factories the user may ask for: their own (all of them for CoE staff).
         factories = visible_factories(user)
-        if not is_coe_staff(user):
-            factories = factories.filter(pk__in=factory_ids(user))
         self.fields["factory"].queryset = factories.order_by("name")
         if factories.count() == 1:
             self.fields["factory"].initial = factories.first()
