@@ -5,6 +5,7 @@ from django_filters import rest_framework as filters
 
 from assessments.choices import AssessmentStatus, Gating, Stage
 from assessments.models import Assessment, MaturityModel
+from coe.filtersets import factory_filter
 
 
 class MaturityModelFilterSet(filters.FilterSet):
@@ -23,8 +24,8 @@ class MaturityModelFilterSet(filters.FilterSet):
 
 class AssessmentFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Factory name or slug, or notes contain")
-    factory = filters.CharFilter(field_name="factory__slug")
-    factory_id = filters.NumberFilter()
+    factory = factory_filter("factory")
+    factory_id = factory_filter("factory", by="pk")
     model = filters.CharFilter(field_name="model__key", help_text="Model key")
     model_id = filters.NumberFilter()
     status = filters.MultipleChoiceFilter(choices=AssessmentStatus.choices)

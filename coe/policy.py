@@ -29,25 +29,34 @@ from coe import scoping
 from coe.choices import Role
 from coe.models import Factory, Membership
 
+# Attributes through which an object reaches the factory it belongs to.
+_PARENTS = ("connector", "assessment", "answer")
 
-def factory_id_of(obj) -> int | None:
-    """The id of the factory ``obj`` belongs to (``None`` when it belongs to none).
 
-    ``obj`` may be a ``Factory``, a factory id, or any model reaching a factory through
-    ``factory`` (adoptions, memberships, assessments, requests…) or ``connector`` (runs).
+def factory_ids_of(obj) -> set[int]:
+    """The ids of the factories ``obj`` belongs to (empty when it belongs to none).
+
+    ``obj`` may be a ``Factory``, a factory id, a model with a ``factory`` (adoptions,
+    memberships, assessments, requests…), a duplicate finding (its scope and the
+    factories it involves), or a model reaching one through a connector (runs), an
+    assessment or an answer (evidence files).
     """
     if obj is None:
-        return None
+        return set()
     if isinstance(obj, Factory):
-        return obj.pk
+        return {obj.pk}
     if isinstance(obj, int):
-        return obj
+        return {obj}
     if hasattr(obj, "factory_id"):
-        return obj.factory_id
-    connector = getattr(obj, "connector", None)
-    if isinstance(connector, Model):
-        return factory_id_of(connector)
-    return None
+        return {obj.factory_id}
+    if hasattr(obj, "scope_id") and hasattr(obj, "factories"):
+        ids = {f.pk for f in obj.factories.all()}
+        return ids | {obj.scope_id} if obj.scope_id else ids
+    for parent in _PARENTS:
+        value = getattr(obj, parent, None)
+        if isinstance(value, Model):
+            return factory_ids_of(value)
+    return set()
 
 
 # --- predicates ---------------------------------------------------------------------------
@@ -68,7 +77,7 @@ def is_member_of(user, obj) -> bool:
     """Any role in the object's factory; with no object, in any factory."""
     if obj is None:
         return bool(scoping.factory_ids(user))
-    return factory_id_of(obj) in scoping.factory_ids(user)
+    return bool(factory_ids_of(obj) & scoping.factory_ids(user))
 
 
 @rules.predicate
@@ -76,7 +85,7 @@ def is_owner_of(user, obj) -> bool:
     """Business owner of the object's factory; with no object, of any factory."""
     if obj is None:
         return bool(scoping.owned_factory_ids(user))
-    return factory_id_of(obj) in scoping.owned_factory_ids(user)
+    return bool(factory_ids_of(obj) & scoping.owned_factory_ids(user))
 
 
 @rules.predicate
@@ -238,5 +247,11 @@ _register()
 
 
 def allowed(user, name: str, obj=None) -> bool:
-    """Whether ``user`` may take action ``name`` on ``obj`` (see the module docstring)."""
-    return rules.test_perm(name, user, obj)
+    """Whether ``user`` may take action ``name`` on ``obj`` (see the module docstring).
+
+    Asks the rule itself, not ``user.has_perm``: Django answers ``has_perm`` with yes for
+    every superuser before any backend, which would skip rules such as "nobody approves
+    their own request". An unknown rule name is an error, not a quiet no."""
+    if not rules.perm_exists(name):
+        raise KeyError(f"no policy rule named {name!r}")
+    return rules.has_perm(name, user, obj)

@@ -255,6 +255,26 @@ OPEN_ROUTES: frozenset[str] = frozenset(
 )
 
 
+_WHO = {
+    "member": "members of the factory",
+    "owner": "business owners of the factory",
+    "staff": "CoE staff",
+}
+
+
+def who_may(rule: str) -> str:
+    """Who a rule lets through, in words (for a 403's message)."""
+    access = ROLE_MATRIX.get(rule)
+    if access is None:
+        return "CoE staff"
+    people = [_WHO[p] for p in ("member", "owner", "staff") if p in access.on_object]
+    if "member" in access.on_object:
+        people = [p for p in people if p != _WHO["owner"]]
+    if access.on_object >= SIGNED_IN:
+        return "everyone signed in"
+    return " and ".join(people) or "nobody"
+
+
 def rule_for(table: dict, key: str, action: str | None, method: str) -> str | None:
     """The rule guarding ``action`` (or ``method``) of route ``key``; ``None`` if none."""
     route = table.get(key)

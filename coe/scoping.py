@@ -84,10 +84,10 @@ def mark_coe_staff(users: Iterable) -> None:
         setattr(user, _STAFF_CACHE_ATTR, user.is_superuser or user.pk in staff_ids)
 
 
-def writable_factory_ids(user) -> set[int] | None:
-    """The factories whose data the user may push: ``None`` (any) for CoE staff, else
-    the factories they belong to."""
-    return None if is_coe_staff(user) else factory_ids(user)
+def writable_factory_ids(user, roles: Iterable[str] | None = None) -> set[int] | None:
+    """The factories an import by the user may write: ``None`` (any) for CoE staff, else
+    the factories they hold one of ``roles`` in (any role by default)."""
+    return None if is_coe_staff(user) else factory_ids(user, roles)
 
 
 def visible_factories(user) -> QuerySet[Factory]:

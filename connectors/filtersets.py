@@ -3,14 +3,15 @@
 from django.db.models import Q
 from django_filters import rest_framework as filters
 
+from coe.filtersets import factory_filter
 from connectors.choices import ConnectorKind, DeviceStatus, SyncStatus, SyncTrigger
 from connectors.models import Connector, Device, MetricSample, SyncRun
 
 
 class ConnectorFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Name contains")
-    factory = filters.CharFilter(field_name="factory__slug")
-    factory_id = filters.NumberFilter()
+    factory = factory_filter("factory")
+    factory_id = factory_filter("factory", by="pk")
     kind = filters.ChoiceFilter(choices=ConnectorKind.choices)
     enabled = filters.BooleanFilter()
 
@@ -25,8 +26,8 @@ class ConnectorFilterSet(filters.FilterSet):
 class SyncRunFilterSet(filters.FilterSet):
     connector = filters.NumberFilter(field_name="connector_id")
     connector_id = filters.NumberFilter()
-    factory = filters.CharFilter(field_name="connector__factory__slug")
-    factory_id = filters.NumberFilter(field_name="connector__factory_id")
+    factory = factory_filter("connector__factory")
+    factory_id = factory_filter("connector__factory", by="pk")
     status = filters.ChoiceFilter(choices=SyncStatus.choices)
     trigger = filters.ChoiceFilter(choices=SyncTrigger.choices)
     q = filters.CharFilter(field_name="connector__name", lookup_expr="icontains")
@@ -38,8 +39,8 @@ class SyncRunFilterSet(filters.FilterSet):
 
 class DeviceFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Serial, name, MAC, vendor or model contains")
-    factory = filters.CharFilter(field_name="factory__slug")
-    factory_id = filters.NumberFilter()
+    factory = factory_filter("factory")
+    factory_id = factory_filter("factory", by="pk")
     vendor = filters.CharFilter(field_name="manufacturer", lookup_expr="iexact")
     manufacturer = filters.CharFilter(lookup_expr="iexact")
     model = filters.CharFilter(lookup_expr="iexact")
@@ -66,8 +67,8 @@ class DeviceFilterSet(filters.FilterSet):
 
 
 class MetricSampleFilterSet(filters.FilterSet):
-    factory = filters.CharFilter(field_name="factory__slug")
-    factory_id = filters.NumberFilter()
+    factory = factory_filter("factory")
+    factory_id = factory_filter("factory", by="pk")
     metric = filters.CharFilter()
     source = filters.CharFilter()
     line = filters.CharFilter()

@@ -4,6 +4,7 @@ from django.db.models import Q
 from django_filters import rest_framework as filters
 
 from coe.choices import FactoryKind
+from coe.filtersets import factory_filter
 from registry.choices import (
     AdoptionSource,
     AdoptionStatus,
@@ -43,8 +44,8 @@ class ToolFilterSet(filters.FilterSet):
     vendor = filters.CharFilter(lookup_expr="iexact")
     capability = filters.CharFilter(field_name="capabilities__slug", distinct=True)
     capability_id = filters.NumberFilter(field_name="capabilities__id", distinct=True)
-    factory = filters.CharFilter(field_name="adoptions__factory__slug", distinct=True)
-    factory_id = filters.NumberFilter(field_name="adoptions__factory_id", distinct=True)
+    factory = factory_filter("adoptions__factory", distinct=True)
+    factory_id = factory_filter("adoptions__factory", by="pk", distinct=True)
     owner = filters.CharFilter(field_name="owner__username")
     owner_id = filters.NumberFilter()
 
@@ -64,10 +65,10 @@ class ProcessFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Name or description contains")
     capability = filters.CharFilter(field_name="capability__slug")
     capability_id = filters.NumberFilter()
-    owner_factory = filters.CharFilter(field_name="owner_factory__slug")
-    owner_factory_id = filters.NumberFilter()
-    factory = filters.CharFilter(field_name="versions__adoptions__factory__slug", distinct=True)
-    factory_id = filters.NumberFilter(field_name="versions__adoptions__factory_id", distinct=True)
+    owner_factory = factory_filter("owner_factory")
+    owner_factory_id = factory_filter("owner_factory", by="pk")
+    factory = factory_filter("versions__adoptions__factory", distinct=True)
+    factory_id = factory_filter("versions__adoptions__factory", by="pk", distinct=True)
 
     class Meta:
         model = Process
@@ -79,8 +80,8 @@ class ProcessFilterSet(filters.FilterSet):
 
 class AdoptionFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Declared or tool name contains")
-    factory = filters.CharFilter(field_name="factory__slug")
-    factory_id = filters.NumberFilter()
+    factory = factory_filter("factory")
+    factory_id = factory_filter("factory", by="pk")
     tool = filters.CharFilter(field_name="tool__slug")
     tool_id = filters.NumberFilter()
     capability = filters.CharFilter(field_name="tool__capabilities__slug", distinct=True)
@@ -103,10 +104,10 @@ class DuplicateFindingFilterSet(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=FindingStatus.choices)
     capability = filters.CharFilter(field_name="capability__slug")
     capability_id = filters.NumberFilter()
-    scope = filters.CharFilter(field_name="scope__slug")
-    scope_id = filters.NumberFilter()
-    factory = filters.CharFilter(field_name="factories__slug", distinct=True)
-    factory_id = filters.NumberFilter(field_name="factories__id", distinct=True)
+    scope = factory_filter("scope")
+    scope_id = factory_filter("scope", by="pk")
+    factory = factory_filter("factories", distinct=True)
+    factory_id = factory_filter("factories", by="pk", distinct=True)
     tool = filters.CharFilter(field_name="tools__slug", distinct=True)
     tool_id = filters.NumberFilter(field_name="tools__id", distinct=True)
     min_cost = filters.NumberFilter(field_name="annual_cost_at_stake", lookup_expr="gte")
@@ -122,8 +123,8 @@ class DuplicateFindingFilterSet(filters.FilterSet):
 
 
 class ProcessAdoptionFilterSet(filters.FilterSet):
-    factory = filters.CharFilter(field_name="factory__slug")
-    factory_id = filters.NumberFilter()
+    factory = factory_filter("factory")
+    factory_id = factory_filter("factory", by="pk")
     process = filters.CharFilter(field_name="process_version__process__slug")
     process_id = filters.NumberFilter(field_name="process_version__process_id")
     version = filters.CharFilter(field_name="process_version__version")

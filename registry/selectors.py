@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from coe.scoping import restrict_through
 from registry.models import Adoption, DuplicateFinding, Tool, ToolAlias

@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -92,10 +91,13 @@ RANGE_PARAMETERS = [
 
 
 class FactoryKPIBase(APIView):
-    permission_classes = [IsAuthenticated]
+    """A factory's figures: the factory among those the caller sees (else 404), then the
+    route's rule on it."""
 
     def factory(self, request, slug: str):
-        return get_object_or_404(visible_factories(request.user), slug=slug)
+        factory = get_object_or_404(visible_factories(request.user), slug=slug)
+        self.check_object_permissions(request, factory)
+        return factory
 
     def range(self, request) -> kpi_selectors.KPIRange:
         params = request.query_params

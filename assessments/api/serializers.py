@@ -7,8 +7,8 @@ from rest_framework import serializers
 
 from assessments.choices import STAGE_NAMES
 from assessments.models import Answer, Assessment, EvidenceFile, MaturityModel, SignalReading
-from assessments.selectors import progress
-from coe.models import Factory
+from assessments.selectors import assessments_for, progress
+from coe.api.fields import FactoryField, ScopedPrimaryKeyRelatedField, UserField
 
 User = get_user_model()
 
@@ -61,7 +61,7 @@ class MaturityModelSerializer(serializers.ModelSerializer):
 
 
 class AssessmentSerializer(serializers.ModelSerializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     factory_id = serializers.IntegerField(read_only=True)
     model = serializers.PrimaryKeyRelatedField(
         queryset=MaturityModel.objects.all(),
@@ -70,8 +70,12 @@ class AssessmentSerializer(serializers.ModelSerializer):
     )
     model_key = serializers.CharField(source="model.key", read_only=True)
     model_version = serializers.IntegerField(source="model.version", read_only=True)
-    assessor = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
+    assessor = UserField(required=False, allow_null=True)
+    corrects = ScopedPrimaryKeyRelatedField(
+        assessments_for,
+        required=False,
+        allow_null=True,
+        help_text="The final assessment this one corrects.",
     )
     stage_name = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()

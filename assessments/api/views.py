@@ -10,7 +10,6 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -40,7 +39,6 @@ class MaturityModelViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = MaturityModelSerializer
     filterset_class = MaturityModelFilterSet
-    permission_classes = [IsAuthenticated]
     ordering_fields = ["key", "version", "created_at"]
 
     def get_queryset(self):
@@ -214,13 +212,12 @@ class AssessmentViewSet(HistoryMixin, viewsets.ModelViewSet):
 class FactoryScorecardView(APIView):
     """``/api/factories/{slug}/scorecard/``: the latest final assessment's stored result."""
 
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         responses={200: ScorecardSerializer, 404: OpenApiResponse(description="Not found")}
     )
     def get(self, request, slug: str):
         factory = get_object_or_404(visible_factories(request.user), slug=slug)
+        self.check_object_permissions(request, factory)
         latest = latest_final(factory)
         if latest is None or not latest.result:
             return Response(

@@ -10,6 +10,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 
 from coe import policy
+from coe.api.permissions import ScopedMethodNotAllowed
 
 
 class LogEntrySerializer(serializers.ModelSerializer):
@@ -71,7 +72,7 @@ def log_entries():
     return LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-id")
 
 
-class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditLogViewSet(ScopedMethodNotAllowed, viewsets.ReadOnlyModelViewSet):
     """Every create, update and delete of a domain object: who, when, what changed."""
 
     serializer_class = LogEntrySerializer

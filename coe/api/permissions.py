@@ -14,7 +14,7 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from coe import policy
-from coe.policy_matrix import API, rule_for
+from coe.policy_matrix import API, rule_for, who_may
 
 # Routes that no policy row covers are CoE staff's (and fail tests/coe/test_policy_matrix.py).
 FALLBACK_RULE = "coe.view_audit_log"
@@ -55,7 +55,27 @@ class PolicyPermission(BasePermission):
             return True  # a method the viewset does not offer: 404 or 405 follows
         if _is_object_route(view):
             return True  # decided on the object, after the scoped lookup (404 before 403)
-        return policy.allowed(request.user, route_rule(request, view))
+        return self._ask(request, view, None)
 
     def has_object_permission(self, request, view, obj) -> bool:
-        return policy.allowed(request.user, route_rule(request, view), obj)
+        return self._ask(request, view, obj)
+
+    def _ask(self, request, view, obj) -> bool:
+        rule = route_rule(request, view)
+        if policy.allowed(request.user, rule, obj):
+            return True
+        self.message = f"Only {who_may(rule)} may do this ({rule})."
+        return False
+
+
+class ScopedMethodNotAllowed:
+    """A viewset mixin: a method the route does not offer answers 405 for the rows the
+    caller sees and 404 outside them (as a read would), never telling an id exists."""
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        from django.shortcuts import get_object_or_404
+
+        key = self.lookup_url_kwarg or self.lookup_field
+        if key in kwargs:
+            get_object_or_404(self.get_queryset(), **{self.lookup_field: kwargs[key]})
+        return super().http_method_not_allowed(request, *args, **kwargs)

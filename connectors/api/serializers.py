@@ -9,13 +9,13 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from coe.models import Factory
+from coe.api.fields import FactoryField
 from connectors import services
 from connectors.models import Connector, Device, DeviceSourceRecord, MetricSample, SyncRun
 
 
 class ConnectorSerializer(serializers.ModelSerializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     factory_id = serializers.IntegerField(source="factory.id", read_only=True)
     credentials = serializers.JSONField(
         write_only=True, required=False, help_text="Write-only; {} clears, omit to keep."

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from coe.api.history import HistoryMixin
+from coe.api.permissions import ScopedMethodNotAllowed
 from coe.scoping import restrict
 from connectors import selectors
 from connectors.api.serializers import (
@@ -58,20 +58,7 @@ class ConnectorViewSet(HistoryMixin, viewsets.ModelViewSet):
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ReadOnlyScoped:
-    """Writes to a read-only endpoint: 405 for rows the user sees, 404 outside (as reads)."""
-
-    def can_create(self, request) -> bool:
-        return True  # no create handler: the method-not-allowed answer follows
-
-    def http_method_not_allowed(self, request, *args, **kwargs):
-        key = self.lookup_url_kwarg or self.lookup_field
-        if key in kwargs:  # 404 outside the user's factories, before saying 405
-            get_object_or_404(self.get_queryset(), **{self.lookup_field: kwargs[key]})
-        return super().http_method_not_allowed(request, *args, **kwargs)
-
-
-class SyncRunViewSet(ReadOnlyScoped, viewsets.ReadOnlyModelViewSet):
+class SyncRunViewSet(ScopedMethodNotAllowed, viewsets.ReadOnlyModelViewSet):
     """Every sync: status, counts, row-level errors, timings."""
 
     serializer_class = SyncRunSerializer
@@ -82,7 +69,7 @@ class SyncRunViewSet(ReadOnlyScoped, viewsets.ReadOnlyModelViewSet):
         return selectors.sync_runs_for(self.request.user).order_by("-queued_at", "-id")
 
 
-class DeviceViewSet(ReadOnlyScoped, viewsets.ReadOnlyModelViewSet):
+class DeviceViewSet(ScopedMethodNotAllowed, viewsets.ReadOnlyModelViewSet):
     """The reconciled device inventory with what each source said."""
 
     serializer_class = DeviceSerializer
@@ -103,7 +90,10 @@ class DeviceViewSet(ReadOnlyScoped, viewsets.ReadOnlyModelViewSet):
 
 
 class MetricSampleViewSet(
-    ReadOnlyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ScopedMethodNotAllowed,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Landed metric samples (read-only here; imports and connectors write them)."""
 

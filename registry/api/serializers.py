@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework import serializers
 
+from coe.api.fields import FactoryField, UserField
 from coe.choices import FactoryKind
-from coe.models import Factory
 from registry import services
 from registry.choices import Ring
 from registry.models import (
@@ -61,9 +61,7 @@ class ToolSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Other names (searchable, used by name resolution).",
     )
-    owner = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
-    )
+    owner = UserField(allow_null=True, required=False)
     ring_overrides = serializers.SerializerMethodField()
     ring_history = RingChangeSerializer(source="ring_changes", many=True, read_only=True)
     slug = serializers.SlugField(required=False)
@@ -146,12 +144,8 @@ class ProcessSerializer(serializers.ModelSerializer):
     capability = serializers.SlugRelatedField(
         slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
     )
-    owner = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
-    )
-    owner_factory = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Factory.objects.all(), allow_null=True, required=False
-    )
+    owner = UserField(allow_null=True, required=False)
+    owner_factory = FactoryField(allow_null=True, required=False)
     versions = ProcessVersionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -164,12 +158,12 @@ class ProcessSerializer(serializers.ModelSerializer):
 
 
 class ProcessAdoptInputSerializer(serializers.Serializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     version = serializers.CharField()
 
 
 class AdoptionSerializer(serializers.ModelSerializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     tool = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
     )
@@ -223,13 +217,9 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
     capability = serializers.SlugRelatedField(
         slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
     )
-    scope = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Factory.objects.all(), allow_null=True, required=False
-    )
+    scope = FactoryField(allow_null=True, required=False)
     tools = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Tool.objects.all())
-    factories = serializers.SlugRelatedField(
-        slug_field="slug", many=True, queryset=Factory.objects.all(), required=False
-    )
+    factories = FactoryField(many=True, required=False)
     suggested_standard = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
     )
@@ -259,14 +249,12 @@ class FindingActionSerializer(serializers.Serializer):
 
 class WaiverSerializer(serializers.Serializer):
     reason = serializers.CharField()
-    approver = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False
-    )
+    approver = UserField(required=False)
     expires_on = serializers.DateField()
 
 
 class ProcessAdoptionSerializer(serializers.ModelSerializer):
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     process = serializers.SlugRelatedField(
         source="process_version.process", slug_field="slug", read_only=True
     )

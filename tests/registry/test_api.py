@@ -10,6 +10,7 @@ from django.utils import timezone
 from registry.api import views
 from registry.models import Adoption, DuplicateFinding, Process, ProcessAdoption, ProcessVersion
 from tests.api_mixins import EVERYONE, APIViewTestCase
+from tests.factories import MembershipFactory
 from tests.registry.builders import adoption, capability, tool
 
 
@@ -177,10 +178,30 @@ def test_adoption_shows_declared_name_and_resolved_tool_or_null(world):
 
 
 def test_owner_cannot_create_adoptions_for_another_factory(world):
+    """A factory the owner does not see is answered as an unknown one: 400, not 403."""
+    client = world.client("owner_a")
+    foreign = client.post(
+        reverse("api:adoption-list"), {"factory": "beta-app", "declared_name": "x"}
+    )
+    unknown = client.post(
+        reverse("api:adoption-list"), {"factory": "no-such", "declared_name": "x"}
+    )
+    assert foreign.status_code == unknown.status_code == 400
+    assert "does not exist" in foreign.json()["factory"][0]
+    assert (
+        foreign.json()["factory"][0].replace("beta-app", "no-such") == unknown.json()["factory"][0]
+    )
+    assert not Adoption.objects.filter(declared_name="x").exists()
+
+
+def test_owner_who_is_a_member_elsewhere_cannot_add_adoptions_there(world):
+    """Seeing a factory is not owning it: the create rule is asked with the factory."""
+    MembershipFactory(user=world.users["owner_a"], factory=world.factory_b)
     response = world.client("owner_a").post(
         reverse("api:adoption-list"), {"factory": "beta-app", "declared_name": "x"}
     )
     assert response.status_code == 403
+    assert "business owners" in response.json()["detail"]
 
 
 def test_unresolved_queue_and_mapping_resolves_every_same_name_adoption(world):
