@@ -136,9 +136,9 @@ def actor_problem(step: Step, tool_request: ToolRequest, user) -> str:
             "Only a business owner of the factory gives the first approval (CoE staff when "
             "the factory has no other business owner than the requester)."
         )
-    if step.rule == _COE and policy.is_owner_approver(user, tool_request):
-        return "The CoE approval needs a second person, not the owner approver."
-    return "Only CoE staff give this step."
+    if not policy.is_coe_staff(user):
+        return "Only CoE staff give this step."
+    return "The CoE approval needs a second person, not the owner approver."
 
 
 def step_capacity(step: Step, tool_request: ToolRequest, user) -> str:

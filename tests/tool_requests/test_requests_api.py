@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from tests.api_mixins import APIViewTestCase
+from tests.conftest import PERSONAS
 from tests.tool_requests.request_helpers import make_request, move, registry, registry_tool
 from tool_requests.api.views import ToolRequestViewSet
 
@@ -35,6 +36,24 @@ class TestToolRequestAPI(APIViewTestCase):
 
     def update_payload(self, world, obj):
         return {"justification": "Changed: we need traces.", "seats": 7}
+
+    @pytest.mark.parametrize("persona", PERSONAS)
+    def test_create_is_allowed_only_to_writers(self, world, persona):
+        """member_b may raise requests, but not for factory A: A's slug is answered as an
+        unknown one would be (400 "does not exist"), never 403."""
+        response = world.client(persona).post(
+            self.list_url(), self.create_payload(world), format="json"
+        )
+        expected = {"anonymous": 401, "member_b": 400}.get(persona, 201)
+        assert response.status_code == expected, (persona, response.content)
+        if persona == "member_b":
+            unknown = world.client(persona).post(
+                self.list_url(), {**self.create_payload(world), "factory": "nowhere"}, format="json"
+            )
+            assert unknown.status_code == 400
+            assert unknown.json()["factory"] == [
+                response.json()["factory"][0].replace("alpha-plant", "nowhere")
+            ]
 
 
 def test_a_request_shows_the_contract_fields(world):
@@ -80,13 +99,15 @@ def test_a_proposed_tool_without_capability_is_a_400_with_a_message(world):
 
 
 def test_member_of_b_cannot_create_for_a(world):
+    """Factory A is answered to member_b as an unknown factory is (400 "does not exist")."""
     registry(world)
     response = world.client("member_b").post(
         LIST,
         {"factory": "alpha-plant", "tool": "datadog", "justification": "x"},
         format="json",
     )
-    assert response.status_code == 403
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["factory"][0]
 
 
 def test_actions_return_the_request_and_409_on_a_wrong_status(world):
@@ -146,12 +167,13 @@ def test_preview_returns_checks_without_storing(world):
     assert not ToolRequest.objects.exists()
 
 
-def test_preview_for_another_factory_is_forbidden(world):
+def test_preview_for_another_factory_is_refused_as_unknown(world):
     registry(world)
     response = world.client("member_b").post(
         f"{LIST}preview/", {"factory": "alpha-plant", "tool": "grafana"}, format="json"
     )
-    assert response.status_code == 403
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["factory"][0]
 
 
 def test_comments_thread_and_stay_inside_the_factory(world):

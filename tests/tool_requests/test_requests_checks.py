@@ -123,7 +123,10 @@ def test_a_new_tool_gets_did_you_mean_from_the_resolver(world):
     )
     assert near["ring"]["result"] == "warn" and "not in the registry" in near["ring"]["message"]
     exact = by_check(policy_checks(factory=world.factory_a, proposed_name="grafana labs grafana"))
-    assert "already in the registry as Grafana" in exact["near_match"]["message"]
+    assert exact["near_match"]["message"] == (
+        "grafana labs grafana is Grafana in the registry (adopt ring for manufacturing "
+        "factories): the request is checked, approved and provisioned as Grafana."
+    )
     none = by_check(policy_checks(factory=world.factory_a, proposed_name="Quxotic Widgetizer"))
     assert none["near_match"]["result"] == "pass"
 
@@ -150,6 +153,5 @@ def test_did_you_mean_sees_a_tool_added_after_the_last_preview(world):
     assert first["near_match"]["result"] == "pass"
     tool("Zabbix", caps=[reg["cap"]], ring="trial")
     again = by_check(policy_checks(factory=world.factory_a, proposed_name="Zabix"))
-    assert again["near_match"]["message"] == (
-        "Did you mean Zabbix (trial ring)? It is already in the registry."
-    )
+    assert again["near_match"]["message"].startswith("Zabix is Zabbix in the registry (trial")
+    assert again["ring"]["message"].startswith("Zabbix is on the trial ring")

@@ -172,7 +172,7 @@ class CommentSerializer(serializers.ModelSerializer):
     parent = ScopedPrimaryKeyRelatedField(
         lambda user: RequestComment.objects.filter(request__in=requests_visible(user)),
         allow_null=True,
-        required=False
+        required=False,
     )
 
     class Meta:

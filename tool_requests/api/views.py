@@ -119,7 +119,7 @@ class ToolRequestViewSet(HistoryMixin, viewsets.ModelViewSet):
     @action(detail=False, methods=["post"])
     def preview(self, request):
         """The policy checks of a request being typed (nothing is stored)."""
-        data = PreviewSerializer(data=request.data)
+        data = PreviewSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         factory = fields["factory"]
@@ -142,7 +142,7 @@ class ToolRequestViewSet(HistoryMixin, viewsets.ModelViewSet):
         """The comment threads of the request; POST ``{body, parent?}`` adds one."""
         tool_request = self.get_object()
         if request.method == "POST":
-            data = CommentSerializer(data=request.data)
+            data = CommentSerializer(data=request.data, context=self.get_serializer_context())
             data.is_valid(raise_exception=True)
             comment = self._call(
                 request_services.request_comment_add,
