@@ -21,7 +21,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 
-from coe.choices import COE_STAFF_GROUP, Role
+from coe.choices import Role
+from coe.scoping import coe_staff_condition
 from tool_requests.choices import RequestStatus
 
 logger = logging.getLogger(__name__)
@@ -49,11 +50,7 @@ def _owners(tool_request):
 
 
 def _coe_staff():
-    return (
-        get_user_model()
-        .objects.filter(Q(groups__name=COE_STAFF_GROUP) | Q(is_superuser=True), is_active=True)
-        .distinct()
-    )
+    return get_user_model().objects.filter(coe_staff_condition(), is_active=True).distinct()
 
 
 def recipients(tool_request, *, from_status: str, to_status: str, actor=None) -> list[str]:

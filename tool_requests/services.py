@@ -136,7 +136,7 @@ def actor_problem(step: Step, tool_request: ToolRequest, user) -> str:
             "Only a business owner of the factory gives the first approval (CoE staff when "
             "the factory has no other business owner than the requester)."
         )
-    if not policy.is_coe_staff(user):
+    if not policy.allowed(user, "tool_requests.provision_request", tool_request):
         return "Only CoE staff give this step."
     return "The CoE approval needs a second person, not the owner approver."
 

@@ -226,6 +226,19 @@ def test_a_sole_owners_request_is_approved_by_two_different_coe_staff(world):
     ]
 
 
+def test_the_approval_queues_follow_the_sole_owner_rule(world):
+    from tool_requests.selectors import approval_queue
+
+    owner, staff, staff2 = world.users["owner_a"], world.users["staff"], second_staff()
+    req = move(make_request(world, who="owner_a"), ("submit", owner))
+    assert req not in approval_queue(owner)
+    assert req in approval_queue(staff) and req in approval_queue(staff2)
+    req = move(req, ("approve", staff))
+    assert req not in approval_queue(staff) and req in approval_queue(staff2)
+    members = move(make_request(world), ("submit", world.users["member_a"]))
+    assert members in approval_queue(owner) and members not in approval_queue(staff)
+
+
 def test_a_factory_with_another_owner_keeps_the_owner_step_with_owners(world):
     other = MembershipFactory(
         user=UserFactory(username="owner_a2"), factory=world.factory_a, role=Role.BUSINESS_OWNER
