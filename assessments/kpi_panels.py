@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 
 from assessments import kpi_charts, kpi_selectors
 from assessments.kpis import KPIInputError
+from coe import policy
 from coe.choices import FactoryKind
-from coe.scoping import can_see_factory, visible_factories
 
 PANEL_SPAN_DAYS = 365
 
@@ -22,7 +20,7 @@ def _range() -> kpi_selectors.KPIRange:
 
 def kpi_panel_context(request, factory) -> dict | None:
     """OEE (manufacturing) or DORA (software) by month over the last year, with a chart."""
-    if not can_see_factory(request.user, factory):
+    if not policy.allowed(request.user, "assessments.view_kpis", factory):
         return None
     rng = _range()
     if factory.kind == FactoryKind.MANUFACTURING:
@@ -48,7 +46,7 @@ def kpi_panel_context(request, factory) -> dict | None:
 
 def roi_panel_context(request, factory) -> dict | None:
     """Cumulative invested vs benefits with the payback month (hidden without finance data)."""
-    if not can_see_factory(request.user, factory):
+    if not policy.allowed(request.user, "assessments.view_kpis", factory):
         return None
     try:
         result = kpi_selectors.roi_for_factory(factory)
@@ -74,10 +72,10 @@ def _csv(name: str, header: list[str], rows: list[dict]) -> HttpResponse:
     return response
 
 
-@login_required
-def kpis_csv(request, slug: str):
+@policy.page_rule(obj=policy.visible_factory)
+def kpis_csv(request, slug: str, obj):
     """The KPI panel's data: OEE rows (manufacturing) or DORA rows (software)."""
-    factory = get_object_or_404(visible_factories(request.user), slug=slug)
+    factory = obj
     rng = _range()
     if factory.kind == FactoryKind.MANUFACTURING:
         rows = kpi_selectors.oee_for_factory(factory, rng)
@@ -88,10 +86,10 @@ def kpis_csv(request, slug: str):
     return _csv(f"{factory.slug}-kpis.csv", header, rows)
 
 
-@login_required
-def roi_csv(request, slug: str):
+@policy.page_rule(obj=policy.visible_factory)
+def roi_csv(request, slug: str, obj):
     """The ROI panel's data: cumulative invested and benefits by month."""
-    factory = get_object_or_404(visible_factories(request.user), slug=slug)
+    factory = obj
     try:
         series = kpi_selectors.roi_for_factory(factory).as_dict()["series"]
     except KPIInputError as exc:

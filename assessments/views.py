@@ -7,8 +7,7 @@ import statistics
 from collections import Counter, defaultdict
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404
@@ -19,7 +18,8 @@ from assessments import charts, kpi_selectors, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
-from coe.scoping import is_coe_staff, restrict, visible_factories
+from coe import policy
+from coe.scoping import restrict, visible_factories
 
 # The per-factory heatmap stays readable; the business-unit heatmap covers everyone.
 HEATMAP_MAX_FACTORIES = 60
@@ -67,7 +67,7 @@ def _portfolio_charts(scores: list[dict]) -> dict:
     }
 
 
-@login_required
+@policy.page_rule()
 def portfolio(request):
     """The portfolio at a glance: the factories the user may see, by business unit, with
     their current maturity stage, the stage distribution and the dimension heatmaps."""
@@ -107,14 +107,11 @@ def portfolio(request):
     )
 
 
-@login_required
+@policy.page_rule()
 def assessment_list(request):
     """Audits the user may see, filterable; the audit schedule with overdue factories; CoE
-    staff open a new audit here."""
-    staff = is_coe_staff(request.user)
+    staff open a new audit here (a POST: the page's POST rule)."""
     if request.method == "POST":
-        if not staff:
-            raise PermissionDenied("Only CoE staff open audits.")
         factory = get_object_or_404(
             visible_factories(request.user), slug=request.POST.get("factory")
         )
@@ -126,7 +123,9 @@ def assessment_list(request):
             return redirect("assessment-list")
         messages.success(request, f"Audit of {factory.name} opened.")
         return redirect(assessment)
-    filterset = AssessmentFilterSet(request.GET, queryset=selectors.assessments_for(request.user))
+    filterset = AssessmentFilterSet(
+        request.GET, queryset=selectors.assessments_for(request.user), request=request
+    )
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     for assessment in page:
         assessment.progress = selectors.progress(assessment, assessment.answered)
@@ -140,12 +139,11 @@ def assessment_list(request):
             "schedule": schedule,
             "overdue": [row for row in schedule if row["overdue"]],
             "statuses": AssessmentStatus.choices,
-            "can_audit": staff,
         },
     )
 
 
-def _visible_assessment(request, pk: int):
+def _visible_assessment(request, pk: int, **_kwargs):
     return get_object_or_404(selectors.assessments_for(request.user), pk=pk)
 
 
@@ -191,20 +189,20 @@ def _form_values(crit: dict, posted) -> dict:
     }
 
 
-@login_required
-def assessment_detail(request, pk: int):
+@policy.page_rule(obj=_visible_assessment)
+def assessment_detail(request, pk: int, obj):
     """The audit workspace: every criterion with its stage descriptors, the signal's
-    suggested rating, evidence and comment; CoE staff save, submit and finalise here."""
-    assessment = _visible_assessment(request, pk)
-    editable = is_coe_staff(request.user) and assessment.status in (
+    suggested rating, evidence and comment; CoE staff save, submit and finalise here (a
+    POST: the page's POST rule)."""
+    assessment = obj
+    can_audit = policy.allowed(request.user, "assessments.change_assessment", assessment)
+    editable = can_audit and assessment.status in (
         AssessmentStatus.DRAFT,
         AssessmentStatus.IN_PROGRESS,
     )
     row_errors: dict[str, dict] = {}
     dimensions = selectors.workspace(assessment)
     if request.method == "POST":
-        if not is_coe_staff(request.user):
-            raise PermissionDenied("Only CoE staff run audits.")
         action = request.POST.get("action", "save")
         try:
             if editable:
@@ -256,7 +254,7 @@ def assessment_detail(request, pk: int):
             "dimensions": dimensions,
             "progress": selectors.progress(assessment),
             "editable": editable,
-            "can_audit": is_coe_staff(request.user),
+            "can_audit": can_audit,
             "preview": None if assessment.is_final else services.assessment_score(assessment),
             "rating_choices": [("na", "N/A — not applicable")]
             + [(str(s), f"{s} {name}") for s, name in STAGE_NAMES.items()],
@@ -264,10 +262,10 @@ def assessment_detail(request, pk: int):
     )
 
 
-@login_required
-def assessment_report(request, pk: int):
+@policy.page_rule(obj=_visible_assessment)
+def assessment_report(request, pk: int, obj):
     """The printable report of a final assessment."""
-    assessment = _visible_assessment(request, pk)
+    assessment = obj
     if not assessment.is_final:
         raise Http404("Only a final assessment has a report.")
     return render(
@@ -286,10 +284,10 @@ def assessment_report(request, pk: int):
     )
 
 
-@login_required
-def factory_scorecard(request, slug: str):
+@policy.page_rule(obj=policy.visible_factory)
+def factory_scorecard(request, slug: str, obj):
     """A factory's scorecard: radar against the portfolio median, stage history, roadmap."""
-    factory = get_object_or_404(visible_factories(request.user), slug=slug)
+    factory = obj
     history = selectors.final_history(factory)
     latest = history[-1] if history else None
     context = {"factory": factory, "latest": latest, "history": history}
@@ -333,25 +331,29 @@ def factory_scorecard(request, slug: str):
     return render(request, "assessments/scorecard.html", context)
 
 
-@login_required
-def evidence_file(request, pk: int):
-    """Download an evidence file (only for who may see its assessment)."""
-    stored = get_object_or_404(
+def _visible_evidence(request, pk: int, **_kwargs) -> EvidenceFile:
+    return get_object_or_404(
         restrict(
-            EvidenceFile.objects.all(), request.user, factory_field="answer__assessment__factory"
+            EvidenceFile.objects.select_related("answer__assessment"),
+            request.user,
+            factory_field="answer__assessment__factory",
         ),
         pk=pk,
     )
+
+
+@policy.page_rule(obj=_visible_evidence)
+def evidence_file(request, pk: int, obj):
+    """Download an evidence file (only for who may see its assessment)."""
+    stored = obj
     return FileResponse(stored.file.open("rb"), as_attachment=True, filename=stored.name)
 
 
-@login_required
 @require_POST
-def assessment_correct(request, pk: int):
+@policy.page_rule(obj=_visible_assessment)
+def assessment_correct(request, pk: int, obj):
     """Open a correction of a final assessment (a new assessment; the final one stays)."""
-    if not is_coe_staff(request.user):
-        raise PermissionDenied("Only CoE staff open audits.")
-    original = _visible_assessment(request, pk)
+    original = obj
     try:
         correction = services.assessment_create(
             factory=original.factory, assessor=request.user, corrects=original

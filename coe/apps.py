@@ -1,4 +1,12 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class CoEAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with the CoE site (coe.admin_site.CoEAdminSite: the policy's rules)."""
+
+    default = False  # named in INSTALLED_APPS; CoeConfig stays this module's default
+    default_site = "coe.admin_site.CoEAdminSite"
 
 
 class CoeConfig(AppConfig):

@@ -1,6 +1,6 @@
 from django.urls import NoReverseMatch, reverse
 
-from coe.scoping import is_coe_staff
+from coe import policy
 
 # (label, URL name): an entry shows once its app has the page.
 NAVIGATION = [
@@ -24,4 +24,4 @@ def navigation(request) -> dict:
         active = request.path == url if url == "/" else request.path.startswith(url)
         items.append({"label": label, "url": url, "active": active})
     user = getattr(request, "user", None)
-    return {"nav_items": items, "user_is_coe_staff": bool(user and is_coe_staff(user))}
+    return {"nav_items": items, "user_is_coe_staff": bool(user and policy.is_coe_staff.test(user))}

@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from coe.choices import FactoryKind, Role
 from coe.models import Factory, Membership
@@ -42,6 +44,16 @@ class ScopedModelChoiceFilter(filters.ModelChoiceFilter):
         return super().filter(qs, value)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class FactorySlugFilter(ScopedModelChoiceFilter):
+    """A factory by slug (the OpenAPI type: a string)."""
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class FactoryIdFilter(ScopedModelChoiceFilter):
+    """A factory by id (the OpenAPI type: an integer)."""
+
+
 def _factories_of(request):
     return visible_factories(getattr(request, "user", None))
 
@@ -50,9 +62,8 @@ def factory_filter(field_name: str, *, by: str = "slug", **kwargs) -> ScopedMode
     """A filter on a factory reached through ``field_name``, by slug (or ``by="pk"``),
     among the factories the requesting user may see."""
     kwargs.setdefault("help_text", f"Factory {'slug' if by == 'slug' else 'id'}")
-    return ScopedModelChoiceFilter(
-        field_name=field_name, to_field_name=by, queryset=_factories_of, **kwargs
-    )
+    cls = FactorySlugFilter if by == "slug" else FactoryIdFilter
+    return cls(field_name=field_name, to_field_name=by, queryset=_factories_of, **kwargs)
 
 
 class FactoryFilterSet(filters.FilterSet):

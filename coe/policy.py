@@ -8,26 +8,34 @@ One rule per action, ``<app>.<verb>_<thing>`` (``registry.change_tool``,
 - ``is_member_of``: any role in the object's factory;
 - ``is_owner_of``: business owner of the object's factory.
 
-A rule is checked with ``user.has_perm(name, obj)`` (the ``rules`` authentication backend),
-``rules.test_rule(name, user, obj)``, or ``{% has_perm name user obj %}`` in templates.
+A rule is checked with ``allowed(user, name, obj)`` (below), ``user.has_perm(name, obj)``
+(the ``rules`` authentication backend; Django says yes to superusers before asking it), or
+``{% has_perm name user obj as var %}`` in templates.
 ``obj`` is the object acted on, or the factory an object is being created in, or ``None``
 for a check that comes before any object (may this user create one *somewhere*?): then
 ``is_member_of`` / ``is_owner_of`` ask whether the user holds that role in *any* factory.
 
-The API, the pages, the admin and the templates all ask these rules; which rule guards
-which route is the table in ``coe/policy_matrix.py``. Reads are also scoped by
-``coe.scoping`` in every queryset, so an object outside the user's factories is a 404
-before any rule is asked.
+The API (``coe.api.permissions.PolicyPermission``), the pages (``page_rule`` below), the
+admin and the templates all ask these rules; which rule guards which route is the table
+in ``coe/policy_matrix.py``. Reads are also scoped by ``coe.scoping`` in every queryset,
+so an object outside the user's factories is a 404 before any rule is asked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 import rules
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
+from django.shortcuts import get_object_or_404
 
 from coe import scoping
 from coe.choices import Role
 from coe.models import Factory, Membership
+from coe.policy_matrix import PAGES, rule_for, who_may
 
 # Attributes through which an object reaches the factory it belongs to.
 _PARENTS = ("connector", "assessment", "answer")
@@ -153,6 +161,7 @@ RULES: dict[str, rules.Predicate] = {
     "coe.manage_user": staff,
     "coe.view_audit_log": staff,
     "coe.view_api_root": signed_in,
+    "coe.use_admin": staff,
     "coe.view_actor_address": staff,
     # registry: the shared catalogue is read by everyone signed in, curated by CoE staff
     "registry.view_capability": signed_in,
@@ -208,40 +217,17 @@ RULES: dict[str, rules.Predicate] = {
 
 def _register() -> None:
     for name, predicate in RULES.items():
-        rules.set_perm(name, predicate)
-    # The admin asks add/change/delete/view_<model> for every registered model: anything
-    # not named above is CoE staff's to see and change there.
-    for name in ("add", "change", "delete", "view"):
-        for model in ADMIN_MODELS:
-            perm = f"{model.split('.')[0]}.{name}_{model.split('.')[1]}"
-            if not rules.perm_exists(perm):
-                rules.set_perm(perm, staff)
+        rules.add_perm(name, predicate)
 
 
-# Models the admin shows (``app.model``); their admin permissions are CoE staff's.
-ADMIN_MODELS: tuple[str, ...] = (
-    "coe.factory",
-    "coe.membership",
-    "registry.capability",
-    "registry.tool",
-    "registry.toolalias",
-    "registry.toolringoverride",
-    "registry.ringchange",
-    "registry.process",
-    "registry.processversion",
-    "registry.processadoption",
-    "registry.adoption",
-    "registry.duplicatefinding",
-    "tool_requests.toolrequest",
-    "connectors.connector",
-    "connectors.syncrun",
-    "connectors.device",
-    "connectors.devicesourcerecord",
-    "connectors.metricsample",
-    "assessments.maturitymodel",
-    "assessments.assessment",
-    "assessments.answer",
-)
+def admin_permissions_for(app_label: str, model_name: str) -> None:
+    """The admin asks ``<app>.<add|change|delete|view>_<model>`` of every model it shows:
+    those not named in ``RULES`` are CoE staff's (called as each model is registered)."""
+    for verb in ("add", "change", "delete", "view"):
+        name = f"{app_label}.{verb}_{model_name}"
+        if not rules.perm_exists(name):
+            rules.add_perm(name, staff)
+
 
 _register()
 
@@ -255,3 +241,48 @@ def allowed(user, name: str, obj=None) -> bool:
     if not rules.perm_exists(name):
         raise KeyError(f"no policy rule named {name!r}")
     return rules.has_perm(name, user, obj)
+
+
+def page_rule(obj: Callable[..., object] | None = None):
+    """Guard a page with the rule ``coe/policy_matrix.PAGES`` names for its URL and method.
+
+    Anonymous visitors go to the login page. With ``obj`` (``obj(request, **url_kwargs)``,
+    a lookup among the objects the user may see, so 404 outside them), the object is
+    found first, the rule is asked on it, and the view receives it as ``obj=``. A refused
+    rule is a 403 naming who may.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            rule = page_rule_name(request)
+            target = None
+            if obj is not None:
+                target = obj(request, *args, **kwargs)
+                kwargs["obj"] = target
+            if not allowed(request.user, rule, target):
+                raise PermissionDenied(f"Only {who_may(rule)} may do this.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def page_rule_name(request) -> str:
+    """The rule of this page and method (a method without its own row uses the page's
+    GET rule); a page without a row is CoE staff's."""
+    match = getattr(request, "resolver_match", None)
+    name = match.url_name if match is not None else ""
+    method = request.method.lower()
+    return (
+        rule_for(PAGES, name, None, method)
+        or rule_for(PAGES, name, None, "get")
+        or "coe.view_audit_log"
+    )
+
+
+def visible_factory(request, slug: str, **_kwargs) -> Factory:
+    """A page's factory by slug, among those the user may see (404 otherwise)."""
+    return get_object_or_404(scoping.visible_factories(request.user), slug=slug)

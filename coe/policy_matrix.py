@@ -2,7 +2,7 @@
 rule lets through.
 
 The code reads it (``coe.api.permissions.PolicyPermission`` for the API,
-``coe.policy_pages.page_rule`` for the pages); ``manage.py permissions_doc`` renders it as
+``coe.policy.page_rule`` for the pages); ``manage.py permissions_doc`` renders it as
 ``docs/permissions.md``; ``tests/coe/test_policy_matrix.py`` walks every route of the URL
 resolver against it for every persona. A route without a row fails that test; at run
 time it is CoE staff's only.
@@ -46,6 +46,7 @@ STAFF = _access({"staff"})
 # rule → who it lets through (the role × action matrix).
 ROLE_MATRIX: dict[str, Access] = {
     "coe.view_api_root": EVERYONE,
+    "coe.use_admin": STAFF,
     "coe.view_factory": VIEWERS,
     "coe.add_factory": STAFF,
     "coe.change_factory": STAFF,
@@ -158,8 +159,10 @@ API: dict[str, RouteRules] = {
         "waive": "registry.act_on_finding",
         "detect": "registry.detect_duplicates",
     },
-    # The workflow service decides each step (tool_requests.approve_owner_step, …); the
-    # route lets through whoever sees the request.
+    # A transition is the step the request's status calls for: the route lets through
+    # whoever sees the request, then the workflow service answers a wrong status (409)
+    # and asks the step's rule (submit_request, withdraw_request, approve_owner_step,
+    # approve_coe_step, provision_request: 403). See SERVICE_DECIDED.
     "tool-request": {
         **_crud(
             "tool_requests.view_request",
@@ -204,6 +207,19 @@ API: dict[str, RouteRules] = {
     "factory-roi": {"get": "assessments.view_kpis"},
     "factory-flow": {"get": "assessments.view_kpis"},
 }
+
+# Route actions whose rule above only opens the door: the service behind them asks the
+# step's own rule once it knows the object's state (so 403 or 409 may follow).
+SERVICE_DECIDED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("tool-request", "submit"),
+        ("tool-request", "approve"),
+        ("tool-request", "reject"),
+        ("tool-request", "withdraw"),
+        ("tool-request", "provision"),
+        ("request-action", "post"),
+    }
+)
 
 # Pages, by URL name: {method: rule}.
 PAGES: dict[str, dict[str, str]] = {

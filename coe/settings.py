@@ -78,7 +78,7 @@ if TESTING:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "coe.apps.CoEAdminConfig",  # django.contrib.admin under the policy's rules
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -136,6 +136,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "coe.context_processors.navigation",
             ],
+            # {% has_perm "registry.change_tool" user tool as can_change %} in every template
+            "builtins": ["rules.templatetags.rules"],
         },
     },
 ]

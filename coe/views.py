@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from coe import policy
 from coe.choices import Role
 from coe.filtersets import FactoryFilterSet
 from coe.models import Membership
 from coe.pages import factory_panels
-from coe.scoping import is_coe_staff, visible_factories
+from coe.scoping import visible_factories
 
 
 def _factories_for(user):
@@ -26,10 +26,12 @@ def _factories_for(user):
     )
 
 
-@login_required
+@policy.page_rule()
 def factory_list(request):
     """The factories the user may see, filterable by kind, business unit and text."""
-    filterset = FactoryFilterSet(request.GET, queryset=_factories_for(request.user))
+    filterset = FactoryFilterSet(
+        request.GET, queryset=_factories_for(request.user), request=request
+    )
     page = Paginator(filterset.qs.order_by("business_unit", "name"), 50).get_page(
         request.GET.get("page")
     )
@@ -41,10 +43,14 @@ def factory_list(request):
     )
 
 
-@login_required
-def factory_detail(request, slug: str):
+def _factory_of_page(request, slug: str):
+    return get_object_or_404(_factories_for(request.user), slug=slug)
+
+
+@policy.page_rule(obj=_factory_of_page)
+def factory_detail(request, slug: str, obj):
     """One factory: who runs it, and every panel the apps contribute."""
-    factory = get_object_or_404(_factories_for(request.user), slug=slug)
+    factory = obj
     memberships = factory.memberships.select_related("user").order_by("role", "user__username")
     return render(
         request,
@@ -53,7 +59,6 @@ def factory_detail(request, slug: str):
             "factory": factory,
             "memberships": memberships,
             "panels": factory_panels(request, factory),
-            "can_edit": is_coe_staff(request.user),
         },
     )
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
-from coe.scoping import factory_ids, is_coe_staff, visible_factories
+from coe import policy
+from coe.scoping import visible_factories, writable_factory_ids
 from connectors.api.ingest_views import max_bytes
 from connectors.imports import FORMATS, ImportRejected, facts_import_file
 
 
-@login_required
+@policy.page_rule()
 def upload(request):
     """Upload metrics, OT counters, finance entries or devices (all rows or none)."""
-    staff = is_coe_staff(request.user)
     factories = visible_factories(request.user).order_by("name")
-    if not staff:
-        factories = factories.filter(pk__in=factory_ids(request.user))
+    # CoE staff's files may name any factory; anyone else's only the one chosen.
+    any_factory = writable_factory_ids(request.user) is None
     errors: list[str] = []
     if request.method == "POST":
         kind = request.POST.get("kind", "")
@@ -40,7 +39,7 @@ def upload(request):
                     data=upload_file.read(),
                     name=upload_file.name,
                     default_factory=factory,
-                    allowed_factory_ids=None if staff else {factory.pk},
+                    allowed_factory_ids=None if any_factory else {factory.pk},
                 )
             except ImportRejected as exc:
                 errors = exc.errors

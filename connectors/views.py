@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from coe.scoping import can_see_factory, is_coe_staff, visible_factories
+from coe import policy
+from coe.scoping import visible_factories
 from connectors import selectors
 from connectors.choices import DeviceStatus, SyncTrigger
 from connectors.filtersets import ConnectorFilterSet, DeviceFilterSet
@@ -17,48 +16,54 @@ from connectors.models import DeviceChange
 from connectors.services import sync_run_start
 
 
-@login_required
+def _visible_connector(request, pk: int, **_kwargs):
+    return get_object_or_404(selectors.connectors_for(request.user), pk=pk)
+
+
+@policy.page_rule()
 def connector_list(request):
     """Visible connectors with their last run's status."""
-    filterset = ConnectorFilterSet(request.GET, queryset=selectors.connectors_for(request.user))
+    filterset = ConnectorFilterSet(
+        request.GET, queryset=selectors.connectors_for(request.user), request=request
+    )
     page = Paginator(filterset.qs.order_by("factory__name", "name"), 50).get_page(
         request.GET.get("page")
     )
     return render(
         request,
         "connectors/connector_list.html",
-        {"page": page, "filterset": filterset, "can_sync": is_coe_staff(request.user)},
+        {"page": page, "filterset": filterset},
     )
 
 
-@login_required
-def connector_detail(request, pk: int):
+@policy.page_rule(obj=_visible_connector)
+def connector_detail(request, pk: int, obj):
     """One connector: settings (never credentials) and its run history with errors."""
-    connector = get_object_or_404(selectors.connectors_for(request.user), pk=pk)
+    connector = obj
     runs = Paginator(connector.runs.all(), 25).get_page(request.GET.get("page"))
     return render(
         request,
         "connectors/connector_detail.html",
-        {"connector": connector, "page": runs, "can_sync": is_coe_staff(request.user)},
+        {"connector": connector, "page": runs},
     )
 
 
-@login_required
 @require_POST
-def connector_sync(request, pk: int):
+@policy.page_rule(obj=_visible_connector)
+def connector_sync(request, pk: int, obj):
     """CoE staff queue a sync from the connector page."""
-    connector = get_object_or_404(selectors.connectors_for(request.user), pk=pk)
-    if not is_coe_staff(request.user):
-        raise PermissionDenied
+    connector = obj
     run = sync_run_start(connector=connector, trigger=SyncTrigger.USER, user=request.user)
     messages.success(request, f"Sync #{run.pk} is {run.status}.")
     return redirect(connector)
 
 
-@login_required
+@policy.page_rule()
 def device_list(request):
     """The device inventory, per factory, with filters."""
-    filterset = DeviceFilterSet(request.GET, queryset=selectors.devices_for(request.user))
+    filterset = DeviceFilterSet(
+        request.GET, queryset=selectors.devices_for(request.user), request=request
+    )
     page = Paginator(filterset.qs.order_by("factory__name", "name", "id"), 50).get_page(
         request.GET.get("page")
     )
@@ -77,10 +82,14 @@ def device_list(request):
     )
 
 
-@login_required
-def device_detail(request, pk: int):
+def _visible_device(request, pk: int, **_kwargs):
+    return get_object_or_404(selectors.devices_for(request.user), pk=pk)
+
+
+@policy.page_rule(obj=_visible_device)
+def device_detail(request, pk: int, obj):
     """One device: reconciled fields, what each source said, and its change history."""
-    device = get_object_or_404(selectors.devices_for(request.user), pk=pk)
+    device = obj
     records = device.source_records.select_related("connector").order_by("source_kind")
     changes = DeviceChange.objects.filter(device=device).select_related("run")[:200]
     return render(
@@ -92,7 +101,7 @@ def device_detail(request, pk: int):
 
 def factory_panel_context(request, factory) -> dict | None:
     """Device counts by status and connector health for the factory page."""
-    if not can_see_factory(request.user, factory):
+    if not policy.allowed(request.user, "connectors.view_connector", factory):
         return None
     connectors = list(
         selectors.connectors_for(request.user).filter(factory=factory).order_by("name")

@@ -7,8 +7,6 @@ import datetime as dt
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q, Sum
@@ -16,8 +14,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from coe import policy
 from coe.choices import FactoryKind
-from coe.scoping import is_coe_staff, restrict
+from coe.scoping import restrict
 from registry import exports, services
 from registry.charts import radar_html
 from registry.choices import LIVE_FINDING_STATUSES, FindingStatus, Ring
@@ -36,12 +35,7 @@ from registry.models import (
 from registry.selectors import findings_visible, unresolved_names
 
 
-def _staff_only(request) -> None:
-    if not is_coe_staff(request.user):
-        raise PermissionDenied("Only CoE staff may do this.")
-
-
-@login_required
+@policy.page_rule()
 def tool_list(request):
     """The registry: tools with ring, capabilities, adopters and spend (of visible factories)."""
     visible = restrict(Adoption.objects.filter(status="active"), request.user)
@@ -49,7 +43,7 @@ def tool_list(request):
         adopters=Count("adoptions", filter=Q(adoptions__in=visible), distinct=True),
         spend=Sum("adoptions__annual_cost", filter=Q(adoptions__in=visible)),
     )
-    filterset = ToolFilterSet(request.GET, queryset=tools)
+    filterset = ToolFilterSet(request.GET, queryset=tools, request=request)
     page = Paginator(filterset.qs.order_by("name"), 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -59,12 +53,11 @@ def tool_list(request):
             "page": page,
             "rings": Ring.choices,
             "capabilities": Capability.objects.filter(parent__isnull=False).order_by("name"),
-            "is_staff": is_coe_staff(request.user),
         },
     )
 
 
-@login_required
+@policy.page_rule()
 def tool_detail(request, slug: str):
     """One tool: ring and its history, aliases, adopters (of visible factories), cost."""
     tool = get_object_or_404(
@@ -90,18 +83,16 @@ def tool_detail(request, slug: str):
             "adoptions": adoptions,
             "total_cost": total,
             "seats": sum(a.seats or 0 for a in adoptions),
-            "is_staff": is_coe_staff(request.user),
             "rings": Ring.choices,
             "kinds": FactoryKind.choices,
         },
     )
 
 
-@login_required
 @require_POST
+@policy.page_rule()
 def tool_set_ring(request, slug: str):
     """CoE staff move a tool to another ring, with a reason."""
-    _staff_only(request)
     tool = get_object_or_404(Tool, slug=slug)
     reason = request.POST.get("reason", "").strip()
     if not reason:
@@ -127,7 +118,7 @@ def _group_of(capability: Capability | None, by_id: dict[int, Capability]) -> st
     return capability.name if capability else "Uncategorised"
 
 
-@login_required
+@policy.page_rule()
 def tech_radar(request):
     """Rings × capability groups; ``?kind=`` applies the per-kind ring overrides and keeps
     the tools of capabilities that apply to that kind."""
@@ -164,14 +155,14 @@ def tech_radar(request):
 SORTS = {"savings": "-annual_cost_at_stake", "-savings": "annual_cost_at_stake"}
 
 
-@login_required
+@policy.page_rule()
 def duplicates(request):
     """Findings the user may see, the total annual cost at stake, and the lifecycle forms."""
     base = findings_visible(request.user)
     params = request.GET.copy()
     if "status" not in params:
         params.setlist("status", [str(s) for s in (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED)])
-    filterset = DuplicateFindingFilterSet(params, queryset=base)
+    filterset = DuplicateFindingFilterSet(params, queryset=base, request=request)
     sort = request.GET.get("sort", "savings")
     findings = (
         filterset.qs.select_related("capability", "scope", "suggested_standard", "waiver_approver")
@@ -191,7 +182,6 @@ def duplicates(request):
             "filterset": filterset,
             "total": total,
             "sort": sort,
-            "is_staff": is_coe_staff(request.user),
             "statuses": FindingStatus.choices,
             "default_expiry": dt.date.today() + dt.timedelta(days=180),
             "selected_statuses": params.getlist("status"),
@@ -208,12 +198,16 @@ def _adoptions_cost(ids: set[int]) -> Decimal:
     return total
 
 
-@login_required
+def _visible_finding(request, pk: int, **_kwargs) -> DuplicateFinding:
+    return get_object_or_404(findings_visible(request.user), pk=pk)
+
+
 @require_POST
-def finding_action(request, pk: int, action: str):
-    """acknowledge / consolidate / resolve / reopen / waive a finding (CoE staff)."""
-    _staff_only(request)
-    finding = get_object_or_404(DuplicateFinding, pk=pk)
+@policy.page_rule(obj=_visible_finding)
+def finding_action(request, pk: int, action: str, obj):
+    """acknowledge / consolidate / resolve / reopen / waive a finding (CoE staff); a
+    finding outside the user's factories is a 404, whether it exists or not."""
+    finding = obj
     try:
         if action == "waive":
             expires = request.POST.get("expires_on") or ""
@@ -236,11 +230,10 @@ def finding_action(request, pk: int, action: str):
     return redirect(request.POST.get("next") or "duplicate-list")
 
 
-@login_required
+@policy.page_rule()
 def unresolved(request):
     """The unresolved-names queue; CoE staff map a name to a tool (it becomes an alias)."""
     if request.method == "POST":
-        _staff_only(request)
         tool = Tool.objects.filter(slug=request.POST.get("tool", "")).first()
         name = request.POST.get("declared_name", "").strip()
         if tool is None or not name:
@@ -261,12 +254,11 @@ def unresolved(request):
         {
             "rows": rows,
             "tools": Tool.objects.order_by("name").values_list("slug", "name"),
-            "is_staff": is_coe_staff(request.user),
         },
     )
 
 
-@login_required
+@policy.page_rule()
 def process_list(request):
     """The reusable processes: each version's steps (rendered safely) and its adopters
     among the factories the user may see."""
@@ -278,10 +270,9 @@ def process_list(request):
     return render(request, "registry/process_list.html", {"processes": processes})
 
 
-@login_required
+@policy.page_rule()
 def import_upload(request):
     """Upload tools or adoptions (CSV/XLSX); a bad file is rejected whole with its errors."""
-    _staff_only(request)
     errors, summary = [], None
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -304,7 +295,7 @@ def import_upload(request):
     )
 
 
-@login_required
+@policy.page_rule()
 def export(request, what: str, fmt: str):
     """Tools, adoptions or findings as CSV or XLSX (rows the user may see)."""
     if fmt not in ("csv", "xlsx"):

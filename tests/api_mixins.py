@@ -36,6 +36,9 @@ class APIViewTestCase:
     # Personas for whom the whole endpoint is forbidden: its list is a 403, its objects
     # are not there for them (404).
     list_forbidden: ClassVar[set[str]] = set()
+    # Personas allowed to create somewhere, but not seeing the payload's factory (A): they
+    # are told it does not exist (400), as for an unknown slug.
+    create_factory_unknown_to: ClassVar[set[str]] = set()
     # Queries a list of many rows may take, whatever its length.
     max_list_queries: ClassVar[int] = 8
     # Field of an object whose value shows in the list (to tell which rows came back).
@@ -123,9 +126,13 @@ class APIViewTestCase:
             expected = 405  # no route offers it, to anyone
         elif persona in self.list_forbidden:
             expected = 403
+        elif persona in self.create_factory_unknown_to:
+            expected = 400
         else:
             expected = 201 if persona in self.writers else 403
         assert response.status_code == expected, (persona, response.content)
+        if expected == 400:
+            assert "does not exist" in response.json()["factory"][0]
 
     @pytest.mark.parametrize("persona", PERSONAS)
     def test_update_is_allowed_only_to_writers(self, world, persona):

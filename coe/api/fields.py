@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from coe.scoping import visible_factories, visible_users
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class ScopedSlugRelatedField(serializers.SlugRelatedField):
     """A ``SlugRelatedField`` over ``scope(user)`` for the request's user."""
 
@@ -26,6 +29,7 @@ class ScopedSlugRelatedField(serializers.SlugRelatedField):
         return self.scope(getattr(request, "user", None))
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A ``PrimaryKeyRelatedField`` over ``scope(user)`` for the request's user."""
 

@@ -29,11 +29,17 @@ def route_key(request, view) -> str:
     return match.url_name if match is not None else ""
 
 
+_METADATA_ACTIONS = {"post": "create", "put": "update", "patch": "update", "delete": "destroy"}
+
+
 def route_rule(request, view) -> str:
     """The rule guarding this request's action on this route."""
     action = getattr(view, "action", None)
-    if action == "metadata":  # OPTIONS: describing the route is as open as listing it
-        action = "list" if "list" in API.get(route_key(request, view), {}) else "retrieve"
+    if action == "metadata":
+        # OPTIONS: describing the route is as open as reading it; DRF then asks again
+        # with the method of each form it would describe (POST: create, PUT: update).
+        detail = _is_object_route(view)
+        action = _METADATA_ACTIONS.get(request.method.lower()) or ("retrieve" if detail else "list")
     return rule_for(API, route_key(request, view), action, request.method) or FALLBACK_RULE
 
 

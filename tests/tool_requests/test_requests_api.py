@@ -19,6 +19,7 @@ class TestToolRequestAPI(APIViewTestCase):
     # Members of a factory (any role) and CoE staff create requests; a draft is edited
     # by its requester (member_a), the factory's owner or CoE staff.
     writers = {"staff", "owner_a", "member_a"}
+    create_factory_unknown_to = {"member_b"}  # a member elsewhere: A "does not exist"
     max_list_queries = 8
 
     def make_object(self, world, key):
@@ -99,15 +100,16 @@ def test_a_proposed_tool_without_capability_is_a_400_with_a_message(world):
 
 
 def test_member_of_b_cannot_create_for_a(world):
-    """Factory A is answered to member_b as an unknown factory is (400 "does not exist")."""
+    """Factory A is not B's member's to see: it is answered as an unknown slug is."""
     registry(world)
-    response = world.client("member_b").post(
-        LIST,
-        {"factory": "alpha-plant", "tool": "datadog", "justification": "x"},
-        format="json",
-    )
-    assert response.status_code == 400
-    assert "does not exist" in response.json()["factory"][0]
+    answers = [
+        world.client("member_b").post(
+            LIST, {"factory": slug, "tool": "datadog", "justification": "x"}, format="json"
+        )
+        for slug in ("alpha-plant", "no-such-factory")
+    ]
+    assert [a.status_code for a in answers] == [400, 400]
+    assert "does not exist" in answers[0].json()["factory"][0]
 
 
 def test_actions_return_the_request_and_409_on_a_wrong_status(world):

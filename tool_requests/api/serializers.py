@@ -59,7 +59,7 @@ class TransitionSerializer(serializers.ModelSerializer):
 class ToolRequestSerializer(serializers.ModelSerializer):
     """A request; write ``tool`` (a registry slug) or ``proposed_tool``, never both."""
 
-    factory = FactoryField()
+    factory = FactoryField()  # a factory the caller does not see is "does not exist" (400)
     requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
     tool = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
