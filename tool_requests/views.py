@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from coe import policy
 from coe.scoping import visible_factories
 from registry.models import Capability, Tool
 from tool_requests import services as request_services
@@ -67,7 +67,7 @@ class ToolRequestForm(forms.Form):
             self.fields["factory"].initial = factories.first()
 
 
-@login_required
+@policy.page_rule()
 def request_list(request):
     """My requests, my approval queue, or every request I may see (filterable)."""
     view = request.GET.get("view") or "mine"
@@ -95,7 +95,7 @@ def request_list(request):
     )
 
 
-@login_required
+@policy.page_rule()
 def request_create(request):
     """The request form; the policy checks update live while it is filled in."""
     form = ToolRequestForm(request.POST or None, user=request.user)
@@ -117,14 +117,15 @@ def request_create(request):
     return render(request, "tool_requests/form.html", {"form": form})
 
 
-def _get_visible(request, pk: int):
+def _get_visible(request, pk: int, **_kwargs):
+    """The request among those the user may see (404 otherwise)."""
     return get_object_or_404(with_details(requests_visible(request.user)), pk=pk)
 
 
-@login_required
-def request_detail(request, pk: int):
+@policy.page_rule(obj=_get_visible)
+def request_detail(request, pk: int, obj):
     """One request: facts, checks, history, comment threads and the buttons the user may use."""
-    tool_request = _get_visible(request, pk)
+    tool_request = obj
     actions = request_services.allowed_actions(tool_request, request.user)
     live_checks = tool_request.checks
     if tool_request.status in (RequestStatus.DRAFT, RequestStatus.OWNER_APPROVED):
@@ -145,11 +146,12 @@ def request_detail(request, pk: int):
     )
 
 
-@login_required
 @require_POST
-def request_action(request, pk: int, action: str):
-    """submit / approve / reject / withdraw / provision from the detail page."""
-    tool_request = _get_visible(request, pk)
+@policy.page_rule(obj=_get_visible)
+def request_action(request, pk: int, action: str, obj):
+    """submit / approve / reject / withdraw / provision from the detail page (the step's
+    rule is the service's to ask)."""
+    tool_request = obj
     try:
         request_services.tool_request_transition(
             tool_request=tool_request,
@@ -170,11 +172,11 @@ def request_action(request, pk: int, action: str):
     return redirect(tool_request.get_absolute_url())
 
 
-@login_required
 @require_POST
-def request_comment(request, pk: int):
+@policy.page_rule(obj=_get_visible)
+def request_comment(request, pk: int, obj):
     """Add a comment, or a reply to one."""
-    tool_request = _get_visible(request, pk)
+    tool_request = obj
     parent_id = request.POST.get("parent") or None
     parent = (
         get_object_or_404(RequestComment, pk=parent_id, request=tool_request) if parent_id else None
