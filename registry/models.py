@@ -338,4 +338,3 @@ class DuplicateFinding(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
