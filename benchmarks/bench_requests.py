@@ -37,9 +37,9 @@ from coe.choices import Role  # noqa: E402
 from coe.models import Factory, Membership  # noqa: E402
 from coe.services import user_set_coe_staff  # noqa: E402
 from registry.models import Adoption, Capability, Tool  # noqa: E402
-from registry.request_checks import policy_checks  # noqa: E402
-from registry.request_services import tool_request_create, tool_request_transition  # noqa: E402
 from registry.resolution import normalize  # noqa: E402
+from tool_requests.checks import policy_checks  # noqa: E402
+from tool_requests.services import tool_request_create, tool_request_transition  # noqa: E402
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1.0"))
 TOOLS, CAPS = int(5000 * SCALE) or 50, 100

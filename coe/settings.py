@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "rules",
     "coe",
     "registry",
+    "tool_requests",
     "connectors",
     "assessments",
 ]
@@ -341,7 +342,7 @@ SPECTACULAR_SETTINGS = {
         "AdoptionStatusEnum": "registry.choices.AdoptionStatus",
         "FindingKindEnum": "registry.choices.FindingKind",
         "FindingStatusEnum": "registry.choices.FindingStatus",
-        "RequestStatusEnum": "registry.request_choices.RequestStatus",
+        "RequestStatusEnum": "tool_requests.choices.RequestStatus",
         "ConnectorKindEnum": "connectors.choices.ConnectorKind",
         "SyncStatusEnum": "connectors.choices.SyncStatus",
         "DeviceStatusEnum": "connectors.choices.DeviceStatus",

@@ -15,6 +15,8 @@ import connectors.api.urls
 import connectors.urls
 import registry.api.urls
 import registry.urls
+import tool_requests.api.urls
+import tool_requests.urls
 from coe import views as core_pages
 from coe.api.auth import AuthTokenView, DocsView, LockoutViewSet, SchemaView
 from coe.api.errors import api_not_found
@@ -25,6 +27,7 @@ api_router = DefaultRouter()
 for app_router in (
     core_router,
     registry.api.urls.router,
+    tool_requests.api.urls.router,
     connectors.api.urls.router,
     assessments.api.urls.router,
 ):
@@ -59,6 +62,7 @@ urlpatterns = [
     path("lockouts/<int:pk>/unlock/", core_pages.lockout_unlock, name="lockout-unlock"),
     path("", include(assessments.urls)),
     path("", include(registry.urls)),
+    path("", include(tool_requests.urls)),
     path("", include(connectors.urls)),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),

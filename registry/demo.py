@@ -295,6 +295,3 @@ def load_demo(core: dict, stdout) -> None:
         f"registry: {len(tools)} tools, {sum(len(r) for r in ADOPTIONS.values())} adoptions, "
         f"{summary.findings} duplicate findings"
     )
-    from registry.demo_requests import load_request_demo
-
-    load_request_demo(core, stdout)

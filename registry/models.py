@@ -338,6 +338,3 @@ class DuplicateFinding(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-from registry.request_models import RequestComment, RequestTransition, ToolRequest  # noqa: E402,F401,I001

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from registry import request_views, views
+from registry import views
 
 urlpatterns: list = [
     path("registry/", views.tool_list, name="tool-list"),
@@ -19,6 +19,4 @@ urlpatterns: list = [
     path("registry/unresolved/", views.unresolved, name="registry-unresolved"),
     path("registry/import/", views.import_upload, name="registry-import"),
     path("registry/export/<str:what>.<str:fmt>", views.export, name="registry-export"),
-    path("requests/", request_views.request_list, name="request-list"),
-    *request_views.urlpatterns,
 ]

@@ -13,7 +13,7 @@ from coe.api.dates import DateField
 from coe.api.fields import FactoryField, UserField
 from coe.choices import FactoryKind
 from registry import services
-from registry.choices import Ring
+from registry.choices import AdoptionSource, Ring
 from registry.models import (
     Adoption,
     Capability,
@@ -180,12 +180,14 @@ class AdoptionSerializer(serializers.ModelSerializer):
             "tool_name", "seats", "annual_cost", "effective_annual_cost", "source", "status",
             "resolution_confidence", "first_seen", "last_seen",
         ]  # fmt: skip
-        read_only_fields = ["resolution_confidence", "first_seen", "last_seen"]
+        # The server sets where an adoption comes from and how sure its resolution is: the
+        # API declares (source "declared"); only provisioning a tool request records "request".
+        read_only_fields = ["source", "resolution_confidence", "first_seen", "last_seen"]
         validators = []  # (factory, name) repeats update the existing row (see create)
 
     def create(self, validated_data):
         validated_data.pop("status", None)
-        return services.adoption_create(**validated_data)
+        return services.adoption_create(**validated_data, source=AdoptionSource.DECLARED)
 
     def update(self, instance, validated_data):
         if "declared_name" in validated_data or "factory" in validated_data:

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from registry.api import request_views, views
+from registry.api import views
 
 router = SimpleRouter()
 router.register("capabilities", views.CapabilityViewSet, basename="capability")
@@ -12,7 +12,6 @@ router.register("processes", views.ProcessViewSet, basename="process")
 router.register("process-adoptions", views.ProcessAdoptionViewSet, basename="process-adoption")
 router.register("adoptions", views.AdoptionViewSet, basename="adoption")
 router.register("duplicates", views.DuplicateFindingViewSet, basename="duplicate")
-router.register("tool-requests", request_views.ToolRequestViewSet, basename="tool-request")
 
 # Routes that are not viewsets (e.g. actions on another app's objects).
 urlpatterns: list = [

@@ -5,7 +5,7 @@ import pytest
 
 from tests.factories import PASSWORD
 from tests.registry.builders import adoption
-from tests.registry.request_helpers import registry
+from tests.tool_requests.request_helpers import registry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

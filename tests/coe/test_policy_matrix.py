@@ -38,8 +38,8 @@ from registry.models import Process, ProcessVersion
 from tests.assessments.helpers import answer_all
 from tests.factories import MembershipFactory, UserFactory
 from tests.registry.builders import adoption, tool
-from tests.registry.request_helpers import make_request
 from tests.test_api_coverage import _all_test_classes
+from tests.tool_requests.request_helpers import make_request
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from coe.changelog import ChangeLogCommand
 from coe.demo import PEOPLE, load_core
 
-DEMO_APPS = ["registry", "connectors", "assessments"]
+DEMO_APPS = ["registry", "tool_requests", "connectors", "assessments"]
 
 
 class Command(ChangeLogCommand):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from registry.request_models import ToolRequest
 from tests.factories import PASSWORD
-from tests.registry.request_helpers import make_request, move, registry
+from tests.tool_requests.request_helpers import make_request, move, registry
+from tool_requests.models import ToolRequest
 
 
 def login(client, world, persona):

@@ -10,11 +10,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 
 from coe.services import user_set_coe_staff
-from registry import request_services
 from registry.models import Adoption
-from registry.request_models import RequestTransition
 from tests.factories import MembershipFactory, UserFactory
-from tests.registry.request_helpers import make_request, move
+from tests.tool_requests.request_helpers import make_request, move
+from tool_requests import services as request_services
+from tool_requests.models import RequestTransition
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
 from django.views.decorators.http import require_POST
 
-from coe.scoping import factory_ids, is_coe_staff, visible_factories
-from registry import request_services
+from coe import policy
+from coe.scoping import visible_factories
 from registry.models import Capability, Tool
-from registry.request_checks import is_blocked_by_ring, request_checks, setting_days
-from registry.request_choices import RequestStatus
-from registry.request_filtersets import ToolRequestFilterSet
-from registry.request_models import RequestComment
-from registry.request_selectors import (
+from tool_requests import services as request_services
+from tool_requests.checks import is_blocked_by_ring, request_checks, setting_days
+from tool_requests.choices import RequestStatus
+from tool_requests.filtersets import ToolRequestFilterSet
+from tool_requests.models import RequestComment
+from tool_requests.selectors import (
     approval_queue,
     comment_threads,
     requests_visible,
@@ -61,15 +60,14 @@ class ToolRequestForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The factories the user may ask for: their own (all of them for CoE staff).
         factories = visible_factories(user)
-        if not is_coe_staff(user):
-            factories = factories.filter(pk__in=factory_ids(user))
         self.fields["factory"].queryset = factories.order_by("name")
         if factories.count() == 1:
             self.fields["factory"].initial = factories.first()
 
 
-@login_required
+@policy.page_rule()
 def request_list(request):
     """My requests, my approval queue, or every request I may see (filterable)."""
     view = request.GET.get("view") or "mine"
@@ -86,7 +84,7 @@ def request_list(request):
     page = Paginator(ordered, 50).get_page(request.GET.get("page"))
     return render(
         request,
-        "registry/requests/list.html",
+        "tool_requests/list.html",
         {
             "view": view,
             "views": VIEWS,
@@ -97,7 +95,7 @@ def request_list(request):
     )
 
 
-@login_required
+@policy.page_rule()
 def request_create(request):
     """The request form; the policy checks update live while it is filled in."""
     form = ToolRequestForm(request.POST or None, user=request.user)
@@ -116,24 +114,25 @@ def request_create(request):
         except DjangoValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
-    return render(request, "registry/requests/form.html", {"form": form})
+    return render(request, "tool_requests/form.html", {"form": form})
 
 
-def _get_visible(request, pk: int):
+def _get_visible(request, pk: int, **_kwargs):
+    """The request among those the user may see (404 otherwise)."""
     return get_object_or_404(with_details(requests_visible(request.user)), pk=pk)
 
 
-@login_required
-def request_detail(request, pk: int):
+@policy.page_rule(obj=_get_visible)
+def request_detail(request, pk: int, obj):
     """One request: facts, checks, history, comment threads and the buttons the user may use."""
-    tool_request = _get_visible(request, pk)
+    tool_request = obj
     actions = request_services.allowed_actions(tool_request, request.user)
     live_checks = tool_request.checks
     if tool_request.status in (RequestStatus.DRAFT, RequestStatus.OWNER_APPROVED):
         live_checks = request_checks(tool_request)
     return render(
         request,
-        "registry/requests/detail.html",
+        "tool_requests/detail.html",
         {
             "req": tool_request,
             "checks": live_checks,
@@ -147,11 +146,12 @@ def request_detail(request, pk: int):
     )
 
 
-@login_required
 @require_POST
-def request_action(request, pk: int, action: str):
-    """submit / approve / reject / withdraw / provision from the detail page."""
-    tool_request = _get_visible(request, pk)
+@policy.page_rule(obj=_get_visible)
+def request_action(request, pk: int, action: str, obj):
+    """submit / approve / reject / withdraw / provision from the detail page (the step's
+    rule is the service's to ask)."""
+    tool_request = obj
     try:
         request_services.tool_request_transition(
             tool_request=tool_request,
@@ -172,11 +172,11 @@ def request_action(request, pk: int, action: str):
     return redirect(tool_request.get_absolute_url())
 
 
-@login_required
 @require_POST
-def request_comment(request, pk: int):
+@policy.page_rule(obj=_get_visible)
+def request_comment(request, pk: int, obj):
     """Add a comment, or a reply to one."""
-    tool_request = _get_visible(request, pk)
+    tool_request = obj
     parent_id = request.POST.get("parent") or None
     parent = (
         get_object_or_404(RequestComment, pk=parent_id, request=tool_request) if parent_id else None
@@ -203,11 +203,3 @@ def request_panel_context(request, factory) -> dict | None:
         "requests": rows,
         "can_request": request_services.can_request_for(request.user, factory),
     }
-
-
-urlpatterns = [
-    path("requests/new/", request_create, name="request-create"),
-    path("requests/<int:pk>/", request_detail, name="request-detail"),
-    path("requests/<int:pk>/comment/", request_comment, name="request-comment"),
-    path("requests/<int:pk>/<str:action>/", request_action, name="request-action"),
-]

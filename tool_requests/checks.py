@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from registry.request_choices import CheckName, CheckResult
+from tool_requests.choices import CheckName, CheckResult
 
 # A proposed name this similar to a registry tool is worth a "did you mean …".
 NEAR_MATCH_THRESHOLD = 0.7
@@ -64,6 +64,8 @@ class CheckInput:
     currency: str = "EUR"
     threshold: Decimal = Decimal("10000")
     exception_until: dt.date | None = None
+    today: dt.date | None = None  # an exception that ended before this day is no exception
+    resolved_from: str = ""  # the proposed name that resolved to this registry tool
 
 
 def _check(name: str, result: str, message: str) -> dict:
@@ -100,6 +102,13 @@ def ring_check(data: CheckInput) -> dict:
             f"{data.tool_name} is on the {ring} ring for {kind}: needs CoE review.",
         )
     where = "on hold" if ring == "hold" else "retired"
+    if data.exception_until and data.today and data.exception_until < data.today:
+        return _check(
+            CheckName.RING,
+            CheckResult.BLOCK,
+            f"{data.tool_name} is {where} for {kind} and its exception ended on "
+            f"{data.exception_until.isoformat()}: only a new exception can approve it.",
+        )
     if data.exception_until:
         return _check(
             CheckName.RING,
@@ -178,6 +187,14 @@ def used_elsewhere_check(data: CheckInput) -> dict:
 
 
 def near_match_check(data: CheckInput) -> dict:
+    if data.resolved_from:
+        ring = f" ({data.ring} ring for {data.factory_kind} factories)" if data.ring else ""
+        return _check(
+            CheckName.NEAR_MATCH,
+            CheckResult.WARN,
+            f"{data.resolved_from} is {data.tool_name} in the registry{ring}: the request is "
+            f"checked, approved and provisioned as {data.tool_name}.",
+        )
     if not data.near_match:
         return _check(
             CheckName.NEAR_MATCH,
@@ -222,14 +239,15 @@ def evaluate(data: CheckInput) -> list[dict]:
     """All checks of a request, in display order."""
     checks = [ring_check(data), duplicate_check(data), standard_check(data)]
     checks.append(used_elsewhere_check(data))
-    if data.is_new:
+    if data.is_new or data.resolved_from:
         checks.append(near_match_check(data))
     checks.append(budget_check(data))
     return checks
 
 
 def qualifies_for_fast_track(checks: list[dict]) -> bool:
-    """Adopt ring, no duplicate in the factory, under the threshold (and a registry tool)."""
+    """Adopt ring, no duplicate in the factory, under the threshold (and a registry tool
+    asked for by its registry entry: a proposed name always goes to the CoE)."""
     by_name = {c["check"]: c["result"] for c in checks}
     if CheckName.NEAR_MATCH in by_name:  # a proposed new tool always goes to the CoE
         return False
@@ -241,6 +259,11 @@ def qualifies_for_fast_track(checks: list[dict]) -> bool:
 
 def is_blocked_by_ring(checks: list[dict]) -> bool:
     return any(c["check"] == CheckName.RING and c["result"] == CheckResult.BLOCK for c in checks)
+
+
+def blocking_checks(checks: list[dict]) -> list[dict]:
+    """The checks that block the request."""
+    return [c for c in checks if c["result"] == CheckResult.BLOCK]
 
 
 # --- loading the input from the database ------------------------------------------------------
@@ -293,6 +316,29 @@ def near_match_resolver():
     return cached[1]
 
 
+def resolve_proposed(name: str):
+    """The registry tool a proposed name resolves to, or None.
+
+    The registry's own name resolution (``registry.resolution``) at its own threshold, so
+    "Jenkins", "jenkins ci" or an alias of Jenkins are Jenkins, exactly as an adoption
+    declaring that name would be: every check, the approval and provisioning then treat
+    the request as that tool."""
+    from registry.models import Tool
+
+    if not (name or "").strip():
+        return None
+    match = near_match_resolver().resolve(name)
+    return Tool.objects.filter(pk=match.tool_id).first() if resolves(match) else None
+
+
+def resolves(match) -> bool:
+    """A match of the looser "did you mean" resolver that the registry's resolver, at its
+    own threshold, would also give (the same steps; only the threshold differs)."""
+    from registry.resolution import DEFAULT_THRESHOLD
+
+    return match.tool_id is not None and match.confidence >= DEFAULT_THRESHOLD
+
+
 def check_input(
     *,
     factory,
@@ -304,9 +350,24 @@ def check_input(
     exception_until: dt.date | None = None,
 ) -> CheckInput:
     """Load what the checks need for a request of ``tool`` (or ``proposed_name``) by ``factory``."""
+    from django.utils import timezone
+
     from registry.models import Adoption, Tool
 
     kind = factory.kind
+    near, near_ring, near_exact, resolved_from = "", "", False, ""
+    if tool is None and proposed_name.strip():
+        match = near_match_resolver().resolve(proposed_name)
+        found = match.tool_id or match.candidate_id
+        if found and (match.tool_id or match.confidence >= NEAR_MATCH_THRESHOLD):
+            near_tool = Tool.objects.filter(pk=found).first()
+            if near_tool is not None and resolves(match):
+                # The name is a registry tool: it is checked as that tool.
+                tool, resolved_from = near_tool, proposed_name.strip()
+            elif near_tool is not None:
+                near = near_tool.name
+                near_ring = tool_ring_for_kind(near_tool, kind)
+                near_exact = match.method in ("exact", "alias")
     if capability is not None:
         cap_ids = [capability.pk]
         cap_name = capability.name
@@ -348,17 +409,6 @@ def check_input(
             sorted(set().union(*(by_tool.get(pk, set()) for pk in standard_ids)))
         )
 
-    near, near_ring, near_exact = "", "", False
-    if tool is None and proposed_name.strip():
-        match = near_match_resolver().resolve(proposed_name)
-        found = match.tool_id or match.candidate_id
-        if found and (match.tool_id or match.confidence >= NEAR_MATCH_THRESHOLD):
-            near_tool = Tool.objects.filter(pk=found).first()
-            if near_tool is not None:
-                near = near_tool.name
-                near_ring = tool_ring_for_kind(near_tool, kind)
-                near_exact = match.method in ("exact", "alias")
-
     cost = estimated_annual_cost
     if cost is None and seats and tool is not None and tool.annual_cost_per_seat is not None:
         cost = tool.annual_cost_per_seat * seats
@@ -382,6 +432,8 @@ def check_input(
         currency=getattr(factory, "currency", "") or "EUR",
         threshold=review_threshold(),
         exception_until=exception_until,
+        today=timezone.localdate(),
+        resolved_from=resolved_from,
     )
 
 

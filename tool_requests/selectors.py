@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
+from coe import policy
 from coe.choices import Role
 from coe.models import Membership
-from coe.scoping import is_coe_staff, owned_factory_ids, restrict
-from registry.request_choices import RequestStatus
-from registry.request_models import RequestComment, RequestTransition, ToolRequest
+from coe.scoping import owned_factory_ids, restrict
+from tool_requests.choices import RequestStatus
+from tool_requests.models import RequestComment, RequestTransition, ToolRequest
 
 
 def requests_visible(user) -> QuerySet[ToolRequest]:
@@ -27,16 +28,20 @@ def with_details(queryset: QuerySet[ToolRequest]) -> QuerySet[ToolRequest]:
 
 def approval_queue(user) -> QuerySet[ToolRequest]:
     """What waits for ``user``: submitted requests of the factories they own, and for CoE
-    staff the owner-approved ones, the approved ones to provision and the submitted ones of
-    factories without a business owner. Never their own."""
+    staff the owner-approved ones (but those they gave the owner step of), the approved
+    ones to provision and the submitted ones no business owner but the requester could
+    approve (a factory without owners, or a request of its only owner). Never their own.
+
+    The same rules as ``tool_requests.approve_owner_step`` / ``approve_coe_step`` in
+    ``coe/policy.py``, as one query."""
     condition = Q(status=RequestStatus.SUBMITTED, factory_id__in=owned_factory_ids(user))
-    if is_coe_staff(user):
-        condition |= Q(status__in=[RequestStatus.OWNER_APPROVED, RequestStatus.APPROVED])
-        # A factory without a business owner: CoE staff give the first approval too.
-        has_owner = Membership.objects.filter(
+    if policy.allowed(user, "tool_requests.provision_request"):  # CoE staff
+        condition |= Q(status=RequestStatus.OWNER_APPROVED) & ~Q(owner_approver=user)
+        condition |= Q(status=RequestStatus.APPROVED)
+        other_owner = Membership.objects.filter(
             factory_id=OuterRef("factory_id"), role=Role.BUSINESS_OWNER
-        )
-        condition |= Q(status=RequestStatus.SUBMITTED) & ~Exists(has_owner)
+        ).exclude(user_id=OuterRef("requester_id"))
+        condition |= Q(status=RequestStatus.SUBMITTED) & ~Exists(other_owner)
     return (
         requests_visible(user)
         .filter(condition)

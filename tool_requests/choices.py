@@ -34,6 +34,14 @@ class RequestAction(models.TextChoices):
     PROVISION = "provision", "Mark provisioned"
 
 
+class Capacity(models.TextChoices):
+    """In which role a person took a step (shown in the request's history)."""
+
+    REQUESTER = "requester", "Requester"
+    BUSINESS_OWNER = "business_owner", "Business owner"
+    COE_STAFF = "coe_staff", "CoE staff"
+
+
 class CheckResult(models.TextChoices):
     PASS = "pass", "Pass"
     WARN = "warn", "Warn"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from registry import request_services
-from registry.request_models import ToolRequest
 from tests.registry.builders import adoption, capability, tool
+from tool_requests import services as request_services
+from tool_requests.models import ToolRequest
 
 
 def registry(world) -> dict:

@@ -11,11 +11,11 @@ from django.http import HttpRequest
 from django.test import override_settings
 from django.utils import timezone
 
-from registry import request_services
 from registry.models import Adoption, Tool
-from registry.request_models import ToolRequest
 from tests.factories import MembershipFactory, UserFactory
-from tests.registry.request_helpers import make_request, move, registry, registry_tool
+from tests.tool_requests.request_helpers import make_request, move, registry, registry_tool
+from tool_requests import services as request_services
+from tool_requests.models import ToolRequest
 
 LIST = "/api/tool-requests/"
 STATUSES = ["draft", "submitted", "owner_approved", "approved", "provisioned", "rejected",
@@ -315,8 +315,8 @@ class TestNotifications:
 
 
 def test_coe_staff_give_the_first_approval_when_the_factory_has_no_owner(world):
-    from registry.request_selectors import approval_queue
     from tests.factories import FactoryFactory
+    from tool_requests.selectors import approval_queue
 
     lonely = FactoryFactory(slug="gamma", name="Gamma")
     member = MembershipFactory(user=UserFactory(username="member_c"), factory=lonely).user
@@ -357,14 +357,14 @@ def test_overdue_reminders_go_to_the_next_actor_once_a_day(world):
 def test_factory_panel_lists_the_factory_requests(world, client, monkeypatch):
     from coe import pages
     from coe.pages import register_factory_panel
-    from registry.request_views import request_panel_context
     from tests.factories import PASSWORD
+    from tool_requests.views import request_panel_context
 
     req = make_request(world)
     # Registered here for the test only (the lead wires it in RegistryConfig.ready()).
     monkeypatch.setattr(pages, "_FACTORY_PANELS", dict(pages._FACTORY_PANELS))
     register_factory_panel(
-        "requests", order=30, template="registry/requests/factory_panel.html",
+        "requests", order=30, template="tool_requests/factory_panel.html",
         context=request_panel_context,
     )  # fmt: skip
     assert client.login(request=HttpRequest(), username="member_a", password=PASSWORD)

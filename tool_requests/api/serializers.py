@@ -6,20 +6,35 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from coe.api.fields import FactoryField
-from coe.models import Factory
-from registry import request_services
+from coe.api.fields import FactoryField, ScopedPrimaryKeyRelatedField
 from registry.api.serializers import _raise
 from registry.models import Capability, Tool
-from registry.request_models import RequestComment, RequestTransition, ToolRequest
+from tool_requests import services as request_services
+from tool_requests.models import RequestComment, RequestTransition, ToolRequest
+from tool_requests.notifications import unsafe_header_text
+from tool_requests.selectors import requests_visible
 
 
 class ProposedToolSerializer(serializers.Serializer):
     """A tool the registry does not have yet."""
 
-    name = serializers.CharField(max_length=200)
-    vendor = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    # Not trimmed here: a line break anywhere, trailing ones included, is refused (the name
+    # reaches mail subjects); the service trims what it keeps.
+    name = serializers.CharField(max_length=200, trim_whitespace=False)
+    vendor = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
     homepage = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        errors = {
+            field: "Line breaks and control characters are not allowed here."
+            for field in ("name", "vendor")
+            if unsafe_header_text(attrs.get(field) or "")
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class CheckSerializer(serializers.Serializer):
@@ -29,11 +44,14 @@ class CheckSerializer(serializers.Serializer):
 
 
 class TransitionSerializer(serializers.ModelSerializer):
+    """One step of the request's history: who took it, in which capacity (requester,
+    business_owner, coe_staff), from which status to which."""
+
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = RequestTransition
-        fields = ["action", "from_status", "to_status", "actor", "comment", "at"]
+        fields = ["action", "from_status", "to_status", "actor", "capacity", "comment", "at"]
 
 
 # "ToolRequest" would clash with the request body of a Tool in the OpenAPI components.
@@ -118,7 +136,7 @@ class ToolRequestSerializer(serializers.ModelSerializer):
 class PreviewSerializer(serializers.Serializer):
     """The fields of a draft, for the live policy preview (nothing is stored)."""
 
-    factory = serializers.SlugRelatedField(slug_field="slug", queryset=Factory.objects.all())
+    factory = FactoryField()
     tool = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
     )
@@ -150,8 +168,11 @@ class ActionSerializer(serializers.Serializer):
 
 class CommentSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    parent = serializers.PrimaryKeyRelatedField(
-        queryset=RequestComment.objects.all(), allow_null=True, required=False
+    # Only comments of requests the caller sees: any other id is "does not exist".
+    parent = ScopedPrimaryKeyRelatedField(
+        lambda user: RequestComment.objects.filter(request__in=requests_visible(user)),
+        allow_null=True,
+        required=False,
     )
 
     class Meta:

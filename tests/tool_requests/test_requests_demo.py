@@ -4,9 +4,9 @@ import io
 
 from django.core.management import call_command
 
-from registry.demo_requests import load_request_demo
-from registry.request_choices import RequestStatus
-from registry.request_models import ToolRequest
+from tool_requests.choices import RequestStatus
+from tool_requests.demo import load_demo
+from tool_requests.models import ToolRequest
 
 
 def test_demo_has_requests_in_every_state_and_is_idempotent(db):
@@ -14,7 +14,7 @@ def test_demo_has_requests_in_every_state_and_is_idempotent(db):
 
     call_command("load_demo", stdout=io.StringIO())
     core = load_core()
-    load_request_demo(core, io.StringIO())
+    load_demo(core, io.StringIO())
     statuses = set(ToolRequest.objects.values_list("status", flat=True))
     assert statuses == set(RequestStatus.values)
     assert ToolRequest.objects.filter(fast_track=True, status="approved").exists()
@@ -23,5 +23,5 @@ def test_demo_has_requests_in_every_state_and_is_idempotent(db):
     provisioned = ToolRequest.objects.get(status="provisioned")
     assert provisioned.adoption.source == "request"
     count = ToolRequest.objects.count()
-    load_request_demo(core, io.StringIO())
+    load_demo(core, io.StringIO())
     assert ToolRequest.objects.count() == count

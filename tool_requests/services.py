@@ -1,20 +1,28 @@
 """Writes of tool requests: create, edit a draft, the transitions, comments.
 
-Transitions (who may do what, from which status):
+Transitions (who may do what, from which status; each "who" is a rule of ``coe/policy.py``):
 
 ================  ==========================  =============================================
-action            from                        who
+action            from                        who (rule)
 ================  ==========================  =============================================
-submit            draft                       the requester
-approve           submitted                   a business owner of the factory (not the requester);
-                                              CoE staff when the factory has no business owner
-approve           owner_approved              CoE staff (not the requester, not the owner approver)
-reject            submitted / owner_approved  the approver of that step; a comment is required
-withdraw          draft … approved            the requester
-provision         approved                    CoE staff; creates the adoption (source = request)
+submit            draft                       the requester (``submit_request``)
+approve           submitted                   a business owner of the factory, not the
+                                              requester; CoE staff when no other business
+                                              owner can (none, or the requester is the only
+                                              one) (``approve_owner_step``)
+approve           owner_approved              CoE staff, not the requester, not the owner
+                                              approver (``approve_coe_step``)
+reject            submitted / owner_approved  whoever may approve that step; a comment is
+                                              required
+withdraw          draft … approved            the requester (``withdraw_request``)
+provision         approved                    CoE staff (``provision_request``); the checks
+                                              run again and a block without a valid
+                                              exception refuses; creates the adoption
+                                              (source = request)
 ================  ==========================  =============================================
 
-A wrong status is a :class:`TransitionConflict` (HTTP 409), a wrong person a
+Every transition records who took it and in which capacity (requester, business owner, CoE
+staff). A wrong status is a :class:`TransitionConflict` (HTTP 409), a wrong person a
 ``PermissionDenied`` (403), missing input a ``ValidationError`` (400). Every transition
 locks the row (``select_for_update``) and moves the status with a compare-and-swap
 ``update()``, so two people acting at once give one result and at most one adoption.
@@ -31,23 +39,23 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from coe import policy
 from coe.changelog import log_bulk
-from coe.choices import Role
-from coe.models import Membership
-from coe.scoping import factory_ids, is_business_owner, is_coe_staff
 from registry import services
 from registry.choices import AdoptionSource, Ring
 from registry.models import Capability, RingChange, Tool
-from registry.request_checks import (
+from tool_requests.checks import (
+    blocking_checks,
     fast_track_enabled,
     is_blocked_by_ring,
     qualifies_for_fast_track,
     request_checks,
+    resolve_proposed,
     setting_days,
 )
-from registry.request_choices import RequestAction, RequestStatus
-from registry.request_models import RequestComment, RequestTransition, ToolRequest
-from registry.request_notifications import notify_transition
+from tool_requests.choices import Capacity, RequestAction, RequestStatus
+from tool_requests.models import RequestComment, RequestTransition, ToolRequest
+from tool_requests.notifications import notify_transition, unsafe_header_text
 
 S = RequestStatus
 EDITABLE_FIELDS = (
@@ -69,64 +77,80 @@ class TransitionConflict(Exception):
 
 @dataclass(frozen=True)
 class Step:
-    """One allowed (status, action) pair and whom it needs."""
+    """One allowed (status, action) pair and the policy rule the actor must pass."""
 
     action: str
     from_status: str
-    who: str  # requester | owner | coe
+    rule: str
+
+    @property
+    def who(self) -> str:  # requester | owner | coe
+        return {
+            "tool_requests.submit_request": "requester",
+            "tool_requests.withdraw_request": "requester",
+            "tool_requests.approve_owner_step": "owner",
+        }.get(self.rule, "coe")
 
 
+_OWNER = "tool_requests.approve_owner_step"
+_COE = "tool_requests.approve_coe_step"
 STEPS = [
-    Step(RequestAction.SUBMIT, S.DRAFT, "requester"),
-    Step(RequestAction.APPROVE, S.SUBMITTED, "owner"),
-    Step(RequestAction.APPROVE, S.OWNER_APPROVED, "coe"),
-    Step(RequestAction.REJECT, S.SUBMITTED, "owner"),
-    Step(RequestAction.REJECT, S.OWNER_APPROVED, "coe"),
-    Step(RequestAction.WITHDRAW, S.DRAFT, "requester"),
-    Step(RequestAction.WITHDRAW, S.SUBMITTED, "requester"),
-    Step(RequestAction.WITHDRAW, S.OWNER_APPROVED, "requester"),
-    Step(RequestAction.WITHDRAW, S.APPROVED, "requester"),
-    Step(RequestAction.PROVISION, S.APPROVED, "coe"),
+    Step(RequestAction.SUBMIT, S.DRAFT, "tool_requests.submit_request"),
+    Step(RequestAction.APPROVE, S.SUBMITTED, _OWNER),
+    Step(RequestAction.APPROVE, S.OWNER_APPROVED, _COE),
+    Step(RequestAction.REJECT, S.SUBMITTED, _OWNER),
+    Step(RequestAction.REJECT, S.OWNER_APPROVED, _COE),
+    Step(RequestAction.WITHDRAW, S.DRAFT, "tool_requests.withdraw_request"),
+    Step(RequestAction.WITHDRAW, S.SUBMITTED, "tool_requests.withdraw_request"),
+    Step(RequestAction.WITHDRAW, S.OWNER_APPROVED, "tool_requests.withdraw_request"),
+    Step(RequestAction.WITHDRAW, S.APPROVED, "tool_requests.withdraw_request"),
+    Step(RequestAction.PROVISION, S.APPROVED, "tool_requests.provision_request"),
 ]
 _STEP = {(s.action, s.from_status): s for s in STEPS}
 
 
 def can_request_for(user, factory) -> bool:
     """Members of the factory (any role) and CoE staff may ask for tools for it."""
-    return is_coe_staff(user) or factory.pk in factory_ids(user)
-
-
-def factory_has_owner(factory_id: int) -> bool:
-    return Membership.objects.filter(factory_id=factory_id, role=Role.BUSINESS_OWNER).exists()
+    return policy.allowed(user, "tool_requests.add_request", factory)
 
 
 def can_edit(user, tool_request: ToolRequest) -> bool:
     """A draft is edited (or deleted) by its requester, the factory's owners or CoE staff."""
-    return tool_request.status == S.DRAFT and (
-        tool_request.requester_id == user.pk
-        or is_business_owner(user, tool_request.factory_id)
-        or is_coe_staff(user)
+    return tool_request.status == S.DRAFT and policy.allowed(
+        user, "tool_requests.change_request", tool_request
     )
 
 
 def actor_problem(step: Step, tool_request: ToolRequest, user) -> str:
-    """Why ``user`` may not take ``step`` on the request ("" when they may)."""
-    own = tool_request.requester_id == user.pk
+    """Why ``user`` may not take ``step`` on the request ("" when they may).
+
+    The decision is the step's rule; the predicates only explain a refusal."""
+    if policy.allowed(user, step.rule, tool_request):
+        return ""
     if step.who == "requester":
-        return "" if own else "Only the requester may do this."
-    if step.action in (RequestAction.APPROVE, RequestAction.REJECT) and own:
+        return "Only the requester may do this."
+    if step.action in (RequestAction.APPROVE, RequestAction.REJECT) and policy.is_requester(
+        user, tool_request
+    ):
         return "Nobody approves (or rejects) their own request."
     if step.who == "owner":
-        if is_business_owner(user, tool_request.factory_id):
-            return ""
-        if is_coe_staff(user) and not factory_has_owner(tool_request.factory_id):
-            return ""  # nobody else could: CoE staff stand in for a missing owner
-        return "Only a business owner of the factory gives the first approval."
-    if not is_coe_staff(user):
+        return (
+            "Only a business owner of the factory gives the first approval (CoE staff when "
+            "the factory has no other business owner than the requester)."
+        )
+    if not policy.allowed(user, "tool_requests.provision_request", tool_request):
         return "Only CoE staff give this step."
-    if step.action == RequestAction.APPROVE and tool_request.owner_approver_id == user.pk:
-        return "The CoE approval needs a second person, not the owner approver."
-    return ""
+    return "The CoE approval needs a second person, not the owner approver."
+
+
+def step_capacity(step: Step, tool_request: ToolRequest, user) -> str:
+    """The capacity ``user`` takes ``step`` in: the requester's own steps, a business owner
+    of the factory at the owner step, CoE staff otherwise (standing in for an owner too)."""
+    if step.who == "requester":
+        return Capacity.REQUESTER
+    if step.who == "owner" and policy.is_owner_of(user, tool_request):
+        return Capacity.BUSINESS_OWNER
+    return Capacity.COE_STAFF
 
 
 def allowed_actions(tool_request: ToolRequest, user) -> list[str]:
@@ -136,6 +160,21 @@ def allowed_actions(tool_request: ToolRequest, user) -> list[str]:
         for s in STEPS
         if s.from_status == tool_request.status and not actor_problem(s, tool_request, user)
     ]
+
+
+HEADER_FIELDS = ("proposed_name", "proposed_vendor", "proposed_homepage")
+
+
+def _refuse_header_breaks(values: dict) -> None:
+    """The proposed tool's name (and vendor, homepage) reach mail subjects: a line break
+    there would split the header, so it is refused as typed (before any trimming)."""
+    errors = {
+        field: "Line breaks and control characters are not allowed here."
+        for field in HEADER_FIELDS
+        if unsafe_header_text(values.get(field) or "")
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 def _validate_fields(fields: dict) -> None:
@@ -148,6 +187,7 @@ def _validate_fields(fields: dict) -> None:
         errors["proposed_name"] = "Either a registry tool or a proposed new tool, not both."
     if tool is None and name and fields.get("capability") is None:
         errors["capability"] = "A proposed new tool needs the capability it is for."
+
     if not (fields.get("justification") or "").strip():
         errors["justification"] = "Say why the factory needs it."
     cost = fields.get("estimated_annual_cost")
@@ -175,6 +215,13 @@ def tool_request_create(
     """A new draft request; its checks are computed (and shown) from the start."""
     if not can_request_for(requester, factory):
         raise PermissionDenied("Only members of the factory may ask for tools for it.")
+    _refuse_header_breaks(
+        {
+            "proposed_name": proposed_name,
+            "proposed_vendor": proposed_vendor,
+            "proposed_homepage": proposed_homepage,
+        }
+    )
     fields = {
         "tool": tool,
         "proposed_name": (proposed_name or "").strip(),
@@ -191,7 +238,11 @@ def tool_request_create(
     tool_request.checks = request_checks(tool_request)
     tool_request.save()
     RequestTransition.objects.create(
-        request=tool_request, actor=requester, action="create", to_status=S.DRAFT
+        request=tool_request,
+        actor=requester,
+        capacity=Capacity.REQUESTER,
+        action="create",
+        to_status=S.DRAFT,
     )
     return tool_request
 
@@ -206,6 +257,10 @@ def tool_request_update(*, tool_request: ToolRequest, actor, **changes) -> ToolR
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    _refuse_header_breaks(changes)
+    for name in ("proposed_name", "proposed_vendor"):
+        if name in changes:
+            changes[name] = (changes[name] or "").strip()
     fields = {name: getattr(tool_request, name) for name in EDITABLE_FIELDS}
     fields.update(changes)
     # Switching between a registry tool and a proposed one clears the other side.
@@ -246,9 +301,10 @@ def _tool_for(tool_request: ToolRequest, actor) -> Tool:
     """The registry tool of a request; a proposed new tool enters the registry on trial."""
     if tool_request.tool_id:
         return tool_request.tool
-    match = services.tool_resolve_name(name=tool_request.proposed_name)
-    if match.tool_id and match.method in ("exact", "alias"):
-        return Tool.objects.get(pk=match.tool_id)
+    # The tool the checks judged (a proposed name the registry resolves is that tool).
+    resolved = resolve_proposed(tool_request.proposed_name)
+    if resolved is not None:
+        return resolved
     tool = services.tool_create(
         name=tool_request.proposed_name,
         vendor=tool_request.proposed_vendor,
@@ -262,6 +318,37 @@ def _tool_for(tool_request: ToolRequest, actor) -> Tool:
     tool.ring_changes.update(reason=reason)
     log_bulk(RingChange, changes, action="update", changes={"reason": ["", reason]})
     return tool
+
+
+def _provision_checks(req: ToolRequest, actor, exception_expires_on, updates: dict) -> list:
+    """The checks as of provisioning. The registry may have moved since the approval (a tool
+    put on hold, an exception past its date): a block without a valid exception refuses,
+    unless a CoE approver (not the requester, not the owner approver) grants one now."""
+    checks = request_checks(req)
+    if not blocking_checks(checks):
+        if exception_expires_on is not None:
+            raise ValidationError(
+                {"exception_expires_on": "Only a hold- or retired-ring tool needs an exception."}
+            )
+        return checks
+    if exception_expires_on is None or not is_blocked_by_ring(checks):
+        reasons = " ".join(c["message"] for c in blocking_checks(checks))
+        raise TransitionConflict(
+            f"Provisioning is refused: {reasons} Withdraw the request, or provision it with an "
+            "exception (exception_expires_on) granted by a second CoE approver."
+        )
+    if not policy.allowed(actor, _COE, req):
+        raise PermissionDenied(
+            "An exception is granted by CoE staff other than the requester and the owner approver."
+        )
+    req.exception_expires_on = _validate_exception(exception_expires_on)
+    updates["exception_expires_on"] = req.exception_expires_on
+    checks = request_checks(req)
+    if blocking_checks(checks):
+        raise TransitionConflict(
+            "Provisioning is refused: " + " ".join(c["message"] for c in blocking_checks(checks))
+        )
+    return checks
 
 
 @transaction.atomic
@@ -338,7 +425,8 @@ def tool_request_transition(
     elif action == RequestAction.WITHDRAW:
         updates.update(status=S.WITHDRAWN, decided_at=req.decided_at or now)
     elif action == RequestAction.PROVISION:
-        updates["status"] = S.PROVISIONED
+        checks = _provision_checks(req, actor, exception_expires_on, updates)
+        updates.update(status=S.PROVISIONED, checks=checks)
 
     # Compare-and-swap: only one of two people acting at once moves the status.
     moved = ToolRequest.objects.filter(pk=req.pk, status=from_status).update(**updates)
@@ -367,6 +455,7 @@ def tool_request_transition(
     RequestTransition.objects.create(
         request=req,
         actor=actor,
+        capacity=step_capacity(step, req, actor),
         action=action,
         from_status=from_status,
         to_status=req.status,

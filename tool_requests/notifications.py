@@ -2,12 +2,18 @@
 
 Sent after the transaction commits (``transaction.on_commit``), through Django's email
 backend (console in development, SMTP by settings, locmem in tests). A failing mail
-server is logged and never undoes a committed decision.
+server is logged and never undoes a committed decision. Each mail is sent on its own: one
+that fails (a bad address, a refused header) is logged and the others still go.
+
+Values that reach a header (the tool's name in the subject) are refused with line breaks
+when typed (:func:`unsafe_header_text`) and stripped of them at send (:func:`header_text`),
+for names that came another way (the registry, an import).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,10 +22,24 @@ from django.db import transaction
 from django.db.models import Q
 
 from coe.changelog import log_bulk
-from coe.choices import COE_STAFF_GROUP, Role
-from registry.request_choices import RequestStatus
+from coe.choices import Role
+from coe.scoping import coe_staff_condition
+from tool_requests.choices import RequestStatus
 
 logger = logging.getLogger(__name__)
+
+# Line breaks of any kind (what str.splitlines() splits on) and the other control characters.
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def unsafe_header_text(value: str) -> bool:
+    """True when ``value`` holds a line break or another control character."""
+    return bool(_HEADER_BREAKS.search(value or ""))
+
+
+def header_text(value: str) -> str:
+    """``value`` made safe for a mail header: control characters become spaces."""
+    return " ".join(_HEADER_BREAKS.sub(" ", value or "").split())
 
 
 def _owners(tool_request):
@@ -31,11 +51,7 @@ def _owners(tool_request):
 
 
 def _coe_staff():
-    return (
-        get_user_model()
-        .objects.filter(Q(groups__name=COE_STAFF_GROUP) | Q(is_superuser=True), is_active=True)
-        .distinct()
-    )
+    return get_user_model().objects.filter(coe_staff_condition(), is_active=True).distinct()
 
 
 def recipients(tool_request, *, from_status: str, to_status: str, actor=None) -> list[str]:
@@ -78,7 +94,7 @@ _NEXT = {
 def message_for(tool_request, *, from_status: str, to_status: str, actor, comment: str) -> tuple:
     """Subject and body of the mail of one transition."""
     status = RequestStatus(to_status).label.lower()
-    subject = (
+    subject = header_text(
         f"[CoE] Tool request #{tool_request.pk}: {tool_request.tool_name} for "
         f"{tool_request.factory.name} is {status}"
     )
@@ -103,28 +119,57 @@ def message_for(tool_request, *, from_status: str, to_status: str, actor, commen
     return subject, "\n\n".join(lines)
 
 
-def send_transition_mail(tool_request, *, from_status: str, to_status: str, actor, comment=""):
-    """Send the mails of one transition now; returns how many were sent."""
-    to = recipients(tool_request, from_status=from_status, to_status=to_status, actor=actor)
-    if not to:
+def _send_each(messages: list[EmailMessage], what: str) -> int:
+    """Send ``messages`` one by one over one connection; a mail that fails is logged and
+    skipped. Returns how many were sent."""
+    if not messages:
         return 0
-    subject, body = message_for(
-        tool_request, from_status=from_status, to_status=to_status, actor=actor, comment=comment
-    )
-    messages = [EmailMessage(subject, body, to=[address]) for address in to]
+    sent = 0
     try:
-        return get_connection().send_messages(messages) or 0
-    except Exception:  # the decision is committed; a mail outage must not turn it into a 500
-        logger.exception("tool request #%s: mail to %s failed", tool_request.pk, to)
+        connection = get_connection()
+        connection.open()
+    except Exception:  # the mail server is down: nothing can be sent this time
+        logger.exception("%s: no mail connection", what)
         return 0
+    try:
+        for message in messages:
+            message.connection = connection
+            try:
+                sent += message.send() or 0
+            except Exception:
+                logger.exception("%s: mail to %s failed", what, message.to)
+    finally:
+        try:
+            connection.close()
+        except Exception:
+            logger.exception("%s: closing the mail connection failed", what)
+    return sent
+
+
+def send_transition_mail(tool_request, *, from_status: str, to_status: str, actor, comment=""):
+    """Send the mails of one transition now; returns how many were sent. The decision is
+    committed: a mail that fails is logged, never a 500."""
+    try:
+        to = recipients(tool_request, from_status=from_status, to_status=to_status, actor=actor)
+        if not to:
+            return 0
+        subject, body = message_for(
+            tool_request, from_status=from_status, to_status=to_status, actor=actor, comment=comment
+        )
+    except Exception:
+        logger.exception("tool request #%s: its mail could not be written", tool_request.pk)
+        return 0
+    messages = [EmailMessage(subject, body, to=[address]) for address in to]
+    return _send_each(messages, f"tool request #{tool_request.pk}")
 
 
 def send_overdue_reminders(*, today=None) -> int:
     """Remind whoever must act on each overdue request (at most once a day per request);
-    returns how many mails were sent."""
+    returns how many mails were sent. A request whose mails all failed is tried again on
+    the next run; one bad request or mail never stops the others."""
     from django.utils import timezone
 
-    from registry.request_models import ToolRequest
+    from tool_requests.models import ToolRequest
 
     today = today or timezone.localdate()
     due = list(
@@ -133,32 +178,43 @@ def send_overdue_reminders(*, today=None) -> int:
         .select_related("factory", "requester", "tool")
         .order_by("pk")
     )
-    messages = []
+    sent, reminded = 0, []
     for tool_request in due:
-        status = tool_request.status
-        # The approvers of the current step act; the requester only waits.
-        to = [
-            address
-            for address in recipients(tool_request, from_status="", to_status=status)
-            if address != tool_request.requester.email
-        ]
-        subject = (
-            f"[CoE] Overdue: tool request #{tool_request.pk} ({tool_request.tool_name} for "
-            f"{tool_request.factory.name}) was due {tool_request.current_due_on.isoformat()}"
-        )
-        _, body = message_for(
-            tool_request, from_status="", to_status=status, actor=None, comment=""
-        )
-        messages.extend(EmailMessage(subject, body, to=[address]) for address in to)
-    sent = (get_connection().send_messages(messages) or 0) if messages else 0
-    ToolRequest.objects.filter(pk__in=[r.pk for r in due]).update(last_reminded_on=today)
+        try:
+            messages = _reminders(tool_request)
+        except Exception:
+            logger.exception("tool request #%s: its reminder could not be written", tool_request.pk)
+            continue
+        count = _send_each(messages, f"reminder of tool request #{tool_request.pk}")
+        sent += count
+        if count or not messages:
+            reminded.append(tool_request.pk)
+    ToolRequest.objects.filter(pk__in=reminded).update(last_reminded_on=today)
+    done = [r for r in due if r.pk in set(reminded)]
     log_bulk(
         ToolRequest,
-        due,
+        done,
         action="update",
-        changes={r.pk: {"last_reminded_on": [str(r.last_reminded_on), str(today)]} for r in due},
+        changes={r.pk: {"last_reminded_on": [str(r.last_reminded_on), str(today)]} for r in done},
     )
     return sent
+
+
+def _reminders(tool_request) -> list[EmailMessage]:
+    """The overdue reminders of one request: to the approvers of its current step (the
+    requester only waits)."""
+    status = tool_request.status
+    to = [
+        address
+        for address in recipients(tool_request, from_status="", to_status=status)
+        if address != tool_request.requester.email
+    ]
+    subject = header_text(
+        f"[CoE] Overdue: tool request #{tool_request.pk} ({tool_request.tool_name} for "
+        f"{tool_request.factory.name}) was due {tool_request.current_due_on.isoformat()}"
+    )
+    _, body = message_for(tool_request, from_status="", to_status=status, actor=None, comment="")
+    return [EmailMessage(subject, body, to=[address]) for address in to]
 
 
 def notify_transition(tool_request, *, from_status: str, to_status: str, actor, comment=""):

@@ -3,8 +3,8 @@
 from django.db.models import Q
 from django_filters import rest_framework as filters
 
-from registry.request_choices import RequestStatus
-from registry.request_models import ToolRequest, overdue_condition
+from tool_requests.choices import RequestStatus
+from tool_requests.models import ToolRequest, overdue_condition
 
 
 class ToolRequestFilterSet(filters.FilterSet):

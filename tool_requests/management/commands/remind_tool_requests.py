@@ -1,7 +1,7 @@
 """``manage.py remind_tool_requests``: mail whoever must act on an overdue tool request."""
 
 from coe.changelog import ChangeLogCommand
-from registry.request_notifications import send_overdue_reminders
+from tool_requests.notifications import send_overdue_reminders
 
 
 class Command(ChangeLogCommand):

@@ -1,7 +1,8 @@
 """Tool requests: a factory asks for a registry tool (or proposes a new one); policy
 checks and a two-step approval decide; a provisioned request becomes an adoption.
 
-Imported by name at the bottom of ``registry.models`` so Django finds the models.
+The tables keep the names they had when the models lived in ``registry``
+(``registry_toolrequest``…): the move between apps changed Django's state, not the data.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from coe.models import Factory
 from registry.models import Adoption, Capability, Tool
-from registry.request_choices import RequestStatus
+from tool_requests.choices import Capacity, RequestStatus
 
 
 class ToolRequestQuerySet(models.QuerySet):
@@ -106,6 +107,7 @@ class ToolRequest(models.Model):
     objects = ToolRequestQuerySet.as_manager()
 
     class Meta:
+        db_table = "registry_toolrequest"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["factory", "status"], name="toolrequest_factory_status")]
         constraints = [
@@ -158,11 +160,19 @@ class ToolRequest(models.Model):
 
 
 class RequestTransition(models.Model):
-    """One move of a request between statuses: who, when, from, to and why."""
+    """One move of a request between statuses: who, in which capacity, when, from, to and
+    why."""
 
     request = models.ForeignKey(ToolRequest, on_delete=models.CASCADE, related_name="transitions")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    capacity = models.CharField(
+        max_length=20,
+        choices=Capacity.choices,
+        blank=True,
+        help_text="The role the actor took the step in (a CoE staff member may stand in for "
+        "a business owner).",
     )
     action = models.CharField(max_length=20)
     from_status = models.CharField(max_length=20, choices=RequestStatus.choices, blank=True)
@@ -171,6 +181,7 @@ class RequestTransition(models.Model):
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "registry_requesttransition"
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
@@ -191,6 +202,7 @@ class RequestComment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "registry_requestcomment"
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:

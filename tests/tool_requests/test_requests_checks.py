@@ -8,16 +8,16 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from registry.request_checks import (
+from registry.services import tool_set_ring
+from tests.registry.builders import adoption
+from tests.tool_requests.request_helpers import registry
+from tool_requests.checks import (
     CheckInput,
     evaluate,
     policy_checks,
     qualifies_for_fast_track,
     review_threshold,
 )
-from registry.services import tool_set_ring
-from tests.registry.builders import adoption
-from tests.registry.request_helpers import registry
 
 
 def by_check(checks):
@@ -123,7 +123,10 @@ def test_a_new_tool_gets_did_you_mean_from_the_resolver(world):
     )
     assert near["ring"]["result"] == "warn" and "not in the registry" in near["ring"]["message"]
     exact = by_check(policy_checks(factory=world.factory_a, proposed_name="grafana labs grafana"))
-    assert "already in the registry as Grafana" in exact["near_match"]["message"]
+    assert exact["near_match"]["message"] == (
+        "grafana labs grafana is Grafana in the registry (adopt ring for manufacturing "
+        "factories): the request is checked, approved and provisioned as Grafana."
+    )
     none = by_check(policy_checks(factory=world.factory_a, proposed_name="Quxotic Widgetizer"))
     assert none["near_match"]["result"] == "pass"
 
@@ -150,6 +153,5 @@ def test_did_you_mean_sees_a_tool_added_after_the_last_preview(world):
     assert first["near_match"]["result"] == "pass"
     tool("Zabbix", caps=[reg["cap"]], ring="trial")
     again = by_check(policy_checks(factory=world.factory_a, proposed_name="Zabix"))
-    assert again["near_match"]["message"] == (
-        "Did you mean Zabbix (trial ring)? It is already in the registry."
-    )
+    assert again["near_match"]["message"].startswith("Zabix is Zabbix in the registry (trial")
+    assert again["ring"]["message"].startswith("Zabbix is on the trial ring")

@@ -1,4 +1,4 @@
-"""Demo tool requests: one story per status (``load_request_demo`` runs after the registry
+"""Demo tool requests: one story per status (``load_demo`` runs after the registry
 demo; idempotent: a request already there, by factory, requester and justification, is kept)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from coe.changelog import log_bulk
 from registry.models import Capability, Tool
-from registry.request_models import ToolRequest
-from registry.request_services import tool_request_create, tool_request_transition
+from tool_requests.models import ToolRequest
+from tool_requests.services import tool_request_create, tool_request_transition
 
 # (factory, requester, tool or None, proposed (name, vendor, homepage, capability slug) or None,
 #  seats, annual cost, justification, steps [(action, actor, comment)])
@@ -57,7 +57,7 @@ REQUESTS = [
 
 
 @transaction.atomic
-def load_request_demo(core: dict, stdout) -> None:
+def load_demo(core: dict, stdout) -> None:
     """Tool requests in every state: draft, submitted (one overdue), owner-approved,
     approved on the fast track, approved as an exception, provisioned, rejected, withdrawn."""
     factories, users = core["factories"], core["users"]
