@@ -340,12 +340,12 @@ def upsert(
     rows = _prepared(concrete, objs, add=True)
     table = model._meta.db_table
     columns = [f.column for f in concrete]
-    keys = [model._meta.get_field(n).column for n in unique_fields]
+    keys = [_column_field(model, n).column for n in unique_fields]
     key_at = [columns.index(k) for k in keys]
     cols = ", ".join(_quote(c) for c in columns)
     sets = ", ".join(
         f"{_quote(c)} = EXCLUDED.{_quote(c)}"
-        for c in (model._meta.get_field(n).column for n in update_fields)
+        for c in (_column_field(model, n).column for n in update_fields)
     )
     with _raw_cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor

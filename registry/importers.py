@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from coe import bulk
 from coe.models import Factory
-from registry.bulk import insert_many, update_many
 from registry.choices import AdoptionSource, AdoptionStatus, Ring
 from registry.models import Adoption, Capability, RingChange, Tool, ToolAlias
 from registry.resolution import Resolver, normalize
@@ -339,8 +339,8 @@ def import_adoptions(
         "declared_name", "declared_vendor", "declared_capability", "seats", "annual_cost",
         "source", "status", "last_seen", "tool", "resolution_confidence",
     ]  # fmt: skip
-    insert_many(Adoption, new, ["factory", "normalized_name", "first_seen", *written])
-    update_many(Adoption, changed, written)
+    bulk.insert(Adoption, new)
+    bulk.update(Adoption, changed, written)
     summary.created, summary.updated = len(new), len(changed)
     if detect:
         after_import()
