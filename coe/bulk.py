@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 
 from django.db import connection
 from django.db.models import Model
@@ -254,13 +255,21 @@ def update_rows(
 
 
 def _encoded(rows: Iterable[dict], columns: Sequence[str], encoders: dict):
+    """Each row's values in ``columns`` order, the ``encoders`` applied."""
+    getter = itemgetter(*columns)
     if not encoders:
-        for row in rows:
-            yield [row[c] for c in columns]
-        return
-    funcs = [encoders[c][1] if c in encoders else None for c in columns]
-    for row in rows:
-        yield [row[c] if f is None else f(row[c]) for c, f in zip(columns, funcs, strict=True)]
+        if len(columns) == 1:
+            return ((getter(row),) for row in rows)
+        return map(getter, rows)
+    at = [(i, encoders[c][1]) for i, c in enumerate(columns) if c in encoders]
+
+    def encode(row):
+        values = list(getter(row))
+        for i, func in at:
+            values[i] = func(values[i])
+        return values
+
+    return map(encode, rows)
 
 
 def _column_field(model: type[Model], column: str):
