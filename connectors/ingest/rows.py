@@ -261,3 +261,15 @@ def _count(identified, known, lean, touched, counts, seen) -> None:
             record_changed = not old or old.digest != norm.digest or old.device_id != target
             counts["updated" if touched[target] or record_changed else "unchanged"] += 1
             seen.add(target)
+
+
+def recompute_devices(ctx: Context, devices: dict[int, dict], sources: list[tuple]) -> BatchPlan:
+    """After records of ``devices`` were marked missing: each device is recomputed from
+    the records that still report it (missing ones take no part), and goes stale when
+    none does. The rows to write."""
+    plan = BatchPlan()
+    rows = _Rows(ctx, plan, {}, set())
+    rows.load(sources)
+    for pk in sorted(devices):
+        rows.left_behind(pk, devices[pk])
+    return plan

@@ -237,8 +237,6 @@ class IngestSession:
         not report is marked missing, and a device no source still reports goes stale
         (see :mod:`connectors.ingest.staleness`). Returns how many devices did."""
         self.flush()
-        stale = staleness.mark_missing(
-            self.connector.pk, self.reported, now=self.now, kind=self.kind, run=self.run
-        )
+        stale = staleness.mark_missing(self.context, self.reported)
         self.counts["stale"] += stale
         return stale

@@ -8,24 +8,24 @@ becomes *stale*, with a history entry. Devices are never deleted."""
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 
-from coe import bulk
-from connectors.choices import ConnectorKind, DeviceStatus
-from connectors.models import Device, DeviceChange, DeviceSourceRecord, SyncRun
+from connectors.ingest import lookups, rows
+from connectors.ingest.planner import Context
+from connectors.ingest.rules import STALE
+from connectors.ingest.writers import write_batch
+from connectors.models import DeviceSourceRecord
 
 CHUNK = 1000
 
 
-def mark_missing(
-    connector_id: int, reported: set[str], *, now, kind: str, run: SyncRun | None
-) -> int:
-    """Mark this connector's unreported records missing; returns how many devices went
-    stale."""
+def mark_missing(ctx: Context, reported: set[str]) -> int:
+    """Mark the connector's unreported records missing; the devices they belong to are
+    recomputed from the records that still report them (or go stale). Returns how many
+    devices went stale."""
     unreported = [
         (pk, device_id)
         for pk, sid, device_id in DeviceSourceRecord.objects.filter(
-            connector_id=connector_id, missing_since=None
+            connector_id=ctx.connector_id, missing_since=None
         ).values_list("id", "source_id", "device_id")
         if sid not in reported
     ]
@@ -34,30 +34,12 @@ def mark_missing(
         chunk = unreported[start : start + CHUNK]
         with transaction.atomic():
             DeviceSourceRecord.objects.filter(id__in=[pk for pk, _ in chunk]).update(
-                missing_since=now
+                missing_since=ctx.now
             )
-            stale += _stale_devices(sorted({d for _, d in chunk}), now=now, kind=kind, run=run)
+            ids = {device_id for _, device_id in chunk}
+            devices = lookups.device_rows(ids)
+            before = {pk for pk, row in devices.items() if row["status"] != STALE}
+            plan = rows.recompute_devices(ctx, devices, lookups.source_rows(ids))
+            write_batch(plan)
+            stale += sum(1 for pk in before if devices[pk]["status"] == STALE)
     return stale
-
-
-def _stale_devices(device_ids: list[int], *, now, kind: str, run: SyncRun | None) -> int:
-    """The devices among ``device_ids`` no record still reports become stale."""
-    reporting = DeviceSourceRecord.objects.filter(
-        device_id=OuterRef("pk"), missing_since__isnull=True
-    ).exclude(source_kind=ConnectorKind.UPLOAD)
-    before = dict(
-        Device.objects.filter(id__in=device_ids)
-        .exclude(status=DeviceStatus.STALE)
-        .exclude(Exists(reporting))
-        .values_list("id", "status")
-    )
-    Device.objects.filter(id__in=before).update(status=DeviceStatus.STALE, updated_at=now)
-    bulk.insert(
-        DeviceChange,
-        [
-            DeviceChange(device_id=pk, field="status", old=old, new=DeviceStatus.STALE,
-                         source=kind, run=run, at=now)
-            for pk, old in before.items()
-        ],
-    )  # fmt: skip
-    return len(before)
