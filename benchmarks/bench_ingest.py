@@ -167,7 +167,8 @@ def bulk_create_upsert(factory: Factory, n: int) -> float:
                 batch = []
         _upsert_devices(batch)
     elapsed = time.perf_counter() - started
-    Device.objects.filter(factory=factory).delete()
+    with connection.cursor() as cursor:  # not the ORM's delete: it would load every row
+        cursor.execute("DELETE FROM connectors_device WHERE factory_id = %s", [factory.pk])
     return elapsed
 
 

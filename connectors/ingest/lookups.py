@@ -115,32 +115,21 @@ def by_keys(
     return rows
 
 
-def known_records(connector_id: int, source_ids) -> dict[str, tuple[int, int, str]]:
-    """``{source id: (record id, device id, hash)}`` of this connector's records; a record
-    marked missing reads with a blank hash (seen again, it is written even when it says
-    the same, which clears its mark)."""
+def known_records(connector_id: int, source_ids, cutoff: datetime) -> dict[str, tuple]:
+    """``{source id: (record id, device id, hash, device status, device seen since
+    cutoff)}`` of this connector's records; a record marked missing reads with a blank
+    hash (seen again, it is written even when it says the same, which clears its mark)."""
     rows = by_keys(
-        "source_id, id, device_id, CASE WHEN missing_since IS NULL THEN data_hash ELSE '' END",
-        RECORD_TABLE,
-        "connector_id = %s",
-        "source_id",
+        "r.source_id, r.id, r.device_id,"
+        " CASE WHEN r.missing_since IS NULL THEN r.data_hash ELSE '' END, d.status,"
+        " CASE WHEN d.last_seen >= %s THEN 1 ELSE 0 END",
+        f"{RECORD_TABLE} r JOIN {DEVICE_TABLE} d ON d.id = r.device_id",
+        "r.connector_id = %s",
+        "r.source_id",
         source_ids,
-        [connector_id],
+        [connection.ops.adapt_datetimefield_value(cutoff), connector_id],
     )
-    return {sid: (pk, device_id, digest) for sid, pk, device_id, digest in rows}
-
-
-def device_states(ids, cutoff: datetime) -> dict[int, tuple[str, bool]]:
-    """``{device id: (status, seen since cutoff)}``."""
-    rows = by_keys(
-        "id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END",
-        DEVICE_TABLE,
-        "1 = 1",
-        "id",
-        ids,
-        [connection.ops.adapt_datetimefield_value(cutoff)],
-    )
-    return {pk: (status, bool(fresh)) for pk, status, fresh in rows}
+    return {row[0]: row[1:] for row in rows}
 
 
 def devices_by_serial(factory_id: int, serials) -> dict[str, int]:

@@ -49,7 +49,7 @@ class Known(NamedTuple):
     device_id: int
     digest: str  # "" when the record is marked missing
     status: str = ""
-    fresh: bool = False
+    fresh: bool | int = False  # seen since the cutoff (1/0 as the database returns it)
 
 
 @dataclass

@@ -3,7 +3,9 @@ between the pure planner's steps), has it written, and keeps counts and errors."
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.conf import settings
@@ -30,6 +32,19 @@ def default_batch_size() -> int:
     if settings.CONNECTOR_INGEST_BATCH_SIZE > 0:
         return settings.CONNECTOR_INGEST_BATCH_SIZE
     return 10000 if connection.vendor == "postgresql" else 500
+
+
+@contextmanager
+def _older_objects_frozen():
+    """While a batch is planned, the cyclic garbage collector leaves alone the objects
+    that existed before it (``gc.freeze``): the batch allocates hundreds of thousands of
+    small objects, and each full collection would otherwise traverse everything the
+    process holds again. Collection itself stays on; the objects thaw afterwards."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class IngestSession:
@@ -141,6 +156,10 @@ class IngestSession:
     def plan_batch(
         self, batch: list[DeviceRecord], optimistic: bool = False
     ) -> tuple[BatchPlan, dict, set[int]]:
+        with _older_objects_frozen():
+            return self._plan_batch(batch, optimistic)
+
+    def _plan_batch(self, batch: list[DeviceRecord], optimistic: bool):
         """The rows one batch writes, its counts and the existing devices it confirms.
 
         ``optimistic`` (a first load into a factory without devices) skips the lookups the
@@ -171,11 +190,10 @@ class IngestSession:
         return plan, counts, seen
 
     def _known(self, source_ids: list[str], ctx: Context) -> dict[str, Known]:
-        records = lookups.known_records(self.connector.pk, source_ids)
-        states = lookups.device_states({r[1] for r in records.values()}, ctx.cutoff)
+        make = Known._make
         return {
-            sid: Known(pk, device_id, digest, *states.get(device_id, ("", False)))
-            for sid, (pk, device_id, digest) in records.items()
+            sid: make(row)
+            for sid, row in lookups.known_records(self.connector.pk, source_ids, ctx.cutoff).items()
         }
 
     def _found(self, dirty, optimistic: bool, plan: BatchPlan) -> planner.Found:
