@@ -90,23 +90,26 @@ def by_keys(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             kind = "bigint" if all(type(k) is int for k in keys) else "text"
-            limit = f" ORDER BY {first} LIMIT 1" if first else ""
+            # No ``ORDER BY … LIMIT 1`` per key: the planner may walk the ordering index
+            # instead of probing the key's; the first row per key is kept below.
+            order = f" ORDER BY r.{first}" if first else ""
             cursor.execute(
                 f"SELECT r.* FROM unnest(%s::{kind}[]) AS k(v) CROSS JOIN LATERAL"
-                f" (SELECT {columns} FROM {table} WHERE {where} AND {key} = k.v{limit}) AS r",
+                f" (SELECT {columns} FROM {table} WHERE {where} AND {key} = k.v) AS r{order}",
                 [array_literal(keys), *params],
             )
-            return cursor.fetchall()
-        rows: list[tuple] = []
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            marks = ", ".join(["%s"] * len(chunk))
-            order = f" ORDER BY {first}" if first else ""
-            cursor.execute(
-                f"SELECT {columns} FROM {table} WHERE {where} AND {key} IN ({marks}){order}",
-                [*params, *chunk],
-            )
-            rows += cursor.fetchall()
+            rows = cursor.fetchall()
+        else:
+            rows = []
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                order = f" ORDER BY {first}" if first else ""
+                cursor.execute(
+                    f"SELECT {columns} FROM {table} WHERE {where} AND {key} IN ({marks}){order}",
+                    [*params, *chunk],
+                )
+                rows += cursor.fetchall()
     if first:
         kept: dict = {}
         for row in rows:
