@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from coe import bulk
 from connectors.facts import Deployment, WorkItem
 from connectors.imports import ImportRejected, facts_import
 from connectors.ingest import IngestSession
@@ -171,13 +172,7 @@ class FactIngestSession(IngestSession):
                     **values,
                 )
             )
-        Deployment.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["factory", "environment", "source_id"],
-            update_fields=DEPLOYMENT_FIELDS,
-            batch_size=500,
-        )
+        bulk.upsert(Deployment, rows, ["factory", "environment", "source_id"], DEPLOYMENT_FIELDS)
         self._count(new, changed, len(batch) - new - changed)
 
     @transaction.atomic
@@ -208,11 +203,5 @@ class FactIngestSession(IngestSession):
             rows.append(
                 WorkItem(factory_id=self.factory_id, source=source, key=record.key[:120], **values)
             )
-        WorkItem.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["factory", "source", "key"],
-            update_fields=WORK_ITEM_FIELDS,
-            batch_size=500,
-        )
+        bulk.upsert(WorkItem, rows, ["factory", "source", "key"], WORK_ITEM_FIELDS)
         self._count(new, changed, len(batch) - new - changed)

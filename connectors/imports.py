@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
+from coe import bulk
 from coe import tables as table_reader
 from coe.changelog import log_summary
 from coe.models import Factory
@@ -276,81 +276,13 @@ def _split(
     return new, changed, unchanged
 
 
-def _adapter(field):
-    """How a value of ``field`` goes to the driver (psycopg adapts everything natively)."""
-    if connection.vendor == "postgresql":
-        return None
-    internal = field.get_internal_type()
-    if internal == "DateTimeField":
-        return connection.ops.adapt_datetimefield_value
-    if internal == "DateField":
-        return connection.ops.adapt_datefield_value
-    if internal == "DecimalField":
-        return lambda v: connection.ops.adapt_decimalfield_value(
-            v, field.max_digits, field.decimal_places
-        )
-    return None
-
-
-def _upsert(model, rows: list[dict], unique: list[str], update: list[str]) -> None:
-    """``INSERT … ON CONFLICT (natural key) DO UPDATE`` of ``rows`` (dicts of attnames), in
-    ``executemany`` batches — the same statement on PostgreSQL and SQLite (≥ 3.24), without
-    building a model instance per row."""
-    if not rows:
-        return
-    now = timezone.now()
+def _upsert(model, rows: list[dict], unique: list[str], update: list[str]) -> list[int]:
+    """``INSERT … ON CONFLICT (natural key) DO UPDATE`` of ``rows`` (dicts of attnames;
+    columns they leave out get their defaults) through the project's bulk-write module;
+    the ids written, in order."""
     names = {f.name for f in model._meta.concrete_fields}
-    keys = list(rows[0])
-    extra = {name: now for name in ("updated_at", "created_at") if name in names}
-    for f in model._meta.concrete_fields:  # columns the rows leave out get their defaults
-        if not f.primary_key and f.attname not in keys and f.name not in extra:
-            extra[f.attname] = f.get_default()
-    fields = [model._meta.get_field(k) for k in (*keys, *extra)]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    target = ", ".join(quote(model._meta.get_field(k).column) for k in unique)
     refresh = [*update, *(["updated_at"] if "updated_at" in names else [])]
-    refresh_columns = [quote(model._meta.get_field(k).column) for k in refresh]
-    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in refresh_columns)
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({target}) DO UPDATE SET {sets}"
-    )
-    adapters = [_adapter(f) for f in fields]
-    extras = tuple(extra.values())
-
-    def params(row: dict) -> tuple:
-        values = (*(row[k] for k in keys), *extras)
-        return tuple(
-            v if a is None or v is None else a(v) for v, a in zip(values, adapters, strict=True)
-        )
-
-    if connection.vendor == "postgresql":
-        _upsert_postgresql(model._meta.db_table, columns, target, sets, map(params, rows))
-        return
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, [params(row) for row in rows[start : start + 5000]])
-
-
-def _upsert_postgresql(table: str, columns: str, target: str, sets: str, rows) -> None:
-    """The PostgreSQL fast path: ``COPY`` into a staging table, then one set-based upsert."""
-    quote = connection.ops.quote_name
-    stage = quote(f"stage_{table}")
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # the psycopg 3 cursor, for COPY
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-            f"SELECT {columns} FROM {quote(table)} WITH NO DATA"
-        )
-        cursor.execute(f"TRUNCATE {stage}")
-        with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO {quote(table)} ({columns}) SELECT {columns} FROM {stage} "
-            f"ON CONFLICT ({target}) DO UPDATE SET {sets}"
-        )
+    return bulk.upsert(model, [model(**row) for row in rows], unique, refresh)
 
 
 def _write_counters(rows: list[dict], source: str, result: ImportResult) -> None:

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from coe import bulk
 from coe.changelog import log_bulk
-from registry.bulk import delete_where, insert_many, insert_pairs, update_many
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
 from registry.models import Adoption, Capability, DuplicateFinding, Tool, ToolAlias
@@ -174,19 +174,17 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
 
 
 def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) -> None:
-    """Persist in a fixed number of statements (``registry.bulk``: one ``executemany`` per
-    table and kind of write), whatever the number of findings."""
-    update_many(DuplicateFinding, to_update, _FIELDS)
-    insert_many(DuplicateFinding, to_create, _FIELDS)
+    """Persist in a fixed number of statements (``coe.bulk``: one statement per table and
+    kind of write), whatever the number of findings. New findings' links use the ids the
+    insert returns."""
+    bulk.update(DuplicateFinding, to_update, _FIELDS)
+    created = bulk.insert(DuplicateFinding, to_create)
     # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
     DuplicateFinding.objects.exclude(status=FindingStatus.RESOLVED).exclude(
         key__startswith="manual:"
     ).update(last_detected=now)
-    if to_create:
-        created = dict(DuplicateFinding.objects.filter(first_detected=now).values_list("key", "pk"))
-        for finding in to_create:
-            finding.pk = created[finding.key]
-        relink = relink + [(created[key], rec) for key, rec in new_recs.items()]
+    ids = {finding.key: pk for finding, pk in zip(to_create, created, strict=True)}
+    relink = relink + [(ids[key], rec) for key, rec in new_recs.items()]
     if not relink:
         return
     for through, column, attr in (
@@ -194,9 +192,9 @@ def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) 
         (DuplicateFinding.factories.through, "factory_id", "factory_ids"),
     ):
         table = through._meta.db_table
-        delete_where(table, "duplicatefinding_id", [pk for pk, _rec in relink])
+        bulk.delete_where(table, "duplicatefinding_id", [pk for pk, _rec in relink])
         rows = [(pk, other) for pk, rec in relink for other in getattr(rec, attr)]
-        insert_pairs(table, ("duplicatefinding_id", column), rows)
+        bulk.insert_pairs(table, ("duplicatefinding_id", column), rows)
 
 
 def summary_dict(summary: DetectionSummary) -> dict:

@@ -21,10 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from coe import tables
+from coe import bulk, tables
 from coe.changelog import log_bulk
 from coe.models import Factory
-from registry.bulk import insert_many, update_many
 from registry.choices import AdoptionSource, AdoptionStatus, Ring
 from registry.models import Adoption, Capability, RingChange, Tool, ToolAlias
 from registry.resolution import Resolver, normalize
@@ -369,8 +368,8 @@ def import_adoptions(
         "declared_name", "declared_vendor", "declared_capability", "seats", "annual_cost",
         "source", "status", "last_seen", "tool", "resolution_confidence",
     ]  # fmt: skip
-    insert_many(Adoption, new, ["factory", "normalized_name", "first_seen", *written])
-    update_many(Adoption, changed, written)
+    bulk.insert(Adoption, new)
+    bulk.update(Adoption, changed, written)
     log_adoptions(factory_ids, new, changed, before, now)
     summary.created, summary.updated = len(new), len(changed)
     if detect:
@@ -380,8 +379,7 @@ def import_adoptions(
 
 def log_adoptions(factory_ids: dict, new: list, changed: list, before: dict, now) -> None:
     """One change-log entry per adoption the import created or changed (in one INSERT);
-    the new rows' ids are read back by their factories and first-seen time (``insert_many``
-    does not return them)."""
+    new rows carry the ids ``coe.bulk.insert`` returned."""
     if not new and not changed:
         return
     names = dict(Factory.objects.filter(pk__in=factory_ids.values()).values_list("pk", "name"))
@@ -389,16 +387,7 @@ def log_adoptions(factory_ids: dict, new: list, changed: list, before: dict, now
     def describe(adoption: Adoption) -> str:
         return f"{names.get(adoption.factory_id, adoption.factory_id)}: {adoption.declared_name}"
 
-    if new:
-        ids = {
-            (factory_id, key): pk
-            for pk, factory_id, key in Adoption.objects.filter(
-                factory_id__in=list(names), first_seen=now
-            ).values_list("pk", "factory_id", "normalized_name")
-        }
-        for adoption in new:
-            adoption.pk = ids[(adoption.factory_id, adoption.normalized_name)]
-        log_bulk(Adoption, new, describe=describe)
+    log_bulk(Adoption, new, describe=describe)
     log_bulk(Adoption, changed, action="update", before=before, describe=describe)
 
 

@@ -1,0 +1,214 @@
+"""What the planner needs to know from the database, each lookup written once.
+
+Key lookups (source records by source id, devices by serial or MAC, device states) are
+one SQL statement each whatever the number of keys: on PostgreSQL an index probe per key
+(``unnest`` of one array parameter joined laterally, robust whatever the planner's
+statistics say right after a bulk load), elsewhere ``IN`` lists in chunks. Row loads
+(devices, their source records) go through the ORM with ``= ANY`` / ``IN`` filters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Lookup
+
+from connectors.ingest.rules import FIELDS
+from connectors.models import Device, DeviceSourceRecord
+
+_CHUNK = 500  # keys per statement where each key is a placeholder (SQLite)
+DEVICE_TABLE = Device._meta.db_table
+RECORD_TABLE = DeviceSourceRecord._meta.db_table
+
+
+class AnyLookup(Lookup):
+    """``field = ANY(%s)`` with the whole list as one array parameter (PostgreSQL): no
+    placeholder per value to build and parse for lists of thousands."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return self.rhs
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        # Typed like the column, so PostgreSQL hashes the array (and may use the index).
+        base = self.lhs.output_field.db_type(connection).split("(")[0]
+        return f"{lhs} = ANY(%s::{base}[])", [*lhs_params, array_literal(self.rhs.values)]
+
+
+for _model, _field in (
+    (DeviceSourceRecord, "id"),
+    (DeviceSourceRecord, "device"),
+    (Device, "id"),
+):
+    _model._meta.get_field(_field).register_lookup(AnyLookup)
+
+
+class _Values:
+    """A list Django passes through untouched (it resolves a list element by element)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values):
+        self.values = list(values)
+
+
+def _in(field: str, values) -> dict:
+    """A filter of ``field`` over ``values``: ``= ANY`` on PostgreSQL, ``IN`` elsewhere."""
+    if connection.vendor == "postgresql":
+        return {f"{field}__any": _Values(values)}
+    return {f"{field}__in": list(values)}
+
+
+def array_literal(values) -> str:
+    """The PostgreSQL array literal of ``values`` (strings or integers), built in one go:
+    one text parameter is far cheaper to send than a list adapted element by element."""
+    values = list(values)
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    text = "\0".join(map(str, values))  # NUL: the one character PostgreSQL text never holds
+    if text.count("\0") != max(len(values) - 1, 0):  # a value holds one: let PostgreSQL refuse
+        quoted = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
+        return '{"' + '","'.join(quoted) + '"}'
+    if '"' in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '{"' + text.replace("\0", '","') + '"}'
+
+
+def by_keys(
+    columns: str, table: str, where: str, key: str, keys, params: list, *, first: str = ""
+) -> list[tuple]:
+    """``SELECT columns FROM table WHERE where AND key = <each key>`` in one statement.
+    ``first``: an ORDER BY; then only the first row per key (``key`` must be the first of
+    ``columns``). ``params`` are those of ``where``."""
+    keys = list(keys)
+    if not keys:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            kind = "bigint" if all(type(k) is int for k in keys) else "text"
+            # No ``ORDER BY … LIMIT 1`` per key: the planner may walk the ordering index
+            # instead of probing the key's; the first row per key is kept below.
+            order = f" ORDER BY r.{first}" if first else ""
+            cursor.execute(
+                f"SELECT r.* FROM unnest(%s::{kind}[]) AS k(v) CROSS JOIN LATERAL"
+                f" (SELECT {columns} FROM {table} WHERE {where} AND {key} = k.v) AS r{order}",
+                [array_literal(keys), *params],
+            )
+            rows = cursor.fetchall()
+        else:
+            rows = []
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                order = f" ORDER BY {first}" if first else ""
+                cursor.execute(
+                    f"SELECT {columns} FROM {table} WHERE {where} AND {key} IN ({marks}){order}",
+                    [*params, *chunk],
+                )
+                rows += cursor.fetchall()
+    if first:
+        kept: dict = {}
+        for row in rows:
+            kept.setdefault(row[0], row)
+        rows = list(kept.values())
+    return rows
+
+
+def known_records(connector_id: int, source_ids, cutoff: datetime) -> dict[str, tuple]:
+    """``{source id: (record id, device id, hash, device status, device seen since
+    cutoff)}`` of this connector's records; a record marked missing reads with a blank
+    hash (seen again, it is written even when it says the same, which clears its mark)."""
+    rows = by_keys(
+        "r.source_id, r.id, r.device_id,"
+        " CASE WHEN r.missing_since IS NULL THEN r.data_hash ELSE '' END, d.status,"
+        " CASE WHEN d.last_seen >= %s THEN 1 ELSE 0 END",
+        f"{RECORD_TABLE} r JOIN {DEVICE_TABLE} d ON d.id = r.device_id",
+        "r.connector_id = %s",
+        "r.source_id",
+        source_ids,
+        [connection.ops.adapt_datetimefield_value(cutoff), connector_id],
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def devices_by_serial(factory_id: int, serials) -> dict[str, int]:
+    """``{normalised serial: device id}`` within the factory (junk never stored as one)."""
+    rows = by_keys(
+        "serial_normalised, id",
+        DEVICE_TABLE,
+        # Spelled like the partial unique index's condition, so the index serves it.
+        "factory_id = %s AND NOT (serial_normalised = '')",
+        "serial_normalised",
+        serials,
+        [factory_id],
+    )
+    return dict(rows)
+
+
+def devices_by_mac(factory_id: int, macs) -> dict[str, tuple[int, str]]:
+    """``{MAC: (device id, its normalised serial)}`` within the factory; the lowest id
+    when several devices share a MAC."""
+    rows = by_keys(
+        "mac, id, serial_normalised",
+        DEVICE_TABLE,
+        "factory_id = %s",
+        "mac",
+        macs,
+        [factory_id],
+        first="id",
+    )
+    return {mac: (pk, serial) for mac, pk, serial in rows}
+
+
+def record_data(ids) -> dict[int, dict]:
+    """``{record id: data}``: what records said last time."""
+    if not ids:
+        return {}
+    return dict(
+        DeviceSourceRecord.objects.filter(**_in("id", ids)).order_by().values_list("id", "data")
+    )
+
+
+DEVICE_ROW = ("id", "status", "first_seen", "last_seen", "serial_normalised", *FIELDS)
+SOURCE_ROW = (
+    "id", "device_id", "source_kind", "connector_id", "source_id", "data", "data_hash",
+    "last_seen", "missing_since",
+)  # fmt: skip
+
+
+def device_rows(ids) -> dict[int, dict]:
+    """The rows of the devices ``ids`` (their reconciled fields, status, times)."""
+    if not ids:
+        return {}
+    return {
+        row["id"]: row
+        for row in Device.objects.filter(**_in("id", ids)).order_by().values(*DEVICE_ROW)
+    }
+
+
+def source_rows(device_ids) -> list[tuple]:
+    """Every source record of the devices ``device_ids``, as :data:`SOURCE_ROW` tuples."""
+    if not device_ids:
+        return []
+    return list(
+        DeviceSourceRecord.objects.filter(**_in("device", device_ids))
+        .order_by()
+        .values_list(*SOURCE_ROW)
+    )
+
+
+def factory_has_devices(factory_id: int) -> bool:
+    return Device.objects.filter(factory_id=factory_id).exists()
+
+
+def device_of_sources(connector_id: int, source_ids) -> dict[str, int]:
+    """``{source id: device id}`` of this connector's records (metric samples' devices)."""
+    rows = by_keys(
+        "source_id, device_id", RECORD_TABLE, "connector_id = %s", "source_id", source_ids,
+        [connector_id],
+    )  # fmt: skip
+    return dict(rows)
