@@ -88,6 +88,16 @@ def rotate_token(token: str) -> str:
     return fernet().rotate(token.encode()).decode() if token else ""
 
 
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every known secret value (4 characters or more) replaced by ``[secret]``.
+
+    Longest first, so a header value (``Bearer <token>``) goes before the token inside it.
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "[secret]")
+    return text
+
+
 def key_problems(keys: list[str]) -> list[str]:
     """What is wrong with ``keys`` as CONNECTOR_CREDENTIALS_KEYS (empty when they are fine)."""
     if not keys:
