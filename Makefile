@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint worker beat install venv serve migrate bench clean
+.PHONY: demo test lint worker beat install venv serve migrate bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ worker: $(STAMP)
 
 beat: $(STAMP)
 	$(VENV)/bin/celery -A coe beat -l info
+
+## make fuzz: schemathesis over the whole API as staff, business owner and member, at least
+## FUZZ_REQUESTS requests (default 10000) on a fresh demo database (FUZZ_ARGS="--url http://…"
+## for a running server); prints the counts, fails on any server error or schema mismatch
+FUZZ_REQUESTS ?= 10000
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz --requests $(FUZZ_REQUESTS) $(FUZZ_ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
