@@ -1,0 +1,32 @@
+"""Regression: a number no database column holds, given to a filter, is a 400 naming the
+parameter (it was a 500: OverflowError on SQLite, "integer out of range" on PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/adoptions/?factory_id={HUGE}",
+        f"/api/memberships/?user_id={HUGE}",
+        f"/api/duplicates/?tool_id=-{HUGE}",
+        "/api/tools/?owner_id=1e30",
+        f"/api/sync-runs/?connector_id={HUGE}",
+        f"/api/devices/?factory_id={HUGE}",
+    ],
+)
+def test_a_filter_number_past_64_bits_is_a_400(world, url):
+    response = world.client("staff").get(url)
+    assert response.status_code == 400, response.content
+    parameter = url.split("?")[1].split("=")[0]
+    assert parameter in response.json() or parameter in str(response.json())
+
+
+def test_a_filter_number_in_range_still_filters(world):
+    response = world.client("staff").get(f"/api/memberships/?factory_id={world.factory_a.pk}")
+    assert response.status_code == 200
+    assert {m["factory"] for m in response.json()["results"]} == {world.factory_a.slug}
