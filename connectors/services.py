@@ -148,12 +148,17 @@ def _database_lost(exc: BaseException) -> bool:
     return connection.connection is not None and not connection.is_usable()
 
 
+def heartbeat_every() -> float:
+    """Seconds between two heartbeats of a run that makes progress (well inside the window)."""
+    return max(1.0, min(30.0, django_settings.CONNECTOR_RUN_STALE_SECONDS / 4))
+
+
 class _Heartbeat:
     """Moves the run's ``heartbeat_at`` at most every few seconds while it makes progress."""
 
     def __init__(self, run_id: int):
         self.run_id = run_id
-        self.every = max(1.0, min(30.0, django_settings.CONNECTOR_RUN_STALE_SECONDS / 4))
+        self.every = heartbeat_every()
         self.last = time.monotonic()
 
     def __call__(self, force: bool = False) -> None:

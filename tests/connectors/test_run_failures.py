@@ -180,10 +180,15 @@ def _terminate(pid: int | None = None) -> int:
 
 @pytest.mark.postgres
 def test_a_sync_whose_database_connection_drops_ends_failed_with_a_message(
-    transactional_db, world, httpserver, settings
+    transactional_db, world, httpserver, settings, monkeypatch
 ):
     _require_postgres()
+    from connectors import services
+
     settings.CONNECTOR_INGEST_WRITERS = 0  # every write on the sync's own connection
+    # A heartbeat with every record: the first query after the drop is the heartbeat's,
+    # outside any transaction, as when a sync is minutes into a slow source.
+    monkeypatch.setattr(services, "heartbeat_every", lambda: 0.0)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
