@@ -41,3 +41,12 @@ def test_staff_cannot_delete_their_own_account(world):
     assert (
         world.client("staff").delete(f"/api/users/{world.users['member_b'].pk}/").status_code == 204
     )
+
+
+@pytest.mark.parametrize("action", ["answers", "signals"])
+def test_whole_lists_are_not_described_as_pages(world, action):
+    # schemathesis: GET /api/assessments/{id}/answers/ and signals/ answer a JSON list,
+    # the schema said a paginated object.
+    schema = world.client("staff").get("/api/schema/?format=json").json()
+    answer = schema["paths"][f"/api/assessments/{{id}}/{action}/"]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"]["type"] == "array"
