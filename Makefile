@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint worker beat install venv serve migrate bench clean prod-smoke
+.PHONY: demo test lint worker beat install venv serve migrate bench fuzz clean prod-smoke
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=0 SECRET_KEY=lint-only-secret-key-that-is-long-enough-to-pass-the-deploy-check-0123456789 \
+	  CONNECTOR_CREDENTIALS_KEYS=bGludC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24= \
 	  ALLOWED_HOSTS=coe.example.com $(PY) manage.py check --deploy --fail-level WARNING
 
 ## make worker: a Celery worker on CELERY_BROKER_URL (all queues)
@@ -59,6 +60,13 @@ beat: $(STAMP)
 ## mqtt_host) with DEBUG=0 on the local PostgreSQL and Redis, one flow end to end, then stopped
 prod-smoke: $(STAMP)
 	$(PY) deploy/prod_smoke.py
+
+## make fuzz: schemathesis over the whole API as staff, business owner and member, at least
+## FUZZ_REQUESTS requests (default 10000) on a fresh demo database (FUZZ_ARGS="--url http://…"
+## for a running server); prints the counts, fails on any server error or schema mismatch
+FUZZ_REQUESTS ?= 10000
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz --requests $(FUZZ_REQUESTS) $(FUZZ_ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -2,14 +2,16 @@
 
 Every variable is listed in ``.env.example``. Defaults are safe for development: a SQLite
 file, eager Celery, DEBUG off unless asked for. Production (DEBUG off) refuses to start
-without ``SECRET_KEY``.
+without ``SECRET_KEY`` or ``CONNECTOR_CREDENTIALS_KEYS``.
+
+The test suite runs these settings through ``coe/settings_test.py``, which sets the
+environment a deployment would and overrides only a named, tested list.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -62,20 +64,16 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The test suite (pytest, or a worker process it starts with COE_TESTING=1).
-TESTING = env_bool("COE_TESTING", False) or "pytest" in sys.modules
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and not TESTING:
+    if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY must be set when DEBUG is off (set DEBUG=1 for development)."
         )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
-if TESTING:
-    ALLOWED_HOSTS += ["testserver", "127.0.0.1", "localhost"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -156,6 +154,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        # A kept connection the server dropped (restart, pg_terminate_backend, failover) is
+        # replaced at the start of the next request instead of failing it.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -177,9 +178,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if TESTING:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 LANGUAGE_CODE = "en"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
@@ -200,13 +198,13 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING
+            if DEBUG
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or TESTING
-WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
@@ -266,7 +264,7 @@ OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
 LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
 
 # Production hardening (checked by `manage.py check --deploy` in `make lint`).
-if not DEBUG and not TESTING:
+if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
@@ -309,7 +307,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "coe.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "coe.api.filters.BoundedFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -382,7 +380,7 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # Connectors: hosts/CIDRs a connector may reach when the factory keeps no allowlist of its own.
 CONNECTOR_DEFAULT_ALLOWLIST = env_list(
-    "CONNECTOR_DEFAULT_ALLOWLIST", "127.0.0.0/8,::1" if DEBUG or TESTING else ""
+    "CONNECTOR_DEFAULT_ALLOWLIST", "127.0.0.0/8,::1" if DEBUG else ""
 )
 
 # Tool requests (docs/tool-requests.md): cost above which the CoE must review (in the
@@ -435,8 +433,16 @@ REQUEST_BODY_LIMITS = {
 AUDIT_FOUR_EYES = env_bool("AUDIT_FOUR_EYES", True)
 
 # Connectors (docs/connectors.md). Fernet keys of stored credentials, newest first (the
-# first encrypts, all decrypt); unset in development: a generated key in .dev-fernet-key.
+# first encrypts, all decrypt). Required when DEBUG is off: a key generated on the fly
+# would be lost with the machine and every stored credential with it. With DEBUG and the
+# variable unset, a generated key is kept in .dev-fernet-key.
 CONNECTOR_CREDENTIALS_KEYS = env_list("CONNECTOR_CREDENTIALS_KEYS")
+if not CONNECTOR_CREDENTIALS_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "CONNECTOR_CREDENTIALS_KEYS must be set when DEBUG is off (comma-separated Fernet "
+        "keys; make one with `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`)."
+    )
 # Seconds before an unchanged device's last_seen is moved again (re-syncs within it write
 # nothing), and device records per ingest batch (0: 10,000 on PostgreSQL, 500 elsewhere).
 CONNECTOR_LAST_SEEN_RESOLUTION = env_int("CONNECTOR_LAST_SEEN_RESOLUTION", 3600)
@@ -445,8 +451,11 @@ CONNECTOR_INGEST_BATCH_SIZE = env_int("CONNECTOR_INGEST_BATCH_SIZE", 0)
 # connection) while it plans the next; PostgreSQL only, never inside a caller's
 # transaction; 0 writes every batch in turn.
 CONNECTOR_INGEST_WRITERS = env_int("CONNECTOR_INGEST_WRITERS", 2)
-# A running sync whose heartbeat is older than this (s) is taken over by a redelivered task.
+# A running sync whose heartbeat is older than this (s) is taken to be dead: a redelivered
+# task takes it over, and the reaper (every CONNECTOR_REAPER_INTERVAL s, Celery beat)
+# fails it and frees its connector.
 CONNECTOR_RUN_STALE_SECONDS = env_int("CONNECTOR_RUN_STALE_SECONDS", 600)
+CONNECTOR_REAPER_INTERVAL = env_int("CONNECTOR_REAPER_INTERVAL", 60)
 # First retry delay (s, doubling) of a sync whose source is unreachable.
 CONNECTOR_RETRY_BACKOFF = env_int("CONNECTOR_RETRY_BACKOFF", 30)
 # MQTT broker of the demo simulators and the tests; unset: Mosquitto on 127.0.0.1:1883

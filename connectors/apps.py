@@ -9,9 +9,10 @@ class ConnectorsConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from coe.pages import register_factory_panel
-        from connectors import views
+        from connectors import crypto, views
         from connectors.models import Connector, SyncRun
 
+        crypto.register_checks()
         # Configuration is audited; the high-volume facts keep their own DeviceChange history.
         auditlog.register(Connector, exclude_fields=["credentials_encrypted", "cursor"])
         auditlog.register(SyncRun, include_fields=["status", "connector", "trigger"])

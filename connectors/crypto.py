@@ -2,9 +2,13 @@
 
 Keys come from ``CONNECTOR_CREDENTIALS_KEYS`` (comma-separated Fernet keys): the first
 encrypts, every key decrypts, so a new key is put first and ``rotate_connector_credentials``
-re-encrypts the stored values before the old key is dropped. With the variable unset
-(development), a key is generated once into the git-ignored ``.dev-fernet-key`` beside
-``manage.py`` and a warning is logged.
+re-encrypts the stored values before the old key is dropped.
+
+Production (DEBUG off) refuses to start without the variable (``coe/settings.py``): a key
+generated on the machine would be lost with it, and every stored credential with it. Only
+with DEBUG on and the variable unset is a key generated once into the git-ignored
+``.dev-fernet-key`` beside ``manage.py`` (with a warning). The deploy check
+``connectors.E001`` (``manage.py check --deploy``) reports missing or malformed keys.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,8 @@ def fernet() -> MultiFernet:
     """The MultiFernet of the configured keys (first encrypts), or of the development key."""
     keys = _configured_keys()
     if not keys:
+        if not settings.DEBUG:
+            raise ImproperlyConfigured("CONNECTOR_CREDENTIALS_KEYS must be set when DEBUG is off")
         logger.warning(
             "CONNECTOR_CREDENTIALS_KEYS is not set: connector credentials are encrypted with "
             "a development key kept in %s; set the variable in production.",
@@ -78,3 +86,49 @@ def decrypt_credentials(token: str) -> dict:
 def rotate_token(token: str) -> str:
     """``token`` re-encrypted under the first key (unchanged when empty)."""
     return fernet().rotate(token.encode()).decode() if token else ""
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every known secret value (4 characters or more) replaced by ``[secret]``.
+
+    Longest first, so a header value (``Bearer <token>``) goes before the token inside it.
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "[secret]")
+    return text
+
+
+def key_problems(keys: list[str]) -> list[str]:
+    """What is wrong with ``keys`` as CONNECTOR_CREDENTIALS_KEYS (empty when they are fine)."""
+    if not keys:
+        return [
+            "CONNECTOR_CREDENTIALS_KEYS is not set: stored connector credentials would be "
+            "encrypted with a generated key that a redeploy loses"
+        ]
+    problems = []
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            problems.append(
+                f"CONNECTOR_CREDENTIALS_KEYS: key {number} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)"
+            )
+    return problems
+
+
+def check_credentials_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Deploy check: the credentials keys are set and well formed."""
+    return [
+        checks.Error(
+            problem,
+            hint="Set CONNECTOR_CREDENTIALS_KEYS to one or more Fernet keys, newest first.",
+            id="connectors.E001",
+        )
+        for problem in key_problems(_configured_keys())
+    ]
+
+
+def register_checks() -> None:
+    """Register the deploy check (called from the app's ``ready``)."""
+    checks.register(check_credentials_keys, checks.Tags.security, deploy=True)

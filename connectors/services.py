@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from coe.changelog import log_bulk
 from coe.models import Factory
 from connectors.choices import ACTIVE_SYNC_STATUSES, SyncStatus, SyncTrigger
-from connectors.crypto import CredentialsError
+from connectors.crypto import CredentialsError, scrub
 from connectors.ingest import IngestSession
 from connectors.models import Connector, SyncRun
 from connectors.network import TargetBlocked, resolve_target
 from connectors.records import NoAnswer, SourceIncomplete
 from connectors.schedules import is_due
 from connectors.sources import adapter_class, validate_settings
+from connectors.sources.http import CredentialsRejected
 
 logger = logging.getLogger(__name__)
 
@@ -126,16 +129,84 @@ def _claim(run_id: int) -> bool:
     return claimed
 
 
-def _finish(run: SyncRun, session: IngestSession | None, status: str, message: str = "") -> None:
-    fields = {"status": status, "finished_at": timezone.now(), "message": message[:2000]}
+def _update_run(run_id: int, **fields) -> int:
+    """Update the active run ``run_id``; on a dropped database connection, once more on a
+    fresh one (outside a transaction), so the outcome of a run is always written."""
+    rows = SyncRun.objects.filter(pk=run_id, status__in=ACTIVE_SYNC_STATUSES)
+    try:
+        return rows.update(**fields)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        logger.warning("sync run %s: database connection lost; writing on a new one", run_id)
+        try:
+            connection.close()
+        except Exception:  # the connection is gone already; Django reconnects below
+            logger.debug("closing the dropped connection failed", exc_info=True)
+        return rows.update(**fields)
+
+
+def _database_lost(exc: BaseException) -> bool:
+    """The run's database connection dropped (server restart, pg_terminate_backend, …)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return connection.connection is not None and not connection.is_usable()
+
+
+def heartbeat_every() -> float:
+    """Seconds between two heartbeats of a run that makes progress (well inside the window)."""
+    return max(1.0, min(30.0, django_settings.CONNECTOR_RUN_STALE_SECONDS / 4))
+
+
+class _Heartbeat:
+    """Moves the run's ``heartbeat_at`` at most every few seconds while it makes progress."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.every = heartbeat_every()
+        self.last = time.monotonic()
+
+    def __call__(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= self.every:
+            self.last = now
+            SyncRun.objects.filter(pk=self.run_id, status=SyncStatus.RUNNING).update(
+                heartbeat_at=timezone.now()
+            )
+
+
+def _finish(
+    run: SyncRun,
+    session: IngestSession | None,
+    status: str,
+    message: str = "",
+    secrets: list[str] | None = None,
+) -> bool:
+    """Record the outcome; False when the run was no longer active (the reaper failed it)."""
+    secrets = secrets or []
+    fields = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "message": scrub(message, secrets)[:2000],
+    }
     if session is not None:
         try:
             session.close()  # a batch still being written in the background is counted
         except Exception:
             logger.exception("sync run %s: the last batch failed to write", run.pk)
         fields.update(session.counts)
-        fields.update(metrics=session.metrics, errors=session.errors, progress=session.processed)
-    SyncRun.objects.filter(pk=run.pk).update(**fields)
+        errors = [
+            {**e, "message": scrub(str(e.get("message", "")), secrets)}
+            if isinstance(e, dict)
+            else e
+            for e in session.errors
+        ]
+        fields.update(metrics=session.metrics, errors=errors, progress=session.processed)
+    written = bool(_update_run(run.pk, **fields))
+    if not written:
+        logger.warning("sync run %s was failed by the reaper before it finished", run.pk)
+        run.refresh_from_db()
+        return False
     previous = run.status
     for name, value in fields.items():
         setattr(run, name, value)
@@ -151,6 +222,17 @@ def _finish(run: SyncRun, session: IngestSession | None, status: str, message: s
         changes={"status": [previous, status]},
         summary={"counts": counts, "message": fields["message"]},
     )
+    return True
+
+
+def _secrets_of(connector: Connector, adapter) -> list[str]:
+    """Known secret values of a run: the connector's credentials and its auth headers."""
+    values: list[str] = []
+    with contextlib.suppress(CredentialsError):
+        values += [v for v in connector.credentials.values() if isinstance(v, str)]
+    if adapter is not None and hasattr(adapter, "secrets"):
+        values += adapter.secrets()
+    return values
 
 
 def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
@@ -158,7 +240,9 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
 
     Returns the run. A run another worker holds is returned untouched. When the source is
     unreachable and this is not the final attempt, the run goes back to queued and
-    ``SourceUnavailable`` is raised so the task retries with backoff.
+    ``SourceUnavailable`` is raised so the task retries with backoff. When the database
+    connection drops under the run, it ends ``failed`` with a message written on a new
+    connection. Known secret values are scrubbed from every message and error stored.
     """
     if not _claim(run_id):
         return SyncRun.objects.get(pk=run_id)
@@ -166,6 +250,7 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
     connector = run.connector
     session: IngestSession | None = None
     adapter = None
+    beat = _Heartbeat(run.pk)
     try:
         settings = validate_settings(connector.kind, connector.settings)
         cls = adapter_class(connector.kind)
@@ -186,44 +271,94 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
         try:
             for item in adapter.fetch():
                 session.add(item)
+                beat()
         except SourceIncomplete as exc:
             complete, message, silent = False, str(exc), isinstance(exc, NoAnswer)
         session.flush()
         if complete and run.full_sync:
             session.mark_stale()
-    except (TargetBlocked, CredentialsError, ValueError) as exc:
-        _finish(run, session, SyncStatus.FAILED, str(exc))
+    except (TargetBlocked, CredentialsError, CredentialsRejected, ValueError) as exc:
+        _finish(run, session, SyncStatus.FAILED, str(exc), _secrets_of(connector, adapter))
         return run
     except Exception as exc:
+        secrets = _secrets_of(connector, adapter)
+        if _database_lost(exc):
+            logger.error("sync run %s: database connection lost: %s", run.pk, exc)
+            processed = session.processed if session else 0
+            _finish(
+                run,
+                session,
+                SyncStatus.FAILED,
+                f"database connection lost after {processed} record(s): {exc}",
+                secrets,
+            )
+            return run
         errors = adapter.connection_errors() if adapter else (ConnectionError, OSError)
         if isinstance(exc, errors):
             if session is not None:
                 session.flush()  # what arrived before the failure is kept
             processed = session.processed if session else 0
             if processed:
-                _finish(run, session, SyncStatus.PARTIAL, f"connection lost: {exc}")
+                _finish(run, session, SyncStatus.PARTIAL, f"connection lost: {exc}", secrets)
                 return run
             if not final_attempt:
-                SyncRun.objects.filter(pk=run.pk).update(
-                    status=SyncStatus.QUEUED, message=f"retrying: {exc}"[:2000]
+                _update_run(
+                    run.pk,
+                    status=SyncStatus.QUEUED,
+                    message=scrub(f"retrying: {exc}", secrets)[:2000],
                 )
                 log_bulk(SyncRun, [run], action="update", changes={"status": ["running", "queued"]})
-                raise SourceUnavailable(str(exc)) from exc
-            _finish(run, session, SyncStatus.FAILED, f"source unreachable: {exc}")
+                raise SourceUnavailable(scrub(str(exc), secrets)) from exc
+            _finish(run, session, SyncStatus.FAILED, f"source unreachable: {exc}", secrets)
             return run
         logger.exception("sync run %s of connector %s failed", run.pk, connector.pk)
-        _finish(run, session, SyncStatus.FAILED, f"{exc.__class__.__name__}: {exc}")
+        _finish(run, session, SyncStatus.FAILED, f"{exc.__class__.__name__}: {exc}", secrets)
         return run
+    secrets = _secrets_of(connector, adapter)
     if complete:
-        _finish(run, session, SyncStatus.SUCCEEDED, adapter.note)
-        Connector.objects.filter(pk=connector.pk).update(
-            cursor=adapter.cursor, last_sync_at=run.finished_at
-        )
+        if _finish(run, session, SyncStatus.SUCCEEDED, adapter.note, secrets):
+            Connector.objects.filter(pk=connector.pk).update(
+                cursor=adapter.cursor, last_sync_at=run.finished_at
+            )
     else:
         # A source that answered nothing was reached: partial (nothing marked stale).
         status = SyncStatus.PARTIAL if session.processed or silent else SyncStatus.FAILED
-        _finish(run, session, status, message)
+        _finish(run, session, status, message, secrets)
     return run
+
+
+def sync_runs_reap(*, now=None) -> list[int]:
+    """Fail every running sync whose heartbeat is older than ``CONNECTOR_RUN_STALE_SECONDS``.
+
+    Its worker died or lost its way (killed, machine gone, a hung source past every
+    timeout); failing the run frees the connector for the next sync. Compare-and-swap: a
+    run that beats or finishes meanwhile is left alone. Returns the ids failed.
+    """
+    now = now or timezone.now()
+    cutoff = now - run_stale_after()
+    dead = Q(status=SyncStatus.RUNNING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    ids = list(SyncRun.objects.filter(dead).values_list("pk", flat=True))
+    if not ids:
+        return []
+    seconds = django_settings.CONNECTOR_RUN_STALE_SECONDS
+    SyncRun.objects.filter(dead, pk__in=ids).update(
+        status=SyncStatus.FAILED,
+        finished_at=now,
+        message=(
+            f"no heartbeat for more than {seconds} s: the worker running this sync stopped; "
+            "failed by the reaper"
+        ),
+    )
+    failed = list(
+        SyncRun.objects.filter(pk__in=ids, status=SyncStatus.FAILED, finished_at=now).values_list(
+            "pk", flat=True
+        )
+    )
+    if failed:
+        logger.warning("reaped sync runs without a heartbeat: %s", failed)
+    return failed
 
 
 def due_connectors(now=None):

@@ -39,6 +39,17 @@ def dispatch_due_syncs_task() -> int:
     return len(services.sync_dispatch_due())
 
 
+@app.task(acks_late=True, time_limit=120)
+def reap_stale_syncs_task() -> int:
+    """Fail running syncs without a recent heartbeat (their worker died); returns how many."""
+    return len(services.sync_runs_reap())
+
+
 @app.on_after_finalize.connect
 def _schedule(sender, **kwargs) -> None:
     sender.add_periodic_task(60.0, dispatch_due_syncs_task.s(), name="dispatch due syncs")
+    sender.add_periodic_task(
+        float(settings.CONNECTOR_REAPER_INTERVAL),
+        reap_stale_syncs_task.s(),
+        name="reap stale syncs",
+    )

@@ -3,7 +3,6 @@ anonymous — and API clients that authenticate as them with real tokens."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import pytest
@@ -14,9 +13,6 @@ from coe.choices import FactoryKind, Role
 from coe.models import Factory
 from coe.services import user_set_coe_staff
 from tests.factories import FactoryFactory, MembershipFactory, UserFactory
-
-# The suite runs Celery inline unless a test starts a real worker on purpose.
-os.environ.setdefault("COE_TESTING", "1")
 
 PERSONAS = ["staff", "owner_a", "member_a", "member_b", "anonymous"]
 SIGNED_IN = ["staff", "owner_a", "member_a", "member_b"]

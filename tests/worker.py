@@ -59,7 +59,7 @@ def celery_worker(
     worker_env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
-        "COE_TESTING": "1",
+        "DJANGO_SETTINGS_MODULE": "coe.settings_test",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         **(env or {}),
     }

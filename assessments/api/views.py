@@ -96,7 +96,8 @@ class AssessmentViewSet(HistoryMixin, viewsets.ModelViewSet):
         request=AnswerInputSerializer(many=True),
         responses={200: AnswerSerializer(many=True), 409: LOCKED},
     )
-    @action(detail=True, methods=["get", "post"])
+    # The lists are answered whole (no pagination); saying so keeps the schema in step.
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def answers(self, request, pk=None):
         """GET: the answers. POST: save a list of ``{criterion, rating (1–5 or null = N/A),
         evidence, links, evidence_date, comment}``; all rows valid or none saved (400 with
@@ -190,7 +191,7 @@ class AssessmentViewSet(HistoryMixin, viewsets.ModelViewSet):
         return self._move(request, AssessmentStatus.IN_PROGRESS)
 
     @extend_schema(responses={200: SignalReadingSerializer(many=True), 409: LOCKED})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def signals(self, request, pk=None):
         """GET: the evidence signals' readings and suggested ratings. POST: measure again."""
         assessment = self.get_object()

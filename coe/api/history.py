@@ -21,7 +21,7 @@ from coe.changelog import Origin
 
 class LogEntrySerializer(serializers.ModelSerializer):
     action = serializers.SerializerMethodField()
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     model = serializers.SerializerMethodField()
     changes = serializers.SerializerMethodField()
     origin = serializers.SerializerMethodField()

@@ -2,6 +2,7 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from coe.api.history import HistoryMixin
@@ -58,6 +59,13 @@ class UserViewSet(HistoryMixin, viewsets.ModelViewSet):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         mark_coe_staff(page)  # one query for the page, not one per row
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def perform_destroy(self, instance):
+        # The change log names the caller as the actor of the deletion; a caller deleting
+        # themselves would leave an entry pointing at no one (a 500 at commit).
+        if instance.pk == self.request.user.pk:
+            raise PermissionDenied("You cannot delete your own account.")
+        super().perform_destroy(instance)
 
     @extend_schema(responses=UserSerializer)
     @action(detail=False, methods=["get"])

@@ -135,7 +135,7 @@ class IngestView(APIView):
                 "IngestRejected",
                 {
                     "detail": serializers.CharField(),
-                    "errors": serializers.ListField(child=serializers.CharField()),
+                    "errors": serializers.ListField(child=serializers.CharField(), required=False),
                 },
             ),
             413: inline_serializer("IngestTooLarge", {"detail": serializers.CharField()}),

@@ -104,7 +104,9 @@ class SyncRunSerializer(serializers.ModelSerializer):
     connector_name = serializers.CharField(source="connector.name", read_only=True)
     factory = serializers.CharField(source="connector.factory.slug", read_only=True)
     counts = serializers.DictField(child=serializers.IntegerField(), read_only=True)
-    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    triggered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = SyncRun

@@ -1,11 +1,16 @@
 """Shared HTTP machinery of the REST-based adapters (httpx).
 
-- The target is the allowlisted host of ``base_url``; pagination links pointing anywhere
-  else are refused, and redirects are never followed (a 3xx is an error).
+- The target is the allowlisted host of ``base_url``, resolved once: every request of a
+  sync connects to that checked address (``connectors.network.pinned_client``) while the
+  host name stays in the ``Host`` header and TLS. Pagination links pointing anywhere else
+  are refused, and redirects are never followed (a 3xx is an error).
 - ``429 Too Many Requests`` waits ``Retry-After`` seconds (capped by ``max_wait_s``);
   5xx answers, timeouts and connection errors are retried ``retries`` times with
   exponential backoff; then the error surfaces (``SourceIncomplete`` when some pages
   were already read, a connection error otherwise).
+- ``401`` and ``403`` are ``CredentialsRejected``: never retried, the run fails.
+- An error names the method, the path, the status code and reason only: an upstream body
+  (which may echo the request's headers, token included) is never copied into a message.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from django.utils import timezone
 
+from connectors import network
 from connectors.records import SourceIncomplete
 from connectors.sources.base import Adapter, only_keys
 
@@ -26,6 +32,10 @@ COMMON_KEYS = {"base_url", "timeout_s", "retries", "max_wait_s", "max_pages", "v
 
 class HTTPSourceError(ConnectionError):
     """The source answered with an error we cannot retry (or retried in vain)."""
+
+
+class CredentialsRejected(Exception):
+    """The source refused the connector's credentials (401/403); retrying cannot help."""
 
 
 def dig(data, path: str, default=None):
@@ -84,12 +94,19 @@ class HTTPAdapter(Adapter):
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def client(self) -> httpx.Client:
-        return httpx.Client(
+        """A client pinned to the checked address of the target (see the module doc)."""
+        return network.pinned_client(
+            self.target,
+            verify=self.settings.get("verify_tls", True),
             headers={"Accept": "application/json", **self.auth_headers()},
             timeout=self.settings.get("timeout_s", 30),
             follow_redirects=False,
-            verify=self.settings.get("verify_tls", True),
         )
+
+    def secrets(self) -> list[str]:
+        """Values to scrub from any stored text: the credentials and the auth headers."""
+        values = [v for v in self.credentials.values() if isinstance(v, str)]
+        return values + list(self.auth_headers().values())
 
     def url(self, path_or_url: str) -> str:
         """An absolute URL on the target; a link to another host is refused."""
@@ -97,7 +114,9 @@ class HTTPAdapter(Adapter):
         parts = urlsplit(url)
         base = urlsplit(self.settings["base_url"])
         if (parts.scheme, parts.hostname, parts.port) != (base.scheme, base.hostname, base.port):
-            raise HTTPSourceError(f"{url}: not on the connector's host; refused")
+            raise HTTPSourceError(
+                f"a link to {parts.scheme}://{parts.hostname}: not on the connector's host; refused"
+            )
         return url
 
     def _retry_after(self, response: httpx.Response) -> float:
@@ -116,6 +135,7 @@ class HTTPAdapter(Adapter):
     ) -> httpx.Response:
         """GET with 429/5xx/timeout handling; returns a 2xx response or raises."""
         url = self.url(path_or_url)
+        where = f"GET {urlsplit(url).path or '/'}"  # no query string: it may carry keys
         retries = int(self.settings.get("retries", 3))
         attempt = 0
         while True:
@@ -123,7 +143,7 @@ class HTTPAdapter(Adapter):
                 response = client.get(url, params=params)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempt >= retries:
-                    raise HTTPSourceError(f"GET {url}: {exc.__class__.__name__}: {exc}") from exc
+                    raise HTTPSourceError(f"{where}: {exc.__class__.__name__}: {exc}") from exc
                 self.sleep(min(2**attempt, 30))
                 attempt += 1
                 continue
@@ -135,15 +155,13 @@ class HTTPAdapter(Adapter):
                 self.sleep(min(2**attempt, 30))
                 attempt += 1
                 continue
+            status = f"{response.status_code} {response.reason_phrase}".strip()
+            if response.status_code in (401, 403):
+                raise CredentialsRejected(f"{where}: {status}: the source refused the credentials")
             if 300 <= response.status_code < 400:
-                raise HTTPSourceError(
-                    f"GET {url}: {response.status_code} redirect to "
-                    f"{response.headers.get('Location', '?')} not followed"
-                )
+                raise HTTPSourceError(f"{where}: {status}: redirect not followed")
             if response.status_code >= 400:
-                raise HTTPSourceError(
-                    f"GET {url}: {response.status_code} {response.text[:300].strip()}"
-                )
+                raise HTTPSourceError(f"{where}: {status}")
             return response
 
     def get_json(self, client: httpx.Client, path_or_url: str, params: dict | None = None):
@@ -151,7 +169,7 @@ class HTTPAdapter(Adapter):
         try:
             return response.json(), response
         except ValueError as exc:
-            raise HTTPSourceError(f"{response.url}: the answer is not JSON") from exc
+            raise HTTPSourceError(f"GET {response.url.path}: the answer is not JSON") from exc
 
     def paged(self, page: Callable[[httpx.Client, int], tuple[list, bool]]) -> Iterator:
         """Items of ``page(client, n)`` for n = 0, 1, … until it says there is no more.

@@ -21,7 +21,13 @@ from connectors import tables
 from connectors.fact_ingest import FactIngestSession, FinanceRecord
 from connectors.records import DEVICE_FIELDS, DeviceRecord, MetricRecord, RecordError
 from connectors.sources.base import Item, only_keys
-from connectors.sources.http import HTTPAdapter, HTTPSourceError, dig, validate_common
+from connectors.sources.http import (
+    CredentialsRejected,
+    HTTPAdapter,
+    HTTPSourceError,
+    dig,
+    validate_common,
+)
 
 METRIC_FIELDS = ("metric", "value", "period_start", "period_end", "unit", "line")
 FINANCE_FIELDS = ("date", "kind", "amount", "currency", "category", "description")
@@ -282,7 +288,11 @@ class SnipeITAdapter(RestAdapter):
             params = {**filters, "offset": number * size, "limit": size, "sort": "id"}
             body, _ = self.get_json(client, "api/v1/hardware", params)
             if isinstance(body, dict) and body.get("status") == "error":
-                raise HTTPSourceError(f"Snipe-IT error: {body.get('messages')}")
+                # Snipe-IT answers 200 with an error envelope; its text is not copied (an
+                # upstream body stays out of run messages), only recognised.
+                if "unauthori" in str(body.get("messages", "")).lower():
+                    raise CredentialsRejected("Snipe-IT: the source refused the credentials")
+                raise HTTPSourceError("Snipe-IT answered with an error status")
             if not isinstance(body, dict) or not isinstance(body.get("rows"), list):
                 raise HTTPSourceError("not a Snipe-IT list answer ({total, rows})")
             rows = body["rows"]

@@ -168,7 +168,9 @@ class AdoptionSerializer(serializers.ModelSerializer):
     tool = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
     )
-    tool_name = serializers.CharField(source="tool.name", read_only=True, default=None)
+    tool_name = serializers.CharField(
+        source="tool.name", read_only=True, default=None, allow_null=True
+    )
     effective_annual_cost = serializers.DecimalField(
         max_digits=14, decimal_places=2, read_only=True
     )
@@ -226,7 +228,9 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
     suggested_standard = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
     )
-    waiver_approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    waiver_approver = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = DuplicateFinding

@@ -137,7 +137,7 @@ def test_snipeit_error_envelope_fails_the_run(world, httpserver):
     )
     run = run_sync(connector)
     assert run.status == "failed"
-    assert "Unauthorized" in run.message
+    assert "refused the credentials" in run.message
 
 
 def test_one_device_in_opcua_netbox_and_snipeit_is_one_device_with_three_records(

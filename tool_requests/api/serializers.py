@@ -47,7 +47,7 @@ class TransitionSerializer(serializers.ModelSerializer):
     """One step of the request's history: who took it, in which capacity (requester,
     business_owner, coe_staff), from which status to which."""
 
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = RequestTransition
@@ -64,15 +64,19 @@ class ToolRequestSerializer(serializers.ModelSerializer):
     tool = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
     )
-    tool_name = serializers.CharField(read_only=True)
+    tool_name = serializers.CharField(read_only=True, allow_null=True)
     proposed_tool = ProposedToolSerializer(required=False, allow_null=True)
     capability = serializers.SlugRelatedField(
         slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
     )
     checks = CheckSerializer(many=True, read_only=True)
     history = TransitionSerializer(source="transitions", many=True, read_only=True)
-    owner_approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    coe_approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner_approver = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    coe_approver = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     due_on = serializers.DateField(source="current_due_on", read_only=True, allow_null=True)
     overdue = serializers.BooleanField(read_only=True)
     exception_expired = serializers.BooleanField(read_only=True)

@@ -1,0 +1,40 @@
+"""A bounded schemathesis run over the whole API as CoE staff, a business owner and a
+member (``make fuzz`` is the long run): no server errors, every response as the schema
+says. The generation and the checks are schemathesis's own (see ``tests/fuzz.py``)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from django.core.management import call_command
+from django.core.wsgi import get_wsgi_application
+from rest_framework.test import APIClient
+
+from tests.fuzz import Tally, demo_tokens, fuzz_operations
+
+
+@pytest.mark.timeout(600)
+def test_the_whole_api_answers_without_server_errors_and_as_its_schema_says(db):
+    with open(os.devnull, "w") as quiet:
+        call_command("load_demo", stdout=quiet)
+    client = APIClient()
+    tokens = demo_tokens(lambda data: client.post("/api/auth/token/", data).json())
+    schema = schemathesis.openapi.from_wsgi(
+        "/api/schema/?format=json",
+        get_wsgi_application(),
+        headers={"Authorization": f"Token {tokens['staff']}"},
+    )
+    operations = sum(1 for _ in schema.get_all_operations())
+
+    tally = fuzz_operations(schema, tokens, examples=1, tally=Tally())
+
+    assert operations > 100  # the whole schema, not a part of it
+    assert tally.requests >= operations * len(tokens)
+    print(tally.summary())
+    assert (tally.server_errors, tally.schema_mismatches, tally.transport_errors) == (
+        0,
+        0,
+        0,
+    ), "\n\n".join(tally.problems)
