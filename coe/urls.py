@@ -15,6 +15,8 @@ import assessments.api.urls
 import assessments.urls
 import connectors.api.urls
 import connectors.urls
+import notify.api.urls
+import notify.urls
 import registry.api.urls
 import registry.urls
 from coe import views as core_pages
@@ -27,6 +29,7 @@ for app_router in (
     registry.api.urls.router,
     connectors.api.urls.router,
     assessments.api.urls.router,
+    notify.api.urls.router,
 ):
     api_router.registry.extend(app_router.registry)
 
@@ -37,6 +40,7 @@ api_patterns = [
     *registry.api.urls.urlpatterns,
     *connectors.api.urls.urlpatterns,
     *assessments.api.urls.urlpatterns,
+    *notify.api.urls.urlpatterns,
     *api_router.urls,
     path("<path:unknown>", api_not_found),
 ]
@@ -50,6 +54,7 @@ urlpatterns = [
     path("", include(assessments.urls)),
     path("", include(registry.urls)),
     path("", include(connectors.urls)),
+    path("", include(notify.urls)),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
 ]
