@@ -23,6 +23,7 @@ from assessments.definitions import (
     definition_files,
     read_definition,
 )
+from assessments.events import emit_finalized
 from assessments.models import Answer, Assessment, EvidenceFile, MaturityModel, SignalReading
 from assessments.scoring import RatingInput, ScoreResult, score
 from coe.models import Factory
@@ -521,6 +522,7 @@ def assessment_finalize(
     assessment.finalized_at = now
     assessment.finalized_by = user
     assessment.save()
+    emit_finalized(assessment)
     if original is not assessment:
         original.refresh_from_db()
     return assessment.result

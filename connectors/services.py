@@ -15,6 +15,7 @@ from django.utils import timezone
 from coe.models import Factory
 from connectors.choices import ACTIVE_SYNC_STATUSES, SyncStatus, SyncTrigger
 from connectors.crypto import CredentialsError, scrub
+from connectors.events import emit_sync_failed
 from connectors.ingest import IngestSession
 from connectors.models import Connector, SyncRun
 from connectors.network import TargetBlocked, resolve_target
@@ -204,6 +205,8 @@ def _finish(
         return False
     for name, value in fields.items():
         setattr(run, name, value)
+    if status == SyncStatus.FAILED:
+        emit_sync_failed([run.pk])
     return True
 
 
@@ -337,6 +340,7 @@ def sync_runs_reap(*, now=None) -> list[int]:
     )
     if failed:
         logger.warning("reaped sync runs without a heartbeat: %s", failed)
+        emit_sync_failed(failed)
     return failed
 
 

@@ -75,6 +75,9 @@ class WebhookAttempt(models.Model):
     class Meta:
         ordering = ["number"]
 
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.status_code or self.error[:60]}"
+
 
 class Notification(models.Model):
     """An event in one user's in-app inbox."""
@@ -115,3 +118,6 @@ class NotificationPreference(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "event"], name="one_preference_per_event")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.event} → {self.channel}"

@@ -12,9 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from coe.choices import EventKind
 from registry.bulk import delete_where, insert_many, insert_pairs, update_many
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
+from registry.finding_events import emit_finding_events
 from registry.models import Adoption, Capability, DuplicateFinding, Tool, ToolAlias
 from registry.resolution import normalize
 from registry.selectors import effective_cost
@@ -126,6 +128,7 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
     stored_links = _links() if existing else {}
     summary = DetectionSummary(findings=len(recs))
     to_create, to_update, relink, created_recs = [], [], [], []
+    events: list = []  # (kind, finding, factory ids) for the outbox
     for rec in recs:
         finding = existing.pop(rec.key, None)
         if finding is None:
@@ -149,6 +152,7 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
                 finding.waiver_reason, finding.waiver_approver = "", None
                 finding.waiver_expires_on = None
             summary.reopened += 1
+            events.append((EventKind.FINDING_REOPENED, finding, rec.factory_ids))
         summary.updated += 1
         if _state(finding) != before:
             to_update.append(finding)
@@ -161,26 +165,38 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
             finding.resolved_at = now
             to_update.append(finding)
             summary.resolved += 1
+            events.append(
+                (EventKind.FINDING_RESOLVED, finding, stored_links.get(finding.pk, ((), ()))[1])
+            )
     summary.created = len(to_create)
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
-    _write(to_create, to_update, relink, new_recs, now)
+    ids = _write(to_create, to_update, relink, new_recs, now)
+    if to_create:  # their ids exist now
+        for finding in to_create:
+            finding.pk = ids.get(finding.key)
+        events = [
+            (EventKind.FINDING_OPENED, f, new_recs[f.key].factory_ids) for f in to_create
+        ] + events
+    emit_finding_events(events)
     return summary
 
 
-def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) -> None:
+def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) -> dict:
     """Persist in a fixed number of statements (``registry.bulk``: one ``executemany`` per
-    table and kind of write), whatever the number of findings."""
+    table and kind of write), whatever the number of findings; returns the new findings'
+    ``{key: id}``."""
     update_many(DuplicateFinding, to_update, _FIELDS)
     insert_many(DuplicateFinding, to_create, _FIELDS)
     # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
     DuplicateFinding.objects.exclude(status=FindingStatus.RESOLVED).exclude(
         key__startswith="manual:"
     ).update(last_detected=now)
+    created: dict = {}
     if to_create:
         created = dict(DuplicateFinding.objects.filter(first_detected=now).values_list("key", "pk"))
         relink = relink + [(created[key], rec) for key, rec in new_recs.items()]
     if not relink:
-        return
+        return created
     for through, column, attr in (
         (DuplicateFinding.tools.through, "tool_id", "tool_ids"),
         (DuplicateFinding.factories.through, "factory_id", "factory_ids"),
@@ -189,6 +205,7 @@ def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) 
         delete_where(table, "duplicatefinding_id", [pk for pk, _rec in relink])
         rows = [(pk, other) for pk, rec in relink for other in getattr(rec, attr)]
         insert_pairs(table, ("duplicatefinding_id", column), rows)
+    return created
 
 
 def summary_dict(summary: DetectionSummary) -> dict:

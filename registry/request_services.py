@@ -44,6 +44,7 @@ from registry.request_checks import (
     setting_days,
 )
 from registry.request_choices import RequestAction, RequestStatus
+from registry.request_events import emit_request_transition
 from registry.request_models import RequestComment, RequestTransition, ToolRequest
 from registry.request_notifications import notify_transition
 
@@ -364,6 +365,7 @@ def tool_request_transition(
         comment=comment,
         at=now,
     )
+    emit_request_transition(req, from_status=from_status, actor=actor)
     if notify:
         notify_transition(
             req, from_status=from_status, to_status=req.status, actor=actor, comment=comment
