@@ -19,6 +19,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from coe.choices import EventKind
 from coe.models import Event
@@ -119,7 +120,10 @@ def _enqueue_dispatch() -> None:
 
     try:
         dispatch_events_task.delay()
-    except Exception:  # the broker is down: the periodic sweep delivers the rows later
+    except (
+        OSError,
+        OperationalError,
+    ):  # the broker is down: the periodic sweep delivers the rows later
         logger.exception("could not enqueue the event dispatch; the sweep will deliver")
 
 

@@ -55,7 +55,12 @@ def _schedule(sender, **kwargs) -> None:
     )
 
 
-@app.task(name="connectors.tasks.emit_connector_unhealthy_task", acks_late=True, time_limit=600)
+@app.task(
+    name="connectors.tasks.emit_connector_unhealthy_task",
+    acks_late=True,
+    time_limit=600,
+    soft_time_limit=600 - 10,
+)
 def emit_connector_unhealthy_task() -> int:
     """The day's ``connector.unhealthy`` events (hourly in beat; once a day per connector)."""
     from connectors.events import emit_unhealthy_connectors

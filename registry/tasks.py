@@ -14,7 +14,12 @@ def detect_duplicates_task() -> dict:
     return summary_dict(duplicates_detect())
 
 
-@app.task(name="registry.tasks.emit_due_events_task", acks_late=True, time_limit=10 * 60)
+@app.task(
+    name="registry.tasks.emit_due_events_task",
+    acks_late=True,
+    time_limit=10 * 60,
+    soft_time_limit=10 * 60 - 10,
+)
 def emit_due_events_task() -> dict:
     """The day's ``waiver.expiring`` and ``tool_request.overdue`` events (hourly in beat;
     each is emitted once per waiver or overdue step, however often this runs)."""
