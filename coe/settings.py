@@ -335,6 +335,9 @@ CONNECTOR_DEFAULT_ALLOWLIST = env_list(
     "CONNECTOR_DEFAULT_ALLOWLIST", "127.0.0.0/8,::1" if DEBUG else ""
 )
 
+# The currency portfolio and business-unit ROI totals are pooled in (docs/kpis.md).
+PORTFOLIO_CURRENCY = env_str("PORTFOLIO_CURRENCY", "EUR").upper()
+
 # Webhooks (docs/events.md): hosts/CIDRs a webhook URL may reach (default: the connectors'
 # default allowlist), seconds a receiver has to answer, tries of a delivery and the first
 # pause between them (tripled after each try: 60 s … 12 h, eight tries over ~18 h).

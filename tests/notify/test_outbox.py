@@ -23,11 +23,14 @@ class Boom(Exception):
 def test_an_event_of_a_rolled_back_transaction_leaves_no_row_and_is_never_delivered(
     world, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(Boom), transaction.atomic():
-            emit(EventKind.SYNC_FAILED, {"title": "x"}, factory=world.factory_a)
-            assert Event.objects.count() == 1  # written in the caller's transaction
-            raise Boom
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(Boom),
+        transaction.atomic(),
+    ):
+        emit(EventKind.SYNC_FAILED, {"title": "x"}, factory=world.factory_a)
+        assert Event.objects.count() == 1  # written in the caller's transaction
+        raise Boom
     assert Event.objects.count() == 0
     assert callbacks == []
     assert Notification.objects.count() == 0
