@@ -50,7 +50,9 @@ class WebhookViewSet(viewsets.ModelViewSet):
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
 
-class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class NotificationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The caller's in-app inbox, newest first (``?unread=1`` for unread only)."""
 
     serializer_class = NotificationSerializer
