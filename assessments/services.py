@@ -24,6 +24,7 @@ from assessments.definitions import (
     definition_files,
     read_definition,
 )
+from assessments.events import emit_finalized
 from assessments.models import (
     Answer,
     Assessment,
@@ -642,6 +643,7 @@ def assessment_finalize(
     assessment.finalized_at = now
     assessment.finalized_by = user
     assessment.save()
+    emit_finalized(assessment)
     if original is not assessment:
         original.refresh_from_db()
     return assessment.result

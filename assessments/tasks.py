@@ -15,6 +15,19 @@ def refresh_signals_task(factory_ids: list[int] | None = None) -> int:
     return open_assessments_refresh_signals(factory_ids=factory_ids)
 
 
+@app.task(
+    name="assessments.tasks.emit_audit_due_task",
+    acks_late=True,
+    time_limit=10 * 60,
+    soft_time_limit=10 * 60 - 10,
+)
+def emit_audit_due_task() -> int:
+    """The day's ``audit.due`` reminders (hourly in beat; each emitted once)."""
+    from assessments.events import emit_audits_due
+
+    return emit_audits_due()
+
+
 @app.on_after_finalize.connect
 def _schedule(sender, **kwargs) -> None:
     sender.add_periodic_task(

@@ -19,6 +19,7 @@ from assessments import charts, kpi_selectors, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
+from assessments.portfolio_roi import SURVEY_BENCHMARK
 from coe import policy
 from coe.scoping import restrict, visible_factories
 
@@ -101,6 +102,11 @@ def portfolio(request):
             "manufacturing_count": sum(c["count"] for c in counts if c["kind"] == "manufacturing"),
             "assessed_count": len(scores),
             "payback": kpi_selectors.payback_summary(rois.values()),
+            "payback_by_unit": [
+                (unit, kpi_selectors.payback_summary(rois.get(f.pk) for f in members))
+                for unit, members in by_unit.items()
+            ],
+            "survey_benchmark": SURVEY_BENCHMARK,
             "kpi_month": next(iter(productivity.values()), {}).get("month"),
             "chart_units": charts.factories_by_unit(counts) if counts else "",
             **_portfolio_charts(scores),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from coe.models import Factory, Membership
+from coe.models import Event, Factory, Membership
 
 
 class MembershipInline(admin.TabularInline):
@@ -24,3 +24,18 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "factory__business_unit"]
     search_fields = ["user__username", "factory__name", "factory__slug"]
     autocomplete_fields = ["user", "factory"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """The outbox, read-only: what was announced and when it was dispatched."""
+
+    list_display = ["event", "occurred_at", "dispatched_at", "key"]
+    list_filter = ["event"]
+    search_fields = ["key"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

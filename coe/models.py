@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
-from coe.choices import FactoryKind, Role
+from coe.choices import EventKind, FactoryKind, Role
 
 
 class Factory(models.Model):
@@ -87,3 +90,36 @@ class SSOIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ← {self.subject} at {self.issuer}"
+
+
+class Event(models.Model):
+    """One row of the transactional outbox: written by ``coe.events.emit`` in the same
+    transaction as the change it announces, delivered to subscribers after the commit.
+
+    ``factory_ids`` are the factories the event concerns (none: portfolio-wide), which
+    decide who hears about it; ``key`` de-duplicates events computed periodically
+    (one ``waiver.expiring`` per waiver and expiry date, …)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.CharField(max_length=40, choices=EventKind.choices, db_index=True)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    factory_ids = models.JSONField(default=list, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    dispatch_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def payload(self) -> dict:
+        """What webhooks receive: ``{id, event, occurred_at, data}``."""
+        return {
+            "id": str(self.id),
+            "event": self.event,
+            "occurred_at": self.occurred_at.isoformat(),
+            "data": self.data,
+        }

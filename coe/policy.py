@@ -214,6 +214,9 @@ RULES: dict[str, rules.Predicate] = {
     "assessments.view_scorecard": viewer,
     "assessments.view_kpis": viewer,
     "assessments.view_portfolio": signed_in,
+    # notify: webhooks are CoE staff's; everyone signed in keeps their own inbox
+    "notify.manage_webhook": staff,
+    "notify.view_notifications": signed_in,
 }
 
 

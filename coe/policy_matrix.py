@@ -101,6 +101,8 @@ ROLE_MATRIX: dict[str, Access] = {
     "assessments.view_scorecard": VIEWERS,
     "assessments.view_kpis": VIEWERS,
     "assessments.view_portfolio": EVERYONE,
+    "notify.manage_webhook": STAFF,
+    "notify.view_notifications": EVERYONE,
 }
 
 # A route's rules: {action: rule} where the action is a viewset action (list, retrieve,
@@ -208,6 +210,21 @@ API: dict[str, RouteRules] = {
     "factory-kpis": {"get": "assessments.view_kpis"},
     "factory-roi": {"get": "assessments.view_kpis"},
     "factory-flow": {"get": "assessments.view_kpis"},
+    "webhook": {
+        **_crud("notify.manage_webhook", "notify.manage_webhook"),
+        "deliveries": "notify.manage_webhook",
+    },
+    "notification": {
+        "list": "notify.view_notifications",
+        "retrieve": "notify.view_notifications",
+        "mark_read": "notify.view_notifications",
+    },
+    "notification-preferences": {
+        "get": "notify.view_notifications",
+        "put": "notify.view_notifications",
+        "patch": "notify.view_notifications",
+    },
+    "portfolio-roi": {"get": "assessments.view_portfolio"},
     "lockout-list": {"list": "coe.unlock_sign_in", "get": "coe.unlock_sign_in"},
     "lockout-detail": {
         "retrieve": "coe.unlock_sign_in",
@@ -272,6 +289,8 @@ PAGES: dict[str, dict[str, str]] = {
     "fact-upload": {"get": "connectors.upload_data", "post": "connectors.upload_data"},
     "lockout-list": {"get": "coe.unlock_sign_in"},
     "lockout-unlock": {"post": "coe.unlock_sign_in"},
+    "notification-list": {"get": "notify.view_notifications", "post": "notify.view_notifications"},
+    "notification-mark-read": {"post": "notify.view_notifications"},
 }
 
 # Routes the policy does not guard: signing in and out, the health check, the API schema

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "axes",
     "rules",
     "coe",
+    "notify",
     "registry",
     "tool_requests",
     "connectors",
@@ -143,6 +145,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "coe.context_processors.navigation",
+                "notify.context_processors.unread_notifications",
             ],
             # {% has_perm "registry.change_tool" user tool as can_change %} in every template
             "builtins": ["rules.templatetags.rules"],
@@ -364,6 +367,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "connectors.tasks.*": {"queue": "io"},
+    "notify.tasks.deliver_webhook_task": {"queue": "io"},
     "registry.tasks.*": {"queue": "cpu"},
     "assessments.tasks.*": {"queue": "cpu"},
 }
@@ -375,13 +379,50 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
     "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The event outbox (docs/events.md): a sweep for rows whose after-commit task never
+    # ran, webhook retries whose pause is over, the daily digest and the daily scans that
+    # emit waiver.expiring, audit.due, tool_request.overdue and connector.unhealthy.
+    "dispatch events": {"task": "coe.tasks.dispatch_events_task", "schedule": 60.0},
+    "send due webhook deliveries": {
+        "task": "notify.tasks.send_due_deliveries_task",
+        "schedule": 30.0,
+    },
+    "daily notification digest": {
+        "task": "notify.tasks.send_digests_task",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "emit due events": {"task": "registry.tasks.emit_due_events_task", "schedule": 3600.0},
+    "emit overdue request events": {
+        "task": "tool_requests.tasks.emit_overdue_requests_task",
+        "schedule": 3600.0,
+    },
+    "emit audit due events": {
+        "task": "assessments.tasks.emit_audit_due_task",
+        "schedule": 3600.0,
+    },
+    "emit connector health events": {
+        "task": "connectors.tasks.emit_connector_unhealthy_task",
+        "schedule": 3600.0,
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # Connectors: hosts/CIDRs a connector may reach when the factory keeps no allowlist of its own.
 CONNECTOR_DEFAULT_ALLOWLIST = env_list(
     "CONNECTOR_DEFAULT_ALLOWLIST", "127.0.0.0/8,::1" if DEBUG else ""
 )
+
+# The currency portfolio and business-unit ROI totals are pooled in (docs/kpis.md).
+PORTFOLIO_CURRENCY = env_str("PORTFOLIO_CURRENCY", "EUR").upper()
+
+# Webhooks (docs/events.md): hosts/CIDRs a webhook URL may reach (default: the connectors'
+# default allowlist), seconds a receiver has to answer, tries of a delivery and the first
+# pause between them (tripled after each try: 60 s … 12 h, eight tries over ~18 h).
+WEBHOOK_ALLOWLIST = env_list("WEBHOOK_ALLOWLIST", ",".join(CONNECTOR_DEFAULT_ALLOWLIST))
+WEBHOOK_TIMEOUT_SECONDS = float(env_str("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 60)
 
 # Tool requests (docs/tool-requests.md): cost above which the CoE must review (in the
 # factory's currency), the fast track, due days per step, the longest hold-ring exception.

@@ -17,3 +17,17 @@ def probe_worker_task() -> dict:
     the queue and reaches the same database as the web tier.
     """
     return {"hostname": socket.gethostname(), "factories": Factory.objects.count()}
+
+
+@shared_task(
+    name="coe.tasks.dispatch_events_task",
+    acks_late=True,
+    time_limit=10 * 60,
+    soft_time_limit=10 * 60 - 10,
+)
+def dispatch_events_task() -> int:
+    """Deliver the outbox's new events to the subscribers (after a commit, and every minute
+    as a sweep for rows whose after-commit task never ran)."""
+    from coe.events import dispatch_pending
+
+    return dispatch_pending()

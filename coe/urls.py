@@ -13,6 +13,8 @@ import assessments.api.urls
 import assessments.urls
 import connectors.api.urls
 import connectors.urls
+import notify.api.urls
+import notify.urls
 import registry.api.urls
 import registry.urls
 import tool_requests.api.urls
@@ -30,6 +32,7 @@ for app_router in (
     tool_requests.api.urls.router,
     connectors.api.urls.router,
     assessments.api.urls.router,
+    notify.api.urls.router,
 ):
     api_router.registry.extend(app_router.registry)
 
@@ -46,6 +49,7 @@ api_patterns = [
     *registry.api.urls.urlpatterns,
     *connectors.api.urls.urlpatterns,
     *assessments.api.urls.urlpatterns,
+    *notify.api.urls.urlpatterns,
     *api_router.urls,
     path("<path:unknown>", api_not_found),
 ]
@@ -64,6 +68,7 @@ urlpatterns = [
     path("", include(registry.urls)),
     path("", include(tool_requests.urls)),
     path("", include(connectors.urls)),
+    path("", include(notify.urls)),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
 ]

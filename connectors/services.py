@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from coe.changelog import log_bulk
 from coe.models import Factory
+from coe.network import TargetBlocked, resolve_target
 from connectors.choices import ACTIVE_SYNC_STATUSES, SyncStatus, SyncTrigger
 from connectors.crypto import CredentialsError, scrub
+from connectors.events import emit_sync_failed
 from connectors.ingest import IngestSession
 from connectors.models import Connector, SyncRun
-from connectors.network import TargetBlocked, resolve_target
 from connectors.records import NoAnswer, SourceIncomplete
 from connectors.schedules import is_due
 from connectors.sources import adapter_class, validate_settings
@@ -222,6 +223,8 @@ def _finish(
         changes={"status": [previous, status]},
         summary={"counts": counts, "message": fields["message"]},
     )
+    if status == SyncStatus.FAILED:
+        emit_sync_failed([run.pk])
     return True
 
 
@@ -358,6 +361,7 @@ def sync_runs_reap(*, now=None) -> list[int]:
     )
     if failed:
         logger.warning("reaped sync runs without a heartbeat: %s", failed)
+        emit_sync_failed(failed)
     return failed
 
 

@@ -53,3 +53,16 @@ def _schedule(sender, **kwargs) -> None:
         reap_stale_syncs_task.s(),
         name="reap stale syncs",
     )
+
+
+@app.task(
+    name="connectors.tasks.emit_connector_unhealthy_task",
+    acks_late=True,
+    time_limit=600,
+    soft_time_limit=600 - 10,
+)
+def emit_connector_unhealthy_task() -> int:
+    """The day's ``connector.unhealthy`` events (hourly in beat; once a day per connector)."""
+    from connectors.events import emit_unhealthy_connectors
+
+    return emit_unhealthy_connectors()

@@ -15,8 +15,10 @@ from django.utils.text import slugify
 
 from coe import bulk
 from coe.changelog import log_bulk
+from coe.choices import EventKind
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
+from registry.finding_events import emit_finding_events
 from registry.models import Adoption, Capability, DuplicateFinding, Tool, ToolAlias
 from registry.resolution import normalize
 from registry.selectors import effective_cost
@@ -129,6 +131,7 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
     stored_links = _links() if existing else {}
     summary = DetectionSummary(findings=len(recs))
     to_create, to_update, relink, created_recs = [], [], [], []
+    events: list = []  # (kind, finding, factory ids) for the outbox
     for rec in recs:
         finding = existing.pop(rec.key, None)
         if finding is None:
@@ -152,6 +155,7 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
                 finding.waiver_reason, finding.waiver_approver = "", None
                 finding.waiver_expires_on = None
             summary.reopened += 1
+            events.append((EventKind.FINDING_REOPENED, finding, rec.factory_ids))
         summary.updated += 1
         if _state(finding) != before:
             to_update.append(finding)
@@ -164,19 +168,27 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
             finding.resolved_at = now
             to_update.append(finding)
             summary.resolved += 1
+            events.append(
+                (EventKind.FINDING_RESOLVED, finding, stored_links.get(finding.pk, ((), ()))[1])
+            )
     summary.created = len(to_create)
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
     _write(to_create, to_update, relink, new_recs, now)
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
     log_bulk(DuplicateFinding, to_create)
     log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)
+    if to_create:  # their ids came back from the insert
+        events = [
+            (EventKind.FINDING_OPENED, f, new_recs[f.key].factory_ids) for f in to_create
+        ] + events
+    emit_finding_events(events)
     return summary
 
 
 def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) -> None:
     """Persist in a fixed number of statements (``coe.bulk``: one statement per table and
     kind of write), whatever the number of findings. New findings' links use the ids the
-    insert returns."""
+    insert returns (set on the objects too)."""
     bulk.update(DuplicateFinding, to_update, _FIELDS)
     created = bulk.insert(DuplicateFinding, to_create)
     # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
@@ -186,7 +198,7 @@ def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) 
     ids = {finding.key: pk for finding, pk in zip(to_create, created, strict=True)}
     relink = relink + [(ids[key], rec) for key, rec in new_recs.items()]
     if not relink:
-        return
+        return created
     for through, column, attr in (
         (DuplicateFinding.tools.through, "tool_id", "tool_ids"),
         (DuplicateFinding.factories.through, "factory_id", "factory_ids"),

@@ -12,8 +12,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from coe.changelog import log_bulk
+from coe.choices import EventKind
 from coe.models import Factory
 from registry.choices import AdoptionSource, AdoptionStatus, FindingStatus, Ring
+from registry.finding_events import emit_finding_events
 from registry.models import (
     Adoption,
     Capability,
@@ -215,6 +217,9 @@ def finding_transition(
     if note:
         finding.note = note
     finding.save()
+    if action in ("resolve", "reopen"):
+        kind = EventKind.FINDING_RESOLVED if action == "resolve" else EventKind.FINDING_REOPENED
+        emit_finding_events([(kind, finding, finding.factories.values_list("pk", flat=True))])
     return finding
 
 

@@ -14,6 +14,20 @@ def detect_duplicates_task() -> dict:
     return summary_dict(duplicates_detect())
 
 
+@app.task(
+    name="registry.tasks.emit_due_events_task",
+    acks_late=True,
+    time_limit=10 * 60,
+    soft_time_limit=10 * 60 - 10,
+)
+def emit_due_events_task() -> dict:
+    """The day's ``waiver.expiring`` events (hourly in beat; each is emitted once per
+    waiver and expiry date, however often this runs)."""
+    from registry.finding_events import emit_expiring_waivers
+
+    return {"waiver.expiring": emit_expiring_waivers()}
+
+
 def _schedule(sender, **kwargs) -> None:
     """Nightly detection (02:30) — catches expired waivers even without imports."""
     sender.add_periodic_task(

@@ -54,6 +54,7 @@ from tool_requests.checks import (
     setting_days,
 )
 from tool_requests.choices import Capacity, RequestAction, RequestStatus
+from tool_requests.events import emit_request_transition
 from tool_requests.models import RequestComment, RequestTransition, ToolRequest
 from tool_requests.notifications import notify_transition, unsafe_header_text
 
@@ -462,6 +463,7 @@ def tool_request_transition(
         comment=comment,
         at=now,
     )
+    emit_request_transition(req, from_status=from_status, actor=actor)
     if notify:
         notify_transition(
             req, from_status=from_status, to_status=req.status, actor=actor, comment=comment

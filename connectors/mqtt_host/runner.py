@@ -21,13 +21,13 @@ from django.conf import settings as django_settings
 from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
+from coe.network import TargetBlocked, resolve_target
 from connectors.choices import ConnectorKind
 from connectors.crypto import CredentialsError
 from connectors.ingest import IngestSession
 from connectors.models import Connector
 from connectors.mqtt_host.session import HostSession
 from connectors.mqtt_host.state import MqttHostState
-from connectors.network import TargetBlocked, resolve_target
 from connectors.sources import adapter_class, validate_settings
 
 logger = logging.getLogger("connectors.mqtt_host")

@@ -4,24 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from coe.network import Target
 from connectors.records import DeviceRecord, MetricRecord, RecordError
-
-
-@dataclass(frozen=True)
-class Target:
-    """A network target after the allowlist check: the name asked for and the address used.
-
-    ``allowlist`` is the list it was checked against; an HTTP client checks any other host
-    it reaches (a redirect hop) against the same list (``connectors.network``).
-    """
-
-    host: str
-    address: str
-    port: int
-    allowlist: tuple[str, ...] = ()
 
 
 def require(settings: dict, key: str, kind: type | tuple[type, ...] = str) -> Any:

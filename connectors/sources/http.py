@@ -1,7 +1,7 @@
 """Shared HTTP machinery of the REST-based adapters (httpx).
 
 - The target is the allowlisted host of ``base_url``, resolved once: every request of a
-  sync connects to that checked address (``connectors.network.pinned_client``) while the
+  sync connects to that checked address (``coe.network.pinned_client``) while the
   host name stays in the ``Host`` header and TLS. Pagination links pointing anywhere else
   are refused, and redirects are never followed (a 3xx is an error).
 - ``429 Too Many Requests`` waits ``Retry-After`` seconds (capped by ``max_wait_s``);
@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from django.utils import timezone
 
-from connectors import network
+from coe import network
 from connectors.records import SourceIncomplete
 from connectors.sources.base import Adapter, only_keys
 

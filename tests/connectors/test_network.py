@@ -17,8 +17,8 @@ from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from coe.network import TargetBlocked, pinned_client, resolve_pinned
 from connectors.models import Device
-from connectors.network import TargetBlocked, pinned_client, resolve_pinned
 from connectors.services import connector_create
 from tests.connectors.helpers import run_sync
 from tests.connectors.test_inventory_sources import netbox_device

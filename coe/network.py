@@ -32,7 +32,20 @@ import httpcore
 import httpx
 from django.conf import settings
 
-from connectors.sources.base import Target
+
+@dataclass(frozen=True)
+class Target:
+    """A network target after the allowlist check: the name asked for and the address used.
+
+    ``allowlist`` is the list it was checked against; an HTTP client checks any other host
+    it reaches (a redirect hop) against the same list (``coe.network``).
+    """
+
+    host: str
+    address: str
+    port: int
+    allowlist: tuple[str, ...] = ()
+
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses the name resolves to, in the resolver's order.

@@ -1,0 +1,113 @@
+"""Portfolio ROI: the factories' finance pooled into one currency, by business unit, with
+the share paid back within six months set against the survey benchmark (docs/kpis.md).
+
+No second ROI formula: the totals of a group are :func:`assessments.kpis.roi` of the
+group's finance entries converted into ``PORTFOLIO_CURRENCY``, and the payback figures
+come from each factory's own ROI (:func:`kpi_selectors.roi_by_factory`, in its currency).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+from django.conf import settings
+
+from assessments.kpi_selectors import payback_summary, rates_to, roi_by_factory
+from assessments.kpis import KPIInputError, ROIResult, roi
+from coe.models import Factory
+from connectors.facts import FinanceEntry
+
+# The seed's survey figure: the share of organisations expecting ROI within six months.
+SURVEY_BENCHMARK = {
+    "share": 0.27,
+    "previous_year_share": 0.42,
+    "year": 2026,
+    "source": (
+        "Industry survey quoted in the CoE seed: 27 % of organisations expected ROI from "
+        "their digital investment within six months in 2026, 42 % the year before"
+    ),
+}
+
+
+def _payback_months(results: list[ROIResult | None]) -> dict:
+    """Payback in months of the factories that paid back (and how many have not yet)."""
+    invested = [r for r in results if r is not None and r.invested]
+    months = sorted(r.payback_months for r in invested if r.payback_months is not None)
+    return {
+        "median": statistics.median(months) if months else None,
+        "mean": round(statistics.fmean(months), 2) if months else None,
+        "min": months[0] if months else None,
+        "max": months[-1] if months else None,
+        "paid_back": len(months),
+        "not_yet": len(invested) - len(months),
+    }
+
+
+def _within_6(results: list[ROIResult | None]) -> dict:
+    summary = payback_summary(results)
+    share = summary["share"]
+    return {
+        "count": summary["within_6_months"],
+        "of": summary["factories"],
+        "share": share,
+        "vs_benchmark": round(share - SURVEY_BENCHMARK["share"], 4) if share is not None else None,
+    }
+
+
+def _money(value) -> str:
+    return f"{value:.2f}"
+
+
+def _group(factories: list[Factory], results: dict, entries: dict, currency: str, rates) -> dict:
+    pooled = [row for f in factories if f.pk in entries for row in entries[f.pk]]
+    total = roi(pooled, currency, rates)
+    own = [results.get(f.pk) for f in factories]
+    return {
+        "factories": len(factories),
+        "invested": _money(total.invested),
+        "benefits": _money(total.benefits),
+        "net": _money(total.net),
+        "roi": total.roi_pct,
+        "payback_months": _payback_months(own),
+        "paid_back_within_6_months": _within_6(own),
+    }
+
+
+def portfolio_roi(factories: list[Factory], currency: str | None = None) -> dict:
+    """ROI of ``factories`` (already scoped to the user) in one currency, and by business
+    unit. A factory with an entry that cannot be converted (no rate) is left out of the
+    money totals and named in ``excluded``; its payback still counts (own currency)."""
+    currency = (currency or settings.PORTFOLIO_CURRENCY).upper()
+    results = roi_by_factory(factories)
+    rates = rates_to({currency}).get(currency, {})
+    entries: dict[int, list[dict]] = defaultdict(list)
+    for row in FinanceEntry.objects.filter(factory_id__in=[f.pk for f in factories]).values(
+        "factory_id", "date", "kind", "amount", "currency"
+    ):
+        entries[row["factory_id"]].append(row)
+    excluded = []
+    for factory in factories:
+        rows = [
+            {**row, "currency": row["currency"] or factory.currency}
+            for row in entries.get(factory.pk, [])
+        ]
+        try:
+            roi(rows, currency, rates)
+            entries[factory.pk] = rows
+        except KPIInputError as exc:
+            entries.pop(factory.pk, None)
+            excluded.append({"factory": factory.slug, "reason": str(exc)})
+    units: dict[str, list[Factory]] = defaultdict(list)
+    for factory in factories:
+        units[factory.business_unit].append(factory)
+    return {
+        "currency": currency,
+        **_group(factories, results, entries, currency, rates),
+        "survey_benchmark": dict(SURVEY_BENCHMARK),
+        "by_business_unit": [
+            {"business_unit": unit, **_group(members, results, entries, currency, rates)}
+            for unit, members in sorted(units.items())
+        ],
+        "excluded": excluded,
+    }
