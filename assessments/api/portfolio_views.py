@@ -4,7 +4,6 @@ against the survey benchmark."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,7 +16,6 @@ class PortfolioROIView(APIView):
     (median, mean, min, max) and the share paid back within six months against the
     survey's 27 %; the same by business unit. Scoped to the caller's factories."""
 
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         parameters=[

@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from assessments import reports
@@ -33,7 +32,6 @@ class AssessmentReportPDFView(APIView):
     """``GET /api/assessments/{id}/report.pdf``: summary, stage and index, radar against the
     portfolio, dimension table, roadmap and evidence (an open audit: a marked preview)."""
 
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         responses={(200, PDF): OpenApiTypes.BINARY, 404: OpenApiResponse(description="Not found")}
@@ -47,7 +45,6 @@ class AssessmentReportXLSXView(APIView):
     """``GET /api/assessments/{id}/report.xlsx``: sheets Answers, Evidence, Signals, Scores,
     Roadmap and Review."""
 
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         responses={(200, XLSX): OpenApiTypes.BINARY, 404: OpenApiResponse(description="Not found")}
@@ -61,7 +58,6 @@ class PortfolioScorecardsXLSXView(APIView):
     """``GET /api/portfolio/scorecards.xlsx``: the latest scorecard of every factory the user
     sees, with the previous audit's index and the change."""
 
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
     def get(self, request):
