@@ -197,6 +197,23 @@ def expected(persona: str, rule: str, *, on_object: bool, visible_rule: str | No
     return "allowed" if persona in ROLE_MATRIX[rule].without_object else "denied"
 
 
+def locked_attempt():
+    """A username and address locked out after repeated failed sign-ins."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+
+    return AccessAttempt.objects.create(
+        username="someone",
+        ip_address="192.0.2.7",
+        user_agent="test",
+        path_info="/login/",
+        failures_since_start=settings.AXES_FAILURE_LIMIT,
+        get_data="",
+        post_data="",
+        http_accept="",
+    )
+
+
 def final_assessment(world):
     """A final assessment of factory A (its report, scorecard and correction exist)."""
     assessment = assessment_services.assessment_create(factory=world.factory_a)
@@ -225,6 +242,10 @@ def _api_target(world, case: Case) -> tuple[str, Any]:
             body = test.update_payload(world, obj)
         else:
             body = ACTION_BODIES.get((case.key, case.action), {})
+    elif case.key.startswith("assessment-report-"):  # assessments/{pk}/report.pdf|xlsx
+        kwargs = {"pk": final_assessment(world).pk}
+    elif case.key == "lockout-detail":
+        kwargs = {"pk": locked_attempt().pk}
     elif case.detail:  # factories/{slug}/scorecard|kpis|roi|flow/
         if case.key == "factory-scorecard":
             final_assessment(world)
@@ -246,7 +267,7 @@ def as_each_persona(send) -> dict[str, Any]:
 
 
 def _visible_rule(case: Case) -> str | None:
-    if not case.detail:
+    if not case.detail or case.key == "lockout-detail":  # lockouts belong to no factory
         return None
     if case.key in VIEWSETS:
         return rule_for(API, case.key, "retrieve", "get")
@@ -355,6 +376,8 @@ def _page_kwargs(world, name: str) -> dict:
             user=world.users["staff"],
         )
         kwargs["pk"] = stored.pk
+    elif name == "lockout-unlock":
+        kwargs["pk"] = locked_attempt().pk
     elif kind is not None:
         test = GENERIC[kind]()
         obj = test.make_object(world, "a")
