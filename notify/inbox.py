@@ -27,7 +27,7 @@ from notify.models import Notification, NotificationPreference
 
 logger = logging.getLogger(__name__)
 
-# Mailed by the tool-request workflow itself (registry/request_notifications.py).
+# Mailed by the tool-request workflow itself (tool_requests/notifications.py).
 MAILED_ELSEWHERE = {
     EventKind.TOOL_REQUEST_SUBMITTED,
     EventKind.TOOL_REQUEST_DECIDED,

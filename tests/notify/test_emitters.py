@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from registry.request_models import ToolRequest
 
 from assessments.events import emit_audits_due
 from assessments.models import Assessment
@@ -22,8 +21,9 @@ from registry.finding_events import emit_expiring_waivers
 from registry.models import DuplicateFinding
 from tests.assessments.test_pages import final_audit
 from tests.registry.builders import adoption, capability, tool
-from tests.registry.request_helpers import make_request, move
+from tests.tool_requests.request_helpers import make_request, move
 from tool_requests.events import emit_overdue_requests
+from tool_requests.models import ToolRequest
 
 pytestmark = pytest.mark.django_db
 
