@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from coe import policy
 from notify import inbox
 from notify.api.serializers import (
     MarkReadSerializer,
@@ -27,6 +28,9 @@ class WebhookViewSet(viewsets.ModelViewSet):
     ordering_fields = ["name", "created_at"]
 
     def get_queryset(self):
+        # Outside CoE staff a webhook id names nothing (404), like any object out of scope.
+        if not policy.allowed(self.request.user, "notify.manage_webhook"):
+            return Webhook.objects.none()
         return Webhook.objects.prefetch_related("factories").order_by("name", "id")
 
     def perform_create(self, serializer):
