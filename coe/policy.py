@@ -214,6 +214,8 @@ RULES: dict[str, rules.Predicate] = {
     "assessments.view_scorecard": viewer,
     "assessments.view_kpis": viewer,
     "assessments.view_portfolio": signed_in,
+    "coe.view_home": signed_in,
+    "coe.search": signed_in,
 }
 
 

@@ -101,6 +101,8 @@ ROLE_MATRIX: dict[str, Access] = {
     "assessments.view_scorecard": VIEWERS,
     "assessments.view_kpis": VIEWERS,
     "assessments.view_portfolio": EVERYONE,
+    "coe.view_home": EVERYONE,
+    "coe.search": EVERYONE,
 }
 
 # A route's rules: {action: rule} where the action is a viewset action (list, retrieve,
@@ -232,6 +234,8 @@ SERVICE_DECIDED: frozenset[tuple[str, str]] = frozenset(
 
 # Pages, by URL name: {method: rule}.
 PAGES: dict[str, dict[str, str]] = {
+    "home": {"get": "coe.view_home"},
+    "search": {"get": "coe.search"},
     "portfolio": {"get": "assessments.view_portfolio"},
     "factory-list": {"get": "coe.view_factory"},
     "factory-detail": {"get": "coe.view_factory"},
@@ -267,6 +271,7 @@ PAGES: dict[str, dict[str, str]] = {
     "connector-list": {"get": "connectors.view_connector"},
     "connector-detail": {"get": "connectors.view_connector"},
     "connector-sync": {"post": "connectors.sync_connector"},
+    "sync-run-status": {"get": "connectors.view_syncrun"},
     "device-list": {"get": "connectors.view_device"},
     "device-detail": {"get": "connectors.view_device"},
     "fact-upload": {"get": "connectors.upload_data", "post": "connectors.upload_data"},

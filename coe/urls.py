@@ -15,6 +15,7 @@ import connectors.api.urls
 import connectors.urls
 import registry.api.urls
 import registry.urls
+from coe import search as core_search
 from coe import views as core_pages
 from coe.api.auth import AuthTokenView, DocsView, LockoutViewSet, SchemaView
 from coe.api.errors import api_not_found
@@ -50,6 +51,7 @@ api_patterns = [
 urlpatterns = [
     path("factories/", core_pages.factory_list, name="factory-list"),
     path("factories/<slug:slug>/", core_pages.factory_detail, name="factory-detail"),
+    path("search/", core_search.search, name="search"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Single sign-on: /oidc/authenticate/ starts it, /oidc/callback/ is the redirect URI.

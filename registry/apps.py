@@ -8,8 +8,9 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from coe.pages import register_factory_panel
+        from coe.pages import register_factory_panel, register_nav_count
         from registry import models
+        from registry.request_views import request_panel_context, waiting_count
         from registry.views import factory_panel_context
 
         auditlog.register(models.Capability)
@@ -28,3 +29,17 @@ class RegistryConfig(AppConfig):
             template="registry/factory_panel.html",
             context=factory_panel_context,
         )
+        register_factory_panel(
+            "requests",
+            order=30,
+            template="registry/requests/factory_panel.html",
+            context=request_panel_context,
+        )
+        register_nav_count("request-list", waiting_count)
+
+        from coe.search import register_search_kind
+        from registry import search
+
+        register_search_kind("tools", label="Tools", order=20, find=search.find_tools)
+        register_search_kind("processes", label="Processes", order=30, find=search.find_processes)
+        register_search_kind("requests", label="Tool requests", order=50, find=search.find_requests)
