@@ -20,7 +20,7 @@ from coe.choices import FactoryKind
 from coe.scoping import restrict
 from coe.tables import TableTooLarge
 from registry import exports, services
-from registry.charts import radar_html
+from registry.charts import number_blips, radar_html
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus, Ring
 from registry.filtersets import DuplicateFindingFilterSet, ToolFilterSet
 from registry.importers import ImportRejected, import_adoptions, import_registry, read_file
@@ -166,6 +166,7 @@ def tech_radar(request):
         request,
         "registry/radar.html",
         {
+            "quadrants": number_blips(rows),
             "chart": radar_html(rows),
             "rows": rows,
             "kind": kind,

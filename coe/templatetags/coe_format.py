@@ -77,9 +77,12 @@ def ratio_percent(value, places=0) -> str:
 
 
 @register.filter
-def months(value, places=1) -> str:
+def months(value, places=None) -> str:
+    """Whole months without decimals, others with one (unless ``places`` says)."""
     number = _decimal(value)
     if number is None:
         return MISSING
+    if places is None:
+        places = 0 if number == number.to_integral_value() else 1
     text = format_number(number, places)
     return f"{text} month" if number == 1 else f"{text} months"

@@ -171,11 +171,25 @@ def test_stage_history_marks_a_change_of_model_version():
 
     html = stage_history(
         [
-            {"date": "2025-01-01", "index": 2.1, "stage_name": "Developing", "model_version": 1},
-            {"date": "2026-01-01", "index": 3.2, "stage_name": "Established", "model_version": 2},
+            {
+                "date": "2025-01-01",
+                "stage": 2,
+                "index": 2.1,
+                "stage_name": "Developing",
+                "model_version": 1,
+            },
+            {
+                "date": "2026-01-01",
+                "stage": 2,
+                "index": 2.9,
+                "stage_name": "Developing",
+                "model_version": 2,
+            },
         ]
     )
-    assert "model v2" in html and "Established" in html
+    assert "model v2" in html and "Developing" in html
+    # The stage is plotted (both on the "Developing" line), the index is on hover.
+    assert '"y":[2,2]' in html and "index %{customdata[0]:.2f}" in html
 
 
 def test_evidence_files_download_only_inside_the_factory(client, world, settings, tmp_path):
