@@ -141,9 +141,9 @@ def _cockpit(request) -> dict:
     at_stake = sum(
         (
             f.annual_cost_at_stake or Decimal("0")
-            for f in findings_visible(user).filter(status__in=LIVE_FINDING_STATUSES).only(
-                "annual_cost_at_stake"
-            )
+            for f in findings_visible(user)
+            .filter(status__in=LIVE_FINDING_STATUSES)
+            .only("annual_cost_at_stake")
         ),
         Decimal("0"),
     )

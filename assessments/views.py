@@ -300,9 +300,8 @@ def assessment_report(request, pk: int, obj):
     if not assessment.is_final:
         raise Http404("Only a final assessment has a report.")
     result = assessment.result
-    names = {
-        c["key"]: c["name"] for d in assessment.model.definition["dimensions"] for c in d["criteria"]
-    }
+    definition = assessment.model.definition
+    names = {c["key"]: c["name"] for d in definition["dimensions"] for c in d["criteria"]}
     dim_names = {d["key"]: d["name"] for d in result["dimensions"]}
     return render(
         request,

@@ -73,8 +73,9 @@ def connector_sync(request, pk: int, obj):
     connector = obj
     run = sync_run_start(connector=connector, trigger=SyncTrigger.USER, user=request.user)
     messages.info(
-        request, f"Sync #{run.pk} of {connector.name} ({connector.factory.name}) requested; "
-        "its status follows below."
+        request,
+        f"Sync #{run.pk} of {connector.name} ({connector.factory.name}) requested; "
+        "its status follows below.",
     )
     return redirect(f"{connector.get_absolute_url()}?run={run.pk}#run-status")
 

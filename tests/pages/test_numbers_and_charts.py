@@ -57,10 +57,11 @@ def test_radar_numbers_blips_per_quadrant_and_ring():
         {"name": "Old", "ring": "retired", "group": "Delivery", "slug": "old"},
     ]
     quadrants = number_blips(rows)
-    assert [(q["group"], [[t["number"] for t in r["tools"]] for r in q["rings"]]) for q in quadrants] == [
-        ("Delivery", [[1]]),
-        ("Operations", [[2], [3]]),
-    ]  # fmt: skip
+    numbers = [
+        (q["group"], [[t["number"] for t in ring["tools"]] for ring in q["rings"]])
+        for q in quadrants
+    ]
+    assert numbers == [("Delivery", [[1]]), ("Operations", [[2], [3]])]
     html = radar_html(rows)
     assert '"text":["2"]' in html and "2. Grafana" in html
 
