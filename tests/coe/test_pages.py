@@ -72,7 +72,7 @@ def test_factory_list_takes_a_constant_number_of_queries(
     with django_assert_max_num_queries(11):
         response = client.get(reverse("factory-list"))
     assert response.status_code == 200 and response.content.count(b"kind-manufacturing") >= 40
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(13):
         assert client.get(reverse("portfolio")).status_code == 200
 
 

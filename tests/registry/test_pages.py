@@ -139,7 +139,7 @@ def test_process_page_renders_steps_safely_with_adopters(client, world):
     [
         ("tool-list", [], 11),
         ("tool-detail", ["canary-historian"], 13),
-        ("tech-radar", [], 10),
+        ("tech-radar", [], 11),
         ("process-list", [], 10),
         ("duplicate-list", [], 14),
         ("registry-unresolved", [], 12),
