@@ -108,20 +108,23 @@ def maturity_radar(dimensions: list[dict], medians: dict[str, float]) -> str:
 
 
 def stage_history(points: list[dict]) -> str:
-    """The overall index and stage over a factory's final assessments; a change of model
-    version is marked with a dashed line and a note.
+    """The overall stage over a factory's final assessments, the index on hover (the
+    stage, not the index, is what the axis names: a "Developing" audit sits on the
+    "Developing" line whatever its index); a change of model version is marked with a
+    dashed line and a note.
 
-    ``points``: ``[{"date", "index", "stage_name", "model_version"}]`` oldest first.
+    ``points``: ``[{"date", "stage", "index", "stage_name", "model_version"}]`` oldest first.
     """
     fig = go.Figure()
     fig.add_scatter(
         x=[p["date"] for p in points],
-        y=[p["index"] for p in points],
-        mode="lines+markers+text",
-        text=[p["stage_name"] for p in points],
-        textposition="top center",
-        name="Index",
-        line={"color": PALETTE[0]},
+        y=[p["stage"] for p in points],
+        customdata=[[p["index"], p["stage_name"]] for p in points],
+        mode="lines+markers",
+        line={"color": PALETTE[0], "shape": "hv"},
+        marker={"size": 10},
+        name="Stage",
+        hovertemplate="%{x}<br>%{customdata[1]} (index %{customdata[0]:.2f})<extra></extra>",
     )
     for before, after in zip(points, points[1:], strict=False):
         if before["model_version"] != after["model_version"]:

@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from assessments import kpi_panels, views
+from assessments import home, kpi_panels, views
 
 urlpatterns = [
-    path("", views.portfolio, name="portfolio"),
+    path("", home.home, name="home"),
+    path("portfolio/", views.portfolio, name="portfolio"),
     path("assessments/", views.assessment_list, name="assessment-list"),
     path("assessments/<int:pk>/", views.assessment_detail, name="assessment-detail"),
     path("assessments/<int:pk>/report/", views.assessment_report, name="assessment-report"),

@@ -305,18 +305,26 @@ def assessment_report(request, pk: int, obj):
     assessment = obj
     if not assessment.is_final:
         raise Http404("Only a final assessment has a report.")
+    result = assessment.result
+    definition = assessment.model.definition
+    names = {c["key"]: c["name"] for d in definition["dimensions"] for c in d["criteria"]}
+    dim_names = {d["key"]: d["name"] for d in result["dimensions"]}
     return render(
         request,
         "assessments/assessment_report.html",
         {
             "assessment": assessment,
-            "result": assessment.result,
+            "result": result,
             "dimensions": selectors.workspace(assessment),
-            "criterion_names": {
-                c["key"]: c["name"]
-                for d in assessment.model.definition["dimensions"]
-                for c in d["criteria"]
-            },
+            # Labels, never keys: the roadmap names its criteria and dimensions.
+            "roadmap": [
+                {
+                    **item,
+                    "criterion_name": names.get(item["criterion"], item["criterion"]),
+                    "dimension_name": dim_names.get(item["dimension"], item["dimension"]),
+                }
+                for item in result.get("roadmap") or []
+            ],
         },
     )
 
@@ -360,6 +368,7 @@ def factory_scorecard(request, slug: str, obj):
                     [
                         {
                             "date": a.assessed_on.isoformat(),
+                            "stage": a.stage,
                             "index": float(a.index),
                             "stage_name": a.stage_name,
                             "model_version": a.model.version,

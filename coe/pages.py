@@ -47,3 +47,17 @@ def factory_panels(request: HttpRequest, factory: Factory) -> list[dict]:
         if context is not None:
             panels.append({"key": panel.key, "template": panel.template, "context": context})
     return panels
+
+
+# Counts shown next to a navigation entry ("Requests 3"): URL name → count(request).
+_NAV_COUNTS: dict[str, Callable[[HttpRequest], int]] = {}
+
+
+def register_nav_count(url_name: str, count: Callable[[HttpRequest], int]) -> None:
+    """Show ``count(request)`` next to the navigation entry of ``url_name`` (when not 0)."""
+    _NAV_COUNTS[url_name] = count
+
+
+def nav_count(request: HttpRequest, url_name: str) -> int:
+    count = _NAV_COUNTS.get(url_name)
+    return count(request) if count is not None else 0

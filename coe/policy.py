@@ -217,6 +217,8 @@ RULES: dict[str, rules.Predicate] = {
     # notify: webhooks are CoE staff's; everyone signed in keeps their own inbox
     "notify.manage_webhook": staff,
     "notify.view_notifications": signed_in,
+    "coe.view_home": signed_in,
+    "coe.search": signed_in,
 }
 
 

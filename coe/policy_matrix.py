@@ -103,6 +103,8 @@ ROLE_MATRIX: dict[str, Access] = {
     "assessments.view_portfolio": EVERYONE,
     "notify.manage_webhook": STAFF,
     "notify.view_notifications": EVERYONE,
+    "coe.view_home": EVERYONE,
+    "coe.search": EVERYONE,
 }
 
 # A route's rules: {action: rule} where the action is a viewset action (list, retrieve,
@@ -253,6 +255,8 @@ SERVICE_DECIDED: frozenset[tuple[str, str]] = frozenset(
 
 # Pages, by URL name: {method: rule}.
 PAGES: dict[str, dict[str, str]] = {
+    "home": {"get": "coe.view_home"},
+    "search": {"get": "coe.search"},
     "portfolio": {"get": "assessments.view_portfolio"},
     "factory-list": {"get": "coe.view_factory"},
     "factory-detail": {"get": "coe.view_factory"},
@@ -288,6 +292,7 @@ PAGES: dict[str, dict[str, str]] = {
     "connector-list": {"get": "connectors.view_connector"},
     "connector-detail": {"get": "connectors.view_connector"},
     "connector-sync": {"post": "connectors.sync_connector"},
+    "sync-run-status": {"get": "connectors.view_syncrun"},
     "device-list": {"get": "connectors.view_device"},
     "device-detail": {"get": "connectors.view_device"},
     "fact-upload": {"get": "connectors.upload_data", "post": "connectors.upload_data"},

@@ -148,7 +148,7 @@ TEMPLATES = [
                 "notify.context_processors.unread_notifications",
             ],
             # {% has_perm "registry.change_tool" user tool as can_change %} in every template
-            "builtins": ["rules.templatetags.rules"],
+            "builtins": ["rules.templatetags.rules", "coe.templatetags.coe_format"],
         },
     },
 ]
@@ -236,7 +236,7 @@ AXES_LOCKOUT_CALLABLE = "coe.signin.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 # Axes logs every failed attempt at INFO; the service logs each lockout itself (WARNING).
 AXES_VERBOSE = False
-LOGIN_REDIRECT_URL = "portfolio"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in (docs/deploy.md "Single sign-on"). Password login stays for superusers whatever

@@ -19,6 +19,7 @@ import registry.api.urls
 import registry.urls
 import tool_requests.api.urls
 import tool_requests.urls
+from coe import search as core_search
 from coe import views as core_pages
 from coe.api.auth import AuthTokenView, DocsView, LockoutViewSet, SchemaView
 from coe.api.errors import api_not_found
@@ -57,6 +58,7 @@ api_patterns = [
 urlpatterns = [
     path("factories/", core_pages.factory_list, name="factory-list"),
     path("factories/<slug:slug>/", core_pages.factory_detail, name="factory-detail"),
+    path("search/", core_search.search, name="search"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Single sign-on: /oidc/authenticate/ starts it, /oidc/callback/ is the redirect URI.

@@ -16,6 +16,10 @@ class ConnectorsConfig(AppConfig):
         # Configuration is audited; the high-volume facts keep their own DeviceChange history.
         auditlog.register(Connector, exclude_fields=["credentials_encrypted", "cursor"])
         auditlog.register(SyncRun, include_fields=["status", "connector", "trigger"])
+        from coe.search import register_search_kind
+        from connectors.search import find_devices
+
+        register_search_kind("devices", label="Devices", order=40, find=find_devices)
         register_factory_panel(
             "devices",
             order=40,

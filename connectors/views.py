@@ -10,7 +10,12 @@ from django.views.decorators.http import require_POST
 from coe import policy
 from coe.scoping import visible_factories
 from connectors import selectors
-from connectors.choices import DeviceStatus, SyncTrigger
+from connectors.choices import (
+    ACTIVE_SYNC_STATUSES,
+    FINISHED_SYNC_STATUSES,
+    DeviceStatus,
+    SyncTrigger,
+)
 from connectors.filtersets import ConnectorFilterSet, DeviceFilterSet
 from connectors.models import DeviceChange
 from connectors.mqtt_host.selectors import host_summary
@@ -42,6 +47,12 @@ def connector_detail(request, pk: int, obj):
     """One connector: settings (never credentials) and its run history with errors."""
     connector = obj
     runs = Paginator(connector.runs.all(), 25).get_page(request.GET.get("page"))
+    # The run started from this page (?run=), else the one still queued or running: its
+    # status is shown on top and follows the run until it ends.
+    live = connector.runs.filter(status__in=ACTIVE_SYNC_STATUSES).first()
+    asked = request.GET.get("run", "")
+    if asked.isdigit():
+        live = connector.runs.filter(pk=int(asked)).first() or live
     return render(
         request,
         "connectors/connector_detail.html",
@@ -49,6 +60,8 @@ def connector_detail(request, pk: int, obj):
             "connector": connector,
             "page": runs,
             "host": host_summary(getattr(connector, "host_state", None)),
+            "live_run": live,
+            "live_run_final": live is not None and live.status in FINISHED_SYNC_STATUSES,
         },
     )
 
@@ -59,8 +72,27 @@ def connector_sync(request, pk: int, obj):
     """CoE staff queue a sync from the connector page."""
     connector = obj
     run = sync_run_start(connector=connector, trigger=SyncTrigger.USER, user=request.user)
-    messages.success(request, f"Sync #{run.pk} is {run.status}.")
-    return redirect(connector)
+    messages.info(
+        request,
+        f"Sync #{run.pk} of {connector.name} ({connector.factory.name}) requested; "
+        "its status follows below.",
+    )
+    return redirect(f"{connector.get_absolute_url()}?run={run.pk}#run-status")
+
+
+def _visible_run(request, pk: int, **_kwargs):
+    return get_object_or_404(selectors.sync_runs_for(request.user), pk=pk)
+
+
+@policy.page_rule(obj=_visible_run)
+def sync_run_status(request, pk: int, obj):
+    """A run's status as an HTML fragment: the connector page polls it (htmx) until the
+    run is final, then shows the real outcome."""
+    return render(
+        request,
+        "connectors/_run_status.html",
+        {"run": obj, "run_final": obj.status in FINISHED_SYNC_STATUSES},
+    )
 
 
 @policy.page_rule()

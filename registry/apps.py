@@ -28,3 +28,9 @@ class RegistryConfig(AppConfig):
             template="registry/factory_panel.html",
             context=factory_panel_context,
         )
+
+        from coe.search import register_search_kind
+        from registry import search
+
+        register_search_kind("tools", label="Tools", order=20, find=search.find_tools)
+        register_search_kind("processes", label="Processes", order=30, find=search.find_processes)

@@ -9,7 +9,8 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Count, DecimalField, F, Prefetch, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -19,8 +20,8 @@ from coe.choices import FactoryKind
 from coe.scoping import restrict
 from coe.tables import TableTooLarge
 from registry import exports, services
-from registry.charts import radar_html
-from registry.choices import LIVE_FINDING_STATUSES, FindingStatus, Ring
+from registry.charts import number_blips, radar_html
+from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus, Ring
 from registry.filtersets import DuplicateFindingFilterSet, ToolFilterSet
 from registry.importers import ImportRejected, import_adoptions, import_registry, read_file
 from registry.models import (
@@ -36,13 +37,29 @@ from registry.models import (
 from registry.selectors import findings_visible, unresolved_names
 
 
+def _finding_name(finding: DuplicateFinding) -> str:
+    """A finding as people name it: its kind and the tools involved."""
+    tools = ", ".join(sorted(t.name for t in finding.tools.all()))
+    return f"{finding.get_kind_display()} ({tools})" if tools else finding.get_kind_display()
+
+
 @policy.page_rule()
 def tool_list(request):
     """The registry: tools with ring, capabilities, adopters and spend (of visible factories)."""
     visible = restrict(Adoption.objects.filter(status="active"), request.user)
     tools = Tool.objects.prefetch_related("capabilities").annotate(
         adopters=Count("adoptions", filter=Q(adoptions__in=visible), distinct=True),
-        spend=Sum("adoptions__annual_cost", filter=Q(adoptions__in=visible)),
+        # The same figure as the tool page: each active adoption's effective annual cost
+        # (declared, else seats × the tool's cost per seat, else 0).
+        spend=Sum(
+            Coalesce(
+                "adoptions__annual_cost",
+                F("adoptions__seats") * F("annual_cost_per_seat"),
+                Value(Decimal("0")),
+                output_field=DecimalField(max_digits=16, decimal_places=2),
+            ),
+            filter=Q(adoptions__in=visible),
+        ),
     )
     filterset = ToolFilterSet(request.GET, queryset=tools, request=request)
     page = Paginator(filterset.qs.order_by("name"), 50).get_page(request.GET.get("page"))
@@ -75,7 +92,10 @@ def tool_detail(request, slug: str):
     )
     for adoption in adoptions:
         adoption.tool = tool
-    total = sum((a.effective_annual_cost for a in adoptions), Decimal("0"))
+    # Annual spend counts active adoptions only, as the registry list does.
+    active = [a for a in adoptions if a.status == AdoptionStatus.ACTIVE]
+    total = sum((a.effective_annual_cost for a in active), Decimal("0"))
+    currencies = {a.factory.currency for a in active}
     return render(
         request,
         "registry/tool_detail.html",
@@ -83,6 +103,7 @@ def tool_detail(request, slug: str):
             "tool": tool,
             "adoptions": adoptions,
             "total_cost": total,
+            "currency": currencies.pop() if len(currencies) == 1 else "",
             "seats": sum(a.seats or 0 for a in adoptions),
             "rings": Ring.choices,
             "kinds": FactoryKind.choices,
@@ -107,7 +128,8 @@ def tool_set_ring(request, slug: str):
                 actor=request.user,
                 factory_kind=request.POST.get("factory_kind", ""),
             )
-            messages.success(request, "Ring updated.")
+            tool.refresh_from_db(fields=["ring"])
+            messages.success(request, f"{tool.name}: ring set to {tool.get_ring_display()}.")
         except DjangoValidationError as exc:
             messages.error(request, "; ".join(exc.messages))
     return redirect(tool.get_absolute_url())
@@ -144,6 +166,7 @@ def tech_radar(request):
         request,
         "registry/radar.html",
         {
+            "quadrants": number_blips(rows),
             "chart": radar_html(rows),
             "rows": rows,
             "kind": kind,
@@ -224,10 +247,12 @@ def finding_action(request, pk: int, action: str, obj):
             )
         else:
             raise Http404(action)
-        messages.success(request, f"Finding {finding.pk}: {finding.get_status_display()}.")
+        messages.success(
+            request, f"{_finding_name(finding)}: {finding.get_status_display().lower()}."
+        )
     except (DjangoValidationError, ValueError) as exc:
         text = "; ".join(getattr(exc, "messages", [str(exc)]))
-        messages.error(request, f"Finding {finding.pk}: {text}")
+        messages.error(request, f"{_finding_name(finding)}: {text}")
     return redirect(request.POST.get("next") or "duplicate-list")
 
 

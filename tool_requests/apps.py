@@ -8,8 +8,10 @@ class ToolRequestsConfig(AppConfig):
     verbose_name = "Tool requests"
 
     def ready(self) -> None:
-        from coe.pages import register_factory_panel
-        from tool_requests.views import request_panel_context
+        from coe.pages import register_factory_panel, register_nav_count
+        from coe.search import register_search_kind
+        from tool_requests import search
+        from tool_requests.views import request_panel_context, waiting_count
 
         register_factory_panel(
             "tool_requests",
@@ -17,3 +19,6 @@ class ToolRequestsConfig(AppConfig):
             template="tool_requests/factory_panel.html",
             context=request_panel_context,
         )
+        # The navigation shows how many requests wait for the user; search finds requests.
+        register_nav_count("request-list", waiting_count)
+        register_search_kind("requests", label="Tool requests", order=50, find=search.find_requests)

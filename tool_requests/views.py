@@ -26,7 +26,7 @@ from tool_requests.selectors import (
     with_details,
 )
 
-VIEWS = {"mine": "My requests", "queue": "Waiting for me", "all": "All visible requests"}
+VIEWS = {"queue": "Waiting for me", "mine": "My requests", "all": "All visible requests"}
 
 
 class ToolRequestForm(forms.Form):
@@ -70,7 +70,8 @@ class ToolRequestForm(forms.Form):
 @policy.page_rule()
 def request_list(request):
     """My requests, my approval queue, or every request I may see (filterable)."""
-    view = request.GET.get("view") or "mine"
+    queue_count = approval_queue(request.user).count()
+    view = request.GET.get("view") or ("queue" if queue_count else "mine")
     if view not in VIEWS:
         view = "mine"
     if view == "queue":
@@ -90,7 +91,7 @@ def request_list(request):
             "views": VIEWS,
             "page": page,
             "statuses": RequestStatus.choices,
-            "queue_count": approval_queue(request.user).count(),
+            "queue_count": queue_count,
         },
     )
 
@@ -107,9 +108,17 @@ def request_create(request):
                 request_services.tool_request_transition(
                     tool_request=tool_request, action="submit", actor=request.user
                 )
-                messages.success(request, "Request submitted; the business owner is notified.")
+                messages.success(
+                    request,
+                    f"Request #{tool_request.pk} for {tool_request.tool_name} "
+                    f"({tool_request.factory.name}) submitted; the business owner is notified.",
+                )
             else:
-                messages.success(request, "Draft saved.")
+                messages.success(
+                    request,
+                    f"Draft request #{tool_request.pk} for {tool_request.tool_name} "
+                    f"({tool_request.factory.name}) saved.",
+                )
             return redirect(tool_request.get_absolute_url())
         except DjangoValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -162,7 +171,12 @@ def request_action(request, pk: int, action: str, obj):
                 request.POST.get("exception_expires_on") or None
             ),
         )
-        messages.success(request, f"Request {action} done.")
+        tool_request.refresh_from_db(fields=["status"])
+        messages.success(
+            request,
+            f"Request #{tool_request.pk} for {tool_request.tool_name} "
+            f"({tool_request.factory.name}): {tool_request.get_status_display().lower()}.",
+        )
     except request_services.TransitionConflict as exc:
         messages.error(request, str(exc))
     except PermissionDenied as exc:
@@ -193,6 +207,11 @@ def request_comment(request, pk: int, obj):
     return redirect(f"{tool_request.get_absolute_url()}#comments")
 
 
+def waiting_count(request) -> int:
+    """How many requests wait for the signed-in user (the navigation's badge)."""
+    return approval_queue(request.user).count()
+
+
 def request_panel_context(request, factory) -> dict | None:
     """The factory page's "Tool requests" panel: its open requests and the latest decisions
     (hidden from people who cannot see the factory's requests)."""
@@ -202,4 +221,5 @@ def request_panel_context(request, factory) -> dict | None:
         "factory": factory,
         "requests": rows,
         "can_request": request_services.can_request_for(request.user, factory),
+        "waiting": approval_queue(request.user).filter(factory=factory).count(),
     }

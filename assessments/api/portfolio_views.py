@@ -16,7 +16,6 @@ class PortfolioROIView(APIView):
     (median, mean, min, max) and the share paid back within six months against the
     survey's 27 %; the same by business unit. Scoped to the caller's factories."""
 
-
     @extend_schema(
         parameters=[
             OpenApiParameter("business_unit", str, description="only this business unit"),

@@ -32,7 +32,6 @@ class AssessmentReportPDFView(APIView):
     """``GET /api/assessments/{id}/report.pdf``: summary, stage and index, radar against the
     portfolio, dimension table, roadmap and evidence (an open audit: a marked preview)."""
 
-
     @extend_schema(
         responses={(200, PDF): OpenApiTypes.BINARY, 404: OpenApiResponse(description="Not found")}
     )
@@ -45,7 +44,6 @@ class AssessmentReportXLSXView(APIView):
     """``GET /api/assessments/{id}/report.xlsx``: sheets Answers, Evidence, Signals, Scores,
     Roadmap and Review."""
 
-
     @extend_schema(
         responses={(200, XLSX): OpenApiTypes.BINARY, 404: OpenApiResponse(description="Not found")}
     )
@@ -57,7 +55,6 @@ class AssessmentReportXLSXView(APIView):
 class PortfolioScorecardsXLSXView(APIView):
     """``GET /api/portfolio/scorecards.xlsx``: the latest scorecard of every factory the user
     sees, with the previous audit's index and the change."""
-
 
     @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
     def get(self, request):

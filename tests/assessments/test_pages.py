@@ -95,7 +95,7 @@ def test_owner_sees_the_scorecard_radar_history_and_roadmap(
     final_audit(world.factory_a)
     signed_in(client, world, "owner_a")
     client.get(reverse("scorecard", args=["alpha-plant"]))
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         response = client.get(reverse("scorecard", args=["alpha-plant"]))
     page = response.content.decode()
     assert 'id="chart-radar"' in page and 'id="chart-stage-history"' in page
@@ -133,7 +133,8 @@ def test_portfolio_shows_stages_and_heatmaps_in_constant_queries(
         final_audit(factory, lambda d, c, i=i: 1 + (i % 5))
     signed_in(client, world, "staff")
     client.get(reverse("portfolio"))
-    with django_assert_max_num_queries(11):  # +1: the unread notifications count
+    # + the unread notifications count, the inbox count in the navigation
+    with django_assert_max_num_queries(15):
         response = client.get(reverse("portfolio"))
     page = response.content.decode()
     assert 'id="chart-stage-distribution"' in page
@@ -151,7 +152,7 @@ def test_lists_take_a_constant_number_of_queries(
         assessment_create(factory=factory)
     signed_in(client, world, "staff")
     client.get(reverse(url_name))
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(13):
         response = client.get(reverse(url_name))
     assert response.status_code == 200 and response.content.count(b"stage stage-3") >= 15
 
@@ -162,7 +163,7 @@ def test_workspace_takes_a_constant_number_of_queries(client, world, django_asse
     signed_in(client, world, "staff")
     url = reverse("assessment-detail", args=[assessment.pk])
     client.get(url)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(18):
         assert client.get(url).status_code == 200
 
 
@@ -171,11 +172,25 @@ def test_stage_history_marks_a_change_of_model_version():
 
     html = stage_history(
         [
-            {"date": "2025-01-01", "index": 2.1, "stage_name": "Developing", "model_version": 1},
-            {"date": "2026-01-01", "index": 3.2, "stage_name": "Established", "model_version": 2},
+            {
+                "date": "2025-01-01",
+                "stage": 2,
+                "index": 2.1,
+                "stage_name": "Developing",
+                "model_version": 1,
+            },
+            {
+                "date": "2026-01-01",
+                "stage": 2,
+                "index": 2.9,
+                "stage_name": "Developing",
+                "model_version": 2,
+            },
         ]
     )
-    assert "model v2" in html and "Established" in html
+    assert "model v2" in html and "Developing" in html
+    # The stage is plotted (both on the "Developing" line), the index is on hover.
+    assert '"y":[2,2]' in html and "index %{customdata[0]:.2f}" in html
 
 
 def test_evidence_files_download_only_inside_the_factory(client, world, settings, tmp_path):

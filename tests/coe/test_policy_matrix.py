@@ -350,6 +350,7 @@ PAGE_OBJECTS: dict[str, tuple[str, str]] = {
     "request-action": ("tool-request", "tool_requests.view_request"),
     "connector-detail": ("connector", "connectors.view_connector"),
     "connector-sync": ("connector", "connectors.view_connector"),
+    "sync-run-status": ("sync-run", "connectors.view_syncrun"),
     "device-detail": ("device", "connectors.view_device"),
 }
 PAGE_EXTRA_KWARGS = {

@@ -74,7 +74,7 @@ def test_connector_detail_shows_run_history_with_errors_and_only_staff_can_sync(
 def test_device_inventory_filters_per_factory(client, world, plant, django_assert_max_num_queries):
     login(client, world, "owner_a")
     # 11: the factory filter looks its slug up among the user's factories (one query).
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         response = client.get(
             reverse("device-list"), {"factory": world.factory_a.slug, "status": "stale"}
         )

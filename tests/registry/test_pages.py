@@ -42,7 +42,7 @@ def test_tool_detail_shows_adopters_cost_and_ring_history(client, portfolio):
     body = login(client, "member_a").get(reverse("tool-detail", args=["canary-historian"]))
     text = body.content.decode()
     assert "Alpha Plant" in text and "Beta App" not in text
-    assert 'id="tool-total-cost">38000<' in text
+    assert 'id="tool-total-cost">38,000 EUR<' in text
     assert "Ring history" in text and "Added" in text
 
 
@@ -137,13 +137,13 @@ def test_process_page_renders_steps_safely_with_adopters(client, world):
 @pytest.mark.parametrize(
     ("name", "args", "limit"),
     [
-        ("tool-list", [], 10),
-        ("tool-detail", ["canary-historian"], 12),
-        ("tech-radar", [], 10),
+        ("tool-list", [], 11),
+        ("tool-detail", ["canary-historian"], 13),
+        ("tech-radar", [], 11),
         ("process-list", [], 10),
         ("duplicate-list", [], 14),
-        ("registry-unresolved", [], 10),
-        ("factory-detail", ["alpha-plant"], 18),
+        ("registry-unresolved", [], 12),
+        ("factory-detail", ["alpha-plant"], 21),
     ],
 )
 def test_pages_take_a_bounded_number_of_queries(
