@@ -300,7 +300,18 @@ PAGES: dict[str, dict[str, str]] = {
 # and docs (their access is a sign-in setting), the admin (Django's own staff flag, then
 # the same rules through the rules backend).
 OPEN_ROUTES: frozenset[str] = frozenset(
-    {"login", "logout", "health", "auth-token", "schema", "docs"}
+    {
+        "login",
+        "logout",
+        "health",
+        "auth-token",
+        "schema",
+        "docs",
+        # single sign-on: the OpenID Provider's redirect and the start of the sign-in
+        "oidc_authentication_callback",
+        "oidc_authentication_init",
+        "oidc_logout",
+    }
 )
 
 
