@@ -14,6 +14,13 @@ from connectors.choices import ConnectorKind
 from connectors.models import Connector
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value back (not even the one just sent)."""
+
+    def format_value(self, value):
+        return None
+
+
 class ConnectorForm(forms.Form):
     factory = forms.ModelChoiceField(label="Factory", queryset=None)
     name = forms.CharField(label="Name", max_length=200)
@@ -28,7 +35,7 @@ class ConnectorForm(forms.Form):
     credentials = forms.CharField(
         label="Credentials",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
         help_text=(
             'A JSON object such as {"token": "…"}, stored encrypted and never shown again. '
             "Left empty: the stored credentials stay."
