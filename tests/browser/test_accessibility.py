@@ -116,5 +116,9 @@ def test_every_page_has_no_serious_axe_violation_and_fits_a_phone(
         queue.extend(link for link in _links(page, origin) if urlsplit(link).path not in seen_paths)
     print(f"{persona}: scanned {scanned} pages in {time.monotonic() - started:.0f} s")
     assert scanned >= 5, f"{persona} reached only {scanned} pages"
-    assert not problems, problems
+    assert not problems, "\n".join(
+        f"{path}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}"
+        for path, found in problems.items()
+        for v in found
+    )
     assert not too_wide, too_wide
