@@ -25,8 +25,8 @@ from tests.registry.builders import adoption, capability, tool
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 AXE = pathlib.Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-MAX_PAGES = int(os.environ.get("AXE_MAX_PAGES", "45"))
-BUDGET_SECONDS = float(os.environ.get("AXE_BUDGET_SECONDS", "75"))
+MAX_PAGES = int(os.environ.get("AXE_MAX_PAGES", "80"))
+BUDGET_SECONDS = float(os.environ.get("AXE_BUDGET_SECONDS", "120"))
 SKIP_PREFIXES = ("/api/", "/admin/", "/oidc/", "/login/", "/logout/", "/static/", "/media/")
 SKIP_SUFFIXES = (".csv", ".xlsx", ".pdf", ".svg", ".png")
 IMPACTS = {"serious", "critical"}
