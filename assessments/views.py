@@ -273,7 +273,7 @@ def assessment_detail(request, pk: int, obj):
             crit["comments"] = comments.get(crit["key"], [])
             crit["errors"] = row_errors.get(crit["key"], {})
             crit["form"] = _form_values(crit, request.POST if row_errors else None)
-    preview, preview_warnings = None, []
+    preview, preview_warnings, coverage = None, [], None
     if not assessment.is_final:
         preview = services.assessment_score(assessment)
         as_of = assessment.assessed_on or timezone.localdate()
@@ -290,6 +290,7 @@ def assessment_detail(request, pk: int, obj):
             "can_audit": can_audit,
             "preview": preview,
             "preview_warnings": preview_warnings,
+            "coverage": coverage,
             "four_eyes_problem": None
             if assessment.is_final
             else services.four_eyes_problem(assessment, request.user),

@@ -12,6 +12,8 @@ NAVIGATION = [
     ("Registry", "tool-list"),
     ("Assessments", "assessment-list"),
     ("Connectors", "connector-list"),
+    ("Devices", "device-list"),
+    ("Uploads", "fact-upload"),
     ("Requests", "request-list"),
 ]
 

@@ -253,6 +253,12 @@ SERVICE_DECIDED: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
+
+def _form(rule: str) -> dict[str, str]:
+    """A page form: shown (GET) and sent (POST) under one rule."""
+    return {"get": rule, "post": rule}
+
+
 # Pages, by URL name: {method: rule}.
 PAGES: dict[str, dict[str, str]] = {
     "home": {"get": "coe.view_home"},
@@ -260,6 +266,21 @@ PAGES: dict[str, dict[str, str]] = {
     "portfolio": {"get": "assessments.view_portfolio"},
     "factory-list": {"get": "coe.view_factory"},
     "factory-detail": {"get": "coe.view_factory"},
+    "factory-create": _form("coe.add_factory"),
+    "factory-edit": _form("coe.change_factory"),
+    "factory-delete": _form("coe.delete_factory"),
+    "membership-add": _form("coe.manage_membership"),
+    "membership-remove": {"post": "coe.manage_membership"},
+    "tool-create": _form("registry.change_tool"),
+    "tool-edit": _form("registry.change_tool"),
+    "capability-create": _form("registry.change_capability"),
+    "capability-edit": _form("registry.change_capability"),
+    "process-create": _form("registry.change_process"),
+    "process-edit": _form("registry.change_process"),
+    "connector-create": _form("connectors.change_connector"),
+    "connector-edit": _form("connectors.change_connector"),
+    "connector-delete": _form("connectors.change_connector"),
+    "process-version-create": _form("registry.change_process"),
     "assessment-list": {
         "get": "assessments.view_assessment",
         "post": "assessments.change_assessment",
@@ -294,6 +315,7 @@ PAGES: dict[str, dict[str, str]] = {
     "connector-sync": {"post": "connectors.sync_connector"},
     "sync-run-status": {"get": "connectors.view_syncrun"},
     "device-list": {"get": "connectors.view_device"},
+    "sync-run-list": {"get": "connectors.view_syncrun"},
     "device-detail": {"get": "connectors.view_device"},
     "fact-upload": {"get": "connectors.upload_data", "post": "connectors.upload_data"},
     "lockout-list": {"get": "coe.unlock_sign_in"},

@@ -20,6 +20,7 @@ import registry.urls
 import tool_requests.api.urls
 import tool_requests.urls
 from coe import search as core_search
+from coe import staff_pages
 from coe import views as core_pages
 from coe.api.auth import AuthTokenView, DocsView, LockoutViewSet, SchemaView
 from coe.api.errors import api_not_found
@@ -57,8 +58,17 @@ api_patterns = [
 
 urlpatterns = [
     path("factories/", core_pages.factory_list, name="factory-list"),
+    path("factories/new/", staff_pages.factory_create, name="factory-create"),
     path("factories/<slug:slug>/", core_pages.factory_detail, name="factory-detail"),
     path("search/", core_search.search, name="search"),
+    path("factories/<slug:slug>/edit/", staff_pages.factory_edit, name="factory-edit"),
+    path("factories/<slug:slug>/delete/", staff_pages.factory_delete, name="factory-delete"),
+    path("factories/<slug:slug>/members/add/", staff_pages.membership_add, name="membership-add"),
+    path(
+        "factories/<slug:slug>/members/<int:pk>/remove/",
+        staff_pages.membership_remove,
+        name="membership-remove",
+    ),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Single sign-on: /oidc/authenticate/ starts it, /oidc/callback/ is the redirect URI.
@@ -74,3 +84,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
 ]
+
+handler403 = "coe.error_pages.permission_denied"
+handler404 = "coe.error_pages.page_not_found"
+handler500 = "coe.error_pages.server_error"

@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from coe import policy
+from coe import listing, policy
 from coe.choices import Role
 from coe.filtersets import FactoryFilterSet
 from coe.models import Membership
@@ -29,20 +29,61 @@ def _factories_for(user):
     )
 
 
+FACTORY_SORTS = {
+    "name": "name",
+    "kind": "kind",
+    "business_unit": ("business_unit", "name"),
+    "site": "site",
+    "members": "member_count",
+}
+FACTORY_COLUMNS = [
+    ("Factory", "name"),
+    ("Kind", "kind"),
+    ("Business unit", "business_unit"),
+    ("Site", "site"),
+    ("Business owners", None),
+    ("Members", "members"),
+]
+
+
 @policy.page_rule()
 def factory_list(request):
-    """The factories the user may see, filterable by kind, business unit and text."""
+    """The factories the user may see: filterable, sortable, paginated, exportable."""
     filterset = FactoryFilterSet(
         request.GET, queryset=_factories_for(request.user), request=request
     )
-    page = Paginator(filterset.qs.order_by("business_unit", "name"), 50).get_page(
-        request.GET.get("page")
+    rows, current = listing.apply_sort(
+        request, filterset.qs, FACTORY_SORTS, default=("business_unit", "name")
     )
+    if listing.wants_export(request):
+        return listing.export_csv(
+            "factories.csv",
+            ["slug", "name", "kind", "business_unit", "site", "region", "owners", "members"],
+            rows,
+            lambda f: [
+                f.slug,
+                f.name,
+                f.kind,
+                f.business_unit,
+                f.site,
+                f.region,
+                ", ".join(m.user.username for m in f.owner_memberships),
+                f.member_count,
+            ],
+        )
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     units = visible_factories(request.user).values_list("business_unit", flat=True).distinct()
+    headers = listing.sort_headers(request, FACTORY_COLUMNS, current)
     return render(
         request,
         "coe/factory_list.html",
-        {"filterset": filterset, "page": page, "business_units": sorted(set(units))},
+        {
+            "filterset": filterset,
+            "page": page,
+            "business_units": sorted(set(units)),
+            "headers": headers,
+            "export_url": listing.export_url(request),
+        },
     )
 
 

@@ -2,11 +2,15 @@
 
 from django.urls import path
 
-from connectors import views
+from connectors import run_pages, staff_pages, views
 
 urlpatterns = [
     path("connectors/", views.connector_list, name="connector-list"),
+    path("connectors/runs/", run_pages.sync_run_list, name="sync-run-list"),
+    path("connectors/new/", staff_pages.connector_create, name="connector-create"),
     path("connectors/<int:pk>/", views.connector_detail, name="connector-detail"),
+    path("connectors/<int:pk>/edit/", staff_pages.connector_edit, name="connector-edit"),
+    path("connectors/<int:pk>/delete/", staff_pages.connector_delete, name="connector-delete"),
     path("connectors/<int:pk>/sync/", views.connector_sync, name="connector-sync"),
     path("connectors/runs/<int:pk>/status/", views.sync_run_status, name="sync-run-status"),
     path("devices/", views.device_list, name="device-list"),

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from coe import policy
+from coe import listing, policy
 from coe.scoping import visible_factories
 from connectors import selectors
 from connectors.choices import (
@@ -26,19 +26,62 @@ def _visible_connector(request, pk: int, **_kwargs):
     return get_object_or_404(selectors.connectors_for(request.user), pk=pk)
 
 
+CONNECTOR_SORTS = {
+    "name": "name",
+    "factory": ("factory__name", "name"),
+    "kind": ("kind", "name"),
+    "schedule": "schedule",
+    "enabled": "enabled",
+    "last_run": "last_run_status",
+    "finished": "last_run_finished_at",
+}
+CONNECTOR_COLUMNS = [
+    ("Connector", "name"),
+    ("Factory", "factory"),
+    ("Kind", "kind"),
+    ("Schedule", "schedule"),
+    ("Enabled", "enabled"),
+    ("Last run", "last_run"),
+    ("Finished", "finished"),
+]
+
+
 @policy.page_rule()
 def connector_list(request):
     """Visible connectors with their last run's status."""
     filterset = ConnectorFilterSet(
         request.GET, queryset=selectors.connectors_for(request.user), request=request
     )
-    page = Paginator(filterset.qs.order_by("factory__name", "name"), 50).get_page(
-        request.GET.get("page")
+    rows, current = listing.apply_sort(
+        request, filterset.qs, CONNECTOR_SORTS, default=("factory__name", "name")
     )
+    if listing.wants_export(request):
+        return listing.export_csv(
+            "connectors.csv",
+            ["id", "name", "factory", "kind", "schedule", "enabled", "last_run", "finished"],
+            rows,
+            lambda c: [
+                c.pk,
+                c.name,
+                c.factory.slug,
+                c.kind,
+                c.schedule,
+                c.enabled,
+                c.last_run_status,
+                c.last_run_finished_at,
+            ],
+        )
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "connectors/connector_list.html",
-        {"page": page, "filterset": filterset},
+        {
+            "page": page,
+            "filterset": filterset,
+            "factories": visible_factories(request.user).order_by("name"),
+            "headers": listing.sort_headers(request, CONNECTOR_COLUMNS, current),
+            "export_url": listing.export_url(request),
+        },
     )
 
 
@@ -95,15 +138,66 @@ def sync_run_status(request, pk: int, obj):
     )
 
 
+DEVICE_SORTS = {
+    "name": ("name", "id"),
+    "factory": ("factory__name", "name"),
+    "serial": "serial_number",
+    "vendor": ("manufacturer", "name"),
+    "model": ("model", "name"),
+    "firmware": ("firmware", "name"),
+    "status": ("status", "name"),
+    "last_seen": "last_seen",
+}
+DEVICE_COLUMNS = [
+    ("Device", "name"),
+    ("Factory", "factory"),
+    ("Serial", "serial"),
+    ("Vendor", "vendor"),
+    ("Model", "model"),
+    ("Firmware", "firmware"),
+    ("Status", "status"),
+    ("Last seen", "last_seen"),
+    ("Sources", None),
+]
+
+
 @policy.page_rule()
 def device_list(request):
     """The device inventory, per factory, with filters."""
     filterset = DeviceFilterSet(
         request.GET, queryset=selectors.devices_for(request.user), request=request
     )
-    page = Paginator(filterset.qs.order_by("factory__name", "name", "id"), 50).get_page(
-        request.GET.get("page")
+    rows, current = listing.apply_sort(
+        request, filterset.qs, DEVICE_SORTS, default=("factory__name", "name", "id")
     )
+    if listing.wants_export(request):
+        return listing.export_csv(
+            "devices.csv",
+            [
+                "id",
+                "name",
+                "factory",
+                "serial_number",
+                "manufacturer",
+                "model",
+                "firmware",
+                "status",
+                "last_seen",
+            ],
+            rows,
+            lambda d: [
+                d.pk,
+                d.name,
+                d.factory.slug,
+                d.serial_number,
+                d.manufacturer,
+                d.model,
+                d.firmware,
+                d.status,
+                d.last_seen,
+            ],
+        )
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     kinds = selectors.device_source_kinds([d.pk for d in page])
     for device in page:
         device.source_kinds = kinds.get(device.pk, [])
@@ -115,6 +209,8 @@ def device_list(request):
             "filterset": filterset,
             "factories": visible_factories(request.user).order_by("name"),
             "statuses": DeviceStatus.choices,
+            "headers": listing.sort_headers(request, DEVICE_COLUMNS, current),
+            "export_url": listing.export_url(request),
         },
     )
 

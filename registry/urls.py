@@ -2,10 +2,25 @@
 
 from django.urls import path
 
-from registry import views
+from registry import staff_pages, views
 
 urlpatterns: list = [
     path("registry/", views.tool_list, name="tool-list"),
+    path("registry/add/tool/", staff_pages.tool_create, name="tool-create"),
+    path("registry/tools/<slug:slug>/edit/", staff_pages.tool_edit, name="tool-edit"),
+    path("registry/add/capability/", staff_pages.capability_create, name="capability-create"),
+    path(
+        "registry/capabilities/<slug:slug>/edit/",
+        staff_pages.capability_edit,
+        name="capability-edit",
+    ),
+    path("registry/add/process/", staff_pages.process_create, name="process-create"),
+    path("registry/processes/<slug:slug>/edit/", staff_pages.process_edit, name="process-edit"),
+    path(
+        "registry/processes/<slug:slug>/versions/new/",
+        staff_pages.process_version_create,
+        name="process-version-create",
+    ),
     path("registry/tools/<slug:slug>/", views.tool_detail, name="tool-detail"),
     path("registry/tools/<slug:slug>/ring/", views.tool_set_ring, name="tool-set-ring"),
     path("registry/radar/", views.tech_radar, name="tech-radar"),

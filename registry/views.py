@@ -15,7 +15,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from coe import policy
+from coe import listing, policy
 from coe.choices import FactoryKind
 from coe.scoping import restrict
 from coe.tables import TableTooLarge
@@ -35,6 +35,24 @@ from registry.models import (
     Tool,
 )
 from registry.selectors import findings_visible, unresolved_names
+
+TOOL_SORTS = {
+    "name": "name",
+    "vendor": ("vendor", "name"),
+    "ring": ("ring", "name"),
+    "cost": "annual_cost_per_seat",
+    "adopters": "adopters",
+    "spend": "spend",
+}
+TOOL_COLUMNS = [
+    ("Tool", "name"),
+    ("Vendor", "vendor"),
+    ("Ring", "ring"),
+    ("Capabilities", None),
+    ("Cost / seat", "cost"),
+    ("Adopters", "adopters"),
+    ("Annual spend", "spend"),
+]
 
 
 def _finding_name(finding: DuplicateFinding) -> str:
@@ -62,13 +80,31 @@ def tool_list(request):
         ),
     )
     filterset = ToolFilterSet(request.GET, queryset=tools, request=request)
-    page = Paginator(filterset.qs.order_by("name"), 50).get_page(request.GET.get("page"))
+    rows, current = listing.apply_sort(request, filterset.qs, TOOL_SORTS, default=("name",))
+    if listing.wants_export(request):
+        return listing.export_csv(
+            "tools-shown.csv",
+            ["slug", "name", "vendor", "ring", "capabilities", "cost_per_seat", "adopters"],
+            rows,
+            lambda t: [
+                t.slug,
+                t.name,
+                t.vendor,
+                t.ring,
+                ", ".join(c.name for c in t.capabilities.all()),
+                t.annual_cost_per_seat,
+                t.adopters,
+            ],
+        )
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "registry/tool_list.html",
         {
             "filterset": filterset,
             "page": page,
+            "headers": listing.sort_headers(request, TOOL_COLUMNS, current),
+            "export_url": listing.export_url(request),
             "rings": Ring.choices,
             "capabilities": Capability.objects.filter(parent__isnull=False).order_by("name"),
         },
@@ -121,15 +157,19 @@ def tool_set_ring(request, slug: str):
         messages.error(request, "A ring change needs a reason.")
     else:
         try:
-            services.tool_set_ring(
+            change = services.tool_set_ring(
                 tool=tool,
                 ring=request.POST.get("ring", ""),
                 reason=reason,
                 actor=request.user,
                 factory_kind=request.POST.get("factory_kind", ""),
             )
-            tool.refresh_from_db(fields=["ring"])
-            messages.success(request, f"{tool.name}: ring set to {tool.get_ring_display()}.")
+            if change is None:
+                messages.info(request, f"{tool.name} already is in {tool.get_ring_display()}.")
+            else:
+                messages.success(
+                    request, f"Moved {tool.name} from {change.from_ring} to {change.to_ring}."
+                )
         except DjangoValidationError as exc:
             messages.error(request, "; ".join(exc.messages))
     return redirect(tool.get_absolute_url())
@@ -193,6 +233,31 @@ def duplicates(request):
         .prefetch_related("tools", "factories")
         .order_by(SORTS.get(sort, "-annual_cost_at_stake"), "key")
     )
+    if listing.wants_export(request):
+        return listing.export_csv(
+            "findings-shown.csv",
+            [
+                "id",
+                "kind",
+                "capability",
+                "scope",
+                "tools",
+                "suggested_standard",
+                "annual_cost_at_stake",
+                "status",
+            ],
+            findings,
+            lambda f: [
+                f.pk,
+                f.kind,
+                f.capability.name if f.capability else "",
+                f.scope.slug if f.scope else "",
+                ", ".join(t.name for t in f.tools.all()),
+                f.suggested_standard.name if f.suggested_standard else "",
+                f.annual_cost_at_stake,
+                f.status,
+            ],
+        )
     page = Paginator(findings, 50).get_page(request.GET.get("page"))
     # The total counts each adoption once, however many findings it appears in.
     live = base.filter(status__in=LIVE_FINDING_STATUSES).values_list("detail", flat=True)
@@ -209,6 +274,7 @@ def duplicates(request):
             "statuses": FindingStatus.choices,
             "default_expiry": dt.date.today() + dt.timedelta(days=180),
             "selected_statuses": params.getlist("status"),
+            "export_url": listing.export_url(request),
         },
     )
 

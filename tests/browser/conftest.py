@@ -59,3 +59,36 @@ def login(page, live_server):
         return page
 
     return _login
+
+
+SCREENSHOT_WIDTHS = (1440, 390)
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir():
+    """Where the run keeps its screenshots: ``SCREENSHOT_DIR`` (CI keeps it as an
+    artifact), else a temporary directory. Never committed."""
+    import pathlib
+    import tempfile
+
+    path = pathlib.Path(os.environ.get("SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="coe-shots-"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def shoot(page, screenshot_dir):
+    """``shoot(name)``: the current page at 1440 and 390 px wide, full length; returns the
+    page's width at 390 px (what a phone would have to scroll sideways)."""
+
+    def _shoot(name: str) -> int:
+        width_at_phone = 0
+        for width in SCREENSHOT_WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=str(screenshot_dir / f"{name}-{width}.png"), full_page=True)
+            if width == 390:
+                width_at_phone = page.evaluate("document.documentElement.scrollWidth")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        return width_at_phone
+
+    return _shoot

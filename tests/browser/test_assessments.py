@@ -47,9 +47,12 @@ def test_auditor_finalises_an_audit_and_the_owner_sees_radar_and_roadmap(world, 
     assert "Established" in page.locator("text=Preview").locator("..").inner_text()
     assert "Accepted" in page.locator("#crit-platform\\.standard_tools").inner_text()
 
+    dialogs = []
+    page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     page.click("#finalize")  # the auditor answered: another CoE staff member must finalise
     page.wait_for_load_state("networkidle")
     assert "Four-eyes review" in page.content()
+    assert dialogs and dialogs[0].startswith("Finalise this audit?")
     audit_url = page.url
 
     page.click("button.linklike")  # log out
@@ -61,6 +64,7 @@ def test_auditor_finalises_an_audit_and_the_owner_sees_radar_and_roadmap(world, 
     page.click("button[value=comment]")
     page.wait_for_load_state("networkidle")
     assert "Agreed: file drops" in page.locator("#crit-data\\.systems").inner_text()
+    page.once("dialog", lambda d: d.accept())
     page.click("#finalize")
     page.wait_for_load_state("networkidle")
     assert "/report/" in page.url

@@ -352,6 +352,16 @@ PAGE_OBJECTS: dict[str, tuple[str, str]] = {
     "connector-sync": ("connector", "connectors.view_connector"),
     "sync-run-status": ("sync-run", "connectors.view_syncrun"),
     "device-detail": ("device", "connectors.view_device"),
+    "factory-edit": ("factory", "coe.view_factory"),
+    "factory-delete": ("factory", "coe.view_factory"),
+    "membership-add": ("factory", "coe.view_factory"),
+    "membership-remove": ("membership", "coe.view_factory"),
+    "tool-edit": ("tool", "registry.view_tool"),
+    "capability-edit": ("capability", "registry.view_capability"),
+    "process-edit": ("process", "registry.view_process"),
+    "process-version-create": ("process", "registry.view_process"),
+    "connector-edit": ("connector", "connectors.view_connector"),
+    "connector-delete": ("connector", "connectors.view_connector"),
 }
 PAGE_EXTRA_KWARGS = {
     "duplicate-action": {"action": "acknowledge"},
@@ -382,6 +392,9 @@ def _page_kwargs(world, name: str) -> dict:
         kwargs["pk"] = stored.pk
     elif name == "lockout-unlock":
         kwargs["pk"] = locked_attempt().pk
+    elif kind == "membership":  # the factory's slug and one of its memberships
+        kwargs["slug"] = world.factory_a.slug
+        kwargs["pk"] = world.factory_a.memberships.order_by("pk").first().pk
     elif kind is not None:
         test = GENERIC[kind]()
         obj = test.make_object(world, "a")

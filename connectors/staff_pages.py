@@ -1,0 +1,84 @@
+"""CoE staff's connector pages: new connector, edit, delete (with confirmation)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404, redirect, render
+
+from coe import policy
+from coe.staff_pages import form_page
+from connectors import selectors
+from connectors.forms import ConnectorForm
+
+
+def _visible_connector(request, pk: int, **_kwargs):
+    return get_object_or_404(selectors.connectors_for(request.user), pk=pk)
+
+
+def _save(request, form):
+    try:
+        with transaction.atomic():
+            return form.save()
+    except IntegrityError:
+        form.add_error("name", "This factory already has a connector of that name.")
+        return None
+
+
+@policy.page_rule()
+def connector_create(request):
+    initial = {"factory": request.GET.get("factory")} if request.GET.get("factory") else None
+    form = ConnectorForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        connector = _save(request, form)
+        if connector is not None:
+            messages.success(
+                request, f"Created connector {connector.name} for {connector.factory.name}."
+            )
+            return redirect(connector)
+    return form_page(
+        request, form, title="New connector", submit="Create connector", cancel_url="/connectors/"
+    )
+
+
+@policy.page_rule(obj=_visible_connector)
+def connector_edit(request, pk: int, obj):
+    form = ConnectorForm(request.POST or None, user=request.user, instance=obj)
+    if request.method == "POST" and form.is_valid():
+        connector = _save(request, form)
+        if connector is not None:
+            messages.success(request, f"Saved connector {connector.name}.")
+            return redirect(connector)
+    return form_page(
+        request,
+        form,
+        title=f"Edit {obj.name}",
+        submit="Save",
+        cancel_url=obj.get_absolute_url(),
+        intro=(
+            "Stored credentials are never shown"
+            + (" (some are stored)." if obj.credentials_encrypted else " (none stored).")
+        ),
+    )
+
+
+@policy.page_rule(obj=_visible_connector)
+def connector_delete(request, pk: int, obj):
+    if request.method == "POST":
+        name, factory = obj.name, obj.factory
+        obj.delete()
+        messages.success(request, f"Deleted connector {name} of {factory.name}.")
+        return redirect("connector-list")
+    return render(
+        request,
+        "coe/confirm_delete.html",
+        {
+            "title": f"Delete connector {obj.name}?",
+            "consequence": (
+                "Its run history and what it recorded per device go with it; the devices "
+                "and metric samples stay. This cannot be undone."
+            ),
+            "submit": f"Delete {obj.name}",
+            "cancel_url": obj.get_absolute_url(),
+        },
+    )
