@@ -193,7 +193,8 @@ def flow(smoke: Smoke) -> None:
     slugs = {tool["name"]: tool["slug"] for tool in tools["results"]}
     assert "Smoke Test Tracker" in slugs, f"imported tool missing: {slugs}"
 
-    # Request the tool (member), owner step, CoE step, provisioning.
+    # Request the tool (member), owner step, CoE step, provisioning. The cost is above the
+    # review threshold, so the CoE step is not fast-tracked.
     request = expect(
         member.post(
             "/api/tool-requests/",
@@ -201,8 +202,8 @@ def flow(smoke: Smoke) -> None:
                 "factory": "stuttgart-press",
                 "tool": slugs["Smoke Test Tracker"],
                 "justification": "The press line needs one tracker for maintenance work.",
-                "seats": 5,
-                "estimated_annual_cost": "600",
+                "seats": 40,
+                "estimated_annual_cost": "25000",
             },
         ),
         201,
