@@ -64,6 +64,7 @@ ROLE_MATRIX: dict[str, Access] = {
     "registry.change_capability": STAFF,
     "registry.view_tool": EVERYONE,
     "registry.change_tool": STAFF,
+    "registry.merge_tool": STAFF,
     "registry.view_process": EVERYONE,
     "registry.change_process": STAFF,
     "registry.view_processadoption": VIEWERS,
@@ -141,6 +142,7 @@ API: dict[str, RouteRules] = {
     "tool": {
         **_crud("registry.view_tool", "registry.change_tool"),
         "set_ring": "registry.change_tool",
+        "merge": "registry.merge_tool",
     },
     "process": {
         **_crud("registry.view_process", "registry.change_process"),
@@ -159,8 +161,10 @@ API: dict[str, RouteRules] = {
         "resolve": "registry.act_on_finding",
         "reopen": "registry.act_on_finding",
         "waive": "registry.act_on_finding",
+        "plan": "registry.act_on_finding",
         "detect": "registry.detect_duplicates",
     },
+    "detection-run": _read("registry.detect_duplicates"),
     # A transition is the step the request's status calls for: the route lets through
     # whoever sees the request, then the workflow service answers a wrong status (409)
     # and asks the step's rule (submit_request, withdraw_request, approve_owner_step,
@@ -200,6 +204,7 @@ API: dict[str, RouteRules] = {
     },
     "import-registry": {"post": "registry.import_registry"},
     "import-adoptions": {"post": "registry.import_adoptions"},
+    "savings": {"get": "registry.view_finding"},
     "ingest-metrics": {"post": "connectors.upload_data"},
     "ingest-counters": {"post": "connectors.upload_data"},
     "ingest-finance": {"post": "connectors.upload_data"},

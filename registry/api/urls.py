@@ -12,10 +12,12 @@ router.register("processes", views.ProcessViewSet, basename="process")
 router.register("process-adoptions", views.ProcessAdoptionViewSet, basename="process-adoption")
 router.register("adoptions", views.AdoptionViewSet, basename="adoption")
 router.register("duplicates", views.DuplicateFindingViewSet, basename="duplicate")
+router.register("detection-runs", views.DetectionRunViewSet, basename="detection-run")
 router.register("tool-requests", request_views.ToolRequestViewSet, basename="tool-request")
 
 # Routes that are not viewsets (e.g. actions on another app's objects).
 urlpatterns: list = [
     path("imports/registry/", views.RegistryUploadView.as_view(), name="import-registry"),
     path("imports/adoptions/", views.AdoptionsUploadView.as_view(), name="import-adoptions"),
+    path("savings/", views.SavingsView.as_view(), name="savings"),
 ]

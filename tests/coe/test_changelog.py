@@ -16,7 +16,8 @@ from connectors.facts import FinanceEntry
 from connectors.models import SyncRun
 from registry import services
 from registry.detection import duplicates_detect
-from registry.importers import import_adoptions, import_registry, read_table
+from registry.importers import import_adoptions, import_registry
+from registry.importers import read_file as read_table
 from registry.models import Adoption, DuplicateFinding, Tool
 from registry.tasks import detect_duplicates_task
 from tests.connectors.helpers import make_connector
