@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from coe.changelog import log_bulk
-from coe.models import Factory
 from registry.bulk import delete_where, insert_many, insert_pairs, update_many
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingKind, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
@@ -77,13 +76,15 @@ def _load_records(
         cap_by_name[slug] = pk
     columns = (
         "pk", "factory_id", "tool_id", "annual_cost", "seats", "declared_capability",
-        "normalized_name",
+        "normalized_name", "factory__kind",
     )  # fmt: skip
+    kinds: dict[int, str] = {}
     active = Adoption.objects.filter(status=AdoptionStatus.ACTIVE)
 
     def records(rows) -> list[AdoptionRec]:
         out = []
-        for pk, factory_id, tool_id, cost, seats, declared, name in rows:
+        for pk, factory_id, tool_id, cost, seats, declared, name, kind in rows:
+            kinds[factory_id] = kind
             declared_cap = cap_by_name.get((declared or "").strip().lower()) or cap_by_name.get(
                 slugify((declared or "").replace("/", " "))
             )
@@ -116,7 +117,6 @@ def _load_records(
             Q(tool_id__in=offering) | Q(tool__isnull=True) & ~Q(declared_capability="")
         ).values_list(*columns)
         adoptions = [a for a in records(rows) if concerned.intersection(a.capability_ids)]
-    kinds = dict(Factory.objects.values_list("pk", "kind"))
     return tools, adoptions, kinds, concerned
 
 

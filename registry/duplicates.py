@@ -9,9 +9,12 @@ Three kinds of finding (``registry.detection`` loads the records and persists th
   capability. Cost at stake = annual cost of the non-standard adoptions.
 
 One rule picks the suggested standard for overlap and fragmentation alike
-(:func:`pick_standard`): among the tools used for the capability anywhere, the best ring
-(for an overlap: the ring for the factory's kind, a per-kind override winning), then a tool
-the factory already pays for, then the most factories using it, then the lowest id. An
+(:func:`pick_standard`): an adopt-ring tool first (for an overlap: the ring for the
+factory's kind, a per-kind override winning), then a tool already paid for, then the most
+factories using it for the capability, then the better ring, then the lowest id. An
+overlap chooses among the capability's tools the factory already pays for (those it runs
+for this capability, or for another one: a suite); fragmentation among all the
+capability's tools. An
 overlap counts an unresolved adoption that declares the capability (the finding marks it
 in ``detail["unresolved"]``); fragmentation counts registry tools only.
 
@@ -123,14 +126,16 @@ def pick_standard(
     kind: str | None = None,
     paid: frozenset[int] | set[int] = frozenset(),
 ) -> int:
-    """The suggested standard: best ring (for ``kind``), then already paid for, then the
-    most used, then the lowest id."""
+    """The suggested standard: a tool in the adopt ring (for ``kind``: a per-kind override
+    wins), then one already paid for, then the most used, then the better ring, then the
+    lowest id."""
     return min(
         candidates,
         key=lambda t: (
-            RING_RANK.get(tools[t].ring_for(kind), 9),
+            tools[t].ring_for(kind) != "adopt",
             t not in paid,
             -uses.get(t, 0),
+            RING_RANK.get(tools[t].ring_for(kind), 9),
             t,
         ),
     )
@@ -171,15 +176,14 @@ def detect(
     factories_per_tool: dict[int, set[int]] = defaultdict(set)
     cost_per_tool: dict[int, Decimal] = defaultdict(Decimal)
     ids_per_tool: dict[int, list[int]] = defaultdict(list)
-    paid: dict[int, set[int]] = defaultdict(set)
+    paid: dict[int, set[int]] = defaultdict(set)  # every tool a factory runs
     for adoption in adoption_list:
         if adoption.tool_id is None:
             continue
         factories_per_tool[adoption.tool_id].add(adoption.factory_id)
         cost_per_tool[adoption.tool_id] += adoption.cost
         ids_per_tool[adoption.tool_id].append(adoption.id)
-        if adoption.cost > 0:
-            paid[adoption.factory_id].add(adoption.tool_id)
+        paid[adoption.factory_id].add(adoption.tool_id)
 
     # same_tool
     uses = {t: len(f) for t, f in factories_per_tool.items()}
@@ -216,12 +220,13 @@ def detect(
             unresolved = sorted({a.name for a in own if a.tool_id is None})
             if len(tool_ids) + len(unresolved) < 2:
                 continue
+            candidates = [t for t in cap_uses if t in paid[factory_id] or t in tool_ids]
             standard = (
                 pick_standard(
-                    cap_uses, tool_by_id, cap_counts, kind=kinds.get(factory_id),
+                    candidates, tool_by_id, cap_counts, kind=kinds.get(factory_id),
                     paid=paid[factory_id],
                 )
-                if cap_uses
+                if candidates
                 else None
             )  # fmt: skip
             at_stake = [a for a in own if a.tool_id != standard]

@@ -327,7 +327,7 @@ def detection_run_dict(run: DetectionRun, request) -> dict:
     return {
         "id": run.pk,
         "status": run.status,
-        "url": request.build_absolute_uri(reverse("detection-run-detail", args=[run.pk])),
+        "url": request.build_absolute_uri(reverse("api:detection-run-detail", args=[run.pk])),
         "factories": run.factories,
         "capabilities": run.capabilities,
         "created_at": run.created_at,
