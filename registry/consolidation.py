@@ -38,6 +38,11 @@ from registry.resolution import normalize
 from registry.selectors import effective_cost
 
 ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+
+def money(amount: Decimal) -> str:
+    return str(Decimal(amount).quantize(CENT))
 
 
 @transaction.atomic
@@ -100,11 +105,13 @@ def tool_merge(*, source: Tool, target: Tool, comment: str = "", actor=None) -> 
     )
     DuplicateFinding.objects.filter(suggested_standard=source).update(suggested_standard=target)
     DuplicateFinding.objects.filter(plan_standard=source).update(plan_standard=target)
+    # The target's entry records the merge (the source's deletion is logged on its own).
     log_bulk(
         Tool,
-        [source],
-        action="delete",
-        summary={"merged_into": target.slug, "comment": comment, **moved},
+        [target],
+        action="update",
+        changes={target.pk: {"merged": [source.name, target.name]}},
+        summary={"merged": source.slug, "merged_into": target.slug, "comment": comment, **moved},
     )
     source.delete()
     return {
@@ -259,26 +266,26 @@ def savings_summary(findings: list[DuplicateFinding], factory_ids: set[int] | No
                 "key": f.key,
                 "kind": f.kind,
                 "status": f.status,
-                "cost_at_detection": str(f.cost_at_detection),
-                "realised_savings": str(saved),
+                "cost_at_detection": money(f.cost_at_detection),
+                "realised_savings": money(saved),
             }
         )
     trend, running = [], ZERO
     for month in sorted(by_month):
         running += by_month[month]
-        trend.append({"month": month, "realised_savings": str(running)})
+        trend.append({"month": month, "realised_savings": money(running)})
     return {
         "portfolio": {
             "findings": len(findings),
-            "cost_at_detection": str(sum((f.cost_at_detection for f in findings), ZERO)),
-            "realised_savings": str(sum(by_factory.values(), ZERO)),
+            "cost_at_detection": money(sum((f.cost_at_detection for f in findings), ZERO)),
+            "realised_savings": money(sum(by_factory.values(), ZERO)),
         },
         "by_business_unit": [
-            {"business_unit": unit, "realised_savings": str(amount)}
+            {"business_unit": unit, "realised_savings": money(amount)}
             for unit, amount in sorted(by_unit.items())
         ],
         "by_factory": [
-            {"factory": factories[pk].slug, "realised_savings": str(amount)}
+            {"factory": factories[pk].slug, "realised_savings": money(amount)}
             for pk, amount in sorted(by_factory.items())
             if pk in factories
         ],

@@ -264,7 +264,9 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
         return self.context[name].get(finding.pk)
 
     def get_realised_savings(self, finding) -> str:
-        return str(self._computed(finding, "savings"))
+        from registry.consolidation import money
+
+        return money(self._computed(finding, "savings"))
 
     def get_plan(self, finding) -> dict | None:
         """The consolidation plan with its progress, or null."""
