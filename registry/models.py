@@ -339,7 +339,7 @@ class DuplicateFinding(models.Model):
     baseline = models.JSONField(
         default=dict,
         blank=True,
-        help_text="{adoption id: [factory id, annual cost]} of the adoptions at stake when detected.",
+        help_text="{adoption id: [factory id, annual cost]} at stake when detected.",
     )
     # Consolidation plan (overlap and fragmentation findings).
     plan_standard = models.ForeignKey(

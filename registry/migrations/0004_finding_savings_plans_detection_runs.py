@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             field=models.JSONField(
                 blank=True,
                 default=dict,
-                help_text="{adoption id: [factory id, annual cost]} of the adoptions at stake when detected.",
+                help_text="{adoption id: [factory id, annual cost]} at stake when detected.",
             ),
         ),
         migrations.AddField(
