@@ -164,7 +164,6 @@ API: dict[str, RouteRules] = {
         "plan": "registry.act_on_finding",
         "detect": "registry.detect_duplicates",
     },
-    "detection-run": _read("registry.detect_duplicates"),
     # A transition is the step the request's status calls for: the route lets through
     # whoever sees the request, then the workflow service answers a wrong status (409)
     # and asks the step's rule (submit_request, withdraw_request, approve_owner_step,
@@ -257,10 +256,12 @@ PAGES: dict[str, dict[str, str]] = {
     "tool-list": {"get": "registry.view_tool"},
     "tool-detail": {"get": "registry.view_tool"},
     "tool-set-ring": {"post": "registry.change_tool"},
+    "tool-merge": {"post": "registry.merge_tool"},
     "tech-radar": {"get": "registry.view_tool"},
     "process-list": {"get": "registry.view_process"},
     "duplicate-list": {"get": "registry.view_finding"},
     "duplicate-action": {"post": "registry.act_on_finding"},
+    "duplicate-plan": {"post": "registry.act_on_finding"},
     "registry-unresolved": {"get": "registry.view_adoption", "post": "registry.map_name"},
     "registry-import": {"get": "registry.import_registry", "post": "registry.import_registry"},
     "registry-export": {"get": "registry.view_tool"},

@@ -12,7 +12,6 @@ router.register("processes", views.ProcessViewSet, basename="process")
 router.register("process-adoptions", views.ProcessAdoptionViewSet, basename="process-adoption")
 router.register("adoptions", views.AdoptionViewSet, basename="adoption")
 router.register("duplicates", views.DuplicateFindingViewSet, basename="duplicate")
-router.register("detection-runs", views.DetectionRunViewSet, basename="detection-run")
 router.register("tool-requests", request_views.ToolRequestViewSet, basename="tool-request")
 
 # Routes that are not viewsets (e.g. actions on another app's objects).

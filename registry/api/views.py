@@ -314,20 +314,31 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
         """Waive: ``{reason, expires_on, approver?}`` (approver defaults to the caller)."""
         return self._act(request, "waive")
 
-    @extend_schema(request=None, responses={202: dict})
-    @action(detail=False, methods=["post"])
+    @extend_schema(request=None, responses={202: dict, 200: dict})
+    @action(detail=False, methods=["get", "post"])
     def detect(self, request):
-        """Queue a full detection on the cpu queue (CoE staff): 202 with the job to poll
-        at ``/api/detection-runs/{id}/``."""
-        run = queue_detection(requested_by=request.user)
-        return Response(detection_run_dict(run, request), status=status.HTTP_202_ACCEPTED)
+        """POST: queue a full detection on the cpu queue (CoE staff) and answer 202 with the
+        job; GET ``?job=<id>``: that job (``status`` ∈ queued, running, done, failed, and
+        its summary once done); GET alone: the latest 20 jobs."""
+        if request.method == "POST":
+            run = queue_detection(requested_by=request.user)
+            return Response(detection_run_dict(run, request), status=status.HTTP_202_ACCEPTED)
+        job = request.query_params.get("job")
+        if job is not None:
+            run = DetectionRun.objects.filter(pk=int(job) if job.isdigit() else None).first()
+            if run is None:
+                raise exceptions.NotFound("No such detection job.")
+            return Response(detection_run_dict(run, request))
+        return Response(
+            {"results": [detection_run_dict(r, request) for r in DetectionRun.objects.all()[:20]]}
+        )
 
 
 def detection_run_dict(run: DetectionRun, request) -> dict:
     return {
         "id": run.pk,
         "status": run.status,
-        "url": request.build_absolute_uri(reverse("api:detection-run-detail", args=[run.pk])),
+        "url": request.build_absolute_uri(f"{reverse('api:duplicate-detect')}?job={run.pk}"),
         "factories": run.factories,
         "capabilities": run.capabilities,
         "created_at": run.created_at,
@@ -336,20 +347,6 @@ def detection_run_dict(run: DetectionRun, request) -> dict:
         "summary": run.summary,
         "error": run.error,
     }
-
-
-class DetectionRunViewSet(viewsets.ReadOnlyModelViewSet):
-    """Detection jobs (CoE staff): ``status`` ∈ queued, running, done, failed, with the
-    run's summary once done."""
-
-    queryset = DetectionRun.objects.all()
-
-    def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([detection_run_dict(r, request) for r in page])
-
-    def retrieve(self, request, pk=None):
-        return Response(detection_run_dict(self.get_object(), request))
 
 
 class SavingsView(APIView):

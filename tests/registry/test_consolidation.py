@@ -158,3 +158,30 @@ def test_the_baseline_is_kept_when_costs_change(world, overlap):
     assert finding.baseline == before and finding.cost_at_detection == Decimal("9000.00")
     assert finding.annual_cost_at_stake == Decimal("1.00")
     assert ToolAlias.objects.count() == 0
+
+
+def test_pages_merge_a_tool_and_plan_a_finding(world, overlap, client):
+    gitlab, bamboo, kept = overlap
+    client.force_login(world.users["staff"])
+    page = client.get(reverse("duplicate-list"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="chart-savings-trend"' in html and 'class="plan-form"' in html
+    finding = DuplicateFinding.objects.get(kind="overlap")
+    due = (timezone.localdate() + dt.timedelta(days=30)).isoformat()
+    response = client.post(
+        reverse("duplicate-plan", args=[finding.pk]),
+        {"standard": "gitlab", "factories": ["alpha-plant"], "due_on": due},
+    )
+    assert response.status_code == 302
+    finding.refresh_from_db()
+    assert finding.plan_standard == gitlab and finding.status == "consolidating"
+    assert "0 of 1 factories done" in client.get(reverse("duplicate-list")).content.decode()
+    detail = client.get(reverse("tool-detail", args=[bamboo.slug])).content.decode()
+    assert 'id="merge"' in detail
+    response = client.post(reverse("tool-merge", args=[bamboo.slug]), {"into": "GitLab"})
+    assert response.status_code == 302 and response.url == gitlab.get_absolute_url()
+    assert not Tool.objects.filter(pk=bamboo.pk).exists()
+    client.force_login(world.users["owner_a"])
+    assert 'id="merge"' not in client.get(gitlab.get_absolute_url()).content.decode()
+    assert client.post(reverse("tool-merge", args=[gitlab.slug]), {"into": "x"}).status_code == 403
