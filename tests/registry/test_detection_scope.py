@@ -43,7 +43,7 @@ def test_an_adoption_import_redetects_only_its_factory_and_agrees_with_a_full_ru
     with django_capture_on_commit_callbacks(execute=True):
         import_adoptions(frame)
     scoped = findings_state()
-    assert "overlap:%d:%d" % (world.factory_b.pk, ci.pk) in scoped
+    assert f"overlap:{world.factory_b.pk}:{ci.pk}" in scoped
     untouched.refresh_from_db()
     assert untouched.status == "open"  # beta-app's import did not reach alpha's findings
     untouched.delete()
@@ -88,8 +88,12 @@ def test_overlap_and_fragmentation_suggest_the_same_standard_the_factory_pays_fo
     """The Dealer Portal case: GitLab (adopt) is paid for as source control; the factory
     runs Jenkins, GitHub Actions (trial) and Bamboo for CI/CD."""
     scm, ci = 1, 2
-    tools = [ToolRec(10, "gitlab", ring="adopt"), ToolRec(11, "jenkins", ring="hold"),
-             ToolRec(12, "github actions", ring="trial"), ToolRec(13, "bamboo", ring="hold")]  # fmt: skip
+    tools = [
+        ToolRec(10, "gitlab", ring="adopt"),
+        ToolRec(11, "jenkins", ring="hold"),
+        ToolRec(12, "github actions", ring="trial"),
+        ToolRec(13, "bamboo", ring="hold"),
+    ]
     adoptions = [
         AdoptionRec(1, 100, 10, Decimal("8700"), (scm,)),  # dealer portal: GitLab for SCM
         AdoptionRec(2, 100, 11, Decimal("18000"), (ci,)),
@@ -104,8 +108,10 @@ def test_overlap_and_fragmentation_suggest_the_same_standard_the_factory_pays_fo
 
 
 def test_a_ring_override_for_the_factory_kind_steers_the_overlap_standard():
-    tools = [ToolRec(1, "a", ring="adopt", ring_overrides=(("manufacturing", "hold"),)),
-             ToolRec(2, "b", ring="trial", ring_overrides=(("manufacturing", "adopt"),))]  # fmt: skip
+    tools = [
+        ToolRec(1, "a", ring="adopt", ring_overrides=(("manufacturing", "hold"),)),
+        ToolRec(2, "b", ring="trial", ring_overrides=(("manufacturing", "adopt"),)),
+    ]
     adoptions = [AdoptionRec(1, 100, 1, Decimal("5"), (7,)),
                  AdoptionRec(2, 100, 2, Decimal("5"), (7,))]  # fmt: skip
     plant = detect(tools, adoptions, factory_kinds={100: "manufacturing"})
