@@ -141,7 +141,7 @@ def test_process_page_renders_steps_safely_with_adopters(client, world):
         ("tool-detail", ["canary-historian"], 12),
         ("tech-radar", [], 10),
         ("process-list", [], 10),
-        ("duplicate-list", [], 14),
+        ("duplicate-list", [], 17),  # + realised savings: findings, costs, factories
         ("registry-unresolved", [], 10),
         ("factory-detail", ["alpha-plant"], 18),
     ],
