@@ -5,13 +5,17 @@ Run: ``.venv/bin/python benchmarks/bench_registry.py`` (SQLite in a temporary fi
 the issue asks for, measured in the same run:
 
 1. resolve 100,000 adoption names against 5,000 registry tools (the CNCF landscape plus
-   generated tools) vs a brute-force rapidfuzz ``cdist`` over every pair (same
-   normalisation and scorer, no blocking): ≥20× faster, recall within 1 point, precision ≥ 0.98;
+   generated tools) vs a fair brute force: the resolver's exact-match shortcut and
+   per-name cache, then rapidfuzz ``cdist`` of every remaining key against every registry
+   key (same normalisation and scorer, no blocking): ≥20× faster, recall within 1 point,
+   precision ≥ 0.98;
 2. full duplicate detection over 1,000 factories × 100 adoptions: SQL queries counted at
-   100 and at 1,000 factories (constant), peak memory (``ru_maxrss``) < 1 GB;
+   100 and at 1,000 factories (constant), peak memory (``ru_maxrss``) < 1 GB; after a
+   one-factory import, the incremental detection it queues takes ≤ 5 % of a full run;
 3. import of 100,000 adoption rows in bulk vs row-by-row saving (a sample, extrapolated): ≥20×.
 
-``BENCH_SCALE`` (default 1.0) shrinks every size for a quick smoke run.
+``BENCH_SCALE`` (default 1.0) shrinks every size for a quick smoke run. Ratios are
+printed unrounded; the exit status is non-zero when a target is missed.
 """
 
 from __future__ import annotations
@@ -168,26 +172,36 @@ def variants(rows: list[dict], ids: dict[str, int], n: int) -> tuple[list[str], 
     return names, truth
 
 
-def brute_force(resolver: Resolver, names: list[str]) -> list[int | None]:
-    """Every name against every registry key with cdist (same normalisation and scorer)."""
-    keys = [normalize(n) for n in names]
-    alt = [strip_vendor(k, resolver.vendor_keys) for k in keys]
-    out = []
+def _exact_or_pending(resolver: Resolver, keys: list[str]) -> tuple[dict, list[tuple[str, str]]]:
+    """The resolver's shortcut: every distinct key is looked up exactly once (name, alias,
+    vendor-less name, then with a vendor prefix stripped); the rest still need scoring."""
+    cache: dict[str, int | None] = {}
+    pending: list[tuple[str, str]] = []
+    for key in dict.fromkeys(keys):
+        alt = strip_vendor(key, resolver.vendor_keys)
+        exact = resolver._exact(key)[0] or resolver._exact(alt)[0]
+        if exact is not None:
+            cache[key] = exact
+        else:
+            pending.append((key, alt))
+    return cache, pending
+
+
+def _score_all(resolver: Resolver, pending: list[tuple[str, str]]) -> dict[str, int | None]:
+    """Brute force proper: each pending key against every registry key with cdist."""
+    out: dict[str, int | None] = {}
+    if not pending:
+        return out
     choices = resolver.keys
     tool_of = np.array(resolver.key_tool)
-    scores = np.zeros((len(keys), len(choices)), dtype=np.float32)
-    for queries in (keys, alt):
+    scores = np.zeros((len(pending), len(choices)), dtype=np.float32)
+    for queries in ([k for k, _ in pending], [a for _, a in pending]):
         s = 0.5 * cdist(queries, choices, scorer=fuzz.ratio, workers=-1, dtype=np.float32)
         s += 0.5 * cdist(
             queries, choices, scorer=fuzz.token_set_ratio, workers=-1, dtype=np.float32
         )
         np.maximum(scores, s, out=scores)
-    for index, row in enumerate(scores):
-        # Exact name or alias first, as the resolver does.
-        exact = resolver._exact(keys[index])[0] or resolver._exact(alt[index])[0]
-        if exact is not None:
-            out.append(exact)
-            continue
+    for (key, _alt), row in zip(pending, scores, strict=True):
         best: dict[int, float] = {}
         for j in np.argsort(-row)[:8]:
             t = int(tool_of[j])
@@ -195,8 +209,33 @@ def brute_force(resolver: Resolver, names: list[str]) -> list[int | None]:
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         top_id, top = ranked[0]
         tie = len(ranked) > 1 and ranked[1][1] >= top - AMBIGUITY_MARGIN
-        out.append(None if top < DEFAULT_THRESHOLD or tie else top_id)
+        out[key] = None if top < DEFAULT_THRESHOLD or tie else top_id
     return out
+
+
+def brute_force(resolver: Resolver, names: list[str]) -> list[int | None]:
+    """The fair baseline: the resolver's exact-match shortcut and per-name cache (each
+    distinct key once), then every remaining key against every registry key (same
+    normalisation and scorer, no blocking)."""
+    keys = [normalize(n) for n in names]
+    cache, pending = _exact_or_pending(resolver, keys)
+    cache.update(_score_all(resolver, pending))
+    return [cache[k] for k in keys]
+
+
+def brute_force_seconds(resolver: Resolver, names: list[str], sample: int) -> tuple[float, int]:
+    """Time the fair baseline over all ``names``: the exact phase is run in full; the
+    scoring phase on ``sample`` of the distinct keys left over, extrapolated to all of them.
+    Returns (seconds, keys left to score)."""
+    t0 = time.perf_counter()
+    keys = [normalize(n) for n in names]
+    _cache, pending = _exact_or_pending(resolver, keys)
+    exact_s = time.perf_counter() - t0
+    chosen = RNG.sample(pending, min(sample, len(pending)))
+    t0 = time.perf_counter()
+    _score_all(resolver, chosen)
+    score_s = time.perf_counter() - t0
+    return exact_s + (score_s * len(pending) / len(chosen) if chosen else 0.0), len(pending)
 
 
 def quality(pred: list[int | None], truth: list[int | None]) -> tuple[float, float]:
@@ -232,21 +271,20 @@ def main() -> None:
     resolve_s = time.perf_counter() - t0 + build_s
     pred = [m.tool_id for m in matches]
     sample = RNG.sample(range(N_NAMES), N_BRUTE)
-    t0 = time.perf_counter()
-    brute = brute_force(resolver, [names[i] for i in sample])
-    brute_sample_s = time.perf_counter() - t0
-    brute_s = brute_sample_s * N_NAMES / N_BRUTE
+    brute = brute_force(resolver, [names[i] for i in sample])  # quality, on a sample
+    brute_s, to_score = brute_force_seconds(resolver, names, N_BRUTE)
     r_all, p_all = quality(pred, truth)
     r_bf, p_bf = quality(brute, [truth[i] for i in sample])
     r_s, p_s = quality([pred[i] for i in sample], [truth[i] for i in sample])
     print(f"\n1. resolution: {N_NAMES:,} names × {len(entries):,} tools "
           f"({len(resolver.keys):,} keys incl. vendor-less names)")  # fmt: skip
     print(f"   resolver      {resolve_s:8.2f} s   recall {r_all:.4f}  precision {p_all:.4f}")
-    print(f"   brute force   {brute_s:8.2f} s   (cdist, {N_BRUTE:,}-name sample: "
-          f"{brute_sample_s:.2f} s, extrapolated)")  # fmt: skip
+    print(f"   brute force   {brute_s:8.2f} s   (exact shortcut and per-name cache as the "
+          f"resolver; cdist over {to_score:,} keys left, timed on {N_BRUTE:,}, "
+          "extrapolated)")  # fmt: skip
     print(f"   on the sample: resolver recall {r_s:.4f} precision {p_s:.4f}; "
           f"brute force recall {r_bf:.4f} precision {p_bf:.4f}")  # fmt: skip
-    print(f"   speed-up {brute_s / resolve_s:.1f}×  recall gap {100 * (r_bf - r_s):+.2f} points "
+    print(f"   speed-up {brute_s / resolve_s!r}×  recall gap {100 * (r_bf - r_s):+.2f} points "
           f"(sample), precision {p_all:.4f}")  # fmt: skip
 
     # --- 2. detection over 1,000 factories × 100 adoptions ------------------------------------
@@ -298,11 +336,32 @@ def main() -> None:
         t0 = time.perf_counter()
         duplicates_detect()
         rerun_s = time.perf_counter() - t0
+    # One factory imports its list: only its overlaps and the fragmentation of the
+    # capabilities it uses are re-detected (what the import's task runs).
+    one = Factory.objects.create(slug="plant-one", name="Plant one", kind="software",
+                                 business_unit="Unit 0")  # fmt: skip
+    one_names = list(
+        Tool.objects.filter(pk__in=RNG.sample(popular, PER_FACTORY)).values_list("name", flat=True)
+    )
+    import_adoptions(
+        pd.DataFrame([{"factory": one.slug, "tool": n, "annual_cost": "1000"} for n in one_names]),
+        resolver=resolver,
+        detect=False,
+    )
+    full_s_before = time.perf_counter()
+    duplicates_detect()  # the full run this incremental one is compared with (same data)
+    full_s = time.perf_counter() - full_s_before
+    t0 = time.perf_counter()
+    duplicates_detect(factories={one.pk})
+    incremental_s = time.perf_counter() - t0
+    incremental_ratio = incremental_s / full_s
     print(f"\n2. detection: {N_FACTORIES:,} factories, {adoptions:,} adoptions, "
           f"{summary.findings:,} findings")  # fmt: skip
     print(f"   {small:,} factories: {len(small_q):3d} queries {small_s:6.2f} s")
     print(f"   {N_FACTORIES:,} factories: {len(big_q):3d} queries {big_s:6.2f} s "
           f"(re-run: {len(rerun_q)} queries {rerun_s:.2f} s)")  # fmt: skip
+    print(f"   after a one-factory import: incremental {incremental_s:.3f} s vs full "
+          f"{full_s:.3f} s = {incremental_ratio!r} of a full run (target ≤ 0.05)")  # fmt: skip
     print(f"   peak memory (max RSS, resolution + detection): {peak_rss_mb():.0f} MB")
 
     # --- 3. import of 100,000 adoption rows ---------------------------------------------------
@@ -356,15 +415,29 @@ def main() -> None:
           f"{len(result.unresolved):,} unresolved reported)")  # fmt: skip
     print(f"   bulk          {bulk_s:8.2f} s  ({N_IMPORT / bulk_s:,.0f} rows/s)")
     print(f"   row by row    {row_s:8.2f} s  (extrapolated from {N_ROW_BY_ROW:,} rows)")
-    print(f"   speed-up {row_s / bulk_s:.1f}×")
+    print(f"   speed-up {row_s / bulk_s!r}×")
 
     print("\nsummary")
-    print(f"   resolution speed-up {brute_s / resolve_s:.1f}× (target ≥ 20), recall gap "
+    print(f"   resolution speed-up {brute_s / resolve_s!r}× (target ≥ 20), recall gap "
           f"{100 * (r_bf - r_s):+.2f} points (≤ 1), precision {p_all:.4f} (≥ 0.98)")  # fmt: skip
     print(f"   detection queries {len(small_q)} at {small:,} vs {len(big_q)} at {N_FACTORIES:,} "
           f"factories; peak memory {peak_rss_mb():.0f} MB (< 1024)")  # fmt: skip
-    print(f"   import speed-up {row_s / bulk_s:.1f}× (target ≥ 20)")
+    print(f"   import speed-up {row_s / bulk_s!r}× (target ≥ 20)")
+    print(f"   incremental detection {incremental_ratio!r} of a full run (target ≤ 0.05)")
     print(f"   total run time {time.perf_counter() - started:.0f} s")
+    misses = [
+        label
+        for label, ok in (
+            ("resolution speed-up ≥ 20", brute_s / resolve_s >= 20),
+            ("recall gap ≤ 1 point", 100 * (r_bf - r_s) <= 1),
+            ("precision ≥ 0.98", p_all >= 0.98),
+            ("incremental detection ≤ 5 % of a full run", incremental_ratio <= 0.05),
+            ("import speed-up ≥ 20", row_s / bulk_s >= 20),
+        )
+        if not ok
+    ]
+    if misses:
+        sys.exit("MISSED: " + "; ".join(misses))
 
 
 if __name__ == "__main__":

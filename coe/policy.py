@@ -170,6 +170,7 @@ RULES: dict[str, rules.Predicate] = {
     "registry.change_capability": staff,
     "registry.view_tool": signed_in,
     "registry.change_tool": staff,
+    "registry.merge_tool": staff,
     "registry.view_process": signed_in,
     "registry.change_process": staff,
     "registry.view_processadoption": viewer,

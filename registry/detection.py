@@ -9,17 +9,25 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from coe import bulk
 from coe.changelog import log_bulk
 from coe.choices import EventKind
-from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
+from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingKind, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
 from registry.finding_events import emit_finding_events
-from registry.models import Adoption, Capability, DuplicateFinding, Tool, ToolAlias
+from registry.models import (
+    Adoption,
+    Capability,
+    DuplicateFinding,
+    Tool,
+    ToolAlias,
+    ToolRingOverride,
+)
 from registry.resolution import normalize
 from registry.selectors import effective_cost
 
@@ -33,15 +41,31 @@ class DetectionSummary:
     resolved: int = 0
 
 
-def _load_records() -> tuple[list[ToolRec], list[AdoptionRec]]:
+def _load_records(
+    factories: set[int] | None = None, capabilities: set[int] | None = None
+) -> tuple[list[ToolRec], list[AdoptionRec], dict[int, str], set[int]]:
+    """Tools, active adoptions (unresolved ones that declare a known capability too) and
+    factory kinds. Scoped (``factories``/``capabilities`` given): only the adoptions of the
+    capabilities those factories use or that were named (all factories), and no aliases
+    (same_tool is not re-detected); the capabilities concerned are returned last."""
+    scoped = factories is not None or capabilities is not None
     aliases: dict[int, list[str]] = defaultdict(list)
-    for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
-        aliases[tool_id].append(key)
+    if not scoped:
+        for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
+            aliases[tool_id].append(key)
+    overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for tool_id, kind, ring in ToolRingOverride.objects.values_list(
+        "tool_id", "factory_kind", "ring"
+    ):
+        overrides[tool_id].append((kind, ring))
     tools, per_seat = [], {}
     for pk, key, vendor, homepage, ring, cost in Tool.objects.values_list(
         "pk", "normalized_name", "vendor", "homepage", "ring", "annual_cost_per_seat"
     ):
-        tools.append(ToolRec(pk, key, normalize(vendor), homepage, ring, tuple(aliases[pk])))
+        tools.append(
+            ToolRec(pk, key, normalize(vendor), homepage, ring, tuple(aliases[pk]),
+                    tuple(overrides[pk]))
+        )  # fmt: skip
         per_seat[pk] = cost
     tool_caps: dict[int, list[int]] = defaultdict(list)
     for tool_id, cap_id in Tool.capabilities.through.objects.values_list(
@@ -52,23 +76,63 @@ def _load_records() -> tuple[list[ToolRec], list[AdoptionRec]]:
     for pk, name, slug in Capability.objects.values_list("pk", "name", "slug"):
         cap_by_name[name.lower()] = pk
         cap_by_name[slug] = pk
-    adoptions = []
-    for pk, factory_id, tool_id, cost, seats, declared in Adoption.objects.filter(
-        status=AdoptionStatus.ACTIVE, tool__isnull=False
-    ).values_list("pk", "factory_id", "tool_id", "annual_cost", "seats", "declared_capability"):
-        caps = tool_caps.get(tool_id, [])
-        declared_cap = cap_by_name.get((declared or "").strip().lower()) or cap_by_name.get(
-            slugify((declared or "").replace("/", " "))
-        )
-        # The capability the factory names wins when the tool offers it (a suite used
-        # for one purpose overlaps only there).
-        if declared_cap is not None and declared_cap in caps:
-            caps = [declared_cap]
-        adoptions.append(
-            AdoptionRec(pk, factory_id, tool_id, effective_cost(cost, seats, per_seat[tool_id]),
-                        tuple(caps))
-        )  # fmt: skip
-    return tools, adoptions
+    columns = (
+        "pk", "factory_id", "tool_id", "annual_cost", "seats", "declared_capability",
+        "normalized_name", "factory__kind",
+    )  # fmt: skip
+    kinds: dict[int, str] = {}
+    active = Adoption.objects.filter(status=AdoptionStatus.ACTIVE)
+
+    def records(rows) -> list[AdoptionRec]:
+        out = []
+        for pk, factory_id, tool_id, cost, seats, declared, name, kind in rows:
+            kinds[factory_id] = kind
+            declared_cap = cap_by_name.get((declared or "").strip().lower()) or cap_by_name.get(
+                slugify((declared or "").replace("/", " "))
+            )
+            if tool_id is None:  # unresolved: counts where it declares a capability
+                if declared_cap is not None:
+                    out.append(
+                        AdoptionRec(pk, factory_id, None, effective_cost(cost, seats, None),
+                                    (declared_cap,), name)
+                    )  # fmt: skip
+                continue
+            caps = tool_caps.get(tool_id, [])
+            # The capability the factory names wins when the tool offers it (a suite used
+            # for one purpose overlaps only there).
+            if declared_cap is not None and declared_cap in caps:
+                caps = [declared_cap]
+            out.append(
+                AdoptionRec(pk, factory_id, tool_id,
+                            effective_cost(cost, seats, per_seat[tool_id]), tuple(caps))
+            )  # fmt: skip
+        return out
+
+    if not scoped:
+        adoptions = records(active.values_list(*columns))
+        concerned: set[int] = set()
+    else:
+        own = records(active.filter(factory_id__in=factories or ()).values_list(*columns))
+        concerned = set(capabilities or ()) | {c for a in own for c in a.capability_ids}
+        offering = sorted({t for t, caps in tool_caps.items() if concerned.intersection(caps)})
+        rows = active.filter(
+            Q(tool_id__in=offering) | Q(tool__isnull=True) & ~Q(declared_capability="")
+        ).values_list(*columns)
+        adoptions = [a for a in records(rows) if concerned.intersection(a.capability_ids)]
+    return tools, adoptions, kinds, concerned
+
+
+def _baseline(finding: DuplicateFinding, rec: FindingRec, costs: dict) -> None:
+    """The money at stake and each covered adoption's cost, taken once: when a finding is
+    first detected (or first seen by this version); realised savings are measured against it."""
+    if finding.baseline:
+        return
+    finding.cost_at_detection = finding.annual_cost_at_stake
+    finding.baseline = {
+        str(pk): [costs[pk][0], str(costs[pk][1])]
+        for pk in rec.detail.get("adoptions_at_stake", [])
+        if pk in costs
+    }
 
 
 def _apply(finding: DuplicateFinding, rec: FindingRec) -> None:
@@ -83,7 +147,7 @@ def _apply(finding: DuplicateFinding, rec: FindingRec) -> None:
 _FIELDS = [
     "key", "kind", "capability", "scope", "annual_cost_at_stake", "suggested_standard",
     "status", "detail", "waiver_reason", "waiver_approver", "waiver_expires_on", "note",
-    "first_detected", "last_detected", "resolved_at",
+    "first_detected", "last_detected", "resolved_at", "cost_at_detection", "baseline",
 ]  # fmt: skip
 # What a re-run compares to decide whether a row needs writing (last_detected is bumped
 # for every detected finding by one UPDATE).
@@ -94,17 +158,19 @@ def _state(finding: DuplicateFinding) -> tuple:
     return tuple(getattr(finding, finding._meta.get_field(f).attname) for f in _COMPARED)
 
 
-def _links() -> dict[int, tuple[frozenset, frozenset]]:
-    """``{finding id: (tool ids, factory ids)}`` as stored (two queries)."""
+def _links(ids: set[int] | None = None) -> dict[int, tuple[frozenset, frozenset]]:
+    """``{finding id: (tool ids, factory ids)}`` as stored (two queries), of ``ids`` only
+    when given."""
     tools: dict[int, set] = defaultdict(set)
     factories: dict[int, set] = defaultdict(set)
-    for fid, tid in DuplicateFinding.tools.through.objects.values_list(
-        "duplicatefinding_id", "tool_id"
-    ):
+    tool_links = DuplicateFinding.tools.through.objects.all()
+    factory_links = DuplicateFinding.factories.through.objects.all()
+    if ids is not None:
+        tool_links = tool_links.filter(duplicatefinding_id__in=ids)
+        factory_links = factory_links.filter(duplicatefinding_id__in=ids)
+    for fid, tid in tool_links.values_list("duplicatefinding_id", "tool_id"):
         tools[fid].add(tid)
-    for fid, fac in DuplicateFinding.factories.through.objects.values_list(
-        "duplicatefinding_id", "factory_id"
-    ):
+    for fid, fac in factory_links.values_list("duplicatefinding_id", "factory_id"):
         factories[fid].add(fac)
     return {
         fid: (frozenset(tools[fid]), frozenset(factories[fid]))
@@ -112,9 +178,37 @@ def _links() -> dict[int, tuple[frozenset, frozenset]]:
     }
 
 
+# One detection at a time on PostgreSQL: concurrent runs (an import's, the nightly one, a
+# requested one) queue behind this transaction-level advisory lock. SQLite serialises
+# writers itself.
+DETECTION_LOCK = 0x434F_4544
+
+
+def _lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DETECTION_LOCK])
+
+
+def _in_scope(factories: set[int] | None, capabilities: set[int] | None) -> Q:
+    """The stored findings an incremental run owns: the overlaps of its factories and the
+    fragmentation of its capabilities (everything when not scoped)."""
+    if factories is None and capabilities is None:
+        return Q()
+    return Q(kind=FindingKind.OVERLAP, scope_id__in=factories or ()) | Q(
+        kind=FindingKind.FRAGMENTATION, capability_id__in=capabilities or ()
+    )
+
+
 @transaction.atomic
-def duplicates_detect(*, now=None) -> DetectionSummary:
-    """Recompute every finding; keep each one's identity and status across runs.
+def duplicates_detect(
+    *, now=None, factories: set[int] | None = None, capabilities: set[int] | None = None
+) -> DetectionSummary:
+    """Recompute the findings; keep each one's identity and status across runs.
+
+    With ``factories`` and/or ``capabilities`` only the overlaps of those factories and
+    the fragmentation of the capabilities they use (and of ``capabilities``) are
+    recomputed — what an import or an adoption change can have changed.
 
     - a finding found again keeps its status, except: a resolved one reopens (it recurred)
       and a waived one whose waiver expired reopens;
@@ -122,13 +216,22 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
     - only rows that changed are written (a nightly re-run of an unchanged portfolio
       writes one UPDATE of ``last_detected``).
     """
+    _lock()
     now = now or timezone.now()
     today = timezone.localdate(now)
-    tools, adoptions = _load_records()
-    recs = detect(tools, adoptions)
-    existing = {f.key: f for f in DuplicateFinding.objects.all()}
+    tools, adoptions, kinds, concerned = _load_records(factories, capabilities)
+    scoped = factories is not None or capabilities is not None
+    if scoped:
+        capabilities = concerned
+        factories = set(factories or ())
+    recs = detect(
+        tools, adoptions, factory_kinds=kinds, factories=factories, capabilities=capabilities
+    )
+    costs = {a.id: (a.factory_id, a.cost) for a in adoptions}
+    scope = _in_scope(factories, capabilities)
+    existing = {f.key: f for f in DuplicateFinding.objects.filter(scope)}
     snapshots = {f.pk: copy.copy(f) for f in existing.values()}  # for the change log
-    stored_links = _links() if existing else {}
+    stored_links = _links(set(snapshots) if scoped else None) if existing else {}
     summary = DetectionSummary(findings=len(recs))
     to_create, to_update, relink, created_recs = [], [], [], []
     events: list = []  # (kind, finding, factory ids) for the outbox
@@ -137,11 +240,13 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
         if finding is None:
             finding = DuplicateFinding(key=rec.key, first_detected=now, last_detected=now)
             _apply(finding, rec)
+            _baseline(finding, rec, costs)
             to_create.append(finding)
             created_recs.append(rec)
             continue
         before = _state(finding)
         _apply(finding, rec)
+        _baseline(finding, rec, costs)
         expired = (
             finding.status == FindingStatus.WAIVED
             and finding.waiver_expires_on is not None
@@ -173,7 +278,7 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
             )
     summary.created = len(to_create)
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
-    _write(to_create, to_update, relink, new_recs, now)
+    _write(to_create, to_update, relink, new_recs, now, scope)
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
     log_bulk(DuplicateFinding, to_create)
     log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)
@@ -185,20 +290,20 @@ def duplicates_detect(*, now=None) -> DetectionSummary:
     return summary
 
 
-def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now) -> None:
+def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now, scope: Q) -> None:
     """Persist in a fixed number of statements (``coe.bulk``: one statement per table and
     kind of write), whatever the number of findings. New findings' links use the ids the
-    insert returns (set on the objects too)."""
+    insert returns (set on the objects too); only findings in ``scope`` are touched."""
     bulk.update(DuplicateFinding, to_update, _FIELDS)
     created = bulk.insert(DuplicateFinding, to_create)
     # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
-    DuplicateFinding.objects.exclude(status=FindingStatus.RESOLVED).exclude(
+    DuplicateFinding.objects.filter(scope).exclude(status=FindingStatus.RESOLVED).exclude(
         key__startswith="manual:"
     ).update(last_detected=now)
     ids = {finding.key: pk for finding, pk in zip(to_create, created, strict=True)}
     relink = relink + [(ids[key], rec) for key, rec in new_recs.items()]
     if not relink:
-        return created
+        return
     for through, column, attr in (
         (DuplicateFinding.tools.through, "tool_id", "tool_ids"),
         (DuplicateFinding.factories.through, "factory_id", "factory_ids"),

@@ -6,8 +6,17 @@ Three kinds of finding (``registry.detection`` loads the records and persists th
   near-identical name, the same homepage, or one's alias is the other's name;
 - ``overlap``: one factory runs two or more active tools for the same capability;
 - ``fragmentation``: across the portfolio, factories use different tools for one
-  capability. Suggested standard = the adopt-ring tool (the most adopted of them), else
-  the most adopted tool; cost at stake = annual cost of the non-standard adoptions.
+  capability. Cost at stake = annual cost of the non-standard adoptions.
+
+One rule picks the suggested standard for overlap and fragmentation alike
+(:func:`pick_standard`): an adopt-ring tool first (for an overlap: the ring for the
+factory's kind, a per-kind override winning), then a tool already paid for, then the most
+factories using it for the capability, then the better ring, then the lowest id. An
+overlap chooses among the capability's tools the factory already pays for (those it runs
+for this capability, or for another one: a suite); fragmentation among all the
+capability's tools. An
+overlap counts an unresolved adoption that declares the capability (the finding marks it
+in ``detail["unresolved"]``); fragmentation counts registry tools only.
 
 Every finding carries a stable ``key`` built from ids, so a re-run finds the same finding.
 """
@@ -34,15 +43,23 @@ class ToolRec:
     homepage: str = ""
     ring: str = "assess"
     alias_keys: tuple[str, ...] = ()
+    ring_overrides: tuple[tuple[str, str], ...] = ()  # (factory kind, ring)
+
+    def ring_for(self, kind: str | None) -> str:
+        for override_kind, ring in self.ring_overrides:
+            if override_kind == kind:
+                return ring
+        return self.ring
 
 
 @dataclass(frozen=True)
 class AdoptionRec:
     id: int
     factory_id: int
-    tool_id: int
+    tool_id: int | None  # None: unresolved (then ``name`` is its normalised declared name)
     cost: Decimal
     capability_ids: tuple[int, ...]  # what the factory uses the tool for
+    name: str = ""
 
 
 @dataclass
@@ -101,22 +118,57 @@ def _pairs_same_tool(tools: list[ToolRec]) -> dict[tuple[int, int], str]:
     return pairs
 
 
-def _standard(tool_ids: Iterable[int], tools: dict[int, ToolRec], uses: dict[int, int]) -> int:
-    """The adopt-ring tool (most used first), else the most used, then the better ring."""
-    ids = list(tool_ids)
-    adopt = [t for t in ids if tools[t].ring == "adopt"]
-    pool = adopt or ids
-    return min(pool, key=lambda t: (-uses.get(t, 0), RING_RANK.get(tools[t].ring, 9), t))
+def pick_standard(
+    candidates: Iterable[int],
+    tools: dict[int, ToolRec],
+    uses: dict[int, int],
+    *,
+    kind: str | None = None,
+    paid: frozenset[int] | set[int] = frozenset(),
+) -> int:
+    """The suggested standard: a tool in the adopt ring (for ``kind``: a per-kind override
+    wins), then one already paid for, then the most used, then the better ring, then the
+    lowest id."""
+    return min(
+        candidates,
+        key=lambda t: (
+            tools[t].ring_for(kind) != "adopt",
+            t not in paid,
+            -uses.get(t, 0),
+            RING_RANK.get(tools[t].ring_for(kind), 9),
+            t,
+        ),
+    )
 
 
-def detect(tools: Iterable[ToolRec], adoptions: Iterable[AdoptionRec]) -> list[FindingRec]:
-    """All current findings, ordered by key."""
+def detect(
+    tools: Iterable[ToolRec],
+    adoptions: Iterable[AdoptionRec],
+    *,
+    factory_kinds: dict[int, str] | None = None,
+    factories: set[int] | None = None,
+    capabilities: set[int] | None = None,
+) -> list[FindingRec]:
+    """Current findings, ordered by key.
+
+    A full run (no ``factories``/``capabilities``) returns every finding. An incremental
+    run returns only the overlaps of ``factories`` and the fragmentation of
+    ``capabilities`` (no same_tool findings); ``adoptions`` must then hold every adoption
+    of each capability those findings concern (the standard depends on them).
+    """
+    kinds = factory_kinds or {}
+    scoped = factories is not None or capabilities is not None
+    factories, capabilities = factories or set(), capabilities or set()
     tool_list = list(tools)
     tool_by_id = {t.id: t for t in tool_list}
-    adoption_list = [a for a in adoptions if a.tool_id in tool_by_id]
+    adoption_list = [
+        a
+        for a in adoptions
+        if a.tool_id in tool_by_id or (a.tool_id is None and a.name and a.capability_ids)
+    ]
     findings: list[FindingRec] = []
 
-    # Who uses what, per capability and per (factory, capability).
+    # Who uses what, per capability; what each factory pays for.
     by_cap: dict[int, list[AdoptionRec]] = defaultdict(list)
     for adoption in adoption_list:
         for cap in adoption.capability_ids:
@@ -124,15 +176,19 @@ def detect(tools: Iterable[ToolRec], adoptions: Iterable[AdoptionRec]) -> list[F
     factories_per_tool: dict[int, set[int]] = defaultdict(set)
     cost_per_tool: dict[int, Decimal] = defaultdict(Decimal)
     ids_per_tool: dict[int, list[int]] = defaultdict(list)
+    paid: dict[int, set[int]] = defaultdict(set)  # every tool a factory runs
     for adoption in adoption_list:
+        if adoption.tool_id is None:
+            continue
         factories_per_tool[adoption.tool_id].add(adoption.factory_id)
         cost_per_tool[adoption.tool_id] += adoption.cost
         ids_per_tool[adoption.tool_id].append(adoption.id)
+        paid[adoption.factory_id].add(adoption.tool_id)
 
     # same_tool
     uses = {t: len(f) for t, f in factories_per_tool.items()}
-    for (a, b), reason in sorted(_pairs_same_tool(tool_list).items()):
-        standard = _standard((a, b), tool_by_id, uses)
+    for (a, b), reason in [] if scoped else sorted(_pairs_same_tool(tool_list).items()):
+        standard = pick_standard((a, b), tool_by_id, uses)
         other = b if standard == a else a
         findings.append(
             FindingRec(
@@ -151,31 +207,32 @@ def detect(tools: Iterable[ToolRec], adoptions: Iterable[AdoptionRec]) -> list[F
     for cap, rows in sorted(by_cap.items()):
         cap_uses: dict[int, set[int]] = defaultdict(set)
         for adoption in rows:
-            cap_uses[adoption.tool_id].add(adoption.factory_id)
-        if len(cap_uses) < 2:
-            continue
-        portfolio_standard = _standard(
-            cap_uses, tool_by_id, {t: len(f) for t, f in cap_uses.items()}
-        )
-        # overlap: one factory, two or more tools for this capability
+            if adoption.tool_id is not None:
+                cap_uses[adoption.tool_id].add(adoption.factory_id)
+        cap_counts = {t: len(f) for t, f in cap_uses.items()}
+        # overlap: one factory, two or more tools (or unresolved names) for this capability
         per_factory: dict[int, list[AdoptionRec]] = defaultdict(list)
         for adoption in rows:
-            per_factory[adoption.factory_id].append(adoption)
+            if not scoped or adoption.factory_id in factories:
+                per_factory[adoption.factory_id].append(adoption)
         for factory_id, own in sorted(per_factory.items()):
-            tool_ids = sorted({a.tool_id for a in own})
-            if len(tool_ids) < 2:
+            tool_ids = sorted({a.tool_id for a in own if a.tool_id is not None})
+            unresolved = sorted({a.name for a in own if a.tool_id is None})
+            if len(tool_ids) + len(unresolved) < 2:
                 continue
-            if portfolio_standard in tool_ids:
-                standard = portfolio_standard
-            else:
-                spend: dict[int, Decimal] = defaultdict(Decimal)
-                for a in own:
-                    spend[a.tool_id] += a.cost
-                standard = min(
-                    tool_ids,
-                    key=lambda t: (RING_RANK.get(tool_by_id[t].ring, 9), -spend[t], t),
+            candidates = [t for t in cap_uses if t in paid[factory_id] or t in tool_ids]
+            standard = (
+                pick_standard(
+                    candidates, tool_by_id, cap_counts, kind=kinds.get(factory_id),
+                    paid=paid[factory_id],
                 )
+                if candidates
+                else None
+            )  # fmt: skip
             at_stake = [a for a in own if a.tool_id != standard]
+            detail: dict = {"adoptions_at_stake": sorted(a.id for a in at_stake)}
+            if unresolved:
+                detail["unresolved"] = unresolved
             findings.append(
                 FindingRec(
                     key=f"overlap:{factory_id}:{cap}",
@@ -186,14 +243,18 @@ def detect(tools: Iterable[ToolRec], adoptions: Iterable[AdoptionRec]) -> list[F
                     factory_ids=[factory_id],
                     cost=sum((a.cost for a in at_stake), Decimal("0")),
                     standard_id=standard,
-                    detail={"adoptions_at_stake": sorted(a.id for a in at_stake)},
+                    detail=detail,
                 )
             )
         # fragmentation: across factories, different tools for this capability
-        factory_ids = sorted({a.factory_id for a in rows})
+        if (scoped and cap not in capabilities) or len(cap_uses) < 2:
+            continue
+        factory_ids = sorted({f for fs in cap_uses.values() for f in fs})
         if len(factory_ids) < 2:
             continue
-        at_stake = [a for a in rows if a.tool_id != portfolio_standard]
+        portfolio_standard = pick_standard(cap_uses, tool_by_id, cap_counts)
+        known = [a for a in rows if a.tool_id is not None]
+        at_stake = [a for a in known if a.tool_id != portfolio_standard]
         findings.append(
             FindingRec(
                 key=f"fragmentation:{cap}",

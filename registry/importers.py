@@ -53,6 +53,7 @@ class ImportSummary:
     updated: int = 0
     unresolved: list[str] = field(default_factory=list)
     capabilities_created: list[str] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"{self.created} created, {self.updated} updated"]
@@ -61,6 +62,9 @@ class ImportSummary:
         if self.unresolved:
             out.append(f"{len(self.unresolved)} unresolved name(s) (see the unresolved queue):")
             out += [f"  {line}" for line in self.unresolved]
+        if self.matched:
+            out.append(f"{len(self.matched)} row(s) matched an existing tool by normalised name:")
+            out += [f"  {line}" for line in self.matched]
         return out
 
 
@@ -143,24 +147,71 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(";") if part.strip()]
 
 
+def exact_key(name: str) -> str:
+    """A name as compared for "the same name": case-insensitive, whitespace collapsed."""
+    return " ".join(name.split()).casefold()
+
+
+def _targets(rows: list[dict]) -> None:
+    """Decide for every row what it writes to, in place (``row["target"]``, ``row["tool"]``).
+
+    - a row whose name is a registry tool's name (ignoring case and spacing) updates it;
+    - a row that matches a registry tool or alias only after normalisation
+      ("Jenkins Server" → "Jenkins") never renames it or moves its ring: its name (and its
+      aliases) are added as aliases of that tool and the summary says so;
+    - rows of one new product under different names ("KusionStack", "KusionStack Server")
+      create one tool from the first such row; the others become its aliases.
+    """
+    tools = list(Tool.objects.order_by("pk"))
+    by_exact: dict[str, Tool] = {}
+    by_key: dict[str, Tool] = {}
+    for tool in tools:
+        by_exact.setdefault(exact_key(tool.name), tool)
+        by_key.setdefault(tool.normalized_name, tool)
+    by_pk = {t.pk: t for t in tools}
+    for key, tool_id in ToolAlias.objects.values_list("normalized_name", "tool_id"):
+        by_key.setdefault(key, by_pk[tool_id])
+    claimed: set[int] = set()
+    for r in rows:
+        tool = by_exact.get(exact_key(r["name"]))
+        if tool is not None and tool.pk not in claimed:
+            claimed.add(tool.pk)
+            r["target"], r["tool"], r["mode"] = f"tool:{tool.pk}", tool, "update"
+    first_new: dict[str, dict] = {}
+    for r in rows:
+        if "mode" in r:
+            continue
+        tool = by_exact.get(exact_key(r["name"])) or by_key.get(r["key"])
+        if tool is not None:
+            r["target"], r["tool"], r["mode"] = f"tool:{tool.pk}", tool, "alias"
+        elif r["key"] in first_new:
+            head = first_new[r["key"]]
+            r["target"], r["tool"], r["mode"], r["head"] = head["target"], None, "alias", head
+        else:
+            first_new[r["key"]] = r
+            r["target"], r["tool"], r["mode"] = f"row:{r['row']}", None, "create"
+
+
 @transaction.atomic
 def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportSummary:
-    """Create or update tools by normalised name; capabilities and aliases from the file."""
+    """Create or update tools by name; capabilities and aliases from the file.
+
+    How a row finds its tool is described in :func:`_targets` (and docs/registry.md).
+    """
     records = table_records(table, REQUIRED_TOOL_COLUMNS, TOOL_COLUMNS)
     errors: list[str] = []
     rows: list[dict] = []
     seen_names: dict[str, int] = {}
-    alias_owner: dict[str, str] = {}
     for row, record in records:
         name = record["name"]
         if not name:
             errors.append(f"row {row}: name: required")
             continue
-        key = normalize(name)
-        if key in seen_names:
-            errors.append(f"row {row}: name: '{name}' repeats row {seen_names[key]}")
+        same = exact_key(name)
+        if same in seen_names:
+            errors.append(f"row {row}: name: '{name}' repeats row {seen_names[same]}")
             continue
-        seen_names[key] = row
+        seen_names[same] = row
         ring = (record["ring"] or Ring.ASSESS).lower()
         if ring not in Ring.values:
             errors.append(
@@ -170,34 +221,39 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
         homepage = record["homepage"]
         if homepage and not homepage.lower().startswith(("http://", "https://")):
             errors.append(f"row {row}: homepage: '{homepage}' is not an http(s) URL")
-        aliases = _split(record["aliases"])
-        for alias in aliases:
-            owner = alias_owner.setdefault(normalize(alias), key)
-            if owner != key:
-                errors.append(f"row {row}: aliases: '{alias}' is already an alias of another row")
         rows.append(
-            {**record, "row": row, "key": key, "ring": ring, "cost": cost, "aliases": aliases}
-        )
-    existing_aliases = dict(
-        ToolAlias.objects.values_list("normalized_name", "tool__normalized_name")
-    )
-    for row_data in rows:
-        for alias in row_data["aliases"]:
-            owner = existing_aliases.get(normalize(alias))
-            if owner is not None and owner != row_data["key"]:
+            {
+                **record, "row": row, "key": normalize(name), "ring": ring, "cost": cost,
+                "aliases": _split(record["aliases"]),
+            }
+        )  # fmt: skip
+    _targets(rows)
+    alias_owner: dict[str, str] = {}
+    existing_aliases = dict(ToolAlias.objects.values_list("normalized_name", "tool_id"))
+    for r in rows:
+        for alias in r["aliases"]:
+            alias_key = normalize(alias)
+            if alias_owner.setdefault(alias_key, r["target"]) != r["target"]:
                 errors.append(
-                    f"row {row_data['row']}: aliases: '{alias}' is already an alias of another tool"
+                    f"row {r['row']}: aliases: '{alias}' is already an alias of another row"
+                )
+            owner = existing_aliases.get(alias_key)
+            if owner is not None and f"tool:{owner}" != r["target"]:
+                errors.append(
+                    f"row {r['row']}: aliases: '{alias}' is already an alias of another tool"
                 )
     if errors:
         raise ImportRejected(errors)
 
     summary = ImportSummary()
-    capabilities = _capabilities_for({c for r in rows for c in _split(r["capabilities"])}, summary)
-    tools_by_key = {t.normalized_name: t for t in Tool.objects.all()}
+    writers = [r for r in rows if r["mode"] != "alias"]
+    capabilities = _capabilities_for(
+        {c for r in writers for c in _split(r["capabilities"])}, summary
+    )
     taken = set(Tool.objects.values_list("slug", flat=True))
     new_tools, changed, ring_changes, before = [], [], [], {}
-    for r in rows:
-        tool = tools_by_key.get(r["key"])
+    for r in writers:
+        tool = r["tool"]
         values = {
             "name": r["name"], "vendor": r["vendor"], "description": r["description"],
             "homepage": r["homepage"], "annual_cost_per_seat": r["cost"],
@@ -208,14 +264,14 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
             while slug in taken:
                 slug, n = f"{base}-{n}", n + 1
             taken.add(slug)
-            tool = Tool(slug=slug, normalized_name=r["key"], ring=r["ring"], **values)
+            tool = r["tool"] = Tool(slug=slug, normalized_name=r["key"], ring=r["ring"], **values)
             new_tools.append(tool)
-            tools_by_key[r["key"]] = tool
             ring_changes.append((tool, "", r["ring"]))
         else:
             before[tool.pk] = copy.copy(tool)
             for attr, value in values.items():
                 setattr(tool, attr, value)
+            tool.normalized_name = r["key"]
             if tool.ring != r["ring"]:
                 ring_changes.append((tool, tool.ring, r["ring"]))
                 tool.ring = r["ring"]
@@ -223,17 +279,21 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
     Tool.objects.bulk_create(new_tools, batch_size=500)
     Tool.objects.bulk_update(
         changed,
-        ["name", "vendor", "description", "homepage", "annual_cost_per_seat", "ring"],
+        ["name", "normalized_name", "vendor", "description", "homepage",
+         "annual_cost_per_seat", "ring"],
         batch_size=500,
-    )
+    )  # fmt: skip
     log_bulk(Tool, new_tools)
     log_bulk(Tool, changed, action="update", before=before)
+    for r in rows:
+        if r["mode"] == "alias" and r["tool"] is None:
+            r["tool"] = r["head"]["tool"]
     through = Tool.capabilities.through
     if changed:
         through.objects.filter(tool__in=[t.pk for t in changed]).delete()
     links = {
-        (tools_by_key[r["key"]].pk, capabilities[c.lower()].pk)
-        for r in rows
+        (r["tool"].pk, capabilities[c.lower()].pk)
+        for r in writers
         for c in _split(r["capabilities"])
     }
     through.objects.bulk_create(
@@ -242,13 +302,17 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
     known = set(ToolAlias.objects.values_list("normalized_name", flat=True))
     aliases = []
     for r in rows:
-        for alias in r["aliases"]:
+        names = ([r["name"]] if r["mode"] == "alias" else []) + r["aliases"]
+        for alias in names:
             alias_key = normalize(alias)
             if alias_key not in known:
                 known.add(alias_key)
-                aliases.append(
-                    ToolAlias(tool=tools_by_key[r["key"]], name=alias, normalized_name=alias_key)
-                )
+                aliases.append(ToolAlias(tool=r["tool"], name=alias, normalized_name=alias_key))
+        if r["mode"] == "alias":
+            summary.matched.append(
+                f"row {r['row']}: '{r['name']}' matched existing '{r['tool'].name}': "
+                "added as an alias; its name, ring and other columns are unchanged"
+            )
     ToolAlias.objects.bulk_create(aliases, batch_size=500)
     log_bulk(ToolAlias, aliases)
     ring_rows = RingChange.objects.bulk_create(
@@ -373,7 +437,7 @@ def import_adoptions(
     log_adoptions(factory_ids, new, changed, before, now)
     summary.created, summary.updated = len(new), len(changed)
     if detect:
-        after_import()
+        after_import(set(factory_ids.values()))
     return summary
 
 
@@ -391,8 +455,10 @@ def log_adoptions(factory_ids: dict, new: list, changed: list, before: dict, now
     log_bulk(Adoption, changed, action="update", before=before, describe=describe)
 
 
-def after_import() -> None:
-    """Detection runs once the import is committed (a Celery task on the cpu queue)."""
-    from registry.tasks import detect_duplicates_task
+def after_import(factories: set[int] | None = None) -> None:
+    """Detection runs once the import is committed (a Celery task on the cpu queue): for
+    an adoption import only the factories it wrote (their overlaps and the portfolio
+    fragmentation of the capabilities they use); for a registry import, all findings."""
+    from registry.tasks import queue_detection
 
-    transaction.on_commit(detect_duplicates_task.delay)
+    queue_detection(factories=factories, record=False)

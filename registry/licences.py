@@ -177,5 +177,5 @@ def import_licences(
     summary.updated = len(changed)
     if detect and changed:
         # Duplicate findings carry the annual cost at stake: recompute them after commit.
-        after_import()
+        after_import({a.factory_id for a in changed})
     return summary

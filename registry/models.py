@@ -332,9 +332,59 @@ class DuplicateFinding(models.Model):
     first_detected = models.DateTimeField(default=timezone.now)
     last_detected = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Savings: the money at stake and the covered adoptions' costs when first detected.
+    cost_at_detection = models.DecimalField(
+        max_digits=14, decimal_places=2, default=0, help_text="Annual cost at stake when detected."
+    )
+    baseline = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{adoption id: [factory id, annual cost]} at stake when detected.",
+    )
+    # Consolidation plan (overlap and fragmentation findings).
+    plan_standard = models.ForeignKey(
+        Tool, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    plan_factories = models.ManyToManyField(Factory, related_name="+", blank=True)
+    plan_due_on = models.DateField(null=True, blank=True)
+    plan_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-annual_cost_at_stake", "key"]
 
     def __str__(self) -> str:
         return self.key
+
+
+class DetectionRun(models.Model):
+    """One duplicate detection, queued on the ``cpu`` queue: a job to poll."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    factories = models.JSONField(
+        null=True, blank=True, help_text="Factory ids of an incremental run; null: all."
+    )
+    capabilities = models.JSONField(
+        null=True, blank=True, help_text="Capability ids of an incremental run; null: all."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"detection {self.pk} ({self.status})"

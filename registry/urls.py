@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from registry import staff_pages, views
+from registry import consolidation_views, staff_pages, views
 
 urlpatterns: list = [
     path("registry/", views.tool_list, name="tool-list"),
@@ -26,6 +26,12 @@ urlpatterns: list = [
     path("registry/radar/", views.tech_radar, name="tech-radar"),
     path("registry/processes/", views.process_list, name="process-list"),
     path("registry/duplicates/", views.duplicates, name="duplicate-list"),
+    path("registry/tools/<slug:slug>/merge/", consolidation_views.tool_merge, name="tool-merge"),
+    path(
+        "registry/duplicates/<int:pk>/plan/",
+        consolidation_views.finding_plan,
+        name="duplicate-plan",
+    ),
     path(
         "registry/duplicates/<int:pk>/<str:action>/",
         views.finding_action,

@@ -17,11 +17,13 @@ from django.views.decorators.http import require_POST
 
 from coe import listing, policy
 from coe.choices import FactoryKind
-from coe.scoping import restrict
+from coe.scoping import restrict, writable_factory_ids
 from coe.tables import TableTooLarge
 from registry import exports, services
 from registry.charts import number_blips, radar_html
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus, Ring
+from registry.consolidation import finding_savings, plan_progress, savings_summary
+from registry.consolidation_views import savings_trend_html
 from registry.filtersets import DuplicateFindingFilterSet, ToolFilterSet
 from registry.importers import ImportRejected, import_adoptions, import_registry, read_file
 from registry.models import (
@@ -229,8 +231,15 @@ def duplicates(request):
     filterset = DuplicateFindingFilterSet(params, queryset=base, request=request)
     sort = request.GET.get("sort", "savings")
     findings = (
-        filterset.qs.select_related("capability", "scope", "suggested_standard", "waiver_approver")
-        .prefetch_related("tools", "factories")
+        filterset.qs.select_related(
+            "capability",
+            "scope",
+            "suggested_standard",
+            "waiver_approver",
+            "plan_standard",
+            "plan_owner",
+        )
+        .prefetch_related("tools", "factories", "plan_factories")
         .order_by(SORTS.get(sort, "-annual_cost_at_stake"), "key")
     )
     if listing.wants_export(request):
@@ -263,6 +272,13 @@ def duplicates(request):
     live = base.filter(status__in=LIVE_FINDING_STATUSES).values_list("detail", flat=True)
     at_stake_ids = {i for detail in live for i in (detail or {}).get("adoptions_at_stake", [])}
     total = _adoptions_cost(at_stake_ids)
+    rows = list(page)
+    savings, progress = finding_savings(rows), plan_progress(rows)
+    for finding in rows:
+        finding.realised, finding.progress = savings.get(finding.pk), progress.get(finding.pk)
+    summary = savings_summary(
+        list(base.order_by("first_detected", "pk")), factory_ids=writable_factory_ids(request.user)
+    )
     return render(
         request,
         "registry/duplicates.html",
@@ -275,6 +291,8 @@ def duplicates(request):
             "default_expiry": dt.date.today() + dt.timedelta(days=180),
             "selected_statuses": params.getlist("status"),
             "export_url": listing.export_url(request),
+            "savings": summary,
+            "savings_chart": savings_trend_html(summary),
         },
     )
 

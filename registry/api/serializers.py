@@ -215,6 +215,22 @@ class UnresolvedNameSerializer(serializers.Serializer):
     candidate_confidence = serializers.FloatField()
 
 
+class _FindingListSerializer(serializers.ListSerializer):
+    """Computes realised savings and plan progress for a whole page in two queries."""
+
+    def to_representation(self, data):
+        items = list(data.all() if hasattr(data, "all") else data)
+        _savings_context(self.child.context, items)
+        return super().to_representation(items)
+
+
+def _savings_context(context: dict, findings: list) -> None:
+    from registry.consolidation import finding_savings, plan_progress
+
+    context["savings"] = finding_savings(findings)
+    context["progress"] = plan_progress(findings)
+
+
 class DuplicateFindingSerializer(serializers.ModelSerializer):
     """A finding; detection writes most of it. CoE staff may also record one by hand
     (its key starts with ``manual:`` and detection leaves it alone)."""
@@ -231,23 +247,60 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
     waiver_approver = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
+    realised_savings = serializers.SerializerMethodField()
+    plan = serializers.SerializerMethodField()
 
     class Meta:
         model = DuplicateFinding
+        list_serializer_class = _FindingListSerializer
         fields = [
             "id", "key", "kind", "capability", "scope", "tools", "factories",
             "annual_cost_at_stake", "suggested_standard", "status", "waiver_reason",
             "waiver_approver", "waiver_expires_on", "note", "first_detected", "last_detected",
-            "resolved_at",
+            "resolved_at", "cost_at_detection", "realised_savings", "plan",
         ]  # fmt: skip
         read_only_fields = [
             "key", "status", "waiver_reason", "waiver_expires_on", "first_detected",
-            "last_detected", "resolved_at",
+            "last_detected", "resolved_at", "cost_at_detection",
         ]  # fmt: skip
+
+    def _computed(self, finding, name: str):
+        if "savings" not in self.context or finding.pk not in self.context["savings"]:
+            _savings_context(self.context, [finding])
+        return self.context[name].get(finding.pk)
+
+    def get_realised_savings(self, finding) -> str:
+        from registry.consolidation import money
+
+        return money(self._computed(finding, "savings"))
+
+    def get_plan(self, finding) -> dict | None:
+        """The consolidation plan with its progress, or null."""
+        if not finding.plan_standard_id:
+            return None
+        return {
+            "standard": finding.plan_standard.slug,
+            "factories": [f.slug for f in finding.plan_factories.all()],
+            "due_on": finding.plan_due_on,
+            "owner": finding.plan_owner.username if finding.plan_owner else None,
+            "progress": self._computed(finding, "progress"),
+        }
 
     def create(self, validated_data):
         validated_data["key"] = f"manual:{uuid.uuid4().hex}"
         return super().create(validated_data)
+
+
+class MergeInputSerializer(serializers.Serializer):
+    into = serializers.SlugRelatedField(slug_field="slug", queryset=Tool.objects.all())
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PlanInputSerializer(serializers.Serializer):
+    standard = serializers.SlugRelatedField(slug_field="slug", queryset=Tool.objects.all())
+    factories = FactoryField(many=True)
+    due_on = DateField()
+    owner = UserField(required=False)
 
 
 class FindingActionSerializer(serializers.Serializer):

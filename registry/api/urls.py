@@ -17,4 +17,5 @@ router.register("duplicates", views.DuplicateFindingViewSet, basename="duplicate
 urlpatterns: list = [
     path("imports/registry/", views.RegistryUploadView.as_view(), name="import-registry"),
     path("imports/adoptions/", views.AdoptionsUploadView.as_view(), name="import-adoptions"),
+    path("savings/", views.SavingsView.as_view(), name="savings"),
 ]

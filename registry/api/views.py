@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, ProtectedError
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,13 +16,15 @@ from coe.api.history import HistoryMixin
 from coe.choices import Role
 from coe.scoping import restrict, writable_factory_ids
 from coe.tables import TableTooLarge
-from registry import services
+from registry import consolidation, services
 from registry.api.serializers import (
     AdoptionSerializer,
     CapabilitySerializer,
     DuplicateFindingSerializer,
     FindingActionSerializer,
     MapNameInputSerializer,
+    MergeInputSerializer,
+    PlanInputSerializer,
     ProcessAdoptionSerializer,
     ProcessSerializer,
     ProcessVersionSerializer,
@@ -31,7 +34,6 @@ from registry.api.serializers import (
     WaiverSerializer,
     _raise,
 )
-from registry.detection import duplicates_detect, summary_dict
 from registry.filtersets import (
     AdoptionFilterSet,
     CapabilityFilterSet,
@@ -44,6 +46,7 @@ from registry.importers import ImportRejected, import_adoptions, import_registry
 from registry.models import (
     Adoption,
     Capability,
+    DetectionRun,
     Process,
     ProcessAdoption,
     ProcessVersion,
@@ -51,6 +54,7 @@ from registry.models import (
     Tool,
 )
 from registry.selectors import findings_visible, unresolved_names
+from registry.tasks import queue_detection
 
 
 class ProtectedDestroyMixin:
@@ -108,6 +112,25 @@ class ToolViewSet(HistoryMixin, ProtectedDestroyMixin, viewsets.ModelViewSet):
         data.is_valid(raise_exception=True)
         services.tool_set_ring(tool=tool, actor=request.user, **data.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=tool.pk)).data)
+
+    @extend_schema(request=MergeInputSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def merge(self, request, slug=None):
+        """Merge this tool into ``into`` (CoE staff): adoptions, requests, ring history,
+        aliases move; this tool's name becomes an alias; the same_tool finding resolves."""
+        tool = self.get_object()
+        data = MergeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = consolidation.tool_merge(
+                source=tool,
+                target=data.validated_data["into"],
+                comment=data.validated_data["comment"],
+                actor=request.user,
+            )
+        except DjangoValidationError as exc:
+            _raise(exc)
+        return Response(result)
 
 
 class ProcessViewSet(HistoryMixin, viewsets.ModelViewSet):
@@ -210,8 +233,15 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return (
             findings_visible(self.request.user)
-            .select_related("capability", "scope", "suggested_standard", "waiver_approver")
-            .prefetch_related("tools", "factories")
+            .select_related(
+                "capability",
+                "scope",
+                "suggested_standard",
+                "waiver_approver",
+                "plan_standard",
+                "plan_owner",
+            )
+            .prefetch_related("tools", "factories", "plan_factories")
             .order_by("-annual_cost_at_stake", "key")
         )
 
@@ -257,17 +287,78 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
     def reopen(self, request, pk=None):
         return self._act(request, "reopen")
 
+    @extend_schema(request=PlanInputSerializer, responses=DuplicateFindingSerializer)
+    @action(detail=True, methods=["post"])
+    def plan(self, request, pk=None):
+        """Record a consolidation plan: ``{standard, factories, due_on, owner?}`` (the owner
+        defaults to the caller); its progress is read from adoptions."""
+        finding = self.get_object()
+        data = PlanInputSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            consolidation.finding_plan(
+                finding=finding,
+                standard=values["standard"],
+                factories=values["factories"],
+                due_on=values["due_on"],
+                owner=values.get("owner") or request.user,
+            )
+        except DjangoValidationError as exc:
+            _raise(exc)
+        return Response(self.get_serializer(self.get_queryset().get(pk=finding.pk)).data)
+
     @extend_schema(request=WaiverSerializer, responses=DuplicateFindingSerializer)
     @action(detail=True, methods=["post"])
     def waive(self, request, pk=None):
         """Waive: ``{reason, expires_on, approver?}`` (approver defaults to the caller)."""
         return self._act(request, "waive")
 
-    @extend_schema(request=None, responses={200: dict})
-    @action(detail=False, methods=["post"])
+    @extend_schema(request=None, responses={202: dict, 200: dict})
+    @action(detail=False, methods=["get", "post"])
     def detect(self, request):
-        """Recompute the findings now (CoE staff)."""
-        return Response(summary_dict(duplicates_detect()))
+        """POST: queue a full detection on the cpu queue (CoE staff) and answer 202 with the
+        job; GET ``?job=<id>``: that job (``status`` ∈ queued, running, done, failed, and
+        its summary once done); GET alone: the latest 20 jobs."""
+        if request.method == "POST":
+            run = queue_detection(requested_by=request.user)
+            return Response(detection_run_dict(run, request), status=status.HTTP_202_ACCEPTED)
+        job = request.query_params.get("job")
+        if job is not None:
+            run = DetectionRun.objects.filter(pk=int(job) if job.isdigit() else None).first()
+            if run is None:
+                raise exceptions.NotFound("No such detection job.")
+            return Response(detection_run_dict(run, request))
+        return Response(
+            {"results": [detection_run_dict(r, request) for r in DetectionRun.objects.all()[:20]]}
+        )
+
+
+def detection_run_dict(run: DetectionRun, request) -> dict:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "url": request.build_absolute_uri(f"{reverse('api:duplicate-detect')}?job={run.pk}"),
+        "factories": run.factories,
+        "capabilities": run.capabilities,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "summary": run.summary,
+        "error": run.error,
+    }
+
+
+class SavingsView(APIView):
+    """Realised savings of the findings the caller sees: per finding, factory, business
+    unit and the portfolio, with the cumulative monthly trend."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        findings = list(findings_visible(request.user).order_by("first_detected", "pk"))
+        return Response(
+            consolidation.savings_summary(findings, factory_ids=writable_factory_ids(request.user))
+        )
 
 
 class UploadSerializer(serializers.Serializer):
@@ -296,6 +387,7 @@ def handle_upload(request, kind: str) -> Response:
             "updated": summary.updated,
             "unresolved": summary.unresolved,
             "capabilities_created": summary.capabilities_created,
+            "matched": summary.matched,
         }
     )
 

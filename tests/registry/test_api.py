@@ -255,12 +255,16 @@ def test_process_versions_render_markdown_safely(world):
 
 
 @pytest.fixture
-def finding(world):
+def finding(world, django_capture_on_commit_callbacks):
     cap = capability("ci-cd")
     a, b = tool("GitLab", caps=[cap], ring="adopt"), tool("Jenkins", caps=[cap])
     adoption(world.factory_a, a, cost="100")
     adoption(world.factory_b, b, cost="900")
-    world.client("staff").post(reverse("api:duplicate-detect"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = world.client("staff").post(reverse("api:duplicate-detect"))
+    assert response.status_code == 202, response.content
+    job = world.client("staff").get(response.json()["url"]).json()
+    assert job["status"] == "done" and job["summary"]["created"] == 1, job
     return DuplicateFinding.objects.get(kind="fragmentation")
 
 

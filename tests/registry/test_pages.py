@@ -141,7 +141,7 @@ def test_process_page_renders_steps_safely_with_adopters(client, world):
         ("tool-detail", ["canary-historian"], 13),
         ("tech-radar", [], 11),
         ("process-list", [], 10),
-        ("duplicate-list", [], 14),
+        ("duplicate-list", [], 17),  # + realised savings: findings, costs, factories
         ("registry-unresolved", [], 12),
         ("factory-detail", ["alpha-plant"], 21),
     ],

@@ -1,0 +1,145 @@
+"""Detection that scales and agrees: incremental runs, unresolved names in overlaps, one
+rule for the suggested standard, the advisory lock."""
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from django.db import connection
+
+from registry.detection import DETECTION_LOCK, duplicates_detect
+from registry.duplicates import AdoptionRec, ToolRec, detect
+from registry.importers import import_adoptions
+from registry.models import DuplicateFinding
+from tests.registry.builders import adoption, capability, tool
+
+
+def findings_state():
+    return {
+        f.key: (f.status, f.annual_cost_at_stake, f.suggested_standard_id,
+                sorted(t.pk for t in f.tools.all()))
+        for f in DuplicateFinding.objects.prefetch_related("tools")
+    }  # fmt: skip
+
+
+def test_an_adoption_import_redetects_only_its_factory_and_agrees_with_a_full_run(
+    world, django_capture_on_commit_callbacks
+):
+    ci, obs = capability("ci-cd"), capability("observability")
+    gitlab = tool("GitLab", caps=[ci], ring="adopt")
+    jenkins = tool("Jenkins", caps=[ci], ring="hold")
+    tool("Grafana", caps=[obs], ring="adopt")
+    tool("Datadog", caps=[obs], ring="trial")
+    adoption(world.factory_a, gitlab, cost="100")
+    adoption(world.factory_b, jenkins, cost="900")
+    duplicates_detect()
+    # A finding outside the import's reach must not be touched by the scoped run.
+    untouched = DuplicateFinding.objects.create(key="overlap:x", kind="overlap",
+                                                scope=world.factory_a, capability=obs)  # fmt: skip
+    frame = pd.DataFrame(
+        [{"factory": "beta-app", "tool": "GitLab", "annual_cost": "300"},
+         {"factory": "beta-app", "tool": "Datadog", "annual_cost": "50"}]
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        import_adoptions(frame)
+    scoped = findings_state()
+    assert f"overlap:{world.factory_b.pk}:{ci.pk}" in scoped
+    untouched.refresh_from_db()
+    assert untouched.status == "open"  # beta-app's import did not reach alpha's findings
+    untouched.delete()
+    scoped.pop("overlap:x")
+    duplicates_detect()
+    assert findings_state() == scoped
+
+
+def test_scoped_detection_resolves_what_disappeared_in_its_scope_only(world):
+    ci = capability("ci-cd")
+    gitlab, jenkins = tool("GitLab", caps=[ci], ring="adopt"), tool("Jenkins", caps=[ci])
+    adoption(world.factory_a, gitlab, cost="100")
+    gone = adoption(world.factory_a, jenkins, cost="900")
+    adoption(world.factory_b, jenkins, cost="900")
+    duplicates_detect()
+    overlap = DuplicateFinding.objects.get(kind="overlap")
+    gone.delete()
+    summary = duplicates_detect(factories={world.factory_b.pk})
+    overlap.refresh_from_db()
+    assert overlap.status == "open" and summary.resolved == 0  # alpha was not in scope
+    duplicates_detect(factories={world.factory_a.pk})
+    overlap.refresh_from_db()
+    assert overlap.status == "resolved"
+
+
+def test_an_unresolved_name_with_a_declared_capability_counts_in_an_overlap(world):
+    ci = capability("ci-cd", name="CI/CD")
+    gitlab = tool("GitLab", caps=[ci], ring="adopt")
+    adoption(world.factory_a, gitlab, cost="100")
+    adoption(world.factory_a, None, name="HomeGrown Builder", cost="700",
+             declared_capability="CI/CD")  # fmt: skip
+    adoption(world.factory_a, None, name="Mystery", cost="50")  # no capability: left out
+    duplicates_detect()
+    finding = DuplicateFinding.objects.get(kind="overlap")
+    assert finding.detail["unresolved"] == ["homegrown builder"]
+    assert finding.suggested_standard == gitlab
+    assert finding.annual_cost_at_stake == Decimal("700.00")
+    assert not DuplicateFinding.objects.filter(kind="fragmentation").exists()
+
+
+def test_overlap_and_fragmentation_suggest_the_same_standard_the_factory_pays_for():
+    """The Dealer Portal case: GitLab (adopt) is paid for as source control; the factory
+    runs Jenkins, GitHub Actions (trial) and Bamboo for CI/CD."""
+    scm, ci = 1, 2
+    tools = [
+        ToolRec(10, "gitlab", ring="adopt"),
+        ToolRec(11, "jenkins", ring="hold"),
+        ToolRec(12, "github actions", ring="trial"),
+        ToolRec(13, "bamboo", ring="hold"),
+    ]
+    adoptions = [
+        AdoptionRec(1, 100, 10, Decimal("8700"), (scm,)),  # dealer portal: GitLab for SCM
+        AdoptionRec(2, 100, 11, Decimal("18000"), (ci,)),
+        AdoptionRec(3, 100, 12, Decimal("6250"), (ci,)),
+        AdoptionRec(4, 100, 13, Decimal("9000"), (ci,)),
+        AdoptionRec(5, 101, 10, Decimal("20000"), (scm, ci)),
+        AdoptionRec(6, 102, 10, Decimal("10000"), (scm, ci)),
+    ]
+    found = {f.key: f for f in detect(tools, adoptions, factory_kinds={100: "software"})}
+    assert found[f"overlap:100:{ci}"].standard_id == 10
+    assert found[f"fragmentation:{ci}"].standard_id == 10
+
+
+def test_a_ring_override_for_the_factory_kind_steers_the_overlap_standard():
+    tools = [
+        ToolRec(1, "a", ring="adopt", ring_overrides=(("manufacturing", "hold"),)),
+        ToolRec(2, "b", ring="trial", ring_overrides=(("manufacturing", "adopt"),)),
+    ]
+    adoptions = [AdoptionRec(1, 100, 1, Decimal("5"), (7,)),
+                 AdoptionRec(2, 100, 2, Decimal("5"), (7,))]  # fmt: skip
+    plant = detect(tools, adoptions, factory_kinds={100: "manufacturing"})
+    office = detect(tools, adoptions, factory_kinds={100: "software"})
+    assert [f.standard_id for f in plant if f.kind == "overlap"] == [2]
+    assert [f.standard_id for f in office if f.kind == "overlap"] == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_detection_holds_a_postgresql_advisory_lock(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises writers itself")
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
+        password=db.get("PASSWORD") or None, autocommit=True,
+    )  # fmt: skip
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [DETECTION_LOCK])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '500ms'")
+            with pytest.raises(Exception, match="lock timeout"):
+                duplicates_detect()
+            cursor.execute("SET lock_timeout = 0")
+        other.execute("SELECT pg_advisory_unlock(%s)", [DETECTION_LOCK])
+        assert duplicates_detect().findings == 0
+    finally:
+        other.close()
