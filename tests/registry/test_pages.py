@@ -137,7 +137,7 @@ def test_process_page_renders_steps_safely_with_adopters(client, world):
 @pytest.mark.parametrize(
     ("name", "args", "limit"),
     [
-        ("tool-list", [], 11),
+        ("tool-list", [], 12),  # + the inbox count and the sortable, exportable list
         ("tool-detail", ["canary-historian"], 13),
         ("tech-radar", [], 11),
         ("process-list", [], 10),
