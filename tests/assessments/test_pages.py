@@ -95,7 +95,7 @@ def test_owner_sees_the_scorecard_radar_history_and_roadmap(
     final_audit(world.factory_a)
     signed_in(client, world, "owner_a")
     client.get(reverse("scorecard", args=["alpha-plant"]))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("scorecard", args=["alpha-plant"]))
     page = response.content.decode()
     assert 'id="chart-radar"' in page and 'id="chart-stage-history"' in page
@@ -152,7 +152,7 @@ def test_lists_take_a_constant_number_of_queries(
         assessment_create(factory=factory)
     signed_in(client, world, "staff")
     client.get(reverse(url_name))
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         response = client.get(reverse(url_name))
     assert response.status_code == 200 and response.content.count(b"stage stage-3") >= 15
 
@@ -163,7 +163,7 @@ def test_workspace_takes_a_constant_number_of_queries(client, world, django_asse
     signed_in(client, world, "staff")
     url = reverse("assessment-detail", args=[assessment.pk])
     client.get(url)
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(19):
         assert client.get(url).status_code == 200
 
 

@@ -22,6 +22,12 @@ HUGE = "99999999999999999999999"
 )
 def test_a_filter_number_past_64_bits_is_a_400(world, url):
     response = world.client("staff").get(url)
+    if url.split("?")[1].startswith("factory_id="):
+        # A factory filter chooses among the factories the user sees: a number that names
+        # none of them (however large) matches nothing, as a foreign factory does.
+        assert response.status_code == 200, response.content
+        assert response.json()["count"] == 0
+        return
     assert response.status_code == 400, response.content
     parameter = url.split("?")[1].split("=")[0]
     assert parameter in response.json() or parameter in str(response.json())

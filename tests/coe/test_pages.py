@@ -69,10 +69,10 @@ def test_factory_list_takes_a_constant_number_of_queries(
         factory = FactoryFactory(slug=f"page-{i}", business_unit=f"Unit {i % 4}")
         MembershipFactory(factory=factory, role=Role.BUSINESS_OWNER)
     login(client, world, "staff")
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         response = client.get(reverse("factory-list"))
     assert response.status_code == 200 and response.content.count(b"kind-manufacturing") >= 40
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         assert client.get(reverse("portfolio")).status_code == 200
 
 

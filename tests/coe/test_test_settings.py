@@ -34,12 +34,13 @@ APPROVED_OVERRIDES = {
 
 DUMP = (
     "import importlib, json, sys; m = importlib.import_module(sys.argv[1]); "
-    "print(json.dumps({k: repr(getattr(m, k)) for k in dir(m) if k.isupper()}))"
+    "print(json.dumps({k: repr(getattr(m, k)) for k in dir(m) if k.isupper() and not k.startswith('_')}))"
 )
 
 
 def _settings_of(module: str) -> dict[str, str]:
-    """Every upper-case name of ``module`` (repr), imported fresh in the test environment."""
+    """Every setting of ``module`` (public upper-case names, repr), imported fresh in the
+    test environment; Django reads no private names, and ``import *`` does not copy them."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(
         [sys.executable, "-c", DUMP, module],

