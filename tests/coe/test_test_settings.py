@@ -34,7 +34,8 @@ APPROVED_OVERRIDES = {
 
 DUMP = (
     "import importlib, json, sys; m = importlib.import_module(sys.argv[1]); "
-    "print(json.dumps({k: repr(getattr(m, k)) for k in dir(m) if k.isupper() and not k.startswith('_')}))"
+    "print(json.dumps({k: repr(getattr(m, k)) for k in dir(m) "
+    "if k.isupper() and not k.startswith('_')}))"
 )
 
 
