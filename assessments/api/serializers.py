@@ -86,7 +86,9 @@ class AssessmentSerializer(serializers.ModelSerializer):
     )
     stage_name = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
-    finalized_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    finalized_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     corrected_by = serializers.SerializerMethodField(
         help_text="Ids of the assessments that correct this one (newer revisions)."
     )
@@ -212,7 +214,7 @@ class SignalReadingSerializer(serializers.ModelSerializer):
 
 
 class ReviewCommentSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     criterion = serializers.CharField(
         required=False, allow_blank=True, help_text='A criterion key; "" = the whole audit.'
     )

@@ -45,7 +45,9 @@ class CapabilitySerializer(serializers.ModelSerializer):
 
 
 class RingChangeSerializer(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    changed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = RingChange
