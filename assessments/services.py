@@ -302,7 +302,8 @@ def answers_save(
             errors["criterion"] = [f"Unknown criterion {key!r} in {assessment.model}."]
         elif key not in applicable:
             errors["criterion"] = [
-                f"{key!r} does not apply to {assessment.factory.get_kind_display().lower()}s."
+                f"{key!r} does not apply to {assessment.factory.get_kind_display().lower()} "
+                "factories."
             ]
         elif key in seen:
             errors["criterion"] = [f"{key!r} appears twice in this batch."]

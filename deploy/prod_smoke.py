@@ -264,6 +264,7 @@ def flow(smoke: Smoke) -> None:
     answers = [
         {"criterion": c["key"], "rating": 3, "evidence": "Seen on the floor", "comment": "smoke"}
         for d in model["dimensions"]
+        if not d.get("applies_to") or "manufacturing" in d["applies_to"]
         for c in d["criteria"]
     ]
     expect(
