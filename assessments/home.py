@@ -27,7 +27,7 @@ from assessments.views import _portfolio_charts
 from coe import policy
 from coe.choices import Role
 from coe.models import Factory
-from coe.scoping import factory_roles, is_coe_staff, visible_factories
+from coe.scoping import factory_roles, visible_factories
 from connectors.choices import SyncStatus
 from connectors.selectors import connectors_for
 from registry.choices import LIVE_FINDING_STATUSES
@@ -216,7 +216,8 @@ def _unit_table(scores: list[dict]) -> dict:
 def home(request):
     """The landing page: CoE staff's cockpit, or the user's own factories and requests."""
     user = request.user
-    context: dict = {"is_staff": is_coe_staff(user)}
+    # The cockpit is for whoever may read the whole portfolio's change log: CoE staff.
+    context: dict = {"is_staff": policy.allowed(user, "coe.view_audit_log")}
     if context["is_staff"]:
         context.update(_cockpit(request))
         return render(request, "home/cockpit.html", context)

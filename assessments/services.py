@@ -34,9 +34,9 @@ from assessments.models import (
     SignalReading,
 )
 from assessments.scoring import RatingInput, ScoreResult, score
+from coe import policy
 from coe.changelog import log_bulk
 from coe.models import Factory
-from coe.scoping import is_coe_staff
 from coe.validation import FIRST_YEAR, LAST_YEAR, in_range
 
 DEFAULT_MODEL_KEY = "digital-factory"
@@ -525,7 +525,7 @@ def four_eyes_problem(assessment: Assessment, user) -> str | None:
 
     With ``AUDIT_FOUR_EYES`` on (the default) the finaliser is a CoE staff member who
     answered none of its criteria; off, any CoE staff member (or a system call) may."""
-    if user is not None and not is_coe_staff(user):
+    if user is not None and not policy.allowed(user, "assessments.finalize_assessment", assessment):
         return "Only CoE staff finalise audits."
     if not settings.AUDIT_FOUR_EYES:
         return None
@@ -569,7 +569,7 @@ def review_comment_add(
 ) -> ReviewComment:
     """A reviewer's comment on one criterion (or, with ``criterion`` "", the whole audit).
     CoE staff comment while the audit is open; a final audit takes no more comments."""
-    if user is not None and not is_coe_staff(user):
+    if user is not None and not policy.allowed(user, "assessments.change_assessment", assessment):
         raise ValidationError({"author": ["Only CoE staff review audits."]})
     if assessment.is_final:
         raise AssessmentLocked("A final assessment is locked; comment on a correction instead.")
