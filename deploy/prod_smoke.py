@@ -264,7 +264,8 @@ def flow(smoke: Smoke) -> None:
     answers = [
         {"criterion": c["key"], "rating": 3, "evidence": "Seen on the floor", "comment": "smoke"}
         for d in model["dimensions"]
-        if not d.get("applies_to") or "manufacturing" in d["applies_to"]
+        if d.get("applies_to") in (None, "", "both", "manufacturing")
+        or "manufacturing" in (d.get("applies_to") or [])
         for c in d["criteria"]
     ]
     expect(
