@@ -291,7 +291,10 @@ def flow(smoke: Smoke) -> None:
         signed_in = browser.post(
             "/login/",
             data={"username": "coe.lead", "password": DEMO_PASSWORD, "csrfmiddlewaretoken": csrf},
-            headers={"Referer": "https://127.0.0.1/login/", "Cookie": f"csrftoken={csrf}"},
+            headers={
+                "Referer": f"https://127.0.0.1:{smoke.port}/login/",
+                "Cookie": f"csrftoken={csrf}",
+            },
         )
         expect(signed_in, 302, "sign in through the form")
         session = signed_in.cookies["sessionid"]
