@@ -83,7 +83,7 @@ def test_the_portfolio_roi_takes_a_constant_number_of_queries(world, django_asse
 def test_the_portfolio_page_sets_the_payback_share_against_the_survey_by_unit(client, world):
     _portfolio(world)
     client.force_login(world.users["staff"])
-    page = client.get("/").content.decode()
+    page = client.get("/portfolio/").content.decode()  # "/" is the home by role now
     section = page.split('id="payback-benchmark"')[1].split("</section>")[0]
     assert "27 % of organisations expected ROI within six months in 2026" in section
     assert "42 % the year before" in section
