@@ -9,7 +9,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_member_logs_in_and_sees_the_portfolio_with_a_rendered_chart(world, login, live_server):
     page = login("member_a", PASSWORD)
-    assert page.url == f"{live_server.url}/"
+    assert page.url == f"{live_server.url}/"  # the home by role; the portfolio is one click on
+    page.goto(f"{live_server.url}/portfolio/")
+    page.wait_for_load_state("networkidle")
     assert page.locator("h1").inner_text() == "Portfolio"
     assert page.get_by_role("link", name="Alpha Plant").is_visible()
     assert page.get_by_role("link", name="Beta App").count() == 0
