@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Model
 
 # From this many rows on, PostgreSQL writes through COPY: below it, one INSERT with
@@ -369,7 +369,17 @@ def upsert(
         by_key = {tuple(found[1:]): found[0] for found in cursor.fetchall()}
     ids = []
     for obj, row in zip(objs, rows, strict=True):
-        pk = by_key[tuple(row[i] for i in key_at)]
+        pk = by_key.get(tuple(row[i] for i in key_at))
+        if pk is None:
+            # The key as PostgreSQL returns it may differ in form from the Python value
+            # (a timestamp's precision or zone): find the row the statement wrote by key.
+            pk = (
+                model._default_manager.filter(**{f: getattr(obj, f) for f in unique_fields})
+                .values_list("pk", flat=True)
+                .first()
+            )
+        if pk is None:
+            raise IntegrityError(f"{model.__name__}: the upsert wrote no row for {obj!r}")
         obj.pk = pk
         obj._state.adding = False
         ids.append(pk)
