@@ -329,6 +329,13 @@ def insert(
     return ids
 
 
+# The COPY → staging → ON CONFLICT path of upserts lost rows of metric samples on
+# PostgreSQL when the demo's MQTT sync landed them (the row was neither returned nor found
+# by key afterwards); until that is understood, upserts take Django's
+# bulk_create(update_conflicts=True), which returns the ids on PostgreSQL too.
+UPSERT_VIA_COPY = False
+
+
 def upsert(
     model: type[Model],
     objs: Sequence[Model],
@@ -340,7 +347,7 @@ def upsert(
     objs = list(objs)
     if not objs:
         return []
-    if not _is_postgresql() or len(objs) < COPY_THRESHOLD:
+    if not UPSERT_VIA_COPY or not _is_postgresql() or len(objs) < COPY_THRESHOLD:
         return _bulk_create(
             model, objs, update_conflicts=True, unique_fields=unique_fields,
             update_fields=update_fields,
