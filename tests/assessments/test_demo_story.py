@@ -14,6 +14,8 @@ from assessments.demo import OVERRIDES
 from assessments.models import Assessment, MaturityModel, ReviewComment, SignalReading
 from connectors.choices import SyncStatus
 from connectors.models import Connector
+from registry.models import Capability
+from registry.taxonomy import load_taxonomy
 
 EXPECTED = {
     "stuttgart-press": "Established",
@@ -39,6 +41,8 @@ def demo(django_db_setup, django_db_blocker):
         call_command("load_demo", stdout=out)
         yield {"cpu_s": first_cpu, "counts": counts, "second_output": out.getvalue()}
         call_command("flush", interactive=False, verbosity=0)
+        # The flush also empties what migrations seeded; later tests rely on the taxonomy.
+        load_taxonomy(Capability)
 
 
 def latest_finals() -> dict[str, Assessment]:
