@@ -1,4 +1,4 @@
-"""The demo organisation loads idempotently; settings refuse an unsafe production start."""
+"""Settings refuse an unsafe production start (the demo itself: tests/test_demo.py)."""
 
 import os
 import subprocess
@@ -6,24 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-
-from coe.models import Factory, Membership
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_load_demo_is_idempotent_and_prints_the_logins(db, capsys):
-    call_command("load_demo")
-    first = capsys.readouterr().out
-    counts = (Factory.objects.count(), Membership.objects.count())
-    call_command("load_demo")
-    assert (Factory.objects.count(), Membership.objects.count()) == counts
-    assert counts[0] >= 8
-    assert {"software", "manufacturing"} == set(Factory.objects.values_list("kind", flat=True))
-    assert Factory.objects.values("business_unit").distinct().count() == 3
-    for login in ("coe.lead", "owner.automotive", "member.stuttgart", "password for all"):
-        assert login in first
 
 
 def _settings_check(env: dict) -> subprocess.CompletedProcess:

@@ -1,21 +1,33 @@
-"""The demo tells a true story: audits agree with the data they were measured from."""
+"""The demo organisation, loaded once for the whole module (twice: the second load must add
+nothing) and checked area by area: core, registry, tool requests, connectors, audits.
+
+One module loads it because a load takes tens of seconds; each test runs in a transaction over
+the committed demo, so what a test writes is rolled back.
+"""
 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from assessments.demo import OVERRIDES
 from assessments.models import Assessment, MaturityModel, ReviewComment, SignalReading
+from coe.models import Factory, Membership
 from connectors.choices import SyncStatus
-from connectors.models import Connector
-from registry.models import Capability
+from connectors.models import Connector, Device, DeviceSourceRecord, SyncRun
+from registry.models import Adoption, Capability, DuplicateFinding, Process, Tool
 from registry.taxonomy import load_taxonomy
+from registry.views import _adoptions_cost
+from tool_requests.choices import RequestStatus
+from tool_requests.demo import load_demo as load_request_demo
+from tool_requests.models import ToolRequest
 
 EXPECTED = {
     "stuttgart-press": "Established",
@@ -29,17 +41,41 @@ EXPECTED = {
 }
 
 
+COUNTED = {
+    "factories": Factory,
+    "memberships": Membership,
+    "tools": Tool,
+    "adoptions": Adoption,
+    "findings": DuplicateFinding,
+    "requests": ToolRequest,
+    "devices": Device,
+    "audits": Assessment,
+    "readings": SignalReading,
+}
+
+
+def _counts() -> dict[str, int]:
+    return {name: model.objects.count() for name, model in COUNTED.items()}
+
+
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
     """The demo loaded twice (idempotent), once for every test of this module."""
     with django_db_blocker.unblock():
+        first = StringIO()
         began = time.process_time()
-        call_command("load_demo", stdout=StringIO())
+        call_command("load_demo", stdout=first)
         first_cpu = time.process_time() - began
-        counts = (Assessment.objects.count(), SignalReading.objects.count())
-        out = StringIO()
-        call_command("load_demo", stdout=out)
-        yield {"cpu_s": first_cpu, "counts": counts, "second_output": out.getvalue()}
+        counts = _counts()
+        second = StringIO()
+        call_command("load_demo", stdout=second)
+        yield {
+            "cpu_s": first_cpu,
+            "counts": counts,
+            "counts_after_second": _counts(),
+            "first_output": first.getvalue(),
+            "second_output": second.getvalue(),
+        }
         call_command("flush", interactive=False, verbosity=0)
         # The flush also empties what migrations seeded; later tests rely on the taxonomy.
         load_taxonomy(Capability)
@@ -59,7 +95,7 @@ def latest_finals() -> dict[str, Assessment]:
 @pytest.mark.django_db
 def test_demo_is_idempotent_and_quick(demo):
     assert demo["cpu_s"] < 60, f"load_demo used {demo['cpu_s']:.0f} s of CPU"
-    assert (Assessment.objects.count(), SignalReading.objects.count()) == demo["counts"]
+    assert demo["counts_after_second"] == demo["counts"]
     assert "0 demo audits created" in demo["second_output"]
 
 
@@ -168,3 +204,96 @@ def test_scorecard_api_shows_the_trend_since_the_previous_audit(demo):
     assert card["change"]["index"] == round(card["overall"]["index"] - card["previous"]["index"], 2)
     single = client.get(reverse("api:factory-scorecard", args=["aarhus-turbines"])).json()
     assert single["previous"] is None and single["change"] is None
+
+
+# Core: factories, people and the logins printed for them.
+
+
+@pytest.mark.django_db
+def test_the_demo_prints_the_logins_and_has_both_kinds_of_factory(demo):
+    counts = demo["counts"]
+    assert counts["factories"] >= 8 and counts["memberships"] > 0
+    assert {"software", "manufacturing"} == set(Factory.objects.values_list("kind", flat=True))
+    assert Factory.objects.values("business_unit").distinct().count() == 3
+    for login in ("coe.lead", "owner.automotive", "member.stuttgart", "password for all"):
+        assert login in demo["first_output"]
+
+
+# Registry: the story of DEMO.md.
+
+
+@pytest.mark.django_db
+def test_demo_registry_has_duplicates_worth_acting_on_and_a_waiver(demo):
+    assert Tool.objects.filter(name="SAP S/4HANA", ring="adopt").exists()
+    assert Process.objects.count() == 5
+    stuttgart = DuplicateFinding.objects.filter(kind="overlap", scope__slug="stuttgart-press")
+    assert {f.capability.slug for f in stuttgart} == {"historian", "cmms-maintenance"}
+    dealer = DuplicateFinding.objects.get(kind="overlap", scope__slug="dealer-portal")
+    assert {t.name for t in dealer.tools.all()} == {"Jenkins", "GitHub Actions", "Bamboo"}
+    assert DuplicateFinding.objects.filter(kind="fragmentation", capability__slug="issue-tracking")
+    waived = DuplicateFinding.objects.get(status="waived")
+    assert waived.waiver_reason and waived.waiver_approver.username == "coe.lead"
+    assert DuplicateFinding.objects.filter(status="waived").count() == 1
+    live = DuplicateFinding.objects.exclude(status__in=["waived", "resolved"])
+    ids = {i for f in live for i in f.detail.get("adoptions_at_stake", [])}
+    assert _adoptions_cost(ids) >= Decimal("100000")  # a six-figure sum
+
+
+@pytest.mark.django_db
+def test_demo_names_resolve_fuzzily_and_one_stays_unresolved(demo):
+    opcenter = Adoption.objects.get(declared_name="Siemens Opcenter")
+    assert opcenter.tool.name == "Opcenter MES" and opcenter.resolution_confidence < 1
+    assert Adoption.objects.get(declared_name="jenkins-lts").tool.name == "Jenkins"
+    assert list(
+        Adoption.objects.filter(tool__isnull=True).values_list("declared_name", flat=True)
+    ) == ["TurbineWatch (in-house)"]
+
+
+@pytest.mark.django_db
+def test_demo_pages_render_for_a_business_owner(demo, client):
+    from django.conf import settings
+
+    client.login(
+        request=HttpRequest(), username="owner.automotive", password=settings.DEMO_PASSWORD
+    )
+    for name in ("tool-list", "tech-radar", "duplicate-list", "registry-unresolved"):
+        assert client.get(reverse(name)).status_code == 200
+    body = client.get(reverse("factory-detail", args=["stuttgart-press"])).content.decode()
+    assert "Canary Historian" in body and "Overlap within a factory" in body
+
+
+# Tool requests: every state, and the requests loader adds none when run again.
+
+
+@pytest.mark.django_db
+def test_demo_has_requests_in_every_state_and_is_idempotent(demo):
+    from coe.demo import load_core
+
+    statuses = set(ToolRequest.objects.values_list("status", flat=True))
+    assert statuses == set(RequestStatus.values)
+    assert ToolRequest.objects.filter(fast_track=True, status="approved").exists()
+    assert ToolRequest.objects.exclude(exception_expires_on=None).exists()
+    assert ToolRequest.objects.overdue().exists()
+    provisioned = ToolRequest.objects.get(status="provisioned")
+    assert provisioned.adoption.source == "request"
+    count = ToolRequest.objects.count()
+    load_request_demo(load_core(), StringIO())
+    assert ToolRequest.objects.count() == count
+
+
+# Connectors: the three connected plants, synced for real against local simulators.
+
+
+@pytest.mark.django_db
+def test_load_demo_pulls_a_few_hundred_devices_over_opcua_mqtt_and_modbus(demo):
+    assert "Press shop OPC UA: succeeded" in demo["first_output"]
+    total = Device.objects.count()
+    assert 200 <= total <= 400
+    kinds = set(DeviceSourceRecord.objects.values_list("source_kind", flat=True))
+    assert kinds == {"opcua", "mqtt", "modbus"}
+    assert Device.objects.filter(status="stale").exists()
+    assert Device.objects.filter(status="offline", factory__slug="puebla-assembly").exists()
+    # Pilsen's CNC cells answer on OPC UA and Modbus: one device, two sources, OPC UA firmware.
+    cell = Device.objects.get(serial_number="CNC-0003")
+    assert cell.source_records.count() == 2 and cell.firmware == "3.2.7"
+    assert not SyncRun.objects.filter(status="failed").exists()
