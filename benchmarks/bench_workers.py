@@ -37,6 +37,7 @@ import contextlib
 import os
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -273,6 +274,12 @@ def one_round(n: int, connector_ids: list[int], logdir: Path, misses: list[str])
 def check_runs(n: int, runs, connector_ids: list[int], misses: list[str]) -> None:
     by_status = dict(runs.values_list("status").annotate(c=Count("id")).values_list("status", "c"))
     print(f"    runs by status: {by_status}")
+    durations: dict[str, list[float]] = {}
+    for kind, began, ended in runs.values_list("connector__kind", "started_at", "finished_at"):
+        if began and ended:
+            durations.setdefault(kind, []).append((ended - began).total_seconds())
+    for kind, values in sorted(durations.items()):
+        print(f"    {kind}: median run {statistics.median(values)} s, longest {max(values)} s")
     lost = by_status.get(SyncStatus.QUEUED, 0)
     stuck = by_status.get(SyncStatus.RUNNING, 0)
     if lost or stuck:
