@@ -9,11 +9,10 @@ Every task runs in a change-log context (``coe/changelog.py``): its changes are 
 origin ``task``, the task's name, and the user who enqueued it (none: the system).
 """
 
+import logging
 import os
 
 from celery import Celery
-import logging
-
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coe.settings")
