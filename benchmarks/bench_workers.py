@@ -205,6 +205,18 @@ class Workers:
                 codes.append(process.wait())
         return codes
 
+    def memory_mb(self) -> float:
+        """Proportional set size of the workers, pool processes included (shared pages
+        divided among the processes sharing them), MB."""
+        import psutil
+
+        total = 0
+        for process in self.processes:
+            parent = psutil.Process(process.pid)
+            for proc in [parent, *parent.children(recursive=True)]:
+                total += proc.memory_full_info().pss
+        return total / 1e6
+
     def __exit__(self, *exc) -> None:
         self.codes = self.stop()
 
@@ -262,6 +274,10 @@ def one_round(n: int, connector_ids: list[int], logdir: Path, misses: list[str])
             began = runs.order_by("queued_at").values_list("queued_at", flat=True).first()
             elapsed = min(elapsed, (last_end - began).total_seconds())
         time.sleep(1)  # the duplicate messages still in flight reach a worker and end
+        print(
+            f"    memory of the {n} worker(s) × {ARGS.concurrency} pool processes: "
+            f"{workers.memory_mb():.0f} MB (PSS)"
+        )
     if any(code != 0 for code in workers.codes):
         misses.append(f"{n} workers: exit codes on SIGTERM {workers.codes}")
     split = {tuple(sorted(set(p))) for p in pairs if len(set(p)) != 1}
