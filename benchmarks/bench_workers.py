@@ -307,6 +307,10 @@ def check_runs(n: int, runs, connector_ids: list[int], misses: list[str]) -> Non
     if per_connector.exists() or runs.count() != len(connector_ids):
         misses.append(f"{n} workers: {runs.count()} runs for {len(connector_ids)} connectors")
     reclaimed = runs.filter(attempts__gt=1).count()
+    print(
+        f"    {2 * len(connector_ids)} concurrent starts → {runs.count()} runs; "
+        f"{runs.count()} duplicate task messages → {reclaimed} extra claims"
+    )
     if reclaimed:
         misses.append(f"{n} workers: {reclaimed} run(s) claimed more than once")
     check_devices(n, misses)
