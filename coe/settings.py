@@ -364,12 +364,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
+# Queues (docs/deploy.md "Processes"): `io` runs connector syncs (waiting on plants and
+# systems), `cpu` runs duplicate detection and scoring, `celery` runs everything else —
+# the event scans, webhook deliveries, the sync dispatcher and the run reaper, which must
+# not wait behind a backlog of syncs (nor behind the hung syncs the reaper is there for).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
-    "connectors.tasks.*": {"queue": "io"},
-    "notify.tasks.deliver_webhook_task": {"queue": "io"},
-    "registry.tasks.*": {"queue": "cpu"},
-    "assessments.tasks.*": {"queue": "cpu"},
+    "connectors.tasks.sync_connector_task": {"queue": "io"},
+    "registry.tasks.detect_duplicates_task": {"queue": "cpu"},
+    "assessments.tasks.refresh_signals_task": {"queue": "cpu"},
+    # The KPI rollups, when their app is installed.
+    "kpis.tasks.*": {"queue": "cpu"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis: a task a worker took and never acknowledged (the worker died) goes back on

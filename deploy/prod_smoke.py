@@ -1,7 +1,8 @@
 """`make prod-smoke`: the production process layout, started for real, driven end to end.
 
 Starts exactly the processes docs/deploy.md lists — gunicorn (web), Celery workers for the
-`io`, `cpu` and `celery` queues, beat, and `mqtt_host` — with production settings
+`io`, `cpu` and `celery` queues, beat, and `mqtt_host`, each with the command of its systemd
+unit in deploy/systemd/ (adapted to this machine, see ``unit_commands``) — with production settings
 (`DEBUG=0`) on this machine's PostgreSQL and Redis, plus the demo simulators as the plant
 to sync. Then, over HTTP only: signs in, imports a catalogue, requests a tool and takes it
 through both approvals to provisioning, syncs a simulator through the `io` worker, scores
@@ -16,6 +17,7 @@ Environment: `SMOKE_DATABASE` (default `coe_smoke`, dropped and created),
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -163,6 +165,47 @@ def wait_for(what: str, probe, seconds: float = 90) -> object:
             last = exc
         time.sleep(0.5)
     raise AssertionError(f"{what}: not within {seconds} s (last: {last})")
+
+
+# The processes and their commands are the systemd units' (deploy/systemd/), adapted to
+# this machine: binaries from this virtualenv, gunicorn on a free port, the node names'
+# host part "smoke" (for the pings), beat's schedule in the temporary directory, and pool
+# sizes of 2 (a CI machine has two cores).
+UNITS = {
+    "web": "coe-web.service",
+    "worker-io": "coe-worker-io.service",
+    "worker-cpu": "coe-worker-cpu.service",
+    "worker-celery": "coe-worker-celery.service",
+    "beat": "coe-beat.service",
+    "mqtt_host": "coe-mqtt-host.service",
+}
+POOL_SIZE = "2"
+
+
+def unit_command(unit: str) -> list[str]:
+    """The ``ExecStart`` of a unit, as systemd passes it (``%%`` is a literal ``%``)."""
+    text = (ROOT / "deploy" / "systemd" / unit).read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("ExecStart="))
+    return shlex.split(line.removeprefix("ExecStart=").replace("%%", "%"))
+
+
+def unit_commands(port: int, workdir: Path) -> dict[str, list[str]]:
+    commands = {}
+    for name, unit in UNITS.items():
+        argv = unit_command(unit)
+        argv[0] = PYTHON if argv[0].endswith("/python") else str(BIN / Path(argv[0]).name)
+        for i, arg in enumerate(argv[:-1]):
+            value = argv[i + 1]
+            if arg == "--bind":
+                argv[i + 1] = f"127.0.0.1:{port}"
+            elif arg == "-n":
+                argv[i + 1] = value.replace("%h", "smoke")
+            elif arg == "--schedule":
+                argv[i + 1] = str(workdir / "beat-schedule")
+            elif arg in ("--concurrency", "--workers"):
+                argv[i + 1] = POOL_SIZE
+        commands[name] = argv
+    return commands
 
 
 def fresh_database() -> None:
@@ -359,53 +402,8 @@ def main() -> int:
             smoke.manage("load_demo", timeout=600)
             print("ok  migrate, collectstatic, check --deploy, load_demo")
             smoke.start("simulate", [PYTHON, "manage.py", "simulate"])
-            smoke.start(
-                "web",
-                [
-                    str(BIN / "gunicorn"),
-                    "coe.wsgi",
-                    "--bind",
-                    f"127.0.0.1:{smoke.port}",
-                    "--workers",
-                    "2",
-                    "--timeout",
-                    "120",
-                    "--access-logfile",
-                    "-",
-                ],
-            )
-            for queue in ("io", "cpu", "celery"):
-                smoke.start(
-                    f"worker-{queue}",
-                    [
-                        str(BIN / "celery"),
-                        "-A",
-                        "coe",
-                        "worker",
-                        "-Q",
-                        queue,
-                        "-n",
-                        f"{queue}@smoke",
-                        "--concurrency",
-                        "2",
-                        "-l",
-                        "info",
-                    ],
-                )
-            smoke.start(
-                "beat",
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "coe",
-                    "beat",
-                    "-l",
-                    "info",
-                    "--schedule",
-                    str(Path(tmp) / "beat-schedule"),
-                ],
-            )
-            smoke.start("mqtt_host", [PYTHON, "manage.py", "mqtt_host"])
+            for name, argv in unit_commands(smoke.port, Path(tmp)).items():
+                smoke.start(name, argv)
             wait_for(
                 "web answers /health/",
                 smoke.healthy,
