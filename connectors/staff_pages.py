@@ -1,4 +1,5 @@
-"""CoE staff's connector pages: new connector, edit, delete (with confirmation)."""
+"""CoE staff's connector pages: new connector (kind first, then that kind's settings form),
+edit, delete (with confirmation)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from coe import policy
 from coe.staff_pages import form_page
 from connectors import selectors
-from connectors.forms import ConnectorForm
+from connectors.choices import ConnectorKind
+from connectors.forms import ConnectorForm, kind_label
 
 
 def _visible_connector(request, pk: int, **_kwargs):
@@ -27,8 +29,16 @@ def _save(request, form):
 
 @policy.page_rule()
 def connector_create(request):
-    initial = {"factory": request.GET.get("factory")} if request.GET.get("factory") else None
-    form = ConnectorForm(request.POST or None, user=request.user, initial=initial)
+    kind = request.GET.get("kind", "")
+    factory = request.GET.get("factory", "")
+    if kind not in ConnectorKind.values:
+        return render(
+            request,
+            "connectors/choose_kind.html",
+            {"kinds": ConnectorKind.choices, "factory": factory},
+        )
+    initial = {"factory": factory} if factory else None
+    form = ConnectorForm(request.POST or None, user=request.user, kind=kind, initial=initial)
     if request.method == "POST" and form.is_valid():
         connector = _save(request, form)
         if connector is not None:
@@ -37,13 +47,18 @@ def connector_create(request):
             )
             return redirect(connector)
     return form_page(
-        request, form, title="New connector", submit="Create connector", cancel_url="/connectors/"
+        request,
+        form,
+        title=f"New {kind_label(kind)} connector",
+        submit="Create connector",
+        cancel_url="/connectors/",
+        intro="Credentials are stored encrypted and never shown again.",
     )
 
 
 @policy.page_rule(obj=_visible_connector)
 def connector_edit(request, pk: int, obj):
-    form = ConnectorForm(request.POST or None, user=request.user, instance=obj)
+    form = ConnectorForm(request.POST or None, user=request.user, kind=obj.kind, instance=obj)
     if request.method == "POST" and form.is_valid():
         connector = _save(request, form)
         if connector is not None:
@@ -52,7 +67,7 @@ def connector_edit(request, pk: int, obj):
     return form_page(
         request,
         form,
-        title=f"Edit {obj.name}",
+        title=f"Edit {obj.name} ({kind_label(obj.kind)})",
         submit="Save",
         cancel_url=obj.get_absolute_url(),
         intro=(
