@@ -402,7 +402,7 @@ def _page_kwargs(world, name: str) -> dict:
         kwargs["pk"] = stored.pk
     elif name == "lockout-unlock":
         kwargs["pk"] = locked_attempt().pk
-    elif name.startswith("currency-rate-") and name != "currency-rate-create":
+    elif name in ("currency-rate-edit", "currency-rate-delete"):
         kwargs["pk"] = CurrencyRate.objects.create(
             from_currency="USD", to_currency="EUR", rate="0.9"
         ).pk
