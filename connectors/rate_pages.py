@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from coe import listing, policy
 from coe.staff_pages import form_page
+from coe.templatetags.coe_format import format_rate
 from connectors.facts import CurrencyRate
 from connectors.forms import CurrencyRateForm
 
@@ -19,6 +20,10 @@ RATE_COLUMNS = [
     ("Updated", "updated"),
     ("Actions", None),
 ]
+
+
+def _said(rate: CurrencyRate) -> str:
+    return f"1 {rate.from_currency} = {format_rate(rate.rate)} {rate.to_currency}"
 
 
 @policy.page_rule()
@@ -46,7 +51,7 @@ def rate_create(request):
     form = CurrencyRateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         rate = form.save()
-        messages.success(request, f"Added the rate {rate}.")
+        messages.success(request, f"Added the rate {_said(rate)}.")
         return redirect("currency-rate-list")
     return form_page(
         request, form, title="New currency rate", submit="Add rate", cancel_url="/currency-rates/"
@@ -59,7 +64,7 @@ def rate_edit(request, pk: int):
     form = CurrencyRateForm(request.POST or None, instance=obj)
     if request.method == "POST" and form.is_valid():
         rate = form.save()
-        messages.success(request, f"Saved the rate {rate}.")
+        messages.success(request, f"Saved the rate {_said(rate)}.")
         return redirect("currency-rate-list")
     return form_page(
         request,

@@ -82,7 +82,9 @@ def pytest_terminal_summary(terminalreporter):
     """Say where the screenshots of this run are (the CI artifact's folder)."""
     if _shots_taken:
         folder = _shots_taken[0].parent
-        terminalreporter.write_line(f"{len(_shots_taken)} screenshots (1440 and 390 px) in {folder}")
+        terminalreporter.write_line(
+            f"{len(_shots_taken)} screenshots (1440 and 390 px) in {folder}"
+        )
 
 
 @pytest.fixture
