@@ -173,3 +173,23 @@ def test_member_inbox_tabs_sorting_and_search(world, login, live_server, shoot):
     # What a member may not use is not offered.
     for name in ("Users", "Currency rates", "Admin"):
         assert page.get_by_role("link", name=name, exact=True).count() == 0
+
+
+def test_the_header_search_is_the_only_field_labelled_search_on_every_list(
+    world, login, live_server
+):
+    page = login("staff", PASSWORD)
+    for path in (
+        "/",
+        "/factories/",
+        "/registry/",
+        "/connectors/",
+        "/devices/",
+        "/assessments/",
+        "/requests/",
+        "/users/",
+        "/search/?q=alpha",
+    ):
+        page.goto(live_server.url + path)
+        assert page.get_by_label("Search").count() == 1, path
+        assert page.get_by_label("Search").get_attribute("id") == "site-search", path
