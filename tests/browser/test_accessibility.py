@@ -1,5 +1,6 @@
-"""Every page, for every persona: no serious or critical axe-core violation, and no page
-wider than a 390 px phone.
+"""Every page, for every persona: no serious or critical axe-core violation, no page
+wider than a 390 px phone, and no link that leads to a page the persona cannot use
+(a 4xx answer).
 
 The crawl starts at the start page and follows the links each persona sees (same site,
 no API, admin, sign-in, log-out or downloads), one URL per path (query strings differ
@@ -115,6 +116,7 @@ def test_every_page_has_no_serious_axe_violation_and_fits_a_phone(
     seen_paths: set[str] = set()
     problems: dict[str, list] = {}
     too_wide: dict[str, int] = {}
+    refused: dict[str, int] = {}  # a link that leads to a page the persona cannot use
     started = time.monotonic()
     scanned = 0
     while queue and scanned < MAX_PAGES and time.monotonic() - started < BUDGET_SECONDS:
@@ -124,7 +126,11 @@ def test_every_page_has_no_serious_axe_violation_and_fits_a_phone(
             continue
         seen_paths.add(path)
         response = page.goto(url)
-        if response is None or "html" not in (response.headers.get("content-type") or ""):
+        if response is None:
+            continue
+        if response.status >= 400 and not url.endswith("/no-such-page/"):
+            refused[path] = response.status
+        if "html" not in (response.headers.get("content-type") or ""):
             continue
         page.wait_for_load_state("load")
         scanned += 1
@@ -145,3 +151,4 @@ def test_every_page_has_no_serious_axe_violation_and_fits_a_phone(
         for v in found
     )
     assert not too_wide, too_wide
+    assert not refused, refused
