@@ -54,6 +54,10 @@ def _secret_field(spec: kind_fields.Secret) -> forms.Field:
 
 
 class ConnectorForm(forms.Form):
+    """The form of one ``kind``; on a new connector the "Kind" select reloads the form
+    with the chosen kind's fields (``static/js/forms.js``; without script, the first send
+    with another kind shows its fields, filled with what was typed, and saves nothing)."""
+
     factory = forms.ModelChoiceField(label="Factory", queryset=None)
     name = forms.CharField(label="Name", max_length=200)
     advanced = forms.JSONField(
@@ -98,6 +102,16 @@ class ConnectorForm(forms.Form):
         # The kind's fields go after the name, in the order of the kind's table.
         fields = dict(self.fields)
         ordered = {"factory": fields.pop("factory"), "name": fields.pop("name")}
+        ordered["kind"] = forms.ChoiceField(
+            label="Kind",
+            choices=[("", "Choose a kind")] + list(ConnectorKind.choices),
+            initial=self.kind,
+            help_text="Each kind has its own settings; choosing one shows them.",
+            widget=forms.Select(attrs={"data-reload-with": "kind"}),
+        )
+        ordered["shown_kind"] = forms.CharField(
+            required=False, initial=self.kind, widget=forms.HiddenInput
+        )
         for spec in self.settings_specs:
             ordered[kind_fields.setting_field_name(spec.key)] = _setting_field(spec)
         ordered["advanced"] = fields.pop("advanced")
@@ -107,9 +121,20 @@ class ConnectorForm(forms.Form):
         self.fields = ordered
         if instance is None or not self.secret_specs:
             del self.fields["clear_credentials"]
+        if not self.kind:  # the kind comes first: its fields follow once it is chosen
+            del self.fields["advanced"]
         if instance is not None:
-            # A connector stays in its factory: its data and cursor belong there.
+            # A connector stays in its factory and kind: its data and cursor belong there.
             self.fields["factory"].disabled = True
+            self.fields["kind"].disabled = True
+            self.fields["kind"].initial = instance.kind
+            self.fields["kind"].help_text = ""
+            del self.fields["shown_kind"]
+
+    def kind_switched(self) -> bool:
+        """The form was sent with another kind than the one whose fields it showed."""
+        sent = self.data.get("kind", "")
+        return self.instance is None and (not sent or sent != self.data.get("shown_kind"))
 
     def clean_advanced(self):
         value = self.cleaned_data.get("advanced")

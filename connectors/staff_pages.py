@@ -27,32 +27,48 @@ def _save(request, form):
         return None
 
 
+# What a kind switch carries over to the new kind's form (never the credentials).
+_CARRIED = ("factory", "name", "schedule", "enabled", "advanced")
+
+
 @policy.page_rule()
 def connector_create(request):
-    kind = request.GET.get("kind", "")
-    factory = request.GET.get("factory", "")
-    if kind not in ConnectorKind.values:
-        return render(
-            request,
-            "connectors/choose_kind.html",
-            {"kinds": ConnectorKind.choices, "factory": factory},
-        )
-    initial = {"factory": factory} if factory else None
-    form = ConnectorForm(request.POST or None, user=request.user, kind=kind, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    """A new connector: its kind first (the "Kind" select), then that kind's fields."""
+    source = request.POST if request.method == "POST" else request.GET
+    kind = source.get("kind", "")
+    kind = kind if kind in ConnectorKind.values else ""
+    form = ConnectorForm(request.POST or None, user=request.user, kind=kind)
+    if request.method == "POST" and form.kind_switched():
+        initial = {
+            key: value
+            for key, value in request.POST.items()
+            if key in _CARRIED or key.startswith("setting_")
+        }
+        form = ConnectorForm(user=request.user, kind=kind, initial=initial)
+    elif request.method == "POST" and form.is_valid():
         connector = _save(request, form)
         if connector is not None:
             messages.success(
                 request, f"Created connector {connector.name} for {connector.factory.name}."
             )
             return redirect(connector)
+    elif request.method == "GET":
+        initial = {key: request.GET[key] for key in ("factory", "name") if key in request.GET}
+        form = ConnectorForm(user=request.user, kind=kind, initial=initial)
+    title = f"New {kind_label(kind)} connector" if kind else "New connector"
+    intro = (
+        f"Fill in the {kind_label(kind)} settings. Credentials are stored encrypted and "
+        "never shown again."
+        if kind
+        else "Choose the kind of source first: its settings follow."
+    )
     return form_page(
         request,
         form,
-        title=f"New {kind_label(kind)} connector",
+        title=title,
         submit="Create connector",
         cancel_url="/connectors/",
-        intro="Credentials are stored encrypted and never shown again.",
+        intro=intro,
     )
 
 

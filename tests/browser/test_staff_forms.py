@@ -61,9 +61,11 @@ def test_staff_create_a_factory_a_member_a_tool_and_a_connector(world, login, li
 
     page.goto(f"{live_server.url}/connectors/")
     page.get_by_role("link", name="New connector").click()
-    page.get_by_role("link", name="NetBox").click()
     page.get_by_label("Factory").select_option(label="Gamma Works")
     page.get_by_label("Name", exact=True).fill("Inventory")
+    page.get_by_label("Kind").select_option("netbox")  # the form reloads with its fields
+    page.get_by_label("Base URL").wait_for()
+    assert page.get_by_label("Name", exact=True).input_value() == "Inventory"
     page.get_by_label("Base URL").fill("netbox.example")
     page.get_by_label("Page size").fill("100")
     page.get_by_label("API token").fill("s3cret")

@@ -90,10 +90,11 @@ def test_staff_configure_an_opcua_connector_with_its_own_fields(world, login, li
     page.goto(f"{live_server.url}/connectors/")
     page.get_by_role("link", name="New connector").click()
     assert shoot("connector-kinds") <= 390
-    page.get_by_role("link", name="OPC UA").click()
-    expect(page.get_by_role("heading", name="New OPC UA connector")).to_be_visible()
     page.get_by_label("Factory").select_option(label="Alpha Plant")
     page.get_by_label("Name", exact=True).fill("Press line")
+    page.get_by_label("Kind").select_option("opcua")
+    expect(page.get_by_role("heading", name="New OPC UA connector")).to_be_visible()
+    assert page.get_by_label("Name", exact=True).input_value() == "Press line"
     page.get_by_label("Endpoint").fill("plc.local:4840")
     page.get_by_label("Username").fill("reader")
     page.get_by_label("Password").fill("pa55word")

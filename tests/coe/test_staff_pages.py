@@ -54,6 +54,8 @@ def test_connector_credentials_are_written_but_never_shown(world):
     data = {
         "factory": world.factory_a.pk,
         "name": "Inventory",
+        "kind": "netbox",
+        "shown_kind": "netbox",
         "setting_base_url": "ftp://netbox.example",
         "setting_page_size": 100,
         "secret_token": "s3cret",

@@ -37,16 +37,29 @@ def _messages(response) -> str:
 
 def test_new_connector_asks_the_kind_then_shows_that_kinds_fields(world):
     client = signed_in(world, "staff")
-    chooser = client.get("/connectors/new/").content.decode()
+    first = client.get("/connectors/new/").content.decode()
+    assert '<label for="id_kind">Kind</label>' in first and ">Endpoint</label>" not in first
     for label in ("OPC UA", "MQTT (Sparkplug B or JSON)", "Modbus TCP", "GitLab"):
-        assert f">{label}</a>" in chooser
-    opcua = client.get("/connectors/new/?kind=opcua").content.decode()
+        assert f">{label}</option>" in first
+    opcua = client.get("/connectors/new/?kind=opcua&name=Press").content.decode()
     assert ">Endpoint</label>" in opcua and ">Password</label>" in opcua
-    assert 'type="password"' in opcua
+    assert 'type="password"' in opcua and 'value="Press"' in opcua
     modbus = client.get("/connectors/new/?kind=modbus").content.decode()
     assert ">Unit id</label>" in modbus and ">Password</label>" not in modbus
     gitlab = client.get("/connectors/new/?kind=gitlab").content.decode()
     assert ">Project</label>" in gitlab and ">API token</label>" in gitlab
+
+
+def test_sending_another_kind_shows_its_fields_keeps_what_was_typed_and_saves_nothing(world):
+    client = signed_in(world, "staff")
+    response = client.post(
+        "/connectors/new/",
+        {"factory": world.factory_a.pk, "name": "Press", "kind": "opcua", "shown_kind": ""},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and ">Endpoint</label>" in page
+    assert 'value="Press"' in page and "Fill in the OPC UA settings" in page
+    assert not Connector.objects.exists()
 
 
 def test_an_opcua_connector_keeps_its_password_unless_a_new_one_is_typed(world):
@@ -54,6 +67,8 @@ def test_an_opcua_connector_keeps_its_password_unless_a_new_one_is_typed(world):
     data = {
         "factory": world.factory_a.pk,
         "name": "Press line",
+        "kind": "opcua",
+        "shown_kind": "opcua",
         "setting_endpoint": "http://plc.local:4840",
         "setting_security_policy": "None",
         "setting_security_mode": "SignAndEncrypt",
@@ -95,6 +110,8 @@ def test_an_mqtt_connector_in_json_mode_takes_its_topics_one_per_line(world):
     data = {
         "factory": world.factory_a.pk,
         "name": "Broker",
+        "kind": "mqtt",
+        "shown_kind": "mqtt",
         "setting_host": "broker.local",
         "setting_mode": "json",
         "enabled": "on",
@@ -117,6 +134,8 @@ def test_an_unknown_advanced_setting_is_an_error_on_the_advanced_field(world):
         {
             "factory": world.factory_a.pk,
             "name": "Meters",
+            "kind": "modbus",
+            "shown_kind": "modbus",
             "setting_host": "10.0.0.9",
             "advanced": '{"surprise": 1}',
         },
