@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from connectors.facts import CurrencyRate
 from connectors.models import Connector
 from registry.models import Process, ProcessVersion
+from tests.browser.test_accessibility import AXE, _scan
 from tests.factories import PASSWORD
 from tests.registry.builders import tool
 from tests.tool_requests.request_helpers import make_request, move
@@ -48,6 +49,9 @@ def test_staff_invite_a_user_who_sets_a_password_and_signs_in(
     visitor = context.new_page()
     visitor.goto(link)
     expect(visitor.get_by_role("heading", name="Set your password")).to_be_visible()
+    if AXE.exists():  # the one page a visitor sees signed out: scanned here
+        assert _scan(visitor, str(AXE)) == []
+    assert visitor.evaluate("document.documentElement.scrollWidth") <= 390
     visitor.get_by_label("New password", exact=True).fill("Lantern-Harbour-58")
     visitor.get_by_label("New password confirmation").fill("Lantern-Harbour-58")
     visitor.get_by_role("button", name="Set password").click()
