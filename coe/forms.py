@@ -73,7 +73,7 @@ class InviteForm(forms.Form):
     """Invite someone by e-mail: an account that stays inactive until they set a password
     through the link they receive; optionally a role in one factory, or CoE staff."""
 
-    email = forms.EmailField(label="E-mail")
+    email = forms.EmailField(label="E-mail", max_length=254)
     username = forms.CharField(
         label="Username",
         required=False,

@@ -8,6 +8,8 @@ Setting the password through it activates the account.
 
 from __future__ import annotations
 
+import smtplib
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
@@ -109,6 +111,20 @@ def _send_invitation(request, user) -> None:
     )
 
 
+def _mailed(request, user) -> bool:
+    """Send the invitation; a mail server that refuses is said, not a server error."""
+    try:
+        _send_invitation(request, user)
+    except (OSError, smtplib.SMTPException) as exc:
+        messages.error(
+            request,
+            f"The account {user.username} exists but the invitation could not be mailed "
+            f"({exc.__class__.__name__}); send it again from this list.",
+        )
+        return False
+    return True
+
+
 @policy.page_rule()
 def user_invite(request):
     """Invite someone by e-mail (and optionally into a factory)."""
@@ -124,10 +140,10 @@ def user_invite(request):
             role=data["role"],
             is_coe_staff=data["coe_staff"],
         )
-        _send_invitation(request, user)
-        messages.success(
-            request, f"Invited {user.username}: a set-password link went to {user.email}."
-        )
+        if _mailed(request, user):
+            messages.success(
+                request, f"Invited {user.username}: a set-password link went to {user.email}."
+            )
         return redirect("user-list")
     return form_page(
         request,
@@ -148,8 +164,7 @@ def user_reinvite(request, pk: int):
         messages.error(request, f"{obj.username} has already set a password.")
     elif not obj.email:
         messages.error(request, f"{obj.username} has no e-mail address.")
-    else:
-        _send_invitation(request, obj)
+    elif _mailed(request, obj):
         messages.success(request, f"Sent {obj.username}'s invitation again to {obj.email}.")
     return redirect("user-list")
 

@@ -368,3 +368,17 @@ def test_the_requests_list_sorts_filters_by_factory_and_exports_what_it_shows(wo
     assert [r["factory"] for r in csv.DictReader(io.StringIO(mine.content.decode()))] == [
         "Beta App"
     ]
+
+
+def test_a_mail_server_that_refuses_is_said_and_the_invitation_can_be_sent_later(world, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    client = signed_in(world, "staff")
+    response = client.post(
+        "/users/invite/", {"email": "lin@example.com", "role": "member"}, follow=True
+    )
+    assert response.status_code == 200
+    said = _messages(response)
+    assert "The account lin exists but the invitation could not be mailed" in said
+    assert "Invited" not in said
+    assert not get_user_model().objects.get(username="lin").is_active
