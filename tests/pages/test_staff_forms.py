@@ -382,3 +382,20 @@ def test_a_mail_server_that_refuses_is_said_and_the_invitation_can_be_sent_later
     assert "The account lin exists but the invitation could not be mailed" in said
     assert "Invited" not in said
     assert not get_user_model().objects.get(username="lin").is_active
+
+
+def test_a_capability_with_sub_capabilities_stays_and_a_leaf_goes(world):
+    from registry.models import Capability
+
+    parent = Capability.objects.create(name="Line telemetry", slug="line-telemetry")
+    leaf = Capability.objects.create(name="Spindle traces", slug="spindle-traces", parent=parent)
+    client = signed_in(world, "staff")
+    listing = client.get("/registry/capabilities/").content.decode()
+    assert 'Delete<span class="sr-only"> Spindle traces' in listing
+    assert 'Delete<span class="sr-only"> Line telemetry' not in listing
+    refused = client.post("/registry/capabilities/line-telemetry/delete/")
+    assert refused.status_code == 409 and "1 capabilities sit under it" in refused.content.decode()
+    response = client.post("/registry/capabilities/spindle-traces/delete/", follow=True)
+    assert "Deleted capability Spindle traces." in _messages(response)
+    assert not Capability.objects.filter(pk=leaf.pk).exists()
+    assert Capability.objects.filter(pk=parent.pk).exists()
