@@ -67,3 +67,47 @@ class MembershipForm(forms.Form):
             user=self.cleaned_data["user"],
             role=self.cleaned_data["role"],
         )
+
+
+class InviteForm(forms.Form):
+    """Invite someone by e-mail: an account that stays inactive until they set a password
+    through the link they receive; optionally a role in one factory, or CoE staff."""
+
+    email = forms.EmailField(label="E-mail", max_length=254)
+    username = forms.CharField(
+        label="Username",
+        required=False,
+        max_length=150,
+        help_text="The part of the e-mail before @ when empty.",
+    )
+    first_name = forms.CharField(label="First name", required=False, max_length=150)
+    last_name = forms.CharField(label="Last name", required=False, max_length=150)
+    factory = forms.ModelChoiceField(
+        label="Factory",
+        required=False,
+        queryset=Factory.objects.order_by("name"),
+        help_text="The factory they join; none when empty.",
+    )
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.MEMBER)
+    coe_staff = forms.BooleanField(label="CoE staff", required=False)
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        if get_user_model().objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(f"A user with the e-mail {email} already exists.")
+        return email
+
+    def clean(self):
+        data = super().clean()
+        email = data.get("email")
+        username = (data.get("username") or "").strip() or (email or "").split("@")[0]
+        if username:
+            try:
+                get_user_model().username_validator(username)
+            except forms.ValidationError as exc:
+                self.add_error("username" if data.get("username") else "email", exc)
+                return data
+            if get_user_model().objects.filter(username__iexact=username).exists():
+                self.add_error("username", f"The username {username} is taken.")
+            data["username"] = username
+        return data

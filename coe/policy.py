@@ -168,11 +168,14 @@ RULES: dict[str, rules.Predicate] = {
     # registry: the shared catalogue is read by everyone signed in, curated by CoE staff
     "registry.view_capability": signed_in,
     "registry.change_capability": staff,
+    "registry.delete_capability": staff,
     "registry.view_tool": signed_in,
     "registry.change_tool": staff,
+    "registry.delete_tool": staff,
     "registry.merge_tool": staff,
     "registry.view_process": signed_in,
     "registry.change_process": staff,
+    "registry.delete_process": staff,
     "registry.view_processadoption": viewer,
     "registry.change_processadoption": staff,
     # adoptions: a factory's business owners keep their own factory's list
@@ -207,6 +210,9 @@ RULES: dict[str, rules.Predicate] = {
     "connectors.view_device": viewer,
     "connectors.view_metric": viewer,
     "connectors.upload_data": member,
+    # currency rates: the conversions of ROI, kept by CoE staff
+    "connectors.view_currencyrate": staff,
+    "connectors.change_currencyrate": staff,
     # assessments: CoE staff audit; the factory reads its results
     "assessments.view_maturitymodel": signed_in,
     "assessments.view_assessment": viewer,

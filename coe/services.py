@@ -41,3 +41,33 @@ def user_save(*, user=None, data: dict, password: str | None = None, is_coe_staf
     if is_coe_staff is not None:
         user_set_coe_staff(user=user, is_staff=is_coe_staff)
     return user
+
+
+@transaction.atomic
+def user_invite(
+    *,
+    email: str,
+    username: str,
+    first_name: str = "",
+    last_name: str = "",
+    factory=None,
+    role: str = "",
+    is_coe_staff: bool = False,
+):
+    """A new account for an invited person: inactive, without a usable password, until
+    they set one through the link of their invitation (``coe.user_pages``)."""
+    from coe.models import Membership
+
+    user = user_save(
+        data={
+            "email": email,
+            "username": username,
+            "first_name": first_name,
+            "last_name": last_name,
+            "is_active": False,
+        },
+        is_coe_staff=is_coe_staff,
+    )
+    if factory is not None:
+        Membership.objects.create(factory=factory, user=user, role=role)
+    return user

@@ -20,7 +20,7 @@ import registry.urls
 import tool_requests.api.urls
 import tool_requests.urls
 from coe import search as core_search
-from coe import staff_pages
+from coe import staff_pages, user_pages
 from coe import views as core_pages
 from coe.api.auth import AuthTokenView, DocsView, LockoutViewSet, SchemaView
 from coe.api.errors import api_not_found
@@ -68,6 +68,14 @@ urlpatterns = [
         "factories/<slug:slug>/members/<int:pk>/remove/",
         staff_pages.membership_remove,
         name="membership-remove",
+    ),
+    path("users/", user_pages.user_list, name="user-list"),
+    path("users/invite/", user_pages.user_invite, name="user-invite"),
+    path("users/<int:pk>/invite-again/", user_pages.user_reinvite, name="user-reinvite"),
+    path(
+        "welcome/<uidb64>/<token>/",
+        user_pages.InviteAcceptView.as_view(),
+        name="invite-accept",
     ),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

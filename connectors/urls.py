@@ -2,9 +2,13 @@
 
 from django.urls import path
 
-from connectors import run_pages, staff_pages, views
+from connectors import rate_pages, run_pages, staff_pages, views
 
 urlpatterns = [
+    path("currency-rates/", rate_pages.rate_list, name="currency-rate-list"),
+    path("currency-rates/new/", rate_pages.rate_create, name="currency-rate-create"),
+    path("currency-rates/<int:pk>/edit/", rate_pages.rate_edit, name="currency-rate-edit"),
+    path("currency-rates/<int:pk>/delete/", rate_pages.rate_delete, name="currency-rate-delete"),
     path("connectors/", views.connector_list, name="connector-list"),
     path("connectors/runs/", run_pages.sync_run_list, name="sync-run-list"),
     path("connectors/new/", staff_pages.connector_create, name="connector-create"),

@@ -123,7 +123,8 @@ class ProcessVersionForm(forms.ModelForm):
 
     def clean_version(self):
         version = self.cleaned_data["version"].strip()
-        if ProcessVersion.objects.filter(process=self.process, version=version).exists():
+        taken = ProcessVersion.objects.filter(process=self.process, version=version)
+        if taken.exclude(pk=self.instance.pk).exists():
             raise ValidationError(f"{self.process} already has a version {version}.")
         return version
 

@@ -69,9 +69,13 @@ def capability_edit(request, slug: str):
     if request.method == "POST" and form.is_valid():
         capability = form.save()
         messages.success(request, f"Saved capability {capability.name}.")
-        return redirect("tool-list")
+        return redirect("capability-list")
     return form_page(
-        request, form, title=f"Edit {capability.name}", submit="Save", cancel_url="/registry/"
+        request,
+        form,
+        title=f"Edit {capability.name}",
+        submit="Save",
+        cancel_url="/registry/capabilities/",
     )
 
 

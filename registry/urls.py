@@ -2,10 +2,32 @@
 
 from django.urls import path
 
-from registry import consolidation_views, staff_pages, views
+from registry import consolidation_views, delete_pages, staff_pages, views
 
 urlpatterns: list = [
     path("registry/", views.tool_list, name="tool-list"),
+    path("registry/capabilities/", delete_pages.capability_list, name="capability-list"),
+    path(
+        "registry/capabilities/<slug:slug>/delete/",
+        delete_pages.capability_delete,
+        name="capability-delete",
+    ),
+    path("registry/tools/<slug:slug>/delete/", delete_pages.tool_delete, name="tool-delete"),
+    path(
+        "registry/processes/<slug:slug>/delete/",
+        delete_pages.process_delete,
+        name="process-delete",
+    ),
+    path(
+        "registry/processes/<slug:slug>/versions/<str:version>/edit/",
+        delete_pages.process_version_edit,
+        name="process-version-edit",
+    ),
+    path(
+        "registry/processes/<slug:slug>/versions/<str:version>/delete/",
+        delete_pages.process_version_delete,
+        name="process-version-delete",
+    ),
     path("registry/add/tool/", staff_pages.tool_create, name="tool-create"),
     path("registry/tools/<slug:slug>/edit/", staff_pages.tool_edit, name="tool-edit"),
     path("registry/add/capability/", staff_pages.capability_create, name="capability-create"),

@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from coe import policy
+from coe import listing, policy
 from coe.scoping import visible_factories
 from registry.models import Capability, Tool
 from tool_requests import services as request_services
@@ -27,6 +27,26 @@ from tool_requests.selectors import (
 )
 
 VIEWS = {"queue": "Waiting for me", "mine": "My requests", "all": "All visible requests"}
+REQUEST_SORTS = {
+    "id": "id",
+    "tool": ("tool__name", "proposed_name"),
+    "factory": "factory__name",
+    "requester": "requester__username",
+    "status": "status",
+    "cost": "estimated_annual_cost",
+    "submitted": "submitted_at",
+}
+REQUEST_COLUMNS = [
+    ("#", "id"),
+    ("Tool", "tool"),
+    ("Factory", "factory"),
+    ("Requester", "requester"),
+    ("Status", "status"),
+    ("Checks", None),
+    ("Annual cost", "cost"),
+    ("Submitted", "submitted"),
+    ("Due", None),
+]
 
 
 class ToolRequestForm(forms.Form):
@@ -81,8 +101,25 @@ def request_list(request):
     else:
         base = requests_visible(request.user)
     filterset = ToolRequestFilterSet(request.GET, queryset=with_details(base))
-    ordered = filterset.qs if view == "queue" else filterset.qs.order_by("-created_at", "-id")
-    page = Paginator(ordered, 50).get_page(request.GET.get("page"))
+    default = ("submitted_at", "id") if view == "queue" else ("-created_at", "-id")
+    rows, current = listing.apply_sort(request, filterset.qs, REQUEST_SORTS, default=default)
+    if listing.wants_export(request):
+        return listing.export_csv(
+            "requests-shown.csv",
+            ["id", "tool", "factory", "requester", "status", "annual_cost", "currency", "due_on"],
+            rows,
+            lambda r: [
+                r.pk,
+                r.tool_name,
+                r.factory.name,
+                r.requester.username,
+                r.get_status_display(),
+                r.estimated_annual_cost,
+                r.factory.currency,
+                r.current_due_on or "",
+            ],
+        )
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "tool_requests/list.html",
@@ -92,6 +129,9 @@ def request_list(request):
             "page": page,
             "statuses": RequestStatus.choices,
             "queue_count": queue_count,
+            "factories": visible_factories(request.user).order_by("name"),
+            "headers": listing.sort_headers(request, REQUEST_COLUMNS, current),
+            "export_url": listing.export_url(request),
         },
     )
 

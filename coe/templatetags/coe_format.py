@@ -46,6 +46,20 @@ def number(value, places=0) -> str:
     return format_number(value, places)
 
 
+def format_rate(value) -> str:
+    """A conversion rate: every significant decimal, none of the trailing zeros."""
+    number = _decimal(value)
+    if number is None:
+        return MISSING
+    places = max(-number.normalize().as_tuple().exponent, 0)
+    return format_number(number, places)
+
+
+@register.filter
+def rate(value) -> str:
+    return format_rate(value)
+
+
 @register.filter
 def money(value, currency="") -> str:
     text = format_number(value, 0)

@@ -1,6 +1,7 @@
 """Playwright driving Debian's Chromium (/usr/bin/chromium) against the live test server."""
 
 import os
+import pathlib
 import shutil
 
 import pytest
@@ -64,16 +65,26 @@ def login(page, live_server):
 SCREENSHOT_WIDTHS = (1440, 390)
 
 
+SCREENSHOT_DEFAULT = pathlib.Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+_shots_taken: list[pathlib.Path] = []
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir():
-    """Where the run keeps its screenshots: ``SCREENSHOT_DIR`` (CI keeps it as an
-    artifact), else a temporary directory. Never committed."""
-    import pathlib
-    import tempfile
-
-    path = pathlib.Path(os.environ.get("SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="coe-shots-"))
+    """Where the run keeps its screenshots: ``SCREENSHOT_DIR``, else ``artifacts/screenshots``
+    of the checkout (git-ignored; CI keeps the folder as an artifact). Never committed."""
+    path = pathlib.Path(os.environ.get("SCREENSHOT_DIR") or SCREENSHOT_DEFAULT)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the screenshots of this run are (the CI artifact's folder)."""
+    if _shots_taken:
+        folder = _shots_taken[0].parent
+        terminalreporter.write_line(
+            f"{len(_shots_taken)} screenshots (1440 and 390 px) in {folder}"
+        )
 
 
 @pytest.fixture
@@ -85,7 +96,9 @@ def shoot(page, screenshot_dir):
         width_at_phone = 0
         for width in SCREENSHOT_WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            page.screenshot(path=str(screenshot_dir / f"{name}-{width}.png"), full_page=True)
+            target = screenshot_dir / f"{name}-{width}.png"
+            page.screenshot(path=str(target), full_page=True)
+            _shots_taken.append(target)
             if width == 390:
                 width_at_phone = page.evaluate("document.documentElement.scrollWidth")
         page.set_viewport_size({"width": 1280, "height": 900})

@@ -62,20 +62,25 @@ def test_staff_create_a_factory_a_member_a_tool_and_a_connector(world, login, li
     page.goto(f"{live_server.url}/connectors/")
     page.get_by_role("link", name="New connector").click()
     page.get_by_label("Factory").select_option(label="Gamma Works")
-    page.get_by_label("Name", exact=True).fill("Line uploads")
-    page.get_by_label("Kind").select_option("upload")
-    page.get_by_label("Settings").fill("[1, 2]")
-    page.get_by_label("Credentials", exact=True).fill('{"token": "s3cret"}')
+    page.get_by_label("Name", exact=True).fill("Inventory")
+    page.get_by_label("Kind").select_option("netbox")  # the form reloads with its fields
+    page.get_by_label("Base URL").wait_for()
+    assert page.get_by_label("Name", exact=True).input_value() == "Inventory"
+    page.get_by_label("Base URL").fill("netbox.example")
+    page.get_by_label("Page size").fill("100")
+    page.get_by_label("API token").fill("s3cret")
     page.get_by_role("button", name="Create connector").click()
-    assert "JSON object" in page.locator(".has-error").inner_text()
+    assert "base_url" in page.locator(".has-error").inner_text()
     # Credentials are write-only: the form never sends them back.
-    assert page.get_by_label("Credentials", exact=True).input_value() == ""
-    page.get_by_label("Settings").fill("{}")
+    assert page.get_by_label("API token").input_value() == ""
+    assert page.get_by_label("Page size").input_value() == "100"
+    page.get_by_label("Base URL").fill("https://netbox.example")
+    page.get_by_label("API token").fill("s3cret")
     page.get_by_role("button", name="Create connector").click()
     page.wait_for_load_state("networkidle")
-    assert "Created connector Line uploads for Gamma Works." in page.inner_text(".messages")
-    connector = Connector.objects.get(name="Line uploads")
-    assert connector.factory == gamma
+    assert "Created connector Inventory for Gamma Works." in page.inner_text(".messages")
+    connector = Connector.objects.get(name="Inventory")
+    assert connector.factory == gamma and connector.credentials == {"token": "s3cret"}
     page.get_by_role("link", name="Edit connector").click()
     assert "s3cret" not in page.content()
     shoot("connector-form")

@@ -34,6 +34,7 @@ from coe.policy_matrix import (
     rule_for,
 )
 from coe.urls import api_router
+from connectors.facts import CurrencyRate
 from registry.models import Process, ProcessVersion
 from tests.assessments.helpers import answer_all
 from tests.factories import MembershipFactory, UserFactory
@@ -368,6 +369,9 @@ PAGE_OBJECTS: dict[str, tuple[str, str]] = {
     "process-version-create": ("process", "registry.view_process"),
     "connector-edit": ("connector", "connectors.view_connector"),
     "connector-delete": ("connector", "connectors.view_connector"),
+    "tool-delete": ("tool", "registry.view_tool"),
+    "capability-delete": ("capability", "registry.view_capability"),
+    "process-delete": ("process", "registry.view_process"),
 }
 PAGE_EXTRA_KWARGS = {
     "duplicate-action": {"action": "acknowledge"},
@@ -398,6 +402,16 @@ def _page_kwargs(world, name: str) -> dict:
         kwargs["pk"] = stored.pk
     elif name == "lockout-unlock":
         kwargs["pk"] = locked_attempt().pk
+    elif name in ("currency-rate-edit", "currency-rate-delete"):
+        kwargs["pk"] = CurrencyRate.objects.create(
+            from_currency="USD", to_currency="EUR", rate="0.9"
+        ).pk
+    elif name == "user-reinvite":
+        kwargs["pk"] = world.users["member_b"].pk
+    elif name.startswith("process-version-") and name != "process-version-create":
+        process = GENERIC["process"]().make_object(world, "a")
+        version = ProcessVersion.objects.create(process=process, version="2", steps="x")
+        kwargs.update(slug=process.slug, version=version.version)
     elif kind == "membership":  # the factory's slug and one of its memberships
         kwargs["slug"] = world.factory_a.slug
         kwargs["pk"] = world.factory_a.memberships.order_by("pk").first().pk

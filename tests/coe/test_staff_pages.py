@@ -51,32 +51,25 @@ def test_a_member_already_in_the_factory_is_a_field_error(world):
 
 def test_connector_credentials_are_written_but_never_shown(world):
     client = _client(world, "staff")
-    response = client.post(
-        "/connectors/new/",
-        {
-            "factory": world.factory_a.pk,
-            "name": "Drops",
-            "kind": "upload",
-            "settings": '{"surprise": 1}',
-            "credentials": '{"token": "s3cret"}',
-            "enabled": "on",
-        },
-    )
+    data = {
+        "factory": world.factory_a.pk,
+        "name": "Inventory",
+        "kind": "netbox",
+        "shown_kind": "netbox",
+        "setting_base_url": "ftp://netbox.example",
+        "setting_page_size": 100,
+        "secret_token": "s3cret",
+        "enabled": "on",
+    }
+    response = client.post("/connectors/new/?kind=netbox", data)
     assert response.status_code == 200 and b"s3cret" not in response.content
-    assert "settings" in response.context["form"].errors
-    response = client.post(
-        "/connectors/new/",
-        {
-            "factory": world.factory_a.pk,
-            "name": "Drops",
-            "kind": "upload",
-            "settings": "{}",
-            "credentials": '{"token": "s3cret"}',
-            "enabled": "on",
-        },
-    )
-    connector = Connector.objects.get(name="Drops")
+    assert "base_url" in str(response.context["form"].errors["setting_base_url"])
+    data["setting_base_url"] = "https://netbox.example"
+    client.post("/connectors/new/?kind=netbox", data)
+    connector = Connector.objects.get(name="Inventory")
+    assert connector.settings["page_size"] == 100
     assert connector.credentials_encrypted and "s3cret" not in connector.credentials_encrypted
+    assert connector.credentials == {"token": "s3cret"}
     page = client.get(f"/connectors/{connector.pk}/edit/")
     assert b"s3cret" not in page.content
 

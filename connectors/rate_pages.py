@@ -1,0 +1,98 @@
+"""CoE staff's currency rates: the conversions ROI uses for finance entries kept in
+another currency than their factory's (``connectors.facts.CurrencyRate``)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+
+from coe import listing, policy
+from coe.staff_pages import form_page
+from coe.templatetags.coe_format import format_rate
+from connectors.facts import CurrencyRate
+from connectors.forms import CurrencyRateForm
+
+RATE_SORTS = {"from": "from_currency", "to": "to_currency", "rate": "rate", "updated": "updated_at"}
+RATE_COLUMNS = [
+    ("From", "from"),
+    ("To", "to"),
+    ("Rate", "rate"),
+    ("Updated", "updated"),
+    ("Actions", None),
+]
+
+
+def _said(rate: CurrencyRate) -> str:
+    return f"1 {rate.from_currency} = {format_rate(rate.rate)} {rate.to_currency}"
+
+
+@policy.page_rule()
+def rate_list(request):
+    rows, current = listing.apply_sort(
+        request, CurrencyRate.objects.all(), RATE_SORTS, default=("from_currency", "to_currency")
+    )
+    if listing.wants_export(request):
+        return listing.export_csv(
+            "currency-rates.csv",
+            ["from_currency", "to_currency", "rate", "updated_at"],
+            rows,
+            lambda r: [r.from_currency, r.to_currency, r.rate, r.updated_at.isoformat()],
+        )
+    headers = listing.sort_headers(request, RATE_COLUMNS, current)
+    return render(
+        request,
+        "connectors/rate_list.html",
+        {"rates": rows, "headers": headers, "export_url": listing.export_url(request)},
+    )
+
+
+@policy.page_rule()
+def rate_create(request):
+    form = CurrencyRateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        rate = form.save()
+        messages.success(request, f"Added the rate {_said(rate)}.")
+        return redirect("currency-rate-list")
+    return form_page(
+        request, form, title="New currency rate", submit="Add rate", cancel_url="/currency-rates/"
+    )
+
+
+@policy.page_rule()
+def rate_edit(request, pk: int):
+    obj = get_object_or_404(CurrencyRate, pk=pk)
+    form = CurrencyRateForm(request.POST or None, instance=obj)
+    if request.method == "POST" and form.is_valid():
+        rate = form.save()
+        messages.success(request, f"Saved the rate {_said(rate)}.")
+        return redirect("currency-rate-list")
+    return form_page(
+        request,
+        form,
+        title=f"Edit {obj.from_currency} → {obj.to_currency}",
+        submit="Save",
+        cancel_url="/currency-rates/",
+    )
+
+
+@policy.page_rule()
+def rate_delete(request, pk: int):
+    obj = get_object_or_404(CurrencyRate, pk=pk)
+    if request.method == "POST":
+        label = f"{obj.from_currency} → {obj.to_currency}"
+        obj.delete()
+        messages.success(request, f"Deleted the rate {label}.")
+        return redirect("currency-rate-list")
+    return render(
+        request,
+        "coe/confirm_delete.html",
+        {
+            "title": f"Delete the rate {obj.from_currency} → {obj.to_currency}?",
+            "consequence": (
+                f"ROI of a factory in {obj.to_currency} with finance entries in "
+                f"{obj.from_currency} becomes an error until a rate is added again."
+            ),
+            "submit": f"Delete {obj.from_currency} → {obj.to_currency}",
+            "cancel_url": "/currency-rates/",
+        },
+    )
