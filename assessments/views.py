@@ -19,7 +19,7 @@ from assessments import charts, kpi_selectors, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
-from assessments.portfolio_roi import SURVEY_BENCHMARK
+from kpis.portfolio_roi import SURVEY_BENCHMARK
 from coe import policy
 from coe.scoping import restrict, visible_factories
 

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "registry",
     "tool_requests",
     "connectors",
+    "kpis",
     "assessments",
 ]
 
@@ -369,6 +370,7 @@ CELERY_TASK_ROUTES = {
     "connectors.tasks.*": {"queue": "io"},
     "notify.tasks.deliver_webhook_task": {"queue": "io"},
     "registry.tasks.*": {"queue": "cpu"},
+    "kpis.tasks.*": {"queue": "cpu"},
     "assessments.tasks.*": {"queue": "cpu"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {

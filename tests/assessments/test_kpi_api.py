@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from assessments.kpi_selectors import kpi_range, payback_share
+from kpis.selectors import kpi_range, payback_share
 from connectors.facts import CurrencyRate, FinanceEntry, OTCounter
 from tests.factories import FactoryFactory
 
@@ -209,7 +209,7 @@ def test_kpi_range_defaults_and_limits():
 
 
 def test_latest_kpis_for_the_portfolio_take_two_queries(world, django_assert_num_queries):
-    from assessments.kpi_selectors import latest_kpis_by_factory
+    from kpis.selectors import latest_kpis_by_factory
     from connectors.facts import Deployment, WorkItem
 
     OTCounter.objects.create(

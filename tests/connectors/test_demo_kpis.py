@@ -6,7 +6,7 @@ import io
 import time
 from datetime import date
 
-from assessments.kpi_selectors import (
+from kpis.selectors import (
     dora_for_factory,
     kpi_range,
     oee_for_factory,

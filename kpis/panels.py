@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 
-from assessments import kpi_charts, kpi_selectors
-from assessments.kpis import KPIInputError
+from kpis import charts as kpi_charts
+from kpis import selectors as kpi_selectors
+from kpis.formulas import KPIInputError
 from coe import policy
 from coe.choices import FactoryKind
 from coe.exports import csv_response
@@ -91,8 +92,8 @@ def register_kpi_panels() -> None:
     from coe.pages import register_factory_panel
 
     register_factory_panel(
-        "kpis", order=20, template="assessments/kpi_panel.html", context=kpi_panel_context
+        "kpis", order=20, template="kpis/kpi_panel.html", context=kpi_panel_context
     )
     register_factory_panel(
-        "roi", order=25, template="assessments/kpi_roi_panel.html", context=roi_panel_context
+        "roi", order=25, template="kpis/kpi_roi_panel.html", context=roi_panel_context
     )

@@ -1,7 +1,7 @@
 """Portfolio ROI: the factories' finance pooled into one currency, by business unit, with
 the share paid back within six months set against the survey benchmark (docs/kpis.md).
 
-No second ROI formula: the totals of a group are :func:`assessments.kpis.roi` of the
+No second ROI formula: the totals of a group are :func:`kpis.formulas.roi` of the
 group's finance entries converted into ``PORTFOLIO_CURRENCY``, and the payback figures
 come from each factory's own ROI (:func:`kpi_selectors.roi_by_factory`, in its currency).
 """
@@ -13,8 +13,8 @@ from collections import defaultdict
 
 from django.conf import settings
 
-from assessments.kpi_selectors import payback_summary, rates_to, roi_by_factory
-from assessments.kpis import KPIInputError, ROIResult, roi
+from kpis.selectors import payback_summary, rates_to, roi_by_factory
+from kpis.formulas import KPIInputError, ROIResult, roi
 from coe.models import Factory
 from connectors.facts import FinanceEntry
 

@@ -11,8 +11,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessments import kpi_selectors
-from assessments.kpis import KPIInputError
+from kpis import selectors as kpi_selectors
+from kpis.formulas import KPIInputError
 from coe.scoping import visible_factories
 
 
