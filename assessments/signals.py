@@ -19,18 +19,18 @@ from django.db.models import Count, Exists, F, FloatField, Max, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from assessments.definitions import rating_from_thresholds
+from coe.choices import FactoryKind
+from coe.models import Factory
+from connectors.choices import DeviceStatus, SyncStatus
+from connectors.facts import Deployment, FinanceEntry, OTCounter
+from connectors.models import Connector, Device, MetricSample, SyncRun
+from kpis.formulas import KPIInputError, dora_series, oee_from_counters, roi
 from kpis.selectors import (
     DEFAULT_ENVIRONMENT,
     KPIRange,
     deployments_frame,
     rates_to,
 )
-from kpis.formulas import KPIInputError, dora_series, oee_from_counters, roi
-from coe.choices import FactoryKind
-from coe.models import Factory
-from connectors.choices import DeviceStatus, SyncStatus
-from connectors.facts import Deployment, FinanceEntry, OTCounter
-from connectors.models import Connector, Device, MetricSample, SyncRun
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, Ring
 from registry.models import Adoption, DuplicateFinding, Process, ProcessAdoption, ToolRingOverride
 

@@ -19,9 +19,9 @@ from assessments import charts, kpi_selectors, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
-from kpis.portfolio_roi import SURVEY_BENCHMARK
 from coe import policy
 from coe.scoping import restrict, visible_factories
+from kpis.portfolio_roi import SURVEY_BENCHMARK
 
 # The per-factory heatmap stays readable; the business-unit heatmap covers everyone.
 HEATMAP_MAX_FACTORIES = 60

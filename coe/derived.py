@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -50,7 +50,7 @@ def touch(factory_ids: Iterable[int | None], months: Iterable[date] | None = ALL
     """Mark the derived data of ``factory_ids`` as needing a refresh: for ``months`` (any
     dates: their months), every month (None), or the current figures only (empty)."""
     pending = _pending()
-    wanted = None if months is None else {m.replace(day=1) for m in months}
+    wanted = None if months is None else {_month(m) for m in months}
     for factory_id in {int(pk) for pk in factory_ids if pk is not None}:
         if factory_id in pending and pending[factory_id] is None:
             continue
@@ -62,6 +62,13 @@ def touch(factory_ids: Iterable[int | None], months: Iterable[date] | None = ALL
         _schedule()
 
 
+def _month(value: date | datetime) -> date:
+    """The first day of the calendar month (UTC) of a date or an aware datetime."""
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).date()
+    return value.replace(day=1)
+
+
 def _schedule() -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         flush()
@@ -71,9 +78,12 @@ def _schedule() -> None:
 
 
 @contextmanager
-def batch():
+def batch(*, hand_over: bool = True):
     """Hold the touches made inside until the outermost ``batch`` exits, then hand them
-    over once (after the commit, with a broker). Nothing is handed over when it raises."""
+    over once (after the commit, with a broker). When it raises, what was touched is still
+    handed over (earlier transactions may have committed) unless the transaction is
+    broken; nothing is with ``hand_over=False`` (a caller that rebuilds everything itself:
+    the demo)."""
     _pending()
     _state.depth += 1
     try:
@@ -81,9 +91,16 @@ def batch():
     except BaseException:
         _state.depth -= 1
         if not _state.depth:
-            _state.pending.clear()
+            # What committed before the error landed: hand it over, unless the database
+            # transaction is broken (then the writes roll back with it).
+            if transaction.get_connection().needs_rollback or not hand_over:
+                _state.pending.clear()
+            elif _state.pending:
+                _schedule()
         raise
     _state.depth -= 1
+    if not hand_over and not _state.depth:
+        _state.pending.clear()
     if not _state.depth and _state.pending:
         _schedule()
 

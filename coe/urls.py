@@ -12,9 +12,9 @@ from rest_framework.routers import DefaultRouter
 import assessments.api.urls
 import assessments.urls
 import connectors.api.urls
+import connectors.urls
 import kpis.api.urls
 import kpis.urls
-import connectors.urls
 import notify.api.urls
 import notify.urls
 import registry.api.urls

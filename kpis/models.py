@@ -53,7 +53,9 @@ class FactoryMonth(models.Model):
     class Meta:
         ordering = ["factory_id", "month"]
         constraints = [
-            models.UniqueConstraint(fields=["factory", "month"], name="one_rollup_per_factory_month")
+            models.UniqueConstraint(
+                fields=["factory", "month"], name="one_rollup_per_factory_month"
+            )
         ]
         indexes = [models.Index(fields=["month", "factory"], name="rollup_month_factory")]
 

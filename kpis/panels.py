@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 
-from kpis import charts as kpi_charts
-from kpis import selectors as kpi_selectors
-from kpis.formulas import KPIInputError
 from coe import policy
 from coe.choices import FactoryKind
 from coe.exports import csv_response
+from kpis import charts as kpi_charts
+from kpis import selectors as kpi_selectors
+from kpis.formulas import KPIInputError
 
 PANEL_SPAN_DAYS = 365
 

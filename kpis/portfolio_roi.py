@@ -13,10 +13,10 @@ from collections import defaultdict
 
 from django.conf import settings
 
-from kpis.selectors import payback_summary, rates_to, roi_by_factory
-from kpis.formulas import KPIInputError, ROIResult, roi
 from coe.models import Factory
 from connectors.facts import FinanceEntry
+from kpis.formulas import KPIInputError, ROIResult, roi
+from kpis.selectors import payback_summary, rates_to, roi_by_factory
 
 # The seed's survey figure: the share of organisations expecting ROI within six months.
 SURVEY_BENCHMARK = {

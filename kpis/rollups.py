@@ -170,8 +170,7 @@ def _dora_rows(ids: list[int], lo: date | None, hi: date | None) -> dict[tuple, 
             start, end = pd.Timestamp(_at(month)), pd.Timestamp(_at(next_month(month)))
             at = group["finished_at"]
             window = group[
-                (at >= start)
-                & ((~group["incident"] & (at < end + RESTORE_LOOKAHEAD)) | (at < end))
+                (at >= start) & ((~group["incident"] & (at < end + RESTORE_LOOKAHEAD)) | (at < end))
             ]
             found = [
                 r

@@ -20,10 +20,10 @@ from decimal import Decimal
 import pandas as pd
 from django.db.models import CharField, DateTimeField, QuerySet, Value
 
-from kpis.formulas import PERIODS, KPIInputError, ROIResult, dora_series, oee_series, roi
 from coe.models import Factory
 from coe.validation import in_range
 from connectors.facts import CurrencyRate, Deployment, FinanceEntry, OTCounter, WorkItem
+from kpis.formulas import PERIODS, KPIInputError, ROIResult, dora_series, oee_series, roi
 
 # Default look-back per period, and the longest range one request may ask for.
 DEFAULT_SPAN = {

@@ -11,9 +11,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from coe.scoping import visible_factories
 from kpis import selectors as kpi_selectors
 from kpis.formulas import KPIInputError
-from coe.scoping import visible_factories
 
 
 class OEERowSerializer(serializers.Serializer):
