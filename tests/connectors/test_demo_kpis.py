@@ -6,6 +6,9 @@ import io
 import time
 from datetime import date
 
+from coe.demo import load_core
+from connectors.demo_kpis import load_kpi_demo
+from connectors.facts import Deployment, FinanceEntry, OTCounter
 from kpis.selectors import (
     dora_for_factory,
     kpi_range,
@@ -13,9 +16,6 @@ from kpis.selectors import (
     payback_share,
     roi_for_factory,
 )
-from coe.demo import load_core
-from connectors.demo_kpis import load_kpi_demo
-from connectors.facts import Deployment, FinanceEntry, OTCounter
 
 TODAY = date(2026, 11, 25)
 
