@@ -33,20 +33,14 @@ def _fact_saved(sender, instance, created=False, **kwargs) -> None:
     from kpis.rollups import months_touched_by_deployment
 
     if sender is OTCounter:
-        months = [instance.period_start]
+        months = {instance.period_start}
     elif sender is Deployment:
         months = months_touched_by_deployment(instance.finished_at)
     elif sender is WorkItem:
-        months = [instance.created]
+        months = {instance.created}
     else:
-        months = [instance.date]
-    derived.touch([instance.factory_id], [_day(m) for m in months])
-
-
-def _day(value):
-    from kpis.rollups import month_of
-
-    return month_of(value)
+        months = {instance.date}
+    derived.touch([instance.factory_id], months)
 
 
 def _finance_deleted(sender, instance, origin=None, **kwargs) -> None:
