@@ -328,3 +328,30 @@ def test_portfolio_pages_take_the_same_queries_for_3_and_15_factories(
     home = world.client("staff")
     home.force_login(world.users["owner_a"])
     assert home.get("/").content.decode().count("not yet") >= size  # no payback yet
+
+
+def test_a_synced_deployment_refreshes_its_month_and_the_failure_it_restores(world):
+    from connectors.fact_ingest import DeploymentRecord, FactIngestSession
+    from connectors.models import Connector
+
+    factory = world.factory_b
+    connector = Connector.objects.create(name="GitLab", kind="gitlab", factory=factory)
+    failed_at = datetime(2026, 3, 31, 22, tzinfo=UTC)
+    session = FactIngestSession(connector=connector)
+    session.add(DeploymentRecord("1", "production", "failed", failed_at))
+    session.flush()
+    march = FactoryMonth.objects.get(factory=factory, month=date(2026, 3, 1))
+    assert (march.failed, march.time_to_restore_hours_median) == (1, None)
+    # The restoring deployment lands in April, in a later sync: March's restore time moves.
+    session = FactIngestSession(connector=connector)
+    session.add(
+        DeploymentRecord(
+            "2", "production", "success", failed_at + timedelta(hours=3),
+            commit_created_at=failed_at,
+        )
+    )  # fmt: skip
+    session.flush()
+    march.refresh_from_db()
+    assert march.time_to_restore_hours_median == 3.0
+    april = FactoryMonth.objects.get(factory=factory, month=date(2026, 4, 1))
+    assert (april.deployments, april.lead_time_hours_median) == (1, 3.0)
