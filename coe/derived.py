@@ -42,7 +42,6 @@ def _pending() -> dict:
     if not hasattr(_state, "pending"):
         _state.pending = {}
         _state.depth = 0
-        _state.scheduled = False
     return _state.pending
 
 
@@ -72,8 +71,10 @@ def _month(value: date | datetime) -> date:
 def _schedule() -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         flush()
-    elif not _state.scheduled:
-        _state.scheduled = True
+    else:
+        # One callback per touch: the first to run hands over everything pending, the
+        # others find nothing. (A rolled-back transaction drops its callbacks; what it
+        # touched goes with the next commit, a harmless extra refresh.)
         transaction.on_commit(flush)
 
 
@@ -108,7 +109,6 @@ def batch(*, hand_over: bool = True):
 def flush() -> None:
     """Hand what was touched to the subscribers (and forget it)."""
     pending = _pending()
-    _state.scheduled = False
     if not pending:
         return
     touched = dict(pending)

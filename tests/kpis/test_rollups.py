@@ -355,3 +355,33 @@ def test_a_synced_deployment_refreshes_its_month_and_the_failure_it_restores(wor
     assert march.time_to_restore_hours_median == 3.0
     april = FactoryMonth.objects.get(factory=factory, month=date(2026, 4, 1))
     assert (april.deployments, april.lead_time_hours_median) == (1, 3.0)
+
+
+def test_with_a_broker_one_transaction_enqueues_one_refresh_on_commit(
+    world, settings, django_capture_on_commit_callbacks
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as with a broker: hand over on commit
+    runs = []
+
+    def count(sender=None, task=None, args=None, **kwargs):
+        if task.name == "kpis.tasks.refresh_rollups":
+            runs.append(args)
+
+    task_prerun.connect(count)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            for factory, day in (
+                (world.factory_a, 3),
+                (world.factory_b, 40),
+                (world.factory_a, 70),
+            ):
+                FinanceEntry.objects.create(
+                    factory=factory, date=date(2026, 1, 1) + timedelta(days=day),
+                    kind="investment", amount=10, currency="EUR",
+                )  # fmt: skip
+            assert runs == [] and not FactoryMonth.objects.exists()  # nothing before commit
+    finally:
+        task_prerun.disconnect(count)
+    ids = sorted([world.factory_a.pk, world.factory_b.pk])
+    assert runs == [[ids, ["2026-01-01", "2026-02-01", "2026-03-01"]]]
+    assert FactoryMonth.objects.count() == 3
