@@ -421,11 +421,13 @@ def facts_import(
         return result
     if kind == "counters":
         _write_counters(values, source, result)
-        derived.touch({v["factory"].pk for v in values}, {v["period_start"] for v in values})
+        if result.created or result.updated:
+            derived.touch({v["factory"].pk for v in values}, {v["period_start"] for v in values})
     elif kind == "finance":
         _write_finance(values, source, result)
-        # A corrected entry keeps its date (its key): only the rows' months change.
-        derived.touch({v["factory"].pk for v in values}, {v["date"] for v in values})
+        if result.created or result.updated:
+            # A corrected entry keeps its date (its key): only the rows' months change.
+            derived.touch({v["factory"].pk for v in values}, {v["date"] for v in values})
     elif kind == "metrics":
         _write_metrics(values, result)
     else:
