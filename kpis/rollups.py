@@ -149,36 +149,23 @@ def _dora_rows(ids: list[int], lo: date | None, hi: date | None) -> dict[tuple, 
         )
         incidents = incidents.filter(created__gte=_at(lo), created__lt=_at(hi))
     columns = ["factory_id", "status", "finished_at", "commit_created_at", "environment"]
-    records = [(*row, False) for row in deployments.order_by().values_list(*columns)]
-    records += [
-        (factory_id, "failed", at, None, DEFAULT_ENVIRONMENT, True)
+    records = list(deployments.order_by().values_list(*columns))
+    records += [  # incidents count as failures of the environment
+        (factory_id, "failed", at, None, DEFAULT_ENVIRONMENT)
         for factory_id, at in incidents.order_by().values_list("factory_id", "created")
     ]
-    frame = pd.DataFrame.from_records(records, columns=[*columns, "incident"])
+    frame = pd.DataFrame.from_records(records, columns=columns)
     rows: dict[tuple, dict] = {}
     if frame.empty:
         return rows
     frame["finished_at"] = pd.to_datetime(frame["finished_at"], utc=True)
     frame["commit_created_at"] = pd.to_datetime(frame["commit_created_at"], utc=True)
-    frame["month"] = period_start(frame["finished_at"], "month")
-    counted = frame[frame["status"].isin(["success", "failed"])]
     for factory_id, group in frame.groupby("factory_id"):
-        mine = counted[counted["factory_id"] == factory_id]
-        for month in sorted(set(mine["month"])):
-            if lo is not None and not lo <= month < hi:
-                continue
-            start, end = pd.Timestamp(_at(month)), pd.Timestamp(_at(next_month(month)))
-            at = group["finished_at"]
-            window = group[
-                (at >= start) & ((~group["incident"] & (at < end + RESTORE_LOOKAHEAD)) | (at < end))
-            ]
-            found = [
-                r
-                for r in dora_series(window.drop(columns=["incident", "month"]), "month")
-                if r["period_start"] == month
-            ]
-            if found:
-                rows[(int(factory_id), month)] = {k: found[0][k] for k in DORA_FIELDS}
+        # One call for all months: a failure of month M is restored only by a success up to
+        # RESTORE_LOOKAHEAD after M's end, as in a frame of M alone.
+        for row in dora_series(group, "month", restore_within=RESTORE_LOOKAHEAD):
+            if lo is None or lo <= row["period_start"] < hi:
+                rows[(int(factory_id), row["period_start"])] = {k: row[k] for k in DORA_FIELDS}
     return rows
 
 

@@ -69,7 +69,7 @@ def _land(factory, counters, deployments, incidents, entries) -> None:
         OTCounter(
             factory=factory,
             line=line,
-            period_start=START + timedelta(days=day, hours=8 * i % 24),
+            period_start=START + timedelta(days=day, hours=6),
             period_end=START + timedelta(days=day, hours=8),
             planned_time_s=planned,
             run_time_s=run,
@@ -77,7 +77,7 @@ def _land(factory, counters, deployments, incidents, entries) -> None:
             total_count=total,
             good_count=good,
         )
-        for i, (day, line, planned, run, ideal, total, good) in enumerate(counters)
+        for day, line, planned, run, ideal, total, good in counters
     )
     Deployment.objects.bulk_create(
         Deployment(
@@ -108,10 +108,10 @@ def _land(factory, counters, deployments, incidents, entries) -> None:
 
 @pytest.mark.django_db
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    counters=st.lists(counter, max_size=25),
+    counters=st.lists(counter, max_size=25, unique_by=lambda c: (c[0], c[1])),
     deployments=st.lists(deployment, max_size=25, unique_by=lambda d: d[0]),
     incidents=st.lists(st.integers(0, 150 * 24), max_size=5),
     entries=st.lists(finance, max_size=10),
