@@ -19,7 +19,6 @@ class AssessmentsConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from assessments import models, panels
-        from assessments.kpi_panels import register_kpi_panels
 
         for model in (
             models.MaturityModel,
@@ -30,5 +29,4 @@ class AssessmentsConfig(AppConfig):
         ):
             auditlog.register(model)
         panels.register()
-        register_kpi_panels()
         post_migrate.connect(_load_models_after_migrate, sender=self)

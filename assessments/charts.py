@@ -7,22 +7,7 @@ import datetime as dt
 
 import plotly.graph_objects as go
 
-PALETTE = ["#1f5f8b", "#e07a1f", "#2e8b57", "#8b1f5f", "#6b6b6b", "#c9a227"]
-LAYOUT = {
-    "margin": {"l": 40, "r": 10, "t": 30, "b": 40},
-    "font": {"family": "system-ui, sans-serif", "size": 12},
-    "paper_bgcolor": "rgba(0,0,0,0)",
-    "plot_bgcolor": "rgba(0,0,0,0)",
-    "height": 320,
-}
-
-
-def figure_html(fig: go.Figure, *, div_id: str) -> str:
-    """The figure as an embeddable ``<div>`` (plotly.js comes from the page's static files)."""
-    fig.update_layout(**LAYOUT)
-    return fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False}
-    )
+from kpis.charts import LAYOUT, PALETTE, figure_html  # noqa: F401 (shared chart style)
 
 
 def factories_by_unit(rows: list[dict]) -> str:

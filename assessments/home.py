@@ -17,11 +17,11 @@ import datetime as dt
 from collections import Counter, defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
-from assessments import kpi_selectors, selectors
+from assessments import selectors
 from assessments.choices import STAGE_NAMES
 from assessments.views import _portfolio_charts
 from coe import policy
@@ -30,6 +30,7 @@ from coe.models import Factory
 from coe.scoping import factory_roles, visible_factories
 from connectors.choices import SyncStatus
 from connectors.selectors import connectors_for
+from kpis import reads
 from registry.choices import LIVE_FINDING_STATUSES
 from registry.selectors import findings_visible
 from tool_requests.choices import OPEN_STATUSES, RequestStatus
@@ -66,28 +67,6 @@ def _next_step(assessment) -> dict:
     return {"capped_by": dims.get(overall.get("capped_by")), "next_step": step}
 
 
-def _money_at_stake(user, factory_ids: list[int]) -> dict[int, Decimal]:
-    """Annual cost at stake of the live duplicate findings each factory takes part in."""
-    totals: dict[int, Decimal] = defaultdict(Decimal)
-    findings = (
-        findings_visible(user)
-        .filter(
-            Q(scope_id__in=factory_ids) | Q(factories__in=factory_ids),
-            status__in=LIVE_FINDING_STATUSES,
-        )
-        .distinct()
-        .prefetch_related("factories")
-    )
-    wanted = set(factory_ids)
-    for finding in findings:
-        involved = {f.pk for f in finding.factories.all()}
-        if finding.scope_id:
-            involved.add(finding.scope_id)
-        for factory_id in involved & wanted:
-            totals[factory_id] += finding.annual_cost_at_stake or Decimal("0")
-    return totals
-
-
 def factory_rows(user, factories: list[Factory]) -> list[dict]:
     """One row per factory for "My factories"; a fixed number of queries for any count."""
     if not factories:
@@ -95,8 +74,9 @@ def factory_rows(user, factories: list[Factory]) -> list[dict]:
     ids = [f.pk for f in factories]
     latest = selectors.latest_finals_by_factory(Factory.objects.filter(pk__in=ids))
     previous = selectors.previous_finals(list(latest.values()))
-    rois = kpi_selectors.roi_by_factory(factories)
-    at_stake = _money_at_stake(user, ids)
+    # ROI and money at stake: the factories' KPI rollup figures (one query).
+    figures = reads.figures_by_factory(factories)
+    rois = {f.pk: reads.roi_of_figures(figures.get(f.pk), f) for f in factories}
     waiting = Counter(approval_queue(user).values_list("factory_id", flat=True))
     rows = []
     for factory in factories:
@@ -106,7 +86,7 @@ def factory_rows(user, factories: list[Factory]) -> list[dict]:
             "audit": audit,
             "roi": rois.get(factory.pk),
             "roi_missing_rate": factory.pk in rois and rois.get(factory.pk) is None,
-            "at_stake": at_stake.get(factory.pk, Decimal("0")),
+            "at_stake": figures[factory.pk].at_stake if factory.pk in figures else Decimal("0"),
             "waiting": waiting.get(factory.pk, 0),
             "change": None,
             "capped_by": None,
@@ -138,15 +118,9 @@ def _cockpit(request) -> dict:
         .prefetch_related("tools")
         .order_by("-annual_cost_at_stake", "id")[:TOP_FINDINGS]
     )
-    at_stake = sum(
-        (
-            f.annual_cost_at_stake or Decimal("0")
-            for f in findings_visible(user)
-            .filter(status__in=LIVE_FINDING_STATUSES)
-            .only("annual_cost_at_stake")
-        ),
-        Decimal("0"),
-    )
+    at_stake = findings_visible(user).filter(status__in=LIVE_FINDING_STATUSES).aggregate(
+        total=Sum("annual_cost_at_stake")
+    )["total"] or Decimal("0")
     by_status = dict(
         requests_visible(user)
         .filter(status__in=OPEN_STATUSES)

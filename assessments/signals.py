@@ -4,7 +4,7 @@ A signal is a function ``(factory, now) -> Measurement``. It either measures a v
 data that exists, with its source and when it was measured, or says honestly that it is
 *not measured* — it never makes a value up. The KPI signals (OEE, the four DORA metrics,
 payback months) read the landed facts of :mod:`connectors.facts` through the KPI
-selectors and the pure formulas of :mod:`assessments.kpis`. A model's criterion names a
+selectors and the pure formulas of :mod:`kpis.formulas`. A model's criterion names a
 signal and its thresholds; ``measure()`` turns the value into a suggested rating (1–5).
 """
 
@@ -19,18 +19,18 @@ from django.db.models import Count, Exists, F, FloatField, Max, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from assessments.definitions import rating_from_thresholds
-from assessments.kpi_selectors import (
-    DEFAULT_ENVIRONMENT,
-    KPIRange,
-    deployments_frame,
-    rates_to,
-)
-from assessments.kpis import KPIInputError, dora_series, oee_from_counters, roi
 from coe.choices import FactoryKind
 from coe.models import Factory
 from connectors.choices import DeviceStatus, SyncStatus
 from connectors.facts import Deployment, FinanceEntry, OTCounter
 from connectors.models import Connector, Device, MetricSample, SyncRun
+from kpis.formulas import KPIInputError, dora_series, oee_from_counters, roi
+from kpis.selectors import (
+    DEFAULT_ENVIRONMENT,
+    KPIRange,
+    deployments_frame,
+    rates_to,
+)
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, Ring
 from registry.models import Adoption, DuplicateFinding, Process, ProcessAdoption, ToolRingOverride
 

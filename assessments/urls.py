@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from assessments import home, kpi_panels, views
+from assessments import home, views
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -13,6 +13,4 @@ urlpatterns = [
     path("assessments/<int:pk>/correct/", views.assessment_correct, name="assessment-correct"),
     path("assessments/evidence/<int:pk>/", views.evidence_file, name="evidence-file"),
     path("factories/<slug:slug>/scorecard/", views.factory_scorecard, name="scorecard"),
-    path("factories/<slug:slug>/kpis.csv", kpi_panels.kpis_csv, name="factory-kpis-csv"),
-    path("factories/<slug:slug>/roi.csv", kpi_panels.roi_csv, name="factory-roi-csv"),
 ]

@@ -15,13 +15,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from assessments import charts, kpi_selectors, selectors, services
+from assessments import charts, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
-from assessments.portfolio_roi import SURVEY_BENCHMARK
 from coe import policy
 from coe.scoping import restrict, visible_factories
+from kpis import reads
+from kpis import selectors as kpi_selectors
+from kpis.portfolio_roi import SURVEY_BENCHMARK
 
 # The per-factory heatmap stays readable; the business-unit heatmap covers everyone.
 HEATMAP_MAX_FACTORIES = 60
@@ -76,9 +78,9 @@ def portfolio(request):
     factories = list(visible_factories(request.user).order_by("business_unit", "name"))
     scores = selectors.portfolio_scores_for(factories)
     latest = {row["factory"].pk: row["assessment"] for row in scores}
-    # ROI and productivity columns: batch selectors, a fixed number of queries in all.
-    rois = kpi_selectors.roi_by_factory(factories)
-    productivity = kpi_selectors.latest_kpis_by_factory(factories)
+    # ROI and productivity columns: the factories' KPI rollups, two queries in all.
+    rois = reads.rois_by_factory(factories)
+    productivity = reads.latest_kpis_by_factory(factories)
     by_unit: dict[str, list] = {}
     for factory in factories:
         factory.latest_final = latest.get(factory.pk)

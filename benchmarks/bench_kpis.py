@@ -24,10 +24,10 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from assessments.kpi_selectors import kpi_range, kpis_for_factory, roi_for_factory  # noqa: E402
 from coe.models import Factory  # noqa: E402
 from connectors.facts import FinanceEntry, OTCounter  # noqa: E402
 from connectors.imports import facts_import_file  # noqa: E402
+from kpis.selectors import kpi_range, kpis_for_factory, roi_for_factory  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "registry",
     "tool_requests",
     "connectors",
+    "kpis",
     "assessments",
 ]
 

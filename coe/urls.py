@@ -13,6 +13,8 @@ import assessments.api.urls
 import assessments.urls
 import connectors.api.urls
 import connectors.urls
+import kpis.api.urls
+import kpis.urls
 import notify.api.urls
 import notify.urls
 import registry.api.urls
@@ -50,6 +52,7 @@ api_patterns = [
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
     *registry.api.urls.urlpatterns,
     *connectors.api.urls.urlpatterns,
+    *kpis.api.urls.urlpatterns,
     *assessments.api.urls.urlpatterns,
     *notify.api.urls.urlpatterns,
     *api_router.urls,
@@ -88,6 +91,7 @@ urlpatterns = [
     path("", include(registry.urls)),
     path("", include(tool_requests.urls)),
     path("", include(connectors.urls)),
+    path("", include(kpis.urls)),
     path("", include(notify.urls)),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),

@@ -11,12 +11,12 @@ natural keys (re-syncing the same data writes nothing). An adapter class names i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 
-from coe import bulk
+from coe import bulk, derived
 from connectors.facts import Deployment, WorkItem
 from connectors.imports import ImportRejected, facts_import
 from connectors.ingest import IngestSession
@@ -58,6 +58,9 @@ class FinanceRecord:
     category: str = ""
     description: str = ""
 
+
+# A deployment's month, and the month before it (whose failures it may restore).
+RESTORE_SPAN = (timedelta(0), timedelta(days=30))
 
 DEPLOYMENT_FIELDS = ["status", "finished_at", "commit_sha", "commit_created_at", "connector_id"]
 WORK_ITEM_FIELDS = ["kind", "team", "issue_type", "status", "created", "resolved", "connector_id"]
@@ -173,6 +176,14 @@ class FactIngestSession(IngestSession):
                 )
             )
         bulk.upsert(Deployment, rows, ["factory", "environment", "source_id"], DEPLOYMENT_FIELDS)
+        if rows:  # a deployment restores the failures of its month and of the month before
+            moved = [
+                stored[(r.environment, r.source_id)]
+                for r in rows
+                if (r.environment, r.source_id) in stored
+            ]
+            times = [r.finished_at for r in rows] + [row["finished_at"] for row in moved]
+            derived.touch([self.factory_id], {t - d for t in times for d in RESTORE_SPAN})
         self._count(new, changed, len(batch) - new - changed)
 
     @transaction.atomic
@@ -204,4 +215,13 @@ class FactIngestSession(IngestSession):
                 WorkItem(factory_id=self.factory_id, source=source, key=record.key[:120], **values)
             )
         bulk.upsert(WorkItem, rows, ["factory", "source", "key"], WORK_ITEM_FIELDS)
+        written = {r.key for r in rows}
+        incidents = [r.created for r in rows if r.kind == "incident"]
+        incidents += [
+            row["created"]
+            for key, row in stored.items()
+            if key in written and row["kind"] == "incident"
+        ]
+        if incidents:  # incidents are failures of the DORA keys
+            derived.touch([self.factory_id], set(incidents))
         self._count(new, changed, len(batch) - new - changed)

@@ -11,7 +11,7 @@ Each fact has a natural key so that landing the same data twice writes nothing n
 - ``CurrencyRate``: (from_currency, to_currency) — the explicit conversion of finance
   entries into the factory's currency (kept by CoE staff in the admin).
 
-The KPI selectors (``assessments.kpi_selectors``) read these per factory and range.
+The KPI selectors (``kpis.selectors``) read these per factory and range.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import IO
 
 from django.db import transaction
 
-from coe import bulk
+from coe import bulk, derived
 from coe import tables as table_reader
 from coe.changelog import log_summary
 from coe.models import Factory
@@ -421,8 +421,13 @@ def facts_import(
         return result
     if kind == "counters":
         _write_counters(values, source, result)
+        if result.created or result.updated:
+            derived.touch({v["factory"].pk for v in values}, {v["period_start"] for v in values})
     elif kind == "finance":
         _write_finance(values, source, result)
+        if result.created or result.updated:
+            # A corrected entry keeps its date (its key): only the rows' months change.
+            derived.touch({v["factory"].pk for v in values}, {v["date"] for v in values})
     elif kind == "metrics":
         _write_metrics(values, result)
     else:

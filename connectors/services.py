@@ -12,6 +12,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import F, Q
 from django.utils import timezone
 
+from coe import derived
 from coe.changelog import log_bulk
 from coe.models import Factory
 from coe.network import TargetBlocked, resolve_target
@@ -238,6 +239,7 @@ def _secrets_of(connector: Connector, adapter) -> list[str]:
     return values
 
 
+@derived.batch()  # one KPI rollup refresh for everything the sync landed
 def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
     """Run a queued sync: fetch through the adapter, ingest, mark stale, record the outcome.
 

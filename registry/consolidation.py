@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from coe import derived
 from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.choices import AdoptionStatus, FindingKind, FindingStatus
@@ -64,6 +65,10 @@ def tool_merge(*, source: Tool, target: Tool, comment: str = "", actor=None) -> 
     ):
         ids = list(model.objects.filter(tool=source).values_list("pk", flat=True))
         model.objects.filter(pk__in=ids).update(tool=target)
+        if model is Adoption:  # priced by the target's seat cost now
+            derived.touch(
+                Adoption.objects.filter(pk__in=ids).values_list("factory_id", flat=True), ()
+            )
         log_bulk(model, ids=ids, action="update", changes=change)
         moved[label] = len(ids)
     kinds = set(target.ring_overrides.values_list("factory_kind", flat=True))

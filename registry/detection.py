@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from coe import bulk
+from coe import bulk, derived
 from coe.changelog import log_bulk
 from coe.choices import EventKind
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingKind, FindingStatus
@@ -279,6 +279,13 @@ def duplicates_detect(
     summary.created = len(to_create)
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
     _write(to_create, to_update, relink, new_recs, now, scope)
+    # The factories' open findings and money at stake (their KPI figures) changed.
+    touched = {fid for _kind, _finding, ids in events for fid in ids}
+    touched |= {fid for _pk, rec in relink for fid in rec.factory_ids}
+    touched |= {f.scope_id for f in to_update + to_create if f.scope_id}
+    changed_pks = {f.pk for f in to_update}
+    touched |= {fid for pk, links in stored_links.items() if pk in changed_pks for fid in links[1]}
+    derived.touch(touched, ())
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
     log_bulk(DuplicateFinding, to_create)
     log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)

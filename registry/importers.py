@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from coe import bulk, tables
+from coe import bulk, derived, tables
 from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.choices import AdoptionSource, AdoptionStatus, Ring
@@ -434,6 +434,7 @@ def import_adoptions(
     ]  # fmt: skip
     bulk.insert(Adoption, new)
     bulk.update(Adoption, changed, written)
+    derived.touch({a.factory_id for a in new + changed}, ())  # their spend changed
     log_adoptions(factory_ids, new, changed, before, now)
     summary.created, summary.updated = len(new), len(changed)
     if detect:

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from coe import derived
 from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.importers import (
@@ -160,6 +161,7 @@ def import_licences(
         adoption.seats, adoption.annual_cost = new_seats, new_cost
         changed.append(adoption)
     Adoption.objects.bulk_update(changed, ["seats", "annual_cost"], batch_size=1000)
+    derived.touch({a.factory_id for a in changed}, ())  # their annual spend changed
     names = (
         dict(
             Factory.objects.filter(pk__in={a.factory_id for a in changed}).values_list("pk", "name")

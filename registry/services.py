@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from coe import derived
 from coe.changelog import log_bulk
 from coe.choices import EventKind
 from coe.models import Factory
@@ -169,6 +170,7 @@ def adoption_map_name(*, declared_name: str, tool: Tool, actor=None) -> int:
     count = Adoption.objects.filter(pk__in=[a.pk for a in resolved]).update(
         tool=tool, resolution_confidence=1.0
     )
+    derived.touch({a.factory_id for a in resolved}, ())  # priced by the tool's seat cost now
     log_bulk(
         Adoption,
         resolved,

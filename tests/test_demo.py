@@ -206,6 +206,37 @@ def test_scorecard_api_shows_the_trend_since_the_previous_audit(demo):
     assert single["previous"] is None and single["change"] is None
 
 
+@pytest.mark.django_db
+def test_the_demo_leaves_the_kpi_rollups_current(demo):
+    from kpis.models import FactoryFigures, FactoryMonth
+    from kpis.reads import rois_by_factory
+    from kpis.rollups import rebuild
+    from kpis.selectors import roi_by_factory
+
+    def snapshot():
+        months = FactoryMonth.objects.order_by("factory_id", "month").values_list(
+            "factory_id", "month", "oee", "band", "deployments", "finance"
+        )
+        figures = FactoryFigures.objects.order_by("factory_id").values_list(
+            "factory_id", "invested", "payback_months", "annual_spend", "open_findings", "at_stake"
+        )
+        return list(months), list(figures)
+
+    loaded = snapshot()
+    assert loaded[0] and len(loaded[1]) == Factory.objects.count()
+    assert "KPI rollups:" in demo["second_output"]
+    rebuild()
+    assert snapshot() == loaded
+    factories = list(Factory.objects.all())
+    rolled, raw = rois_by_factory(factories), roi_by_factory(factories)
+    for factory in factories:
+        if raw[factory.pk] is None:
+            assert rolled[factory.pk] is None
+            continue
+        mine, theirs = rolled[factory.pk].as_dict(), raw[factory.pk].as_dict()
+        assert {**mine, "series": []} == {**theirs, "series": []}, factory.slug
+
+
 # Core: factories, people and the logins printed for them.
 
 

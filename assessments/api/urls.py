@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from assessments.api import kpi_views, portfolio_views, report_views, views
+from assessments.api import report_views, views
 
 router = SimpleRouter()
 router.register("maturity-models", views.MaturityModelViewSet, basename="maturitymodel")
@@ -31,8 +31,4 @@ urlpatterns: list = [
         views.FactoryScorecardView.as_view(),
         name="factory-scorecard",
     ),
-    path("factories/<slug:slug>/kpis/", kpi_views.FactoryKPIView.as_view(), name="factory-kpis"),
-    path("factories/<slug:slug>/roi/", kpi_views.FactoryROIView.as_view(), name="factory-roi"),
-    path("factories/<slug:slug>/flow/", kpi_views.FactoryFlowView.as_view(), name="factory-flow"),
-    path("portfolio/roi/", portfolio_views.PortfolioROIView.as_view(), name="portfolio-roi"),
 ]

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from connectors.facts import Deployment, FinanceEntry, OTCounter
+from kpis.rollups import rebuild
 
 
 def client_for(world, persona: str) -> Client:
@@ -65,6 +66,8 @@ def facts(world):
             ),
         ]
     )
+    # Rows written past the product's writers (bulk_create): refresh their rollups.
+    rebuild([world.factory_a.pk, world.factory_b.pk])
 
 
 def test_manufacturing_page_shows_oee_and_roi_charts(world, facts, django_assert_max_num_queries):

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from assessments.kpis import KPIInputError, dora_band, dora_series, oee_series, roi
+from kpis.formulas import KPIInputError, dora_band, dora_series, oee_series, roi
 
 
 def counters(rows):

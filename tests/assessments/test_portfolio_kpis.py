@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from coe.choices import FactoryKind
 from connectors.facts import Deployment, FinanceEntry, OTCounter
+from kpis.rollups import rebuild
 from tests.factories import FactoryFactory, MembershipFactory
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -43,6 +44,7 @@ def invest(factory, back, amount, benefits=(), currency="EUR"):
         for m, a in benefits
     ]
     FinanceEntry.objects.bulk_create(rows)
+    rebuild([factory.pk])  # rows written past the product's writers
 
 
 def shift(factory, line="L1"):
@@ -73,6 +75,7 @@ def deploys(factory, per_month):
         )
         for i in range(per_month)
     )
+    rebuild([factory.pk])  # rows written past the product's writers
 
 
 def test_portfolio_shows_roi_productivity_and_the_payback_share(client, world):

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from connectors.facts import FinanceEntry, OTCounter
+from kpis.rollups import rebuild
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,6 +28,7 @@ def test_owner_sees_oee_and_roi_charts_and_can_download_the_data(world, login, l
         )
         for i in range(60)
     )
+    rebuild([world.factory_a.pk])  # rows written past the product's writers
     FinanceEntry.objects.create(
         factory=world.factory_a,
         date=date(2026, 1, 5),

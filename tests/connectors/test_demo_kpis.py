@@ -6,16 +6,16 @@ import io
 import time
 from datetime import date
 
-from assessments.kpi_selectors import (
+from coe.demo import load_core
+from connectors.demo_kpis import load_kpi_demo
+from connectors.facts import Deployment, FinanceEntry, OTCounter
+from kpis.selectors import (
     dora_for_factory,
     kpi_range,
     oee_for_factory,
     payback_share,
     roi_for_factory,
 )
-from coe.demo import load_core
-from connectors.demo_kpis import load_kpi_demo
-from connectors.facts import Deployment, FinanceEntry, OTCounter
 
 TODAY = date(2026, 11, 25)
 

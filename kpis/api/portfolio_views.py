@@ -7,8 +7,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessments.portfolio_roi import portfolio_roi
 from coe.scoping import visible_factories
+from kpis.portfolio_roi import portfolio_roi
 
 
 class PortfolioROIView(APIView):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 
-from assessments import kpi_charts, kpi_selectors
-from assessments.kpis import KPIInputError
 from coe import policy
 from coe.choices import FactoryKind
 from coe.exports import csv_response
+from kpis import charts as kpi_charts
+from kpis import reads
+from kpis import selectors as kpi_selectors
+from kpis.formulas import KPIInputError
 
 PANEL_SPAN_DAYS = 365
 
@@ -18,22 +20,22 @@ def _range() -> kpi_selectors.KPIRange:
 
 
 def kpi_panel_context(request, factory) -> dict | None:
-    """OEE (manufacturing) or DORA (software) by month over the last year, with a chart."""
+    """OEE (manufacturing) or DORA (software) by month over the last year, with a chart:
+    the factory's rollup months (the issue flow of software factories is read per team)."""
     if not policy.allowed(request.user, "assessments.view_kpis", factory):
         return None
-    rng = _range()
+    months = reads.factory_months(factory)
     if factory.kind == FactoryKind.MANUFACTURING:
-        rows = kpi_selectors.oee_for_factory(factory, rng)
-        whole = [r for r in rows if r["line"] is None]
+        whole = reads.oee_rows(months)
         return {
             "factory": factory,
             "kind": "oee",
             "latest": whole[-1] if whole else None,
-            "lines": sorted({r["line"] for r in rows if r["line"]}),
-            "chart": kpi_charts.oee_trend(rows) if whole else "",
+            "lines": sorted({line for m in months for line in m.lines}),
+            "chart": kpi_charts.oee_trend(whole) if whole else "",
         }
-    rows = kpi_selectors.dora_for_factory(factory, rng)
-    flow = kpi_selectors.flow_for_factory(factory, rng)
+    rows = reads.dora_rows(months)
+    flow = kpi_selectors.flow_for_factory(factory, _range())
     return {
         "factory": factory,
         "kind": "dora",
@@ -48,7 +50,7 @@ def roi_panel_context(request, factory) -> dict | None:
     if not policy.allowed(request.user, "assessments.view_kpis", factory):
         return None
     try:
-        result = kpi_selectors.roi_for_factory(factory)
+        result = reads.factory_roi(factory)
     except KPIInputError as exc:
         return {"factory": factory, "error": str(exc)}
     if not result.series:
@@ -80,7 +82,7 @@ def roi_csv(request, slug: str, obj):
     """The ROI panel's data: cumulative invested and benefits by month."""
     factory = obj
     try:
-        series = kpi_selectors.roi_for_factory(factory).as_dict()["series"]
+        series = reads.factory_roi(factory).as_dict()["series"]
     except KPIInputError as exc:
         return HttpResponse(str(exc), status=422, content_type="text/plain")
     return csv_response(f"{factory.slug}-roi.csv", ["month", "invested", "benefits"], series)
@@ -91,8 +93,8 @@ def register_kpi_panels() -> None:
     from coe.pages import register_factory_panel
 
     register_factory_panel(
-        "kpis", order=20, template="assessments/kpi_panel.html", context=kpi_panel_context
+        "kpis", order=20, template="kpis/kpi_panel.html", context=kpi_panel_context
     )
     register_factory_panel(
-        "roi", order=25, template="assessments/kpi_roi_panel.html", context=roi_panel_context
+        "roi", order=25, template="kpis/kpi_roi_panel.html", context=roi_panel_context
     )

@@ -1,22 +1,24 @@
 """Portfolio ROI: the factories' finance pooled into one currency, by business unit, with
 the share paid back within six months set against the survey benchmark (docs/kpis.md).
 
-No second ROI formula: the totals of a group are :func:`assessments.kpis.roi` of the
-group's finance entries converted into ``PORTFOLIO_CURRENCY``, and the payback figures
-come from each factory's own ROI (:func:`kpi_selectors.roi_by_factory`, in its currency).
+No second ROI formula: the totals of a group are :func:`kpis.formulas.roi` of the
+group's finance totals by currency (the factories' rollup figures) converted into
+``PORTFOLIO_CURRENCY``, and the payback figures come from each factory's own ROI (its
+rollup figures, in its currency). Two queries whatever the number of factories.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from datetime import date
 
 from django.conf import settings
 
-from assessments.kpi_selectors import payback_summary, rates_to, roi_by_factory
-from assessments.kpis import KPIInputError, ROIResult, roi
 from coe.models import Factory
-from connectors.facts import FinanceEntry
+from kpis.formulas import KPIInputError, ROIResult, roi
+from kpis.reads import figures_by_factory, roi_of_figures
+from kpis.selectors import payback_summary, rates_to
 
 # The seed's survey figure: the share of organisations expecting ROI within six months.
 SURVEY_BENCHMARK = {
@@ -28,6 +30,10 @@ SURVEY_BENCHMARK = {
         "their digital investment within six months in 2026, 42 % the year before"
     ),
 }
+
+
+# Totals carry no month: the pooled ROI uses only the sums, never the series.
+TOTAL_DATE = date(2000, 1, 1)
 
 
 def _payback_months(results: list[ROIResult | None]) -> dict:
@@ -79,13 +85,16 @@ def portfolio_roi(factories: list[Factory], currency: str | None = None) -> dict
     unit. A factory with an entry that cannot be converted (no rate) is left out of the
     money totals and named in ``excluded``; its payback still counts (own currency)."""
     currency = (currency or settings.PORTFOLIO_CURRENCY).upper()
-    results = roi_by_factory(factories)
+    figures = figures_by_factory(factories)
+    results = {f.pk: roi_of_figures(figures.get(f.pk), f) for f in factories}
     rates = rates_to({currency}).get(currency, {})
     entries: dict[int, list[dict]] = defaultdict(list)
-    for row in FinanceEntry.objects.filter(factory_id__in=[f.pk for f in factories]).values(
-        "factory_id", "date", "kind", "amount", "currency"
-    ):
-        entries[row["factory_id"]].append(row)
+    for factory_id, row in figures.items():
+        for entry_currency, kinds in row.finance_totals.items():
+            for kind, amount in kinds.items():
+                entries[factory_id].append(
+                    {"date": TOTAL_DATE, "kind": kind, "amount": amount, "currency": entry_currency}
+                )
     excluded = []
     for factory in factories:
         rows = [
@@ -97,7 +106,9 @@ def portfolio_roi(factories: list[Factory], currency: str | None = None) -> dict
             entries[factory.pk] = rows
         except KPIInputError as exc:
             entries.pop(factory.pk, None)
-            excluded.append({"factory": factory.slug, "reason": str(exc)})
+            # Totals carry no entry date: the reason names the currencies only.
+            reason = str(exc).split(" (entry of", 1)[0]
+            excluded.append({"factory": factory.slug, "reason": reason})
     units: dict[str, list[Factory]] = defaultdict(list)
     for factory in factories:
         units[factory.business_unit].append(factory)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -180,8 +180,22 @@ def _days_in(start: date, period: str) -> int:
     return pd.Period(start, freq="M").days_in_month
 
 
-def dora_series(deployments: pd.DataFrame, period: str = "month") -> list[dict]:
+def _period_ends(buckets: pd.Series, period: str) -> pd.Series:
+    """The (exclusive, UTC) end of each period starting on ``buckets`` (dates)."""
+    starts = pd.to_datetime(buckets).dt.tz_localize("UTC")
+    if period == "month":
+        return starts + pd.offsets.MonthBegin(1)
+    return starts + pd.Timedelta(days=1 if period == "day" else 7)
+
+
+def dora_series(
+    deployments: pd.DataFrame, period: str = "month", restore_within: timedelta | None = None
+) -> list[dict]:
     """The four DORA metrics per period for one environment's deployments.
+
+    ``restore_within``: a failure counts as restored only by a success before the end of
+    its period plus this much — what a frame of one period with that look-ahead gives
+    (the rollups compute many periods in one call and must match it).
 
     ``deployments``: ``status`` (success | failed), ``finished_at`` (datetime),
     ``commit_created_at`` (datetime, may be missing for failed ones), ``environment``.
@@ -207,8 +221,12 @@ def dora_series(deployments: pd.DataFrame, period: str = "month") -> list[dict]:
         next_success = env_rows["finished_at"].where(env_rows["status"] == "success").bfill()
         # A success at the very same instant as the failure does not restore it.
         failed = env_rows["status"] == "failed"
+        restored_at = next_success[failed]
+        if restore_within is not None:
+            ends = _period_ends(env_rows.loc[failed, "bucket"], period)
+            restored_at = restored_at.where(restored_at < ends + restore_within)
         frame.loc[env_rows.index[failed], "restore_h"] = (
-            next_success[failed] - env_rows.loc[failed, "finished_at"]
+            restored_at - env_rows.loc[failed, "finished_at"]
         ).dt.total_seconds() / 3600
     rows = []
     for bucket, group in frame.groupby("bucket", sort=True):

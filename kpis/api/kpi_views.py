@@ -11,9 +11,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessments import kpi_selectors
-from assessments.kpis import KPIInputError
 from coe.scoping import visible_factories
+from kpis import reads
+from kpis import selectors as kpi_selectors
+from kpis.formulas import KPIInputError
 
 
 class OEERowSerializer(serializers.Serializer):
@@ -139,13 +140,14 @@ class FactoryKPIView(FactoryKPIBase):
 
 
 class FactoryROIView(FactoryKPIBase):
-    """Cumulative invested and benefits by month, net, ROI %, payback, in the factory's currency."""
+    """Cumulative invested and benefits by month, net, ROI %, payback, in the factory's
+    currency (from the factory's rollup months)."""
 
     @extend_schema(responses={200: ROISerializer, 422: ERROR})
     def get(self, request, slug: str):
         factory = self.factory(request, slug)
         try:
-            result = kpi_selectors.roi_for_factory(factory)
+            result = reads.factory_roi(factory)
         except KPIInputError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         return Response(result.as_dict())

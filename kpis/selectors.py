@@ -1,7 +1,7 @@
 """Reads behind the KPI and ROI answers: bounded frames per factory and range.
 
 Each selector loads only one factory's rows in the asked range with ``.values()`` into a
-pandas frame, and hands it to the pure formulas of :mod:`assessments.kpis`. Nothing is
+pandas frame, and hands it to the pure formulas of :mod:`kpis.formulas`. Nothing is
 computed row by row in Python over whole tables.
 
 Money: ROI is reported in ``Factory.currency``. A finance entry in another currency is
@@ -20,10 +20,10 @@ from decimal import Decimal
 import pandas as pd
 from django.db.models import CharField, DateTimeField, QuerySet, Value
 
-from assessments.kpis import PERIODS, KPIInputError, ROIResult, dora_series, oee_series, roi
 from coe.models import Factory
 from coe.validation import in_range
 from connectors.facts import CurrencyRate, Deployment, FinanceEntry, OTCounter, WorkItem
+from kpis.formulas import PERIODS, KPIInputError, ROIResult, dora_series, oee_series, roi
 
 # Default look-back per period, and the longest range one request may ask for.
 DEFAULT_SPAN = {
@@ -181,7 +181,7 @@ def flow_for_factory(factory: Factory, rng: KPIRange) -> list[dict]:
     frame = pd.DataFrame.from_records(list(rows), columns=["team", "created", "resolved"])
     if frame.empty:
         return []
-    from assessments.kpis import period_start
+    from kpis.formulas import period_start
 
     frame["bucket"] = period_start(frame["resolved"], rng.period)
     frame["cycle_h"] = (
@@ -222,31 +222,48 @@ def roi_for_factory(factory: Factory) -> ROIResult:
     return roi(entries, factory.currency, rates_to({factory.currency}).get(factory.currency, {}))
 
 
-def roi_by_factory(factories: QuerySet[Factory] | list[Factory]) -> dict[int, ROIResult | None]:
-    """ROI per factory (None where a conversion rate is missing), in one query (two when
-    an entry is in another currency than its factory's)."""
-    factories = list(factories)
+def finance_by_factory(factory_ids: list[int]) -> dict[int, list[dict]]:
+    """All finance entries of the factories, per factory id (one query)."""
     entries: dict[int, list[dict]] = defaultdict(list)
-    for row in FinanceEntry.objects.filter(factory_id__in=[f.pk for f in factories]).values(
+    for row in FinanceEntry.objects.filter(factory_id__in=factory_ids).values(
         "factory_id", "date", "kind", "amount", "currency"
     ):
         entries[row["factory_id"]].append(row)
-    # Conversion rates are read only where a factory has an entry in another currency.
+    return entries
+
+
+def roi_outcomes(
+    factories: list[Factory], entries: dict[int, list[dict]]
+) -> dict[int, ROIResult | KPIInputError]:
+    """Each factory's ROI of its ``entries``, or the error that prevents it (a missing
+    rate); the rates are read only where an entry is in another currency (one query)."""
     foreign = {
         f.currency
         for f in factories
         if any((row["currency"] or f.currency).upper() != f.currency for row in entries[f.pk])
     }
     rates = rates_to(foreign) if foreign else {}
-    results: dict[int, ROIResult | None] = {}
+    results: dict[int, ROIResult | KPIInputError] = {}
     for factory in factories:
         try:
             results[factory.pk] = roi(
                 entries.get(factory.pk, []), factory.currency, rates.get(factory.currency, {})
             )
-        except KPIInputError:
-            results[factory.pk] = None
+        except KPIInputError as exc:
+            results[factory.pk] = exc
     return results
+
+
+def roi_by_factory(factories: QuerySet[Factory] | list[Factory]) -> dict[int, ROIResult | None]:
+    """ROI per factory (None where a conversion rate is missing), computed from the raw
+    finance entries in one query (two when an entry is in another currency than its
+    factory's). Pages read the rollups instead (:mod:`kpis.reads`)."""
+    factories = list(factories)
+    entries = finance_by_factory([f.pk for f in factories])
+    return {
+        pk: (None if isinstance(result, KPIInputError) else result)
+        for pk, result in roi_outcomes(factories, entries).items()
+    }
 
 
 def payback_share(factories: QuerySet[Factory] | list[Factory]) -> dict:
