@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import logging
 import os
 import random
 import socket
@@ -39,7 +40,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coe.settings")
-os.environ.setdefault("DEBUG", "1")
+# Production settings (DEBUG off: no static-file rescans, no debug context), as served.
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("SECRET_KEY", "bench-portfolio-" + os.urandom(16).hex())
+os.environ.setdefault("CONNECTOR_CREDENTIALS_KEYS", "bTVRYW9kVGRwZ0pqR3FrZ0JvQ2hmc2xXc2FQZ2RqZ3g=")
 if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
     sys.exit("bench_portfolio runs on PostgreSQL: set DATABASE_URL=postgresql://…")
 
@@ -112,7 +117,7 @@ def build_registry() -> list[str]:
     rows, names = [], []
     for cap in CAPABILITIES:
         for i in range(5):
-            name = f"{cap.replace('/', '')} Suite {i + 1}"
+            name = f"{cap.replace('/', '')} {['Alpha', 'Bravo', 'Cobalt', 'Delta', 'Ember'][i]}"
             names.append(name)
             rows.append([name, f"Vendor {i}", cap, rings[i], "", 100 * (i + 1), "", ""])
     header = ["name", "vendor", "capabilities", "ring", "aliases", "annual_cost_per_seat",
@@ -182,12 +187,12 @@ def users() -> tuple:
 
 def measure(client: Client, url: str) -> tuple[float, int, int, int]:
     """(median server time in ms, queries, bytes, status) over RUNS requests after a warm-up."""
-    client.get(url)
+    client.get(url, secure=True)
     times = []
     for _ in range(RUNS):
         with CaptureQueriesContext(connection) as queries:
             began = time.perf_counter()
-            response = client.get(url)
+            response = client.get(url, secure=True)
             times.append((time.perf_counter() - began) * 1000)
     return statistics.median(times), len(queries), len(response.content), response.status_code
 
@@ -198,6 +203,9 @@ def target_lines(steps: list[int], results: dict) -> list[str]:
     first, top = steps[0], steps[-1]
     for label, _url in PAGES:
         rows = results[label]
+        statuses = {rows[s][3] for s in steps}
+        if statuses != {200}:
+            lines.append(f"MISS {label}: answered {sorted(statuses)}, not 200")
         counts = {rows[s][1] for s in steps}
         ok = len(counts) == 1
         lines.append(
@@ -319,6 +327,7 @@ def main() -> int:
     parser.add_argument("--load", action="store_true", help="the load phase at the top step")
     args = parser.parse_args()
     steps = sorted(int(s) for s in args.steps.split(","))
+    logging.disable(logging.INFO)  # sign-in and import log lines
     call_command("migrate", verbosity=0)
     reset()
     staff, member = users()

@@ -168,7 +168,7 @@ def device_list(request):
         request.GET, queryset=selectors.devices_for(request.user), request=request
     )
     rows, current = listing.apply_sort(
-        request, filterset.qs, DEVICE_SORTS, default=("factory__name", "name", "id")
+        request, filterset.qs, DEVICE_SORTS, default=("name", "id")
     )
     if listing.wants_export(request):
         return listing.export_csv(
