@@ -267,7 +267,8 @@ def load_phase(staff, member, slug: str, requests: int = 1000) -> list[str]:
             except httpx.HTTPError:
                 time.sleep(0.3)
         plan = [
-            (RNG.choice(["bench-staff", "bench-member"]), RNG.choice(PAGES)) for _ in range(requests)
+            (RNG.choice(["bench-staff", "bench-member"]), RNG.choice(PAGES))
+            for _ in range(requests)
         ]
         timings: dict[str, list[float]] = {}
         errors: list[str] = []
@@ -329,6 +330,7 @@ def main() -> int:
     steps = sorted(int(s) for s in args.steps.split(","))
     logging.disable(logging.INFO)  # sign-in and import log lines
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # as a deployment does
     reset()
     staff, member = users()
     tools = build_registry()

@@ -167,9 +167,7 @@ def device_list(request):
     filterset = DeviceFilterSet(
         request.GET, queryset=selectors.devices_for(request.user), request=request
     )
-    rows, current = listing.apply_sort(
-        request, filterset.qs, DEVICE_SORTS, default=("name", "id")
-    )
+    rows, current = listing.apply_sort(request, filterset.qs, DEVICE_SORTS, default=("name", "id"))
     if listing.wants_export(request):
         return listing.export_csv(
             "devices.csv",

@@ -20,6 +20,7 @@ from coe.choices import EventKind
 from coe.models import Factory
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingKind, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
+from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
 from registry.models import (
     FACTORY_PREVIEW,
@@ -224,6 +225,8 @@ def duplicates_detect(
     """
     _lock()
     now = now or timezone.now()
+    if factories is None and capabilities is None:
+        refresh_tool_figures()  # the nightly run also settles the registry list's figures
     today = timezone.localdate(now)
     tools, adoptions, kinds, concerned = _load_records(factories, capabilities)
     scoped = factories is not None or capabilities is not None

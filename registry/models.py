@@ -72,6 +72,10 @@ class Tool(models.Model):
         related_name="owned_tools",
     )
     ring = models.CharField(max_length=10, choices=Ring.choices, default=Ring.ASSESS)
+    # The whole portfolio's active adoptions of the tool and their annual spend, kept by
+    # ``registry.figures`` for the registry list.
+    adopter_count = models.PositiveIntegerField(default=0, editable=False)
+    annual_spend = models.DecimalField(max_digits=16, decimal_places=2, default=0, editable=False)
     introduced_on = models.DateField(null=True, blank=True)
     sunset_on = models.DateField(null=True, blank=True, help_text="When support ends.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -15,6 +15,7 @@ from coe.changelog import log_bulk
 from coe.choices import EventKind
 from coe.models import Factory
 from registry.choices import AdoptionSource, AdoptionStatus, FindingStatus, Ring
+from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
 from registry.models import (
     Adoption,
@@ -169,6 +170,7 @@ def adoption_map_name(*, declared_name: str, tool: Tool, actor=None) -> int:
     count = Adoption.objects.filter(pk__in=[a.pk for a in resolved]).update(
         tool=tool, resolution_confidence=1.0
     )
+    refresh_tool_figures([tool.pk])
     log_bulk(
         Adoption,
         resolved,

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from coe import listing, policy
 from coe.choices import FactoryKind
-from coe.scoping import restrict, writable_factory_ids
+from coe.scoping import is_coe_staff, restrict, writable_factory_ids
 from coe.tables import TableTooLarge
 from registry import exports, services
 from registry.charts import number_blips, radar_html
@@ -71,21 +71,26 @@ def _finding_name(finding: DuplicateFinding) -> str:
 @policy.page_rule()
 def tool_list(request):
     """The registry: tools with ring, capabilities, adopters and spend (of visible factories)."""
-    visible = restrict(Adoption.objects.filter(status="active"), request.user)
-    tools = Tool.objects.prefetch_related("capabilities").annotate(
-        adopters=Count("adoptions", filter=Q(adoptions__in=visible), distinct=True),
-        # The same figure as the tool page: each active adoption's effective annual cost
-        # (declared, else seats × the tool's cost per seat, else 0).
-        spend=Sum(
-            Coalesce(
-                "adoptions__annual_cost",
-                F("adoptions__seats") * F("annual_cost_per_seat"),
-                Value(Decimal("0")),
-                output_field=DecimalField(max_digits=16, decimal_places=2),
+    tools = Tool.objects.prefetch_related("capabilities")
+    if is_coe_staff(request.user):
+        # The whole portfolio: the figures stored on the tool (registry.figures).
+        tools = tools.annotate(adopters=F("adopter_count"), spend=F("annual_spend"))
+    else:
+        visible = restrict(Adoption.objects.filter(status="active"), request.user)
+        tools = tools.annotate(
+            adopters=Count("adoptions", filter=Q(adoptions__in=visible), distinct=True),
+            # The same figure as the tool page: each active adoption's effective annual
+            # cost (declared, else seats × the tool's cost per seat, else 0).
+            spend=Sum(
+                Coalesce(
+                    "adoptions__annual_cost",
+                    F("adoptions__seats") * F("annual_cost_per_seat"),
+                    Value(Decimal("0")),
+                    output_field=DecimalField(max_digits=16, decimal_places=2),
+                ),
+                filter=Q(adoptions__in=visible),
             ),
-            filter=Q(adoptions__in=visible),
-        ),
-    )
+        )
     filterset = ToolFilterSet(request.GET, queryset=tools, request=request)
     rows, current = listing.apply_sort(request, filterset.qs, TOOL_SORTS, default=("name",))
     if listing.wants_export(request):

@@ -111,3 +111,32 @@ def test_audits_due_are_paged_and_a_large_portfolio_types_the_factory(client, wo
     second = client.get(reverse("assessment-list"), {"due_page": 2}).content.decode()
     due = second[second.index('id="overdue"') : second.index("</section>")]
     assert due.count("<tr><td>") == 62 - 50  # 60 plants and the two of the world
+
+
+def _row(body: str, name: str) -> str:
+    row = body[body.index(f">{name}</a>") :]
+    return row[: row.index("</tr>")]
+
+
+def test_the_registry_list_and_the_tool_page_show_the_same_spend(client, tools):
+    pi = tools[0]
+    pi.annual_cost_per_seat = 10
+    pi.save()
+    grow(tools, 0, 6)  # PI at plants 0, 2, 3, 5: 1000 or 500 each
+    seated = adoption(FactoryFactory(slug="seated"), pi, seats=7)  # 7 × 10
+    staff(client)
+
+    def shown() -> tuple[str, str]:
+        listed = _row(client.get(reverse("tool-list")).content.decode(), "PI System")
+        page = client.get(reverse("tool-detail", args=[pi.slug])).content.decode()
+        total = re.search(r'id="tool-total-cost">([^<]*)<', page).group(1)
+        return listed, total
+
+    listed, total = shown()
+    assert total.startswith("3,070") and "3,070" in listed and '<td class="num">5</td>' in listed
+    seated.status = "retired"
+    seated.save()
+    pi.annual_cost_per_seat = 20
+    pi.save()
+    listed, total = shown()
+    assert total.startswith("3,000") and "3,000" in listed and '<td class="num">4</td>' in listed
