@@ -127,7 +127,13 @@ def build_registry() -> list[str]:
 
 
 def grow(start: int, stop: int, tools: list[str]) -> None:
-    """Factories ``start``..``stop - 1`` with adoptions, devices and a year of facts."""
+    """Factories ``start``..``stop - 1`` with adoptions, devices and a year of facts, in
+    files of at most 100 factories (an import file's row limit is 100,000)."""
+    for first in range(start, stop, 100):
+        grow_chunk(first, min(stop, first + 100), tools)
+
+
+def grow_chunk(start: int, stop: int, tools: list[str]) -> None:
     factories = [
         Factory(
             slug=f"plant-{n:04d}",
