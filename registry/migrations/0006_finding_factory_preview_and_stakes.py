@@ -74,8 +74,10 @@ class Migration(migrations.Migration):
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddIndex(
-            model_name='duplicatefinding',
-            index=models.Index(fields=['status', 'annual_cost_at_stake'], name='registry_du_status_92dbb3_idx'),
+            model_name="duplicatefinding",
+            index=models.Index(
+                fields=["-annual_cost_at_stake", "key"], name="finding_savings_order"
+            ),
         ),
         migrations.AddField(
             model_name='findingstake',
