@@ -191,16 +191,25 @@ def users() -> tuple:
     return staff, member
 
 
-def measure(client: Client, url: str) -> tuple[float, int, int, int]:
-    """(median server time in ms, queries, bytes, status) over RUNS requests after a warm-up."""
+def measure(client: Client, url: str) -> tuple[float, int, int, int, float]:
+    """(median server time in ms, queries, bytes, status, median CPU time of this process
+    in ms) over RUNS requests after a warm-up. The CPU time leaves out the database and
+    time spent waiting for a core: on a shared machine it tells load apart from work."""
     client.get(url, secure=True)
-    times = []
+    times, cpu = [], []
     for _ in range(RUNS):
         with CaptureQueriesContext(connection) as queries:
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             response = client.get(url, secure=True)
             times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times), len(queries), len(response.content), response.status_code
+            cpu.append((time.process_time() - began_cpu) * 1000)
+    return (
+        statistics.median(times),
+        len(queries),
+        len(response.content),
+        response.status_code,
+        statistics.median(cpu),
+    )
 
 
 def target_lines(steps: list[int], results: dict) -> list[str]:
@@ -353,11 +362,16 @@ def main() -> int:
             user=member, factory=Factory.objects.get(slug="plant-0001"), defaults={"role": "member"}
         )
         print(f"\n== {step} factories (built in {time.perf_counter() - began:.1f} s)")
-        print(f"{'page':<24}{'ms (median of 5)':>18}{'queries':>9}{'bytes':>10}{'status':>8}")
+        print(
+            f"{'page':<24}{'ms (median of 5)':>18}{'queries':>9}{'bytes':>10}{'status':>8}"
+            f"{'CPU ms':>9}"
+        )
         for label, url in PAGES:
-            ms, queries, size, status = measure(client, url.format(slug="plant-0001"))
-            results[label][step] = (ms, queries, size, status)
-            print(f"{label:<24}{ms:>18.1f}{queries:>9}{size:>10}{status:>8}")
+            row = measure(client, url.format(slug="plant-0001"))
+            results[label][step] = row
+            ms, queries, size, status, cpu = row
+            print(f"{label:<24}{ms:>18.1f}{queries:>9}{size:>10}{status:>8}{cpu:>9.1f}")
+        print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     lines = target_lines(steps, results)
     if args.load:
         lines += load_phase(staff, member, "plant-0001")
