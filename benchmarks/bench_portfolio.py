@@ -251,7 +251,6 @@ def free_port() -> int:
 def load_phase(staff, member, slug: str, requests: int = 1000) -> list[str]:
     """Two gunicorn workers (DEBUG=0), httpx at concurrency 8, staff and a member mixed."""
     import httpx
-    from cryptography.fernet import Fernet
 
     sessions = {}
     for user in (staff, member):
@@ -259,12 +258,11 @@ def load_phase(staff, member, slug: str, requests: int = 1000) -> list[str]:
         client.force_login(user)
         sessions[user.username] = client.cookies["sessionid"].value
     port = free_port()
+    # The same SECRET_KEY as this process: it signs the sessions made above.
     env = {
         **os.environ,
         "DEBUG": "0",
         "DJANGO_SETTINGS_MODULE": "coe.settings",
-        "SECRET_KEY": "bench-" + Fernet.generate_key().decode(),
-        "CONNECTOR_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
@@ -341,11 +339,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="10,100,1000")
     parser.add_argument("--load", action="store_true", help="the load phase at the top step")
+    parser.add_argument(
+        "--load-only", action="store_true", help="only the load phase, on the portfolio built"
+    )
     args = parser.parse_args()
     steps = sorted(int(s) for s in args.steps.split(","))
-    logging.disable(logging.INFO)  # sign-in and import log lines
+    logging.disable(logging.WARNING)  # sign-in and import log lines
     call_command("migrate", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)  # as a deployment does
+    if args.load_only:
+        print(f"load phase on {Factory.objects.count()} factories")
+        lines = load_phase(*users(), "plant-0001")
+        for line in lines:
+            print(line)
+        return 1 if any(line.startswith("MISS") for line in lines) else 0
     reset()
     staff, member = users()
     tools = build_registry()

@@ -140,3 +140,14 @@ def test_the_registry_list_and_the_tool_page_show_the_same_spend(client, tools):
     pi.save()
     listed, total = shown()
     assert total.startswith("3,000") and "3,000" in listed and '<td class="num">4</td>' in listed
+
+
+def test_the_device_filter_lists_factories_only_while_they_are_few(client, world):
+    staff(client)
+    body = client.get(reverse("device-list")).content.decode()
+    assert '<select id="d-factory"' in body and 'value="alpha-plant"' in body
+    for n in range(50):
+        FactoryFactory(slug=f"plant-{n:03d}", name=f"Plant {n:03d}")
+    body = client.get(reverse("device-list")).content.decode()
+    assert '<select id="d-factory"' not in body and '<input id="d-factory"' in body
+    assert 'value="plant-' not in body
