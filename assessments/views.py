@@ -139,14 +139,18 @@ def assessment_list(request):
     for assessment in page:
         assessment.progress = selectors.progress(assessment, assessment.answered)
     schedule = selectors.audit_schedule(request.user)
+    overdue = [row for row in schedule if row["overdue"]]
+    # Bounded by the page size: the audits due page by page; a list to choose from while
+    # the portfolio is small, a slug to type beyond that.
+    factories = [row["factory"] for row in schedule]
     return render(
         request,
         "assessments/assessment_list.html",
         {
             "filterset": filterset,
             "page": page,
-            "schedule": schedule,
-            "overdue": [row for row in schedule if row["overdue"]],
+            "overdue": Paginator(overdue, 50).get_page(request.GET.get("due_page")),
+            "choosable": sorted(factories, key=lambda f: f.name) if len(factories) <= 50 else [],
             "statuses": AssessmentStatus.choices,
         },
     )

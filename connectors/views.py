@@ -161,15 +161,23 @@ DEVICE_COLUMNS = [
 ]
 
 
+CHOOSABLE = 50
+
+
+def choosable_factories(user) -> list:
+    """The user's factories for a filter's list, or none when they are more than
+    ``CHOOSABLE`` (the filter then takes a typed slug): bounded by one query's LIMIT."""
+    factories = list(visible_factories(user).order_by("name")[: CHOOSABLE + 1])
+    return factories if len(factories) <= CHOOSABLE else []
+
+
 @policy.page_rule()
 def device_list(request):
     """The device inventory, per factory, with filters."""
     filterset = DeviceFilterSet(
         request.GET, queryset=selectors.devices_for(request.user), request=request
     )
-    rows, current = listing.apply_sort(
-        request, filterset.qs, DEVICE_SORTS, default=("factory__name", "name", "id")
-    )
+    rows, current = listing.apply_sort(request, filterset.qs, DEVICE_SORTS, default=("name", "id"))
     if listing.wants_export(request):
         return listing.export_csv(
             "devices.csv",
@@ -207,7 +215,8 @@ def device_list(request):
         {
             "page": page,
             "filterset": filterset,
-            "factories": visible_factories(request.user).order_by("name"),
+            # A list to choose from while the portfolio is small, a slug to type beyond.
+            "factories": choosable_factories(request.user),
             "statuses": DeviceStatus.choices,
             "headers": listing.sort_headers(request, DEVICE_COLUMNS, current),
             "export_url": listing.export_url(request),

@@ -29,6 +29,10 @@ class RegistryConfig(AppConfig):
             context=factory_panel_context,
         )
 
+        from registry import figures
+
+        figures.connect()
+
         from coe.search import register_search_kind
         from registry import search
 

@@ -27,6 +27,7 @@ from coe import derived
 from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.choices import AdoptionStatus, FindingKind, FindingStatus
+from registry.figures import refresh_tool_figures
 from registry.models import (
     Adoption,
     DuplicateFinding,
@@ -121,6 +122,7 @@ def tool_merge(*, source: Tool, target: Tool, comment: str = "", actor=None) -> 
         summary={"merged": source.slug, "merged_into": target.slug, "comment": comment, **moved},
     )
     source.delete()
+    refresh_tool_figures([target.pk])  # the adoptions moved by one UPDATE
     return {
         "into": target.slug,
         "merged": source.slug,

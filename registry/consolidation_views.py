@@ -57,7 +57,7 @@ def finding_plan(request, pk: int, obj):
         consolidation.finding_plan(
             finding=finding,
             standard=Tool.objects.filter(slug=request.POST.get("standard", "")).first(),
-            factories=Factory.objects.filter(slug__in=request.POST.getlist("factories")),
+            factories=Factory.objects.filter(slug__in=_plan_slugs(request.POST)),
             due_on=dt.date.fromisoformat(due) if due else None,
             owner=request.user,
         )
@@ -66,6 +66,13 @@ def finding_plan(request, pk: int, obj):
         text = "; ".join(getattr(exc, "messages", [str(exc)]))
         messages.error(request, f"Finding {finding.pk}: {text}")
     return redirect(request.POST.get("next") or "duplicate-list")
+
+
+def _plan_slugs(post) -> list[str]:
+    """The plan's factories: those ticked in the list and any typed beyond the list's
+    preview (comma-separated slugs)."""
+    more = [s.strip() for s in post.get("factories_more", "").split(",") if s.strip()]
+    return [*post.getlist("factories"), *more]
 
 
 def savings_trend_html(summary: dict, *, div_id: str = "chart-savings-trend") -> str:

@@ -17,13 +17,17 @@ from django.utils.text import slugify
 from coe import bulk, derived
 from coe.changelog import log_bulk
 from coe.choices import EventKind
+from coe.models import Factory
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingKind, FindingStatus
 from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
+from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
 from registry.models import (
+    FACTORY_PREVIEW,
     Adoption,
     Capability,
     DuplicateFinding,
+    FindingStake,
     Tool,
     ToolAlias,
     ToolRingOverride,
@@ -135,8 +139,10 @@ def _baseline(finding: DuplicateFinding, rec: FindingRec, costs: dict) -> None:
     }
 
 
-def _apply(finding: DuplicateFinding, rec: FindingRec) -> None:
+def _apply(finding: DuplicateFinding, rec: FindingRec, slugs: dict[int, str]) -> None:
     finding.kind = rec.kind
+    finding.factory_count = len(rec.factory_ids)
+    finding.factory_preview = [slugs[f] for f in rec.factory_ids[:FACTORY_PREVIEW] if f in slugs]
     finding.capability_id = rec.capability_id
     finding.scope_id = rec.scope_id
     finding.annual_cost_at_stake = rec.cost.quantize(Decimal("0.01"))
@@ -148,6 +154,7 @@ _FIELDS = [
     "key", "kind", "capability", "scope", "annual_cost_at_stake", "suggested_standard",
     "status", "detail", "waiver_reason", "waiver_approver", "waiver_expires_on", "note",
     "first_detected", "last_detected", "resolved_at", "cost_at_detection", "baseline",
+    "factory_count", "factory_preview",
 ]  # fmt: skip
 # What a re-run compares to decide whether a row needs writing (last_detected is bumped
 # for every detected finding by one UPDATE).
@@ -218,6 +225,8 @@ def duplicates_detect(
     """
     _lock()
     now = now or timezone.now()
+    if factories is None and capabilities is None:
+        refresh_tool_figures()  # the nightly run also settles the registry list's figures
     today = timezone.localdate(now)
     tools, adoptions, kinds, concerned = _load_records(factories, capabilities)
     scoped = factories is not None or capabilities is not None
@@ -233,19 +242,24 @@ def duplicates_detect(
     snapshots = {f.pk: copy.copy(f) for f in existing.values()}  # for the change log
     stored_links = _links(set(snapshots) if scoped else None) if existing else {}
     summary = DetectionSummary(findings=len(recs))
+    slugs = dict(
+        Factory.objects.filter(
+            pk__in={f for rec in recs for f in rec.factory_ids[:FACTORY_PREVIEW]}
+        ).values_list("pk", "slug")
+    )
     to_create, to_update, relink, created_recs = [], [], [], []
     events: list = []  # (kind, finding, factory ids) for the outbox
     for rec in recs:
         finding = existing.pop(rec.key, None)
         if finding is None:
             finding = DuplicateFinding(key=rec.key, first_detected=now, last_detected=now)
-            _apply(finding, rec)
+            _apply(finding, rec, slugs)
             _baseline(finding, rec, costs)
             to_create.append(finding)
             created_recs.append(rec)
             continue
         before = _state(finding)
-        _apply(finding, rec)
+        _apply(finding, rec, slugs)
         _baseline(finding, rec, costs)
         expired = (
             finding.status == FindingStatus.WAIVED
@@ -286,6 +300,7 @@ def duplicates_detect(
     changed_pks = {f.pk for f in to_update}
     touched |= {fid for pk, links in stored_links.items() if pk in changed_pks for fid in links[1]}
     derived.touch(touched, ())
+    write_stakes([*to_create, *to_update], {pk: fac for pk, (fac, _cost) in costs.items()})
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
     log_bulk(DuplicateFinding, to_create)
     log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)
@@ -319,6 +334,32 @@ def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now, 
         bulk.delete_where(table, "duplicatefinding_id", [pk for pk, _rec in relink])
         rows = [(pk, other) for pk, rec in relink for other in getattr(rec, attr)]
         bulk.insert_pairs(table, ("duplicatefinding_id", column), rows)
+
+
+def stake_rows(finding: DuplicateFinding, factory_of: dict[int, int]) -> list[FindingStake]:
+    """The adoptions ``finding`` covers, from its ``detail`` (at stake now) and ``baseline``."""
+    baseline = {
+        int(pk): (fac, Decimal(cost)) for pk, (fac, cost) in (finding.baseline or {}).items()
+    }
+    live = set((finding.detail or {}).get("adoptions_at_stake", []))
+    return [
+        FindingStake(
+            finding_id=finding.pk,
+            adoption_id=pk,
+            factory_id=baseline[pk][0] if pk in baseline else factory_of.get(pk),
+            at_stake=pk in live,
+            baseline_cost=baseline[pk][1] if pk in baseline else None,
+        )
+        for pk in sorted(live | baseline.keys())
+    ]
+
+
+def write_stakes(findings: list[DuplicateFinding], factory_of: dict[int, int]) -> None:
+    """Replace the stake rows of ``findings`` (two statements, whatever their number)."""
+    if not findings:
+        return
+    bulk.delete_where(FindingStake._meta.db_table, "finding_id", [f.pk for f in findings])
+    bulk.insert(FindingStake, [row for f in findings for row in stake_rows(f, factory_of)])
 
 
 def summary_dict(summary: DetectionSummary) -> dict:

@@ -101,7 +101,8 @@ class AdoptionFilterSet(filters.FilterSet):
 class DuplicateFindingFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", help_text="Tool or capability name contains")
     kind = filters.ChoiceFilter(choices=FindingKind.choices)
-    status = filters.MultipleChoiceFilter(choices=FindingStatus.choices)
+    # A column of the finding itself: no DISTINCT (it would compare every row's JSON).
+    status = filters.MultipleChoiceFilter(choices=FindingStatus.choices, distinct=False)
     capability = filters.CharFilter(field_name="capability__slug")
     capability_id = filters.NumberFilter()
     scope = factory_filter("scope")

@@ -25,6 +25,7 @@ from coe import bulk, derived, tables
 from coe.changelog import log_bulk
 from coe.models import Factory
 from registry.choices import AdoptionSource, AdoptionStatus, Ring
+from registry.figures import refresh_tool_figures
 from registry.models import Adoption, Capability, RingChange, Tool, ToolAlias
 from registry.resolution import Resolver, normalize
 from registry.selectors import registry_resolver
@@ -283,6 +284,7 @@ def import_registry(table: Table, *, actor=None, detect: bool = True) -> ImportS
          "annual_cost_per_seat", "ring"],
         batch_size=500,
     )  # fmt: skip
+    refresh_tool_figures([t.pk for t in changed])  # a cost per seat counts in the spend
     log_bulk(Tool, new_tools)
     log_bulk(Tool, changed, action="update", before=before)
     for r in rows:
@@ -435,6 +437,8 @@ def import_adoptions(
     bulk.insert(Adoption, new)
     bulk.update(Adoption, changed, written)
     derived.touch({a.factory_id for a in new + changed}, ())  # their spend changed
+    touched = {a.tool_id for a in (*new, *changed)} | {b.tool_id for b in before.values()}
+    refresh_tool_figures(touched)
     log_adoptions(factory_ids, new, changed, before, now)
     summary.created, summary.updated = len(new), len(changed)
     if detect:

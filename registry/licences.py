@@ -27,6 +27,7 @@ from django.db import transaction
 from coe import derived
 from coe.changelog import log_bulk
 from coe.models import Factory
+from registry.figures import refresh_tool_figures
 from registry.importers import (
     ImportRejected,
     Table,
@@ -162,6 +163,7 @@ def import_licences(
         changed.append(adoption)
     Adoption.objects.bulk_update(changed, ["seats", "annual_cost"], batch_size=1000)
     derived.touch({a.factory_id for a in changed}, ())  # their annual spend changed
+    refresh_tool_figures({a.tool_id for a in changed})
     names = (
         dict(
             Factory.objects.filter(pk__in={a.factory_id for a in changed}).values_list("pk", "name")

@@ -72,6 +72,10 @@ class Tool(models.Model):
         related_name="owned_tools",
     )
     ring = models.CharField(max_length=10, choices=Ring.choices, default=Ring.ASSESS)
+    # The whole portfolio's active adoptions of the tool and their annual spend, kept by
+    # ``registry.figures`` for the registry list.
+    adopter_count = models.PositiveIntegerField(default=0, editable=False)
+    annual_spend = models.DecimalField(max_digits=16, decimal_places=2, default=0, editable=False)
     introduced_on = models.DateField(null=True, blank=True)
     sunset_on = models.DateField(null=True, blank=True, help_text="When support ends.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -316,6 +320,10 @@ class DuplicateFinding(models.Model):
     tools = models.ManyToManyField(Tool, related_name="findings")
     factories = models.ManyToManyField(Factory, related_name="findings", blank=True)
     annual_cost_at_stake = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # What lists show without reading every factory link: how many factories, and the
+    # slugs of the first FACTORY_PREVIEW of them (by id), written with the links.
+    factory_count = models.PositiveIntegerField(default=0)
+    factory_preview = models.JSONField(default=list, blank=True)
     suggested_standard = models.ForeignKey(
         Tool, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -353,9 +361,48 @@ class DuplicateFinding(models.Model):
 
     class Meta:
         ordering = ["-annual_cost_at_stake", "key"]
+        # The lists' order: a page of the largest savings is read from the index.
+        indexes = [
+            models.Index(fields=["-annual_cost_at_stake", "key"], name="finding_savings_order")
+        ]
 
     def __str__(self) -> str:
         return self.key
+
+
+# How many factory slugs a finding keeps for lists (the detail has them all).
+FACTORY_PREVIEW = 10
+
+
+class FindingStake(models.Model):
+    """One adoption a finding covers: at stake now (``at_stake``: its cost counts in the
+    money at stake) and/or in the baseline taken when the finding was first detected
+    (``baseline_cost``: realised savings are measured against it). Written by detection
+    beside ``detail`` and ``baseline`` so pages add money up in the database. The
+    adoption link has no constraint: a deleted adoption's baseline still counts (its
+    cost now is 0)."""
+
+    finding = models.ForeignKey(DuplicateFinding, on_delete=models.CASCADE, related_name="stakes")
+    adoption = models.ForeignKey(
+        Adoption,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    factory = models.ForeignKey(
+        Factory, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    at_stake = models.BooleanField(default=False)
+    baseline_cost = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["finding", "adoption"], name="one_stake_per_adoption")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.finding_id}: adoption {self.adoption_id}"
 
 
 class DetectionRun(models.Model):

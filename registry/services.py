@@ -16,6 +16,7 @@ from coe.changelog import log_bulk
 from coe.choices import EventKind
 from coe.models import Factory
 from registry.choices import AdoptionSource, AdoptionStatus, FindingStatus, Ring
+from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
 from registry.models import (
     Adoption,
@@ -171,6 +172,7 @@ def adoption_map_name(*, declared_name: str, tool: Tool, actor=None) -> int:
         tool=tool, resolution_confidence=1.0
     )
     derived.touch({a.factory_id for a in resolved}, ())  # priced by the tool's seat cost now
+    refresh_tool_figures([tool.pk])
     log_bulk(
         Adoption,
         resolved,

@@ -17,12 +17,12 @@ from django.views.decorators.http import require_POST
 
 from coe import listing, policy
 from coe.choices import FactoryKind
-from coe.scoping import restrict, writable_factory_ids
+from coe.scoping import is_coe_staff, restrict, writable_factory_ids
 from coe.tables import TableTooLarge
 from registry import exports, services
 from registry.charts import number_blips, radar_html
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus, Ring
-from registry.consolidation import finding_savings, plan_progress, savings_summary
+from registry.consolidation import finding_savings, plan_progress
 from registry.consolidation_views import savings_trend_html
 from registry.filtersets import DuplicateFindingFilterSet, ToolFilterSet
 from registry.importers import ImportRejected, import_adoptions, import_registry, read_file
@@ -36,7 +36,12 @@ from registry.models import (
     RingChange,
     Tool,
 )
-from registry.selectors import findings_visible, unresolved_names
+from registry.selectors import (
+    at_stake_total,
+    findings_visible,
+    savings_overview,
+    unresolved_names,
+)
 
 TOOL_SORTS = {
     "name": "name",
@@ -66,21 +71,26 @@ def _finding_name(finding: DuplicateFinding) -> str:
 @policy.page_rule()
 def tool_list(request):
     """The registry: tools with ring, capabilities, adopters and spend (of visible factories)."""
-    visible = restrict(Adoption.objects.filter(status="active"), request.user)
-    tools = Tool.objects.prefetch_related("capabilities").annotate(
-        adopters=Count("adoptions", filter=Q(adoptions__in=visible), distinct=True),
-        # The same figure as the tool page: each active adoption's effective annual cost
-        # (declared, else seats × the tool's cost per seat, else 0).
-        spend=Sum(
-            Coalesce(
-                "adoptions__annual_cost",
-                F("adoptions__seats") * F("annual_cost_per_seat"),
-                Value(Decimal("0")),
-                output_field=DecimalField(max_digits=16, decimal_places=2),
+    tools = Tool.objects.prefetch_related("capabilities")
+    if is_coe_staff(request.user):
+        # The whole portfolio: the figures stored on the tool (registry.figures).
+        tools = tools.annotate(adopters=F("adopter_count"), spend=F("annual_spend"))
+    else:
+        visible = restrict(Adoption.objects.filter(status="active"), request.user)
+        tools = tools.annotate(
+            adopters=Count("adoptions", filter=Q(adoptions__in=visible), distinct=True),
+            # The same figure as the tool page: each active adoption's effective annual
+            # cost (declared, else seats × the tool's cost per seat, else 0).
+            spend=Sum(
+                Coalesce(
+                    "adoptions__annual_cost",
+                    F("adoptions__seats") * F("annual_cost_per_seat"),
+                    Value(Decimal("0")),
+                    output_field=DecimalField(max_digits=16, decimal_places=2),
+                ),
+                filter=Q(adoptions__in=visible),
             ),
-            filter=Q(adoptions__in=visible),
-        ),
-    )
+        )
     filterset = ToolFilterSet(request.GET, queryset=tools, request=request)
     rows, current = listing.apply_sort(request, filterset.qs, TOOL_SORTS, default=("name",))
     if listing.wants_export(request):
@@ -239,7 +249,7 @@ def duplicates(request):
             "plan_standard",
             "plan_owner",
         )
-        .prefetch_related("tools", "factories", "plan_factories")
+        .prefetch_related("tools", "plan_factories")
         .order_by(SORTS.get(sort, "-annual_cost_at_stake"), "key")
     )
     if listing.wants_export(request):
@@ -268,24 +278,20 @@ def duplicates(request):
             ],
         )
     page = Paginator(findings, 50).get_page(request.GET.get("page"))
-    # The total counts each adoption once, however many findings it appears in.
-    live = base.filter(status__in=LIVE_FINDING_STATUSES).values_list("detail", flat=True)
-    at_stake_ids = {i for detail in live for i in (detail or {}).get("adoptions_at_stake", [])}
-    total = _adoptions_cost(at_stake_ids)
     rows = list(page)
     savings, progress = finding_savings(rows), plan_progress(rows)
     for finding in rows:
         finding.realised, finding.progress = savings.get(finding.pk), progress.get(finding.pk)
-    summary = savings_summary(
-        list(base.order_by("first_detected", "pk")), factory_ids=writable_factory_ids(request.user)
-    )
+    # Money is added up in the database from the stake rows detection writes: the total
+    # counts each adoption once, however many findings it appears in.
+    summary = savings_overview(base, factory_ids=writable_factory_ids(request.user))
     return render(
         request,
         "registry/duplicates.html",
         {
             "page": page,
             "filterset": filterset,
-            "total": total,
+            "total": at_stake_total(base),
             "sort": sort,
             "statuses": FindingStatus.choices,
             "default_expiry": dt.date.today() + dt.timedelta(days=180),
@@ -295,15 +301,6 @@ def duplicates(request):
             "savings_chart": savings_trend_html(summary),
         },
     )
-
-
-def _adoptions_cost(ids: set[int]) -> Decimal:
-    if not ids:
-        return Decimal("0")
-    total = Decimal("0")
-    for adoption in Adoption.objects.filter(pk__in=ids).select_related("tool"):
-        total += adoption.effective_annual_cost
-    return total
 
 
 def _visible_finding(request, pk: int, **_kwargs) -> DuplicateFinding:

@@ -15,6 +15,7 @@ from coe.choices import FactoryKind
 from registry import services
 from registry.choices import AdoptionSource, Ring
 from registry.models import (
+    FACTORY_PREVIEW,
     Adoption,
     Capability,
     DuplicateFinding,
@@ -256,15 +257,32 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
         model = DuplicateFinding
         list_serializer_class = _FindingListSerializer
         fields = [
-            "id", "key", "kind", "capability", "scope", "tools", "factories",
+            "id", "key", "kind", "capability", "scope", "tools", "factories", "factory_count",
             "annual_cost_at_stake", "suggested_standard", "status", "waiver_reason",
             "waiver_approver", "waiver_expires_on", "note", "first_detected", "last_detected",
             "resolved_at", "cost_at_detection", "realised_savings", "plan",
         ]  # fmt: skip
         read_only_fields = [
             "key", "status", "waiver_reason", "waiver_expires_on", "first_detected",
-            "last_detected", "resolved_at", "cost_at_detection",
+            "last_detected", "resolved_at", "cost_at_detection", "factory_count",
         ]  # fmt: skip
+
+    def to_representation(self, finding):
+        """In a list, ``factories`` is the first ``FACTORY_PREVIEW`` slugs stored with the
+        finding (``factory_count`` says how many there are); one finding has them all."""
+        if self.context.get("factory_preview"):
+            self.fields.pop("factories", None)
+            data = super().to_representation(finding)
+            data["factories"] = list(finding.factory_preview)
+            return data
+        return super().to_representation(finding)
+
+    def _store_preview(self, finding):
+        ids = sorted(finding.factories.values_list("pk", "slug"))
+        finding.factory_count = len(ids)
+        finding.factory_preview = [slug for _pk, slug in ids[:FACTORY_PREVIEW]]
+        finding.save(update_fields=["factory_count", "factory_preview"])
+        return finding
 
     def _computed(self, finding, name: str):
         if "savings" not in self.context or finding.pk not in self.context["savings"]:
@@ -290,7 +308,10 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
 
     def create(self, validated_data):
         validated_data["key"] = f"manual:{uuid.uuid4().hex}"
-        return super().create(validated_data)
+        return self._store_preview(super().create(validated_data))
+
+    def update(self, instance, validated_data):
+        return self._store_preview(super().update(instance, validated_data))
 
 
 class MergeInputSerializer(serializers.Serializer):

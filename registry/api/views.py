@@ -241,9 +241,17 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
                 "plan_standard",
                 "plan_owner",
             )
-            .prefetch_related("tools", "factories", "plan_factories")
+            .prefetch_related(
+                "tools",
+                "plan_factories",
+                # A list shows the stored preview of factories; one finding shows them all.
+                *(() if self.action == "list" else ("factories",)),
+            )
             .order_by("-annual_cost_at_stake", "key")
         )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "factory_preview": self.action == "list"}
 
     def _act(self, request, action_name: str):
         finding = self.get_object()  # 404 outside the caller's findings, then the rule
