@@ -503,6 +503,11 @@ CONNECTOR_INGEST_WRITERS = env_int("CONNECTOR_INGEST_WRITERS", 2)
 # fails it and frees its connector.
 CONNECTOR_RUN_STALE_SECONDS = env_int("CONNECTOR_RUN_STALE_SECONDS", 600)
 CONNECTOR_REAPER_INTERVAL = env_int("CONNECTOR_REAPER_INTERVAL", 60)
+# A queued sync whose task message no worker has picked up within this (s) is taken to be
+# lost by the broker (restart without persistence, purge, consumer timeout): the reaper
+# re-sends it, at most CONNECTOR_RUN_QUEUED_RESENDS times, then fails it.
+CONNECTOR_RUN_QUEUED_RESEND_SECONDS = env_int("CONNECTOR_RUN_QUEUED_RESEND_SECONDS", 300)
+CONNECTOR_RUN_QUEUED_RESENDS = env_int("CONNECTOR_RUN_QUEUED_RESENDS", 3)
 # First retry delay (s, doubling) of a sync whose source is unreachable.
 CONNECTOR_RETRY_BACKOFF = env_int("CONNECTOR_RETRY_BACKOFF", 30)
 # MQTT broker of the demo simulators and the tests; unset: Mosquitto on 127.0.0.1:1883

@@ -104,6 +104,12 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    resent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reaper last re-sent the run's task message."
+    )
+    resend_count = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the reaper re-sent a task message no worker picked up."
+    )
 
     class Meta:
         ordering = ["-queued_at", "-id"]

@@ -310,6 +310,7 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> SyncRun:
                 _update_run(
                     run.pk,
                     status=SyncStatus.QUEUED,
+                    heartbeat_at=timezone.now(),  # its retry is due within RETRY_BACKOFF_MAX s
                     message=scrub(f"retrying: {exc}", secrets)[:2000],
                 )
                 log_bulk(SyncRun, [run], action="update", changes={"status": ["running", "queued"]})
@@ -365,6 +366,77 @@ def sync_runs_reap(*, now=None) -> list[int]:
         logger.warning("reaped sync runs without a heartbeat: %s", failed)
         emit_sync_failed(failed)
     return failed
+
+
+# The longest countdown of a retry of ``sync_connector_task`` (its ``retry_backoff_max``): a
+# run put back to queued for a retry is not lost before its retry message is due.
+RETRY_BACKOFF_MAX = 900
+
+
+def _send(run_id: int) -> None:
+    from connectors.tasks import sync_connector_task
+
+    sync_connector_task.delay(run_id)
+
+
+def _waiting_since(run: dict):
+    """Since when ``run`` (a queued run's values) waits for a worker to pick its message up."""
+    since = run["queued_at"]
+    if run["resent_at"] and run["resent_at"] > since:
+        since = run["resent_at"]
+    if run["attempts"] and run["heartbeat_at"]:
+        # Put back to queued for a retry: its message is due at most RETRY_BACKOFF_MAX later.
+        since = max(since, run["heartbeat_at"] + timedelta(seconds=RETRY_BACKOFF_MAX))
+    return since
+
+
+def sync_runs_resend(*, now=None) -> tuple[list[int], list[int]]:
+    """Re-send the task of every queued sync no worker picked up within
+    ``CONNECTOR_RUN_QUEUED_RESEND_SECONDS``; fail it after ``CONNECTOR_RUN_QUEUED_RESENDS``.
+
+    The broker lost its message (restarted without persistence, purged, a consumer timeout),
+    and the connector would otherwise be held by a run nobody executes. Compare-and-swap on
+    ``resend_count``: a run claimed or re-sent meanwhile is left alone; if the original
+    message turns up after all, the claim lets only one of the two execute the run.
+    Returns (ids re-sent, ids failed).
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=django_settings.CONNECTOR_RUN_QUEUED_RESEND_SECONDS)
+    limit = django_settings.CONNECTOR_RUN_QUEUED_RESENDS
+    queued = SyncRun.objects.filter(status=SyncStatus.QUEUED, queued_at__lt=cutoff).values(
+        "pk", "queued_at", "resent_at", "heartbeat_at", "attempts", "resend_count"
+    )
+    resent: list[int] = []
+    failed: list[int] = []
+    for run in queued:
+        if _waiting_since(run) >= cutoff:
+            continue
+        same = SyncRun.objects.filter(
+            pk=run["pk"],
+            status=SyncStatus.QUEUED,
+            resend_count=run["resend_count"],
+            attempts=run["attempts"],
+        )
+        if run["resend_count"] < limit:
+            if same.update(resent_at=now, resend_count=F("resend_count") + 1):
+                _send(run["pk"])
+                resent.append(run["pk"])
+        elif same.update(
+            status=SyncStatus.FAILED,
+            finished_at=now,
+            message=(
+                f"the task message was not picked up by any io worker after {limit} "
+                "re-sends: is an io worker running? (failed by the reaper)"
+            ),
+        ):
+            failed.append(run["pk"])
+    if resent:
+        logger.warning("re-sent the task of queued sync runs no worker picked up: %s", resent)
+    if failed:
+        log_bulk(SyncRun, ids=failed, action="update", changes={"status": ["queued", "failed"]})
+        logger.warning("failed queued sync runs after %s re-sends: %s", limit, failed)
+        emit_sync_failed(failed)
+    return resent, failed
 
 
 def due_connectors(now=None):

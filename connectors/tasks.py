@@ -18,7 +18,7 @@ MAX_RETRIES = 5
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     autoretry_for=(services.SourceUnavailable,),
     retry_backoff=settings.CONNECTOR_RETRY_BACKOFF,
-    retry_backoff_max=900,
+    retry_backoff_max=services.RETRY_BACKOFF_MAX,
     retry_jitter=True,
     max_retries=MAX_RETRIES,
 )
@@ -41,8 +41,12 @@ def dispatch_due_syncs_task() -> int:
 
 @app.task(acks_late=True, time_limit=120)
 def reap_stale_syncs_task() -> int:
-    """Fail running syncs without a recent heartbeat (their worker died); returns how many."""
-    return len(services.sync_runs_reap())
+    """Fail running syncs without a recent heartbeat (their worker died); re-send queued
+    syncs whose task message the broker lost, failing them after a few re-sends. Returns
+    how many runs it failed or re-sent."""
+    reaped = services.sync_runs_reap()
+    resent, failed = services.sync_runs_resend()
+    return len(reaped) + len(resent) + len(failed)
 
 
 @app.on_after_finalize.connect

@@ -124,6 +124,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "progress",
             "message",
             "attempts",
+            "resend_count",
+            "resent_at",
             "queued_at",
             "started_at",
             "finished_at",
