@@ -92,10 +92,14 @@ def by_keys(
             kind = "bigint" if all(type(k) is int for k in keys) else "text"
             # No ``ORDER BY … LIMIT 1`` per key: the planner may walk the ordering index
             # instead of probing the key's; the first row per key is kept below.
+            # ``OFFSET 0`` keeps the subquery a per-key probe: flattened into a join, right
+            # after a bulk load (statistics that still count the factory's rows as none)
+            # the planner hashes every row of the factory or connector for each batch.
             order = f" ORDER BY r.{first}" if first else ""
             cursor.execute(
                 f"SELECT r.* FROM unnest(%s::{kind}[]) AS k(v) CROSS JOIN LATERAL"
-                f" (SELECT {columns} FROM {table} WHERE {where} AND {key} = k.v) AS r{order}",
+                f" (SELECT {columns} FROM {table} WHERE {where} AND {key} = k.v OFFSET 0)"
+                f" AS r{order}",
                 [array_literal(keys), *params],
             )
             rows = cursor.fetchall()
@@ -133,6 +137,30 @@ def known_records(connector_id: int, source_ids, cutoff: datetime) -> dict[str, 
         [connection.ops.adapt_datetimefield_value(cutoff), connector_id],
     )
     return {row[0]: row[1:] for row in rows}
+
+
+def connector_snapshot(
+    connector_id: int, factory_id: int, cutoff: datetime
+) -> tuple[dict[str, tuple], dict[int, tuple]]:
+    """Every record of the connector and the state of the factory's devices, read in two
+    scans (a large sync's alternative to a keyed lookup per batch): ``({source id:
+    (record id, device id, hash)}, {device id: (status, seen since cutoff)})``, shaped
+    like :func:`known_records` once joined (a record marked missing has a blank hash)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT source_id, id, device_id,"
+            f" CASE WHEN missing_since IS NULL THEN data_hash ELSE '' END"
+            f" FROM {RECORD_TABLE} WHERE connector_id = %s",
+            [connector_id],
+        )
+        records = {row[0]: row[1:] for row in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
+            f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
+            [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
+        )
+        devices = {row[0]: row[1:] for row in cursor.fetchall()}
+    return records, devices
 
 
 def devices_by_serial(factory_id: int, serials) -> dict[str, int]:

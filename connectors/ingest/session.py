@@ -79,6 +79,11 @@ class IngestSession:
         self.pipeline = Pipeline(self)
         self.background_batches = 0  # batches handed to a background writer
         self.replanned_batches = 0  # writes that met a unique constraint and were planned again
+        # A large sync reads the connector's records once (see _known): the snapshot, and
+        # the records and devices this session's plans write (read again by key).
+        self.snapshot: tuple[dict, dict] | None = None
+        self.touched_records: set[int] = set()
+        self.touched_devices: set[int] = set()
 
     @property
     def context(self) -> Context:
@@ -183,18 +188,48 @@ class IngestSession:
         identified = planner.identify(dirty, known, reidentified, found)
         existing, left = planner.devices_to_read(identified, known)
         plan.device_ids |= existing | left | identified.merges.keys()
+        self.touched_devices |= existing | left | identified.merges.keys()
         devices = lookups.device_rows(existing | left)
         sources = lookups.source_rows(existing | left | identified.merges.keys())
         rows.build(ctx, plan, identified, known, devices, sources, left, self.reported,
                    counts, seen)  # fmt: skip
+        self.touched_records.update(row["id"] for row in plan.changed_records)
         return plan, counts, seen
 
     def _known(self, source_ids: list[str], ctx: Context) -> dict[str, Known]:
+        """This connector's records of ``source_ids`` and their devices' states.
+
+        A sync whose batches come full (a large one) reads every record of the connector
+        once, at its first batch, instead of probing the index per key and batch; what
+        this session's own plans write since (records, devices) and source ids the
+        snapshot lacks are read by key, after the batches that write them (the
+        pipeline's overlap check). Changes by other syncs meanwhile are seen by the
+        next sync, as with a lookup per batch that just preceded them."""
         make = Known._make
-        return {
-            sid: make(row)
-            for sid, row in lookups.known_records(self.connector.pk, source_ids, ctx.cutoff).items()
-        }
+        if self.snapshot is None and len(source_ids) >= self.batch_size:
+            self.snapshot = lookups.connector_snapshot(
+                self.connector.pk, self.factory_id, ctx.cutoff
+            )
+        known: dict[str, Known] = {}
+        missing = source_ids
+        if self.snapshot is not None:
+            records, devices = self.snapshot
+            missing = []
+            touched_records, touched_devices = self.touched_records, self.touched_devices
+            for sid in source_ids:
+                row = records.get(sid)
+                if (
+                    row is None
+                    or row[0] in touched_records
+                    or row[1] in touched_devices
+                    or row[1] not in devices
+                ):
+                    missing.append(sid)
+                else:
+                    known[sid] = make((*row, *devices[row[1]]))
+        for sid, row in lookups.known_records(self.connector.pk, missing, ctx.cutoff).items():
+            known[sid] = make(row)
+        return known
 
     def _found(self, dirty, optimistic: bool, plan: BatchPlan) -> planner.Found:
         """The existing devices the changed records' serials and MACs name."""
