@@ -9,6 +9,7 @@ statistics say right after a bulk load), elsewhere ``IN`` lists in chunks. Row l
 
 from __future__ import annotations
 
+from array import array
 from datetime import datetime
 
 from django.db import connection
@@ -139,28 +140,75 @@ def known_records(connector_id: int, source_ids, cutoff: datetime) -> dict[str, 
     return {row[0]: row[1:] for row in rows}
 
 
-def connector_snapshot(
-    connector_id: int, factory_id: int, cutoff: datetime
-) -> tuple[dict[str, tuple], dict[int, tuple]]:
-    """Every record of the connector and the state of the factory's devices, read in two
-    scans (a large sync's alternative to a keyed lookup per batch): ``({source id:
-    (record id, device id, hash)}, {device id: (status, seen since cutoff)})``, shaped
-    like :func:`known_records` once joined (a record marked missing has a blank hash)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT source_id, id, device_id,"
-            f" CASE WHEN missing_since IS NULL THEN data_hash ELSE '' END"
-            f" FROM {RECORD_TABLE} WHERE connector_id = %s",
-            [connector_id],
-        )
-        records = {row[0]: row[1:] for row in cursor.fetchall()}
-        cursor.execute(
-            f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
-            f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
-            [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
-        )
-        devices = {row[0]: row[1:] for row in cursor.fetchall()}
-    return records, devices
+_NO_HASH = bytes(16)
+
+
+def _chunks(cursor, size: int = 10000):
+    """The rows of an executed query, fetched ``size`` at a time."""
+    while rows := cursor.fetchmany(size):
+        yield from rows
+
+
+class Snapshot:
+    """Every record of a connector and the state of its factory's devices, read in two
+    scans: a large sync's alternative to a keyed lookup per batch. Held compactly (an
+    index per source id into arrays of ids and 16-byte hashes; a device's state as one of
+    a few codes), as a plant's hundreds of thousands of records would otherwise take
+    hundreds of megabytes as Python tuples."""
+
+    def __init__(self, connector_id: int, factory_id: int, cutoff: datetime):
+        self.index: dict[str, int] = {}
+        self.ids = array("q")
+        self.device_ids = array("q")
+        hashes = bytearray()
+        self.states: list[tuple[str, int]] = []  # (status, seen since cutoff) per code
+        self.device_state: dict[int, int] = {}  # device id → code
+        # A server-side cursor where there is one: rows arrive in chunks, never all at
+        # once in the driver's memory.
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(
+                f"SELECT source_id, id, device_id,"
+                f" CASE WHEN missing_since IS NULL THEN data_hash ELSE '' END"
+                f" FROM {RECORD_TABLE} WHERE connector_id = %s",
+                [connector_id],
+            )
+            for source_id, pk, device_id, digest in _chunks(cursor):
+                try:
+                    raw = bytes.fromhex(digest)
+                except ValueError:
+                    raw = _NO_HASH
+                self.index[source_id] = len(self.ids)
+                self.ids.append(pk)
+                self.device_ids.append(device_id)
+                hashes += raw if len(raw) == 16 else _NO_HASH
+        self.hashes = bytes(hashes)
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
+                f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
+                [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
+            )
+            codes: dict[tuple, int] = {}
+            for pk, status, fresh in _chunks(cursor):
+                code = codes.get((status, fresh))
+                if code is None:
+                    code = codes[(status, fresh)] = len(self.states)
+                    self.states.append((status, fresh))
+                self.device_state[pk] = code
+
+    def get(self, source_id: str) -> tuple | None:
+        """Like a row of :func:`known_records` (without the source id): (record id, device
+        id, hash or "" when marked missing, device status, seen since cutoff); None when
+        the connector had no such record (or its device is not the factory's)."""
+        i = self.index.get(source_id)
+        if i is None:
+            return None
+        device_id = self.device_ids[i]
+        code = self.device_state.get(device_id)
+        if code is None:
+            return None
+        raw = self.hashes[16 * i : 16 * i + 16]
+        return (self.ids[i], device_id, "" if raw == _NO_HASH else raw.hex(), *self.states[code])
 
 
 def devices_by_serial(factory_id: int, serials) -> dict[str, int]:

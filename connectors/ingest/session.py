@@ -81,7 +81,7 @@ class IngestSession:
         self.replanned_batches = 0  # writes that met a unique constraint and were planned again
         # A large sync reads the connector's records once (see _known): the snapshot, and
         # the records and devices this session's plans write (read again by key).
-        self.snapshot: tuple[dict, dict] | None = None
+        self.snapshot: lookups.Snapshot | None = None
         self.touched_records: set[int] = set()
         self.touched_devices: set[int] = set()
 
@@ -207,26 +207,19 @@ class IngestSession:
         next sync, as with a lookup per batch that just preceded them."""
         make = Known._make
         if self.snapshot is None and len(source_ids) >= self.batch_size:
-            self.snapshot = lookups.connector_snapshot(
-                self.connector.pk, self.factory_id, ctx.cutoff
-            )
+            self.snapshot = lookups.Snapshot(self.connector.pk, self.factory_id, ctx.cutoff)
         known: dict[str, Known] = {}
         missing = source_ids
         if self.snapshot is not None:
-            records, devices = self.snapshot
+            get = self.snapshot.get
             missing = []
             touched_records, touched_devices = self.touched_records, self.touched_devices
             for sid in source_ids:
-                row = records.get(sid)
-                if (
-                    row is None
-                    or row[0] in touched_records
-                    or row[1] in touched_devices
-                    or row[1] not in devices
-                ):
+                row = get(sid)
+                if row is None or row[0] in touched_records or row[1] in touched_devices:
                     missing.append(sid)
                 else:
-                    known[sid] = make((*row, *devices[row[1]]))
+                    known[sid] = make(row)
         for sid, row in lookups.known_records(self.connector.pk, missing, ctx.cutoff).items():
             known[sid] = make(row)
         return known
