@@ -141,12 +141,26 @@ def known_records(connector_id: int, source_ids, cutoff: datetime) -> dict[str, 
 
 
 _NO_HASH = bytes(16)
+_MISSING = "0" * 32  # a record marked missing, as the snapshot's query spells its hash
 
 
-def _chunks(cursor, size: int = 10000):
-    """The rows of an executed query, fetched ``size`` at a time."""
-    while rows := cursor.fetchmany(size):
-        yield from rows
+def _hashes(digests: tuple[str, ...]) -> bytes:
+    """The 16-byte forms of hex digests, end to end; a digest that is not one (another
+    scheme, a record marked missing) reads as :data:`_NO_HASH` (it matches no record)."""
+    try:
+        raw = bytes.fromhex("".join(digests))
+        if len(raw) == 16 * len(digests):
+            return raw
+    except ValueError:
+        pass
+    out = bytearray()
+    for digest in digests:
+        try:
+            one = bytes.fromhex(digest)
+        except ValueError:
+            one = b""
+        out += one if len(one) == 16 else _NO_HASH
+    return bytes(out)
 
 
 class Snapshot:
@@ -154,61 +168,79 @@ class Snapshot:
     scans: a large sync's alternative to a keyed lookup per batch. Held compactly (an
     index per source id into arrays of ids and 16-byte hashes; a device's state as one of
     a few codes), as a plant's hundreds of thousands of records would otherwise take
-    hundreds of megabytes as Python tuples."""
+    hundreds of megabytes as Python tuples. Rows arrive in chunks through a server-side
+    cursor where there is one (never all at once in the driver's memory)."""
 
     def __init__(self, connector_id: int, factory_id: int, cutoff: datetime):
         self.index: dict[str, int] = {}
         self.ids = array("q")
         self.device_ids = array("q")
         hashes = bytearray()
-        self.states: list[tuple[str, int]] = []  # (status, seen since cutoff) per code
-        self.device_state: dict[int, int] = {}  # device id → code
-        # A server-side cursor where there is one: rows arrive in chunks, never all at
-        # once in the driver's memory.
         with connection.chunked_cursor() as cursor:
             cursor.execute(
                 f"SELECT source_id, id, device_id,"
-                f" CASE WHEN missing_since IS NULL THEN data_hash ELSE '' END"
+                f" CASE WHEN missing_since IS NULL THEN data_hash ELSE %s END"
                 f" FROM {RECORD_TABLE} WHERE connector_id = %s",
-                [connector_id],
+                [_MISSING, connector_id],
             )
-            for source_id, pk, device_id, digest in _chunks(cursor):
-                try:
-                    raw = bytes.fromhex(digest)
-                except ValueError:
-                    raw = _NO_HASH
-                self.index[source_id] = len(self.ids)
-                self.ids.append(pk)
-                self.device_ids.append(device_id)
-                hashes += raw if len(raw) == 16 else _NO_HASH
+            while rows := cursor.fetchmany(10000):
+                source_ids, pks, device_ids, digests = zip(*rows, strict=True)
+                start = len(self.ids)
+                self.index.update(zip(source_ids, range(start, start + len(rows)), strict=True))
+                self.ids.extend(pks)
+                self.device_ids.extend(device_ids)
+                hashes += _hashes(digests)
         self.hashes = bytes(hashes)
+        self.states: list[tuple[str, int]] = []  # (status, seen since cutoff) per code
+        self.device_state: dict[int, int] = {}  # device id → code
+        codes: dict[tuple, int] = {}
         with connection.chunked_cursor() as cursor:
             cursor.execute(
                 f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
                 f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
                 [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
             )
-            codes: dict[tuple, int] = {}
-            for pk, status, fresh in _chunks(cursor):
-                code = codes.get((status, fresh))
-                if code is None:
-                    code = codes[(status, fresh)] = len(self.states)
-                    self.states.append((status, fresh))
-                self.device_state[pk] = code
+            while rows := cursor.fetchmany(10000):
+                for pk, status, fresh in rows:
+                    code = codes.get((status, fresh))
+                    if code is None:
+                        code = codes[(status, fresh)] = len(self.states)
+                        self.states.append((status, fresh))
+                    self.device_state[pk] = code
 
-    def get(self, source_id: str) -> tuple | None:
-        """Like a row of :func:`known_records` (without the source id): (record id, device
-        id, hash or "" when marked missing, device status, seen since cutoff); None when
-        the connector had no such record (or its device is not the factory's)."""
-        i = self.index.get(source_id)
-        if i is None:
-            return None
-        device_id = self.device_ids[i]
-        code = self.device_state.get(device_id)
-        if code is None:
-            return None
-        raw = self.hashes[16 * i : 16 * i + 16]
-        return (self.ids[i], device_id, "" if raw == _NO_HASH else raw.hex(), *self.states[code])
+    def known(self, source_ids, skip_records: set[int], skip_devices: set[int], make):
+        """``({source id: make(row)}, [source ids to read by key])``: a row like one of
+        :func:`known_records` (record id, device id, hash or "" when marked missing,
+        device status, seen since cutoff) for each source id the snapshot holds, unless
+        its record or device is in ``skip_records`` / ``skip_devices`` (written since);
+        the others (and those whose device is not the factory's) are to be read."""
+        index, ids, device_ids, hashes = self.index, self.ids, self.device_ids, self.hashes
+        device_state, states = self.device_state, self.states
+        found, missing = {}, []
+        for source_id in source_ids:
+            i = index.get(source_id)
+            if i is not None:
+                device_id = device_ids[i]
+                code = device_state.get(device_id)
+                pk = ids[i]
+                if code is not None and pk not in skip_records and device_id not in skip_devices:
+                    raw = hashes[16 * i : 16 * i + 16]
+                    status, fresh = states[code]
+                    digest = "" if raw == _NO_HASH else raw.hex()
+                    found[source_id] = make((pk, device_id, digest, status, fresh))
+                    continue
+            missing.append(source_id)
+        return found, missing
+
+    def unreported(self, reported: set[str]) -> list[int]:
+        """The ids of the records the snapshot holds, not marked missing when it was
+        read, whose source ids are not in ``reported``."""
+        ids, hashes = self.ids, self.hashes
+        return [
+            ids[i]
+            for source_id, i in self.index.items()
+            if source_id not in reported and hashes[16 * i : 16 * i + 16] != _NO_HASH
+        ]
 
 
 def devices_by_serial(factory_id: int, serials) -> dict[str, int]:

@@ -211,15 +211,9 @@ class IngestSession:
         known: dict[str, Known] = {}
         missing = source_ids
         if self.snapshot is not None:
-            get = self.snapshot.get
-            missing = []
-            touched_records, touched_devices = self.touched_records, self.touched_devices
-            for sid in source_ids:
-                row = get(sid)
-                if row is None or row[0] in touched_records or row[1] in touched_devices:
-                    missing.append(sid)
-                else:
-                    known[sid] = make(row)
+            known, missing = self.snapshot.known(
+                source_ids, self.touched_records, self.touched_devices, make
+            )
         for sid, row in lookups.known_records(self.connector.pk, missing, ctx.cutoff).items():
             known[sid] = make(row)
         return known
@@ -283,6 +277,10 @@ class IngestSession:
         not report is marked missing, and a device no source still reports goes stale
         (see :mod:`connectors.ingest.staleness`). Returns how many devices did."""
         self.flush()
-        stale = staleness.mark_missing(self.context, self.reported)
+        stale = staleness.mark_missing(
+            self.context,
+            self.reported,
+            None if self.snapshot is None else self.snapshot.unreported(self.reported),
+        )
         self.counts["stale"] += stale
         return stale
