@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from datetime import datetime
+from itertools import repeat
 
 from django.db import connection
 from django.db.models import Lookup
@@ -172,9 +173,28 @@ class Snapshot:
     cursor where there is one (never all at once in the driver's memory)."""
 
     def __init__(self, connector_id: int, factory_id: int, cutoff: datetime):
+        # Devices first: each record keeps its device's state as a code beside it, so no
+        # map of every device stays behind.
+        self.states: list[tuple[str, int]] = []  # (status, seen since cutoff) per code
+        state_of: dict[int, int] = {}  # device id → code, while reading
+        codes: dict[tuple, int] = {}
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
+                f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
+                [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
+            )
+            while rows := cursor.fetchmany(10000):
+                for pk, status, fresh in rows:
+                    code = codes.get((status, fresh))
+                    if code is None:
+                        code = codes[(status, fresh)] = len(self.states)
+                        self.states.append((status, fresh))
+                    state_of[pk] = code
         self.index: dict[str, int] = {}
         self.ids = array("q")
         self.device_ids = array("q")
+        self.codes = array("b")  # the device's state; -1: not a device of the factory
         hashes = bytearray()
         with connection.chunked_cursor() as cursor:
             cursor.execute(
@@ -189,24 +209,9 @@ class Snapshot:
                 self.index.update(zip(source_ids, range(start, start + len(rows)), strict=True))
                 self.ids.extend(pks)
                 self.device_ids.extend(device_ids)
+                self.codes.extend(map(state_of.get, device_ids, repeat(-1)))
                 hashes += _hashes(digests)
         self.hashes = bytes(hashes)
-        self.states: list[tuple[str, int]] = []  # (status, seen since cutoff) per code
-        self.device_state: dict[int, int] = {}  # device id → code
-        codes: dict[tuple, int] = {}
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
-                f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
-                [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
-            )
-            while rows := cursor.fetchmany(10000):
-                for pk, status, fresh in rows:
-                    code = codes.get((status, fresh))
-                    if code is None:
-                        code = codes[(status, fresh)] = len(self.states)
-                        self.states.append((status, fresh))
-                    self.device_state[pk] = code
 
     def known(self, source_ids, skip_records: set[int], skip_devices: set[int], make):
         """``({source id: make(row)}, [source ids to read by key])``: a row like one of
@@ -215,15 +220,15 @@ class Snapshot:
         its record or device is in ``skip_records`` / ``skip_devices`` (written since);
         the others (and those whose device is not the factory's) are to be read."""
         index, ids, device_ids, hashes = self.index, self.ids, self.device_ids, self.hashes
-        device_state, states = self.device_state, self.states
+        codes, states = self.codes, self.states
         found, missing = {}, []
         for source_id in source_ids:
             i = index.get(source_id)
             if i is not None:
                 device_id = device_ids[i]
-                code = device_state.get(device_id)
+                code = codes[i]
                 pk = ids[i]
-                if code is not None and pk not in skip_records and device_id not in skip_devices:
+                if code >= 0 and pk not in skip_records and device_id not in skip_devices:
                     raw = hashes[16 * i : 16 * i + 16]
                     status, fresh = states[code]
                     digest = "" if raw == _NO_HASH else raw.hex()

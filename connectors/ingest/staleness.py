@@ -25,9 +25,12 @@ def mark_missing(ctx: Context, reported: set[str], candidates: list[int] | None 
     (the session's snapshot knows them; every record created since was reported), so
     only those are read, not every record of the connector."""
     if candidates is not None:
+        # By primary key alone (the candidates are the connector's): a condition on the
+        # connector would let the planner, its statistics lagging a bulk load, walk the
+        # connector's whole (connector, source id) index for each id instead.
         found = lookups.by_keys(
-            "source_id, id, device_id", lookups.RECORD_TABLE,
-            "connector_id = %s AND missing_since IS NULL", "id", candidates, [ctx.connector_id],
+            "source_id, id, device_id", lookups.RECORD_TABLE, "missing_since IS NULL", "id",
+            candidates, [],
         )  # fmt: skip
     else:
         with connection.cursor() as cursor:  # plain columns: one fetch, no ORM per row
