@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from coe import bulk
@@ -207,7 +207,10 @@ class IngestSession:
         next sync, as with a lookup per batch that just preceded them."""
         make = Known._make
         if self.snapshot is None and len(source_ids) >= self.batch_size:
-            self.snapshot = lookups.Snapshot(self.connector.pk, self.factory_id, ctx.cutoff)
+            # In a transaction of its own (or the caller's): its server-side cursors then
+            # need not be held past a commit, which would make the server copy every row.
+            with transaction.atomic():
+                self.snapshot = lookups.Snapshot(self.connector.pk, self.factory_id, ctx.cutoff)
         known: dict[str, Known] = {}
         missing = source_ids
         if self.snapshot is not None:
