@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
 # From this many rows on, PostgreSQL writes through COPY: below it, one INSERT with
@@ -164,6 +164,14 @@ def _raw_cursor():
     return connection.cursor()
 
 
+def _one_transaction():
+    """The statements of a staged write in one transaction: the staging table empties at
+    commit (``ON COMMIT DELETE ROWS``), so in autocommit the ``COPY`` into it would commit
+    and lose its rows before the statement that reads them. Inside a caller's transaction
+    no savepoint is taken (an error aborts the caller's transaction as any write's does)."""
+    return transaction.atomic(savepoint=False)
+
+
 # --- rows as dicts ------------------------------------------------------------------------
 def insert_rows(
     model: type[Model],
@@ -240,7 +248,7 @@ def update_rows(
             encoders[c][0] if c in encoders else t for c, t in zip(columns, types, strict=True)
         ]
         types = [_pk_type(model), *types]
-    with _raw_cursor() as wrapper, connection.wrap_database_errors:
+    with _one_transaction(), _raw_cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor
         all_columns = ["id", *columns]
         # Pre-encoded JSON (COPY type bytea) lands in the staging table's jsonb column:
@@ -329,11 +337,9 @@ def insert(
     return ids
 
 
-# The COPY → staging → ON CONFLICT path of upserts lost rows of metric samples on
-# PostgreSQL when the demo's MQTT sync landed them (the row was neither returned nor found
-# by key afterwards); until that is understood, upserts take Django's
-# bulk_create(update_conflicts=True), which returns the ids on PostgreSQL too.
-UPSERT_VIA_COPY = False
+# Large upserts on PostgreSQL go through COPY → staging table → one INSERT … ON CONFLICT
+# (False: Django's bulk_create(update_conflicts=True) for every size).
+UPSERT_VIA_COPY = True
 
 
 def upsert(
@@ -363,7 +369,7 @@ def upsert(
         f"{_quote(c)} = EXCLUDED.{_quote(c)}"
         for c in (_column_field(model, n).column for n in update_fields)
     )
-    with _raw_cursor() as wrapper, connection.wrap_database_errors:
+    with _one_transaction(), _raw_cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor
         stage = _stage(cursor, table, columns)
         copy_rows(cursor, stage, columns, rows, _pg_types(concrete))

@@ -35,8 +35,8 @@ def normalise_serial(value: str | None) -> str:
     text = str(value).strip()
     if text.casefold() in JUNK_SERIALS:
         return ""
-    compact = _SERIAL_STRIP.sub("", text).upper()
-    if not compact or set(compact) <= {"0"} or compact.casefold() in JUNK_SERIALS:
+    compact = (text if text.isalnum() else _SERIAL_STRIP.sub("", text)).upper()
+    if not compact.strip("0") or compact.casefold() in JUNK_SERIALS:
         return ""
     return compact
 

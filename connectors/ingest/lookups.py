@@ -9,7 +9,9 @@ statistics say right after a bulk load), elsewhere ``IN`` lists in chunks. Row l
 
 from __future__ import annotations
 
+from array import array
 from datetime import datetime
+from itertools import repeat
 
 from django.db import connection
 from django.db.models import Lookup
@@ -92,10 +94,14 @@ def by_keys(
             kind = "bigint" if all(type(k) is int for k in keys) else "text"
             # No ``ORDER BY … LIMIT 1`` per key: the planner may walk the ordering index
             # instead of probing the key's; the first row per key is kept below.
+            # ``OFFSET 0`` keeps the subquery a per-key probe: flattened into a join, right
+            # after a bulk load (statistics that still count the factory's rows as none)
+            # the planner hashes every row of the factory or connector for each batch.
             order = f" ORDER BY r.{first}" if first else ""
             cursor.execute(
                 f"SELECT r.* FROM unnest(%s::{kind}[]) AS k(v) CROSS JOIN LATERAL"
-                f" (SELECT {columns} FROM {table} WHERE {where} AND {key} = k.v) AS r{order}",
+                f" (SELECT {columns} FROM {table} WHERE {where} AND {key} = k.v OFFSET 0)"
+                f" AS r{order}",
                 [array_literal(keys), *params],
             )
             rows = cursor.fetchall()
@@ -133,6 +139,113 @@ def known_records(connector_id: int, source_ids, cutoff: datetime) -> dict[str, 
         [connection.ops.adapt_datetimefield_value(cutoff), connector_id],
     )
     return {row[0]: row[1:] for row in rows}
+
+
+_NO_HASH = bytes(16)
+_MISSING = "0" * 32  # a record marked missing, as the snapshot's query spells its hash
+
+
+def _hashes(digests: tuple[str, ...]) -> bytes:
+    """The 16-byte forms of hex digests, end to end; a digest that is not one (another
+    scheme, a record marked missing) reads as :data:`_NO_HASH` (it matches no record)."""
+    try:
+        raw = bytes.fromhex("".join(digests))
+        if len(raw) == 16 * len(digests):
+            return raw
+    except ValueError:
+        pass
+    out = bytearray()
+    for digest in digests:
+        try:
+            one = bytes.fromhex(digest)
+        except ValueError:
+            one = b""
+        out += one if len(one) == 16 else _NO_HASH
+    return bytes(out)
+
+
+class Snapshot:
+    """Every record of a connector and the state of its factory's devices, read in two
+    scans: a large sync's alternative to a keyed lookup per batch. Held compactly (an
+    index per source id into arrays of ids and 16-byte hashes; a device's state as one of
+    a few codes), as a plant's hundreds of thousands of records would otherwise take
+    hundreds of megabytes as Python tuples. Rows arrive in chunks through a server-side
+    cursor where there is one (never all at once in the driver's memory)."""
+
+    def __init__(self, connector_id: int, factory_id: int, cutoff: datetime):
+        # Devices first: each record keeps its device's state as a code beside it, so no
+        # map of every device stays behind.
+        self.states: list[tuple[str, int]] = []  # (status, seen since cutoff) per code
+        state_of: dict[int, int] = {}  # device id → code, while reading
+        codes: dict[tuple, int] = {}
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
+                f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
+                [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
+            )
+            while rows := cursor.fetchmany(10000):
+                for pk, status, fresh in rows:
+                    code = codes.get((status, fresh))
+                    if code is None:
+                        code = codes[(status, fresh)] = len(self.states)
+                        self.states.append((status, fresh))
+                    state_of[pk] = code
+        self.index: dict[str, int] = {}
+        self.ids = array("q")
+        self.device_ids = array("q")
+        self.codes = array("b")  # the device's state; -1: not a device of the factory
+        hashes = bytearray()
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(
+                f"SELECT source_id, id, device_id,"
+                f" CASE WHEN missing_since IS NULL THEN data_hash ELSE %s END"
+                f" FROM {RECORD_TABLE} WHERE connector_id = %s",
+                [_MISSING, connector_id],
+            )
+            while rows := cursor.fetchmany(10000):
+                source_ids, pks, device_ids, digests = zip(*rows, strict=True)
+                start = len(self.ids)
+                self.index.update(zip(source_ids, range(start, start + len(rows)), strict=True))
+                self.ids.extend(pks)
+                self.device_ids.extend(device_ids)
+                self.codes.extend(map(state_of.get, device_ids, repeat(-1)))
+                hashes += _hashes(digests)
+        self.hashes = bytes(hashes)
+
+    def known(self, source_ids, skip_records: set[int], skip_devices: set[int], make):
+        """``({source id: make(row)}, [source ids to read by key])``: a row like one of
+        :func:`known_records` (record id, device id, hash or "" when marked missing,
+        device status, seen since cutoff) for each source id the snapshot holds, unless
+        its record or device is in ``skip_records`` / ``skip_devices`` (written since);
+        the others (and those whose device is not the factory's) are to be read."""
+        index, ids, device_ids, hashes = self.index, self.ids, self.device_ids, self.hashes
+        codes, states = self.codes, self.states
+        found, missing = {}, []
+        for source_id in source_ids:
+            i = index.get(source_id)
+            if i is not None:
+                device_id = device_ids[i]
+                code = codes[i]
+                pk = ids[i]
+                if code >= 0 and pk not in skip_records and device_id not in skip_devices:
+                    raw = hashes[16 * i : 16 * i + 16]
+                    status, fresh = states[code]
+                    digest = "" if raw == _NO_HASH else raw.hex()
+                    found[source_id] = make((pk, device_id, digest, status, fresh))
+                    continue
+            missing.append(source_id)
+        return found, missing
+
+    def unreported(self, reported: set[str]) -> list[int]:
+        """The ids of the records the snapshot holds, not marked missing when it was
+        read, whose source ids are not in ``reported``."""
+        ids, hashes = self.ids, self.hashes
+        return [
+            ids[i]
+            for source_id, i in self.index.items()
+            if source_id not in reported and hashes[16 * i : 16 * i + 16] != _NO_HASH
+        ]
 
 
 def devices_by_serial(factory_id: int, serials) -> dict[str, int]:

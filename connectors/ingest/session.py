@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from coe import bulk
@@ -79,6 +79,11 @@ class IngestSession:
         self.pipeline = Pipeline(self)
         self.background_batches = 0  # batches handed to a background writer
         self.replanned_batches = 0  # writes that met a unique constraint and were planned again
+        # A large sync reads the connector's records once (see _known): the snapshot, and
+        # the records and devices this session's plans write (read again by key).
+        self.snapshot: lookups.Snapshot | None = None
+        self.touched_records: set[int] = set()
+        self.touched_devices: set[int] = set()
 
     @property
     def context(self) -> Context:
@@ -183,18 +188,38 @@ class IngestSession:
         identified = planner.identify(dirty, known, reidentified, found)
         existing, left = planner.devices_to_read(identified, known)
         plan.device_ids |= existing | left | identified.merges.keys()
+        self.touched_devices |= existing | left | identified.merges.keys()
         devices = lookups.device_rows(existing | left)
         sources = lookups.source_rows(existing | left | identified.merges.keys())
         rows.build(ctx, plan, identified, known, devices, sources, left, self.reported,
                    counts, seen)  # fmt: skip
+        self.touched_records.update(row["id"] for row in plan.changed_records)
         return plan, counts, seen
 
     def _known(self, source_ids: list[str], ctx: Context) -> dict[str, Known]:
+        """This connector's records of ``source_ids`` and their devices' states.
+
+        A sync whose batches come full (a large one) reads every record of the connector
+        once, at its first batch, instead of probing the index per key and batch; what
+        this session's own plans write since (records, devices) and source ids the
+        snapshot lacks are read by key, after the batches that write them (the
+        pipeline's overlap check). Changes by other syncs meanwhile are seen by the
+        next sync, as with a lookup per batch that just preceded them."""
         make = Known._make
-        return {
-            sid: make(row)
-            for sid, row in lookups.known_records(self.connector.pk, source_ids, ctx.cutoff).items()
-        }
+        if self.snapshot is None and len(source_ids) >= self.batch_size:
+            # In a transaction of its own (or the caller's): its server-side cursors then
+            # need not be held past a commit, which would make the server copy every row.
+            with transaction.atomic():
+                self.snapshot = lookups.Snapshot(self.connector.pk, self.factory_id, ctx.cutoff)
+        known: dict[str, Known] = {}
+        missing = source_ids
+        if self.snapshot is not None:
+            known, missing = self.snapshot.known(
+                source_ids, self.touched_records, self.touched_devices, make
+            )
+        for sid, row in lookups.known_records(self.connector.pk, missing, ctx.cutoff).items():
+            known[sid] = make(row)
+        return known
 
     def _found(self, dirty, optimistic: bool, plan: BatchPlan) -> planner.Found:
         """The existing devices the changed records' serials and MACs name."""
@@ -255,6 +280,10 @@ class IngestSession:
         not report is marked missing, and a device no source still reports goes stale
         (see :mod:`connectors.ingest.staleness`). Returns how many devices did."""
         self.flush()
-        stale = staleness.mark_missing(self.context, self.reported)
+        stale = staleness.mark_missing(
+            self.context,
+            self.reported,
+            None if self.snapshot is None else self.snapshot.unreported(self.reported),
+        )
         self.counts["stale"] += stale
         return stale

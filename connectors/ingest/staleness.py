@@ -18,18 +18,29 @@ from connectors.models import DeviceSourceRecord
 CHUNK = 1000
 
 
-def mark_missing(ctx: Context, reported: set[str]) -> int:
+def mark_missing(ctx: Context, reported: set[str], candidates: list[int] | None = None) -> int:
     """Mark the connector's unreported records missing; the devices they belong to are
     recomputed from the records that still report them (or go stale). Returns how many
-    devices went stale."""
-    with connection.cursor() as cursor:  # plain columns: one fetch, no ORM per row
-        cursor.execute(
-            f"SELECT id, source_id, device_id FROM {lookups.RECORD_TABLE}"
-            " WHERE connector_id = %s AND missing_since IS NULL",
-            [ctx.connector_id],
-        )
-        unreported = [(pk, device_id) for pk, sid, device_id in cursor.fetchall()
-                      if sid not in reported]  # fmt: skip
+    devices went stale. ``candidates``: the ids of every record that may be unreported
+    (the session's snapshot knows them; every record created since was reported), so
+    only those are read, not every record of the connector."""
+    if candidates is not None:
+        # By primary key alone (the candidates are the connector's): a condition on the
+        # connector would let the planner, its statistics lagging a bulk load, walk the
+        # connector's whole (connector, source id) index for each id instead.
+        found = lookups.by_keys(
+            "source_id, id, device_id", lookups.RECORD_TABLE, "missing_since IS NULL", "id",
+            candidates, [],
+        )  # fmt: skip
+    else:
+        with connection.cursor() as cursor:  # plain columns: one fetch, no ORM per row
+            cursor.execute(
+                f"SELECT source_id, id, device_id FROM {lookups.RECORD_TABLE}"
+                " WHERE connector_id = %s AND missing_since IS NULL",
+                [ctx.connector_id],
+            )
+            found = cursor.fetchall()
+    unreported = [(pk, device_id) for sid, pk, device_id in found if sid not in reported]
     stale = 0
     for start in range(0, len(unreported), CHUNK):
         chunk = unreported[start : start + CHUNK]

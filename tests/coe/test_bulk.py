@@ -123,3 +123,40 @@ def test_pairs_and_deletes():
     assert through.objects.count() == 6
     bulk.delete_where(table, "tool_id", [tools[0].pk, tools[1].pk])
     assert list(through.objects.values_list("tool_id", flat=True).distinct()) == [tools[2].pk]
+
+
+def _samples(factory, n, *, value=1.0):
+    from connectors.models import MetricSample
+
+    start = timezone.now().replace(microsecond=0)
+    return [
+        MetricSample(factory=factory, metric="temperature", series=f"s{i % 3}",
+                     period_start=start + timedelta(minutes=i),
+                     period_end=start + timedelta(minutes=i + 1), value=value, source="mqtt")
+        for i in range(n)
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_outside_a_transaction_land_every_row():
+    # A sync that lands metric samples runs in autocommit (no atomic block around it):
+    # each statement of a COPY upsert or update then commits on its own, and a staging
+    # table that empties at commit must not lose the rows between COPY and the INSERT.
+    from connectors.models import MetricSample
+
+    factory = FactoryFactory()
+    n = bulk.COPY_THRESHOLD + 5
+    samples = _samples(factory, n)
+    ids = bulk.upsert(MetricSample, samples, ["factory", "metric", "period_start", "series",
+                                              "source"], ["value"])  # fmt: skip
+    assert len(set(ids)) == n == MetricSample.objects.count()
+    again = _samples(factory, n, value=2.0)
+    for obj, old in zip(again, samples, strict=True):
+        obj.period_start = old.period_start
+    assert bulk.upsert(MetricSample, again, ["factory", "metric", "period_start", "series",
+                                             "source"], ["value"]) == ids  # fmt: skip
+    assert set(MetricSample.objects.values_list("value", flat=True)) == {2.0}
+    for obj in again:
+        obj.value = 3.0
+    assert bulk.update(MetricSample, again, ["value"]) == n
+    assert set(MetricSample.objects.values_list("value", flat=True)) == {3.0}
