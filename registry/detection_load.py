@@ -1,0 +1,197 @@
+"""What duplicate detection reads: plain records (``registry.duplicates``) from the database.
+
+A full run reads every tool and active adoption. A scoped run (an import or an adoption
+change of a few factories) reads the records of those factories, and the portfolio's use
+of the capabilities they touch as one narrow query (adoption id, factory, tool, declared
+capability, cost in cents — the cost computed by the database) folded straight into
+per-capability, per-tool running totals (:class:`registry.duplicates.CapUse`), without
+building a record per adoption. What the scoped run then computes, compares and writes is
+what the touched factories and capabilities hold.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+from django.utils.text import slugify
+
+from registry.choices import AdoptionStatus
+from registry.duplicates import AdoptionRec, CapUse, ToolRec
+from registry.models import Adoption, Capability, Tool, ToolAlias, ToolRingOverride
+from registry.resolution import normalize
+from registry.selectors import effective_cost
+
+_MISSING = object()
+
+
+@dataclass
+class Loaded:
+    tools: list[ToolRec]
+    adoptions: list[AdoptionRec]
+    kinds: dict[int, str]
+    costs: dict[int, tuple]  # adoption id → (factory id, annual cost, or cents)
+    usage: dict[int, CapUse] | None = None  # scoped: the concerned capabilities' use
+    concerned: set[int] = field(default_factory=set)
+
+    def cost(self, pk: int) -> tuple[int, Decimal] | None:
+        """(factory id, annual cost) of an adoption read, for a finding's baseline."""
+        found = self.costs.get(pk)
+        if found is not None and isinstance(found[1], int):  # cents, from a scoped read
+            return found[0], Decimal(found[1]).scaleb(-2)
+        return found
+
+
+class _Registry:
+    """Tools (as records), their capabilities and the declared-capability lookup."""
+
+    def __init__(self, *, scoped: bool):
+        aliases: dict[int, list[str]] = defaultdict(list)
+        if not scoped:  # aliases and vendors only matter to same_tool (full runs)
+            for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
+                aliases[tool_id].append(key)
+        overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for tool_id, kind, ring in ToolRingOverride.objects.values_list(
+            "tool_id", "factory_kind", "ring"
+        ):
+            overrides[tool_id].append((kind, ring))
+        self.tools, self.per_seat = [], {}
+        for pk, key, vendor, homepage, ring, cost in Tool.objects.values_list(
+            "pk", "normalized_name", "vendor", "homepage", "ring", "annual_cost_per_seat"
+        ):
+            vendor_key = "" if scoped else normalize(vendor)
+            self.tools.append(
+                ToolRec(pk, key, vendor_key, homepage, ring, tuple(aliases[pk]),
+                        tuple(overrides[pk]))
+            )  # fmt: skip
+            self.per_seat[pk] = cost
+        self.tool_caps: dict[int, list[int]] = defaultdict(list)
+        for tool_id, cap_id in Tool.capabilities.through.objects.values_list(
+            "tool_id", "capability_id"
+        ):
+            self.tool_caps[tool_id].append(cap_id)
+        self.cap_by_name: dict[str, int] = {}
+        for pk, name, slug in Capability.objects.values_list("pk", "name", "slug"):
+            self.cap_by_name[name.lower()] = pk
+            self.cap_by_name[slug] = pk
+        self._declared: dict[str | None, int | None] = {}
+
+    def declared_cap(self, declared: str | None) -> int | None:
+        """The capability a declared name means (by name or slug); each name looked up once."""
+        cap = self._declared.get(declared, _MISSING)
+        if cap is _MISSING:
+            text = declared or ""
+            cap = self._declared[declared] = self.cap_by_name.get(
+                text.strip().lower()
+            ) or self.cap_by_name.get(slugify(text.replace("/", " ")))
+        return cap
+
+    def caps_of(self, tool_id: int, declared: str | None) -> list[int]:
+        """What a factory uses a tool for: the capability it names when the tool offers it
+        (a suite used for one purpose overlaps only there), else all the tool's."""
+        caps = self.tool_caps.get(tool_id, [])
+        declared_cap = self.declared_cap(declared) if declared else None
+        if declared_cap is not None and declared_cap in caps:
+            return [declared_cap]
+        return caps
+
+    def records(self, rows, kinds: dict[int, str]) -> list[AdoptionRec]:
+        out = []
+        for pk, factory_id, tool_id, cost, seats, declared, name, kind in rows:
+            kinds[factory_id] = kind
+            if tool_id is None:  # unresolved: counts where it declares a capability
+                declared_cap = self.declared_cap(declared) if declared else None
+                if declared_cap is not None:
+                    out.append(
+                        AdoptionRec(pk, factory_id, None, effective_cost(cost, seats, None),
+                                    (declared_cap,), name)
+                    )  # fmt: skip
+                continue
+            out.append(
+                AdoptionRec(pk, factory_id, tool_id,
+                            effective_cost(cost, seats, self.per_seat[tool_id]),
+                            tuple(self.caps_of(tool_id, declared)))
+            )  # fmt: skip
+        return out
+
+
+_COLUMNS = (
+    "pk", "factory_id", "tool_id", "annual_cost", "seats", "declared_capability",
+    "normalized_name", "factory__kind",
+)  # fmt: skip
+
+
+def load_full() -> Loaded:
+    """Every tool (with aliases) and every active adoption."""
+    registry = _Registry(scoped=False)
+    kinds: dict[int, str] = {}
+    rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE).values_list(*_COLUMNS)
+    adoptions = registry.records(rows, kinds)
+    costs = {a.id: (a.factory_id, a.cost) for a in adoptions}
+    return Loaded(registry.tools, adoptions, kinds, costs)
+
+
+def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
+    """The active adoptions of ``factories``, and the use of every capability they touch
+    (or that is named in ``capabilities``) across the portfolio."""
+    registry = _Registry(scoped=True)
+    kinds: dict[int, str] = {}
+    own_rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE, factory_id__in=factories)
+    own = registry.records(own_rows.values_list(*_COLUMNS), kinds)
+    concerned = set(capabilities) | {c for a in own for c in a.capability_ids}
+    costs: dict[int, tuple] = {}
+    usage = _usage(registry, concerned, costs)
+    costs.update((a.id, (a.factory_id, a.cost)) for a in own)
+    return Loaded(registry.tools, own, kinds, costs, usage, concerned)
+
+
+def _usage(registry: _Registry, concerned: set[int], costs: dict) -> dict[int, CapUse]:
+    """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
+    from one query (the cost in cents computed by the database, exactly as
+    ``effective_cost``: declared, else seats × cost per seat, else 0). ``costs`` gets each
+    adoption's (factory, cents) for baselines (:meth:`Loaded.cost`)."""
+    usage: dict[int, CapUse] = {}
+    if not concerned:
+        return usage
+    offering = sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
+    if not offering:
+        return usage
+    qn = connection.ops.quote_name
+    adoption, tool = qn(Adoption._meta.db_table), qn(Tool._meta.db_table)
+    if connection.vendor == "postgresql":  # the tool list as one array parameter
+        among, params = "= ANY(%s)", [offering]
+    else:
+        links = qn(Tool.capabilities.through._meta.db_table)
+        marks = ", ".join(["%s"] * len(concerned))
+        among = f"IN (SELECT tool_id FROM {links} WHERE capability_id IN ({marks}))"
+        params = sorted(concerned)
+    sql = (
+        f"SELECT a.id, a.factory_id, a.tool_id, a.declared_capability, "
+        f"CAST(ROUND(COALESCE(a.annual_cost, CASE WHEN a.seats > 0 THEN "
+        f"a.seats * t.annual_cost_per_seat END, 0) * 100) AS BIGINT) "
+        f"FROM {adoption} a JOIN {tool} t ON t.id = a.tool_id "
+        f"WHERE a.status = %s AND a.tool_id {among}"
+    )
+    # (capability, tool) → (factory ids, adoption ids, cents): running totals
+    totals: dict[tuple[int, int], tuple[set, list, list]] = {}
+    tool_caps = registry.tool_caps
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [AdoptionStatus.ACTIVE, *params])
+        for pk, factory_id, tool_id, declared, cents in cursor.fetchall():
+            costs[pk] = (factory_id, cents)
+            caps = registry.caps_of(tool_id, declared) if declared else tool_caps[tool_id]
+            for cap in caps:
+                if cap in concerned:
+                    entry = totals.get((cap, tool_id))
+                    if entry is None:
+                        entry = totals[(cap, tool_id)] = (set(), [], [0])
+                    entry[0].add(factory_id)
+                    entry[1].append(pk)
+                    entry[2][0] += cents
+    for (cap, tool_id), (factory_ids, ids, cents) in totals.items():
+        use = usage.setdefault(cap, CapUse())
+        use.factories[tool_id], use.ids[tool_id] = factory_ids, ids
+        use.cost[tool_id] = Decimal(cents[0]).scaleb(-2)
+    return usage
