@@ -47,26 +47,7 @@ class Loaded:
 class _Registry:
     """Tools (as records), their capabilities and the declared-capability lookup."""
 
-    def __init__(self, *, scoped: bool):
-        aliases: dict[int, list[str]] = defaultdict(list)
-        if not scoped:  # aliases and vendors only matter to same_tool (full runs)
-            for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
-                aliases[tool_id].append(key)
-        overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        for tool_id, kind, ring in ToolRingOverride.objects.values_list(
-            "tool_id", "factory_kind", "ring"
-        ):
-            overrides[tool_id].append((kind, ring))
-        self.tools, self.per_seat = [], {}
-        for pk, key, vendor, homepage, ring, cost in Tool.objects.values_list(
-            "pk", "normalized_name", "vendor", "homepage", "ring", "annual_cost_per_seat"
-        ):
-            vendor_key = "" if scoped else normalize(vendor)
-            self.tools.append(
-                ToolRec(pk, key, vendor_key, homepage, ring, tuple(aliases[pk]),
-                        tuple(overrides[pk]))
-            )  # fmt: skip
-            self.per_seat[pk] = cost
+    def __init__(self):
         self.tool_caps: dict[int, list[int]] = defaultdict(list)
         for tool_id, cap_id in Tool.capabilities.through.objects.values_list(
             "tool_id", "capability_id"
@@ -77,6 +58,29 @@ class _Registry:
             self.cap_by_name[name.lower()] = pk
             self.cap_by_name[slug] = pk
         self._declared: dict[str | None, int | None] = {}
+
+    @staticmethod
+    def tool_records(ids: list[int] | None = None) -> list[ToolRec]:
+        """Every tool with its aliases and vendor (a full run: same_tool needs them), or
+        the tools ``ids`` with their ring overrides only."""
+        aliases: dict[int, list[str]] = defaultdict(list)
+        overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        tools = Tool.objects.all()
+        ring_overrides = ToolRingOverride.objects.all()
+        if ids is None:
+            for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
+                aliases[tool_id].append(key)
+        else:
+            tools, ring_overrides = tools.filter(pk__in=ids), ring_overrides.filter(tool_id__in=ids)
+        for tool_id, kind, ring in ring_overrides.values_list("tool_id", "factory_kind", "ring"):
+            overrides[tool_id].append((kind, ring))
+        return [
+            ToolRec(pk, key, "" if ids is not None else normalize(vendor), homepage, ring,
+                    tuple(aliases[pk]), tuple(overrides[pk]))
+            for pk, key, vendor, homepage, ring in tools.values_list(
+                "pk", "normalized_name", "vendor", "homepage", "ring"
+            )
+        ]  # fmt: skip
 
     def declared_cap(self, declared: str | None) -> int | None:
         """The capability a declared name means (by name or slug); each name looked up once."""
@@ -99,7 +103,7 @@ class _Registry:
 
     def records(self, rows, kinds: dict[int, str]) -> list[AdoptionRec]:
         out = []
-        for pk, factory_id, tool_id, cost, seats, declared, name, kind in rows:
+        for pk, factory_id, tool_id, cost, seats, declared, name, kind, per_seat in rows:
             kinds[factory_id] = kind
             if tool_id is None:  # unresolved: counts where it declares a capability
                 declared_cap = self.declared_cap(declared) if declared else None
@@ -111,7 +115,7 @@ class _Registry:
                 continue
             out.append(
                 AdoptionRec(pk, factory_id, tool_id,
-                            effective_cost(cost, seats, self.per_seat[tool_id]),
+                            effective_cost(cost, seats, per_seat),
                             tuple(self.caps_of(tool_id, declared)))
             )  # fmt: skip
         return out
@@ -119,24 +123,24 @@ class _Registry:
 
 _COLUMNS = (
     "pk", "factory_id", "tool_id", "annual_cost", "seats", "declared_capability",
-    "normalized_name", "factory__kind",
+    "normalized_name", "factory__kind", "tool__annual_cost_per_seat",
 )  # fmt: skip
 
 
 def load_full() -> Loaded:
     """Every tool (with aliases) and every active adoption."""
-    registry = _Registry(scoped=False)
+    registry = _Registry()
     kinds: dict[int, str] = {}
     rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE).values_list(*_COLUMNS)
     adoptions = registry.records(rows, kinds)
     costs = {a.id: (a.factory_id, a.cost) for a in adoptions}
-    return Loaded(registry.tools, adoptions, kinds, costs)
+    return Loaded(registry.tool_records(), adoptions, kinds, costs)
 
 
 def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
     """The active adoptions of ``factories``, and the use of every capability they touch
     (or that is named in ``capabilities``) across the portfolio."""
-    registry = _Registry(scoped=True)
+    registry = _Registry()
     kinds: dict[int, str] = {}
     own_rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE, factory_id__in=factories)
     own = registry.records(own_rows.values_list(*_COLUMNS), kinds)
@@ -144,7 +148,9 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
     costs: dict[int, tuple] = {}
     usage = _usage(registry, concerned, costs)
     costs.update((a.id, (a.factory_id, a.cost)) for a in own)
-    return Loaded(registry.tools, own, kinds, costs, usage, concerned)
+    used = {t for use in usage.values() for t in use.factories}
+    used.update(a.tool_id for a in own if a.tool_id is not None)
+    return Loaded(registry.tool_records(sorted(used)), own, kinds, costs, usage, concerned)
 
 
 def _usage(registry: _Registry, concerned: set[int], costs: dict) -> dict[int, CapUse]:
