@@ -18,9 +18,16 @@ from decimal import Decimal
 from django.db import connection
 from django.utils.text import slugify
 
-from registry.choices import AdoptionStatus
+from registry.choices import AdoptionStatus, FindingKind
 from registry.duplicates import AdoptionRec, CapUse, ToolRec
-from registry.models import Adoption, Capability, Tool, ToolAlias, ToolRingOverride
+from registry.models import (
+    Adoption,
+    Capability,
+    DuplicateFinding,
+    Tool,
+    ToolAlias,
+    ToolRingOverride,
+)
 from registry.resolution import normalize
 from registry.selectors import effective_cost
 
@@ -145,6 +152,13 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
     own_rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE, factory_id__in=factories)
     own = registry.records(own_rows.values_list(*_COLUMNS), kinds)
     concerned = set(capabilities) | {c for a in own for c in a.capability_ids}
+    # A capability a factory stopped using (an adoption deleted, retired or re-declared)
+    # is named by the fragmentation finding that still lists the factory.
+    concerned.update(
+        DuplicateFinding.objects.filter(
+            kind=FindingKind.FRAGMENTATION, factories__in=factories
+        ).values_list("capability_id", flat=True)
+    )
     costs: dict[int, tuple] = {}
     usage = _usage(registry, concerned, costs)
     costs.update((a.id, (a.factory_id, a.cost)) for a in own)
