@@ -143,3 +143,18 @@ def test_detection_holds_a_postgresql_advisory_lock(world):
         assert duplicates_detect().findings == 0
     finally:
         other.close()
+
+
+def test_a_factory_that_stops_using_a_capability_leaves_its_fragmentation(world):
+    ci = capability("ci-cd")
+    gitlab = tool("GitLab", caps=[ci], ring="adopt")
+    jenkins = tool("Jenkins", caps=[ci], ring="hold")
+    adoption(world.factory_a, gitlab, cost="100")
+    gone = adoption(world.factory_b, jenkins, cost="900")
+    duplicates_detect()
+    fragmentation = DuplicateFinding.objects.get(kind="fragmentation")
+    assert fragmentation.status == "open"
+    gone.delete()  # beta-app no longer uses anything for CI/CD
+    summary = duplicates_detect(factories={world.factory_b.pk})
+    fragmentation.refresh_from_db()
+    assert fragmentation.status == "resolved" and summary.resolved == 1
