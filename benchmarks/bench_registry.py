@@ -236,11 +236,17 @@ def _score_all(resolver: Resolver, pending: list[tuple[str, str]]) -> dict[str, 
     return out
 
 
+def keys_of(names: list[str]) -> list[str]:
+    """Normalised names, each distinct name normalised once (as the resolver does)."""
+    key_of: dict[str, str] = {}
+    return [key_of.get(n) or key_of.setdefault(n, normalize(n)) for n in names]
+
+
 def brute_force(resolver: Resolver, names: list[str]) -> list[int | None]:
     """The fair baseline: the resolver's exact-match shortcut and per-name cache (each
-    distinct key once), then every remaining key against every registry key (same
-    normalisation and scorer, no blocking)."""
-    keys = [normalize(n) for n in names]
+    distinct name normalised once, each distinct key resolved once), then every remaining
+    key against every registry key (same normalisation and scorer, no blocking)."""
+    keys = keys_of(names)
     cache, pending = _exact_or_pending(resolver, keys)
     cache.update(_score_all(resolver, pending))
     return [cache[k] for k in keys]
@@ -251,7 +257,7 @@ def brute_force_seconds(resolver: Resolver, names: list[str], sample: int) -> tu
     scoring phase on ``sample`` of the distinct keys left over, extrapolated to all of them.
     Returns (seconds, keys left to score)."""
     t0 = time.perf_counter()
-    keys = [normalize(n) for n in names]
+    keys = keys_of(names)
     _cache, pending = _exact_or_pending(resolver, keys)
     exact_s = time.perf_counter() - t0
     chosen = RNG.sample(pending, min(sample, len(pending)))

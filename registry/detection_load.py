@@ -67,24 +67,28 @@ class _Registry:
         self._declared: dict[str | None, int | None] = {}
 
     @staticmethod
-    def tool_records(ids: list[int] | None = None) -> list[ToolRec]:
+    def tool_records(ids: set[int] | None = None) -> list[ToolRec]:
         """Every tool with its aliases and vendor (a full run: same_tool needs them), or
-        the tools ``ids`` with their ring overrides only."""
+        the tools ``ids`` with their rings only (what picking a standard reads)."""
         aliases: dict[int, list[str]] = defaultdict(list)
         overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        tools = Tool.objects.all()
-        ring_overrides = ToolRingOverride.objects.all()
         if ids is None:
             for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
                 aliases[tool_id].append(key)
-        else:
-            tools, ring_overrides = tools.filter(pk__in=ids), ring_overrides.filter(tool_id__in=ids)
-        for tool_id, kind, ring in ring_overrides.values_list("tool_id", "factory_kind", "ring"):
+        for tool_id, kind, ring in ToolRingOverride.objects.values_list(
+            "tool_id", "factory_kind", "ring"
+        ):
             overrides[tool_id].append((kind, ring))
+        if ids is not None:  # one narrow read of the registry beats a long IN list
+            return [
+                ToolRec(pk, "", ring=ring, ring_overrides=tuple(overrides[pk]))
+                for pk, ring in Tool.objects.values_list("pk", "ring")
+                if pk in ids
+            ]
         return [
-            ToolRec(pk, key, "" if ids is not None else normalize(vendor), homepage, ring,
-                    tuple(aliases[pk]), tuple(overrides[pk]))
-            for pk, key, vendor, homepage, ring in tools.values_list(
+            ToolRec(pk, key, normalize(vendor), homepage, ring, tuple(aliases[pk]),
+                    tuple(overrides[pk]))
+            for pk, key, vendor, homepage, ring in Tool.objects.values_list(
                 "pk", "normalized_name", "vendor", "homepage", "ring"
             )
         ]  # fmt: skip
@@ -164,7 +168,7 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
     costs.update((a.id, (a.factory_id, a.cost)) for a in own)
     used = {t for use in usage.values() for t in use.factories}
     used.update(a.tool_id for a in own if a.tool_id is not None)
-    return Loaded(registry.tool_records(sorted(used)), own, kinds, costs, usage, concerned)
+    return Loaded(registry.tool_records(used), own, kinds, costs, usage, concerned)
 
 
 def _usage(registry: _Registry, concerned: set[int], costs: dict) -> dict[int, CapUse]:
