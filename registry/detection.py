@@ -20,9 +20,7 @@ from registry.choices import LIVE_FINDING_STATUSES, FindingKind, FindingStatus
 from registry.detection_load import load_full, load_scoped
 from registry.duplicates import FindingRec, detect
 from registry.finding_events import emit_finding_events
-from registry.models import (
-    DuplicateFinding,
-)
+from registry.models import DuplicateFinding
 
 
 @dataclass
@@ -34,6 +32,9 @@ class DetectionSummary:
     resolved: int = 0
 
 
+CENT = Decimal("0.01")
+
+
 def _baseline(finding: DuplicateFinding, rec: FindingRec, cost_of) -> None:
     """The money at stake and each covered adoption's cost, taken once: when a finding is
     first detected (or first seen by this version); realised savings are measured against it."""
@@ -42,7 +43,7 @@ def _baseline(finding: DuplicateFinding, rec: FindingRec, cost_of) -> None:
     finding.cost_at_detection = finding.annual_cost_at_stake
     found = {pk: cost_of(pk) for pk in rec.detail.get("adoptions_at_stake", [])}
     finding.baseline = {
-        str(pk): [factory_id, str(cost)]
+        str(pk): [factory_id, str(Decimal(cost).quantize(CENT))]
         for pk, (factory_id, cost) in ((pk, c) for pk, c in found.items() if c is not None)
     }
 
@@ -66,7 +67,7 @@ def _apply(finding: DuplicateFinding, rec: FindingRec) -> None:
     finding.kind = rec.kind
     finding.capability_id = rec.capability_id
     finding.scope_id = rec.scope_id
-    finding.annual_cost_at_stake = rec.cost.quantize(Decimal("0.01"))
+    finding.annual_cost_at_stake = rec.cost.quantize(CENT)
     finding.suggested_standard_id = rec.standard_id
     finding.detail = rec.detail
 

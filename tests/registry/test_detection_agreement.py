@@ -32,7 +32,7 @@ def stored() -> dict:
         f.key: (
             f.pk, f.kind, f.status, f.annual_cost_at_stake, f.suggested_standard_id,
             f.capability_id, f.scope_id, f.detail, f.cost_at_detection,
-            {k: [v[0], Decimal(v[1])] for k, v in f.baseline.items()},
+            f.baseline,
             sorted(t.pk for t in f.tools.all()), sorted(x.pk for x in f.factories.all()),
         )
         for f in DuplicateFinding.objects.prefetch_related("tools", "factories")
