@@ -21,6 +21,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -107,8 +108,7 @@ class ToolEntry:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """The outcome for one name: ``tool_id`` is None when unresolved."""
 
     name: str
@@ -151,6 +151,7 @@ class Resolver:
         self.key_tool: list[int] = []
         self.blocks: dict[str, list[int]] = defaultdict(list)
         self._key_array = self._tool_array = None  # numpy views of keys, built when batching
+        self._bare_keys: dict[str, str] = {}
         vendors = set()
         for tool in tools:
             name_key = normalize(tool.name)
@@ -192,11 +193,18 @@ class Resolver:
         """The match of an empty key or an exact one (with a vendor prefix stripped too)."""
         if not key:
             return Match(name, key, None, 0.0, "none")
-        for candidate in (key, strip_vendor(key, self.vendor_keys)):
+        for candidate in (key, self._bare(key)):
             tool_id, method = self._exact(candidate)
             if tool_id is not None:
                 return Match(name, key, tool_id, 1.0, method)
         return None
+
+    def _bare(self, key: str) -> str:
+        """``key`` without a known vendor prefix (remembered per key)."""
+        bare = self._bare_keys.get(key)
+        if bare is None:
+            bare = self._bare_keys[key] = strip_vendor(key, self.vendor_keys)
+        return bare
 
     def _decide(self, key: str, name: str, best_by_tool: dict[int, float]) -> Match:
         """The outcome from each candidate tool's best fuzzy score."""
@@ -220,12 +228,12 @@ class Resolver:
             self._fuzzy(query, best_by_tool)
         return self._decide(key, name, best_by_tool)
 
-    def _candidates(self, query: str) -> list[int]:
-        """The choices sharing a block with ``query``, in index order."""
+    def _candidates(self, query: str) -> set[int]:
+        """The choices sharing a block with ``query``."""
         indexes: set[int] = set()
         for block in _block_keys(query):
             indexes.update(self.blocks.get(block, ()))
-        return sorted(indexes)
+        return indexes
 
     def _fuzzy_many(self, keys: list[str], names: dict[str, str]) -> dict[str, Match]:
         """Resolve many keys that had no exact match: every (query, candidate) pair of the
@@ -234,7 +242,7 @@ class Resolver:
         :meth:`resolve_key` decides it."""
         segment_keys, segment_queries, flat, lengths = [], [], [], []
         for key in keys:
-            for query in {key, strip_vendor(key, self.vendor_keys)}:
+            for query in {key, self._bare(key)}:
                 ordered = self._candidates(query)
                 segment_keys.append(key)
                 segment_queries.append(query)
@@ -256,8 +264,9 @@ class Resolver:
                 queries, choices, scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1
             )
             values = 0.5 * plain + 0.5 * token_set
-            # Per query: best score first, ties in index order (a stable sort per query).
-            order = np.lexsort((np.arange(len(values)), -values, segment))
+            # Per query: best score first, ties in index order (as a stable sort of the
+            # query's choices in index order, which resolve_key does).
+            order = np.lexsort((index, -values, segment))
             starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
             rank = np.arange(len(order)) - starts[segment[order]]
             kept = order[rank < 8]
@@ -277,7 +286,7 @@ class Resolver:
 
     def _fuzzy(self, query: str, best_by_tool: dict[int, float]) -> None:
         """Score ``query`` against the choices of its blocks; keep each tool's best score."""
-        ordered = self._candidates(query)
+        ordered = sorted(self._candidates(query))
         if ordered:
             self._keep_best(scores(query, [self.keys[i] for i in ordered]), ordered, best_by_tool)
 
