@@ -120,12 +120,13 @@ def _lock() -> None:
 
 def _in_scope(factories: set[int] | None, capabilities: set[int] | None) -> Q:
     """The stored findings an incremental run owns: the overlaps of its factories and the
-    fragmentation of its capabilities (everything when not scoped)."""
+    fragmentation of its capabilities (everything when not scoped). A capability's
+    fragmentation finding is found by its key (the unique index), not among the
+    capability's many overlaps; a finding recorded by hand is never detection's."""
     if factories is None and capabilities is None:
         return Q()
-    return Q(kind=FindingKind.OVERLAP, scope_id__in=factories or ()) | Q(
-        kind=FindingKind.FRAGMENTATION, capability_id__in=capabilities or ()
-    )
+    keys = [f"fragmentation:{cap}" for cap in sorted(capabilities or ())]
+    return Q(kind=FindingKind.OVERLAP, scope_id__in=factories or ()) | Q(key__in=keys)
 
 
 @transaction.atomic
