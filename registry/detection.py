@@ -163,6 +163,14 @@ def duplicates_detect(
     existing = _existing(scope)
     snapshots = {f.pk: copy.copy(f) for f in existing.values()}  # for the change log
     stored_links = _links(set(snapshots) if scoped else None) if existing else {}
+    loaded.read_costs(
+        {
+            pk
+            for rec in recs
+            if rec.key not in existing or existing[rec.key].baseline == {}
+            for pk in rec.detail.get("adoptions_at_stake", [])
+        }
+    )  # the costs new baselines record
     summary = DetectionSummary(findings=len(recs))
     to_create, to_update, relink, created_recs = [], [], [], []
     events: list = []  # (kind, finding, factory ids) for the outbox

@@ -39,16 +39,25 @@ class Loaded:
     tools: list[ToolRec]
     adoptions: list[AdoptionRec]
     kinds: dict[int, str]
-    costs: dict[int, tuple]  # adoption id → (factory id, annual cost, or cents)
+    costs: dict[int, tuple[int, Decimal]]  # adoption id → (factory id, annual cost)
     usage: dict[int, CapUse] | None = None  # scoped: the concerned capabilities' use
     concerned: set[int] = field(default_factory=set)
 
     def cost(self, pk: int) -> tuple[int, Decimal] | None:
         """(factory id, annual cost) of an adoption read, for a finding's baseline."""
-        found = self.costs.get(pk)
-        if found is not None and isinstance(found[1], int):  # cents, from a scoped read
-            return found[0], Decimal(found[1]).scaleb(-2)
-        return found
+        return self.costs.get(pk)
+
+    def read_costs(self, ids: set[int]) -> None:
+        """Make :meth:`cost` know these adoptions too (a scoped run reads the costs of
+        other factories' adoptions only for the baselines of findings new to it)."""
+        missing = sorted(set(ids) - self.costs.keys())
+        for start in range(0, len(missing), 5000):  # SQLite's limit on parameters
+            chunk = missing[start : start + 5000]
+            sql, params = _rows_sql("a.id IN ({})".format(", ".join(["%s"] * len(chunk))))
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*params, *chunk])
+                for pk, factory_id, _tool, _declared, cents in cursor.fetchall():
+                    self.costs[pk] = (factory_id, Decimal(cents).scaleb(-2))
 
 
 class _Registry:
@@ -163,48 +172,52 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
             kind=FindingKind.FRAGMENTATION, factories__in=factories
         ).values_list("capability_id", flat=True)
     )
-    costs: dict[int, tuple] = {}
-    usage = _usage(registry, concerned, costs)
-    costs.update((a.id, (a.factory_id, a.cost)) for a in own)
+    usage = _usage(registry, concerned)
+    costs = {a.id: (a.factory_id, a.cost) for a in own}
     used = {t for use in usage.values() for t in use.factories}
     used.update(a.tool_id for a in own if a.tool_id is not None)
     return Loaded(registry.tool_records(used), own, kinds, costs, usage, concerned)
 
 
-def _usage(registry: _Registry, concerned: set[int], costs: dict) -> dict[int, CapUse]:
-    """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
-    from one query (the cost in cents computed by the database, exactly as
-    ``effective_cost``: declared, else seats × cost per seat, else 0). ``costs`` gets each
-    adoption's (factory, cents) for baselines (:meth:`Loaded.cost`)."""
-    usage: dict[int, CapUse] = {}
-    if not concerned:
-        return usage
-    offering = sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
-    if not offering:
-        return usage
+def _rows_sql(where: str) -> tuple[str, list]:
+    """Active adoptions of registry tools as (id, factory, tool, declared capability, cost
+    in cents), the cost computed by the database exactly as ``effective_cost``: declared,
+    else seats × cost per seat, else 0."""
     qn = connection.ops.quote_name
     adoption, tool = qn(Adoption._meta.db_table), qn(Tool._meta.db_table)
-    if connection.vendor == "postgresql":  # the tool list as one array parameter
-        among, params = "= ANY(%s)", [offering]
-    else:
-        links = qn(Tool.capabilities.through._meta.db_table)
-        marks = ", ".join(["%s"] * len(concerned))
-        among = f"IN (SELECT tool_id FROM {links} WHERE capability_id IN ({marks}))"
-        params = sorted(concerned)
     sql = (
         f"SELECT a.id, a.factory_id, a.tool_id, a.declared_capability, "
         f"CAST(ROUND(COALESCE(a.annual_cost, CASE WHEN a.seats > 0 THEN "
         f"a.seats * t.annual_cost_per_seat END, 0) * 100) AS BIGINT) "
         f"FROM {adoption} a JOIN {tool} t ON t.id = a.tool_id "
-        f"WHERE a.status = %s AND a.tool_id {among}"
+        f"WHERE a.status = %s AND {where}"
     )
+    return sql, [AdoptionStatus.ACTIVE]
+
+
+def _usage(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
+    """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
+    from one query (:func:`_rows_sql`)."""
+    usage: dict[int, CapUse] = {}
+    offering = sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
+    if not offering:
+        return usage
+    if connection.vendor == "postgresql":  # the tool list as one array parameter
+        sql, params = _rows_sql("a.tool_id = ANY(%s)")
+        params.append(offering)
+    else:
+        links = connection.ops.quote_name(Tool.capabilities.through._meta.db_table)
+        marks = ", ".join(["%s"] * len(concerned))
+        sql, params = _rows_sql(
+            f"a.tool_id IN (SELECT tool_id FROM {links} WHERE capability_id IN ({marks}))"
+        )
+        params += sorted(concerned)
     # (capability, tool) → (factory ids, adoption ids, cents): running totals
     totals: dict[tuple[int, int], tuple[set, list, list]] = {}
     tool_caps = registry.tool_caps
     with connection.cursor() as cursor:
-        cursor.execute(sql, [AdoptionStatus.ACTIVE, *params])
+        cursor.execute(sql, params)
         for pk, factory_id, tool_id, declared, cents in cursor.fetchall():
-            costs[pk] = (factory_id, cents)
             caps = registry.caps_of(tool_id, declared) if declared else tool_caps[tool_id]
             for cap in caps:
                 if cap in concerned:
