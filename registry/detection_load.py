@@ -195,6 +195,15 @@ def _rows_sql(where: str) -> tuple[str, list]:
     return sql, [AdoptionStatus.ACTIVE]
 
 
+def _count(totals: dict, key, factory_id: int, pk: int, cents: int) -> None:
+    entry = totals.get(key)
+    if entry is None:
+        entry = totals[key] = (set(), [], [0])
+    entry[0].add(factory_id)
+    entry[1].append(pk)
+    entry[2][0] += cents
+
+
 def _usage(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
     """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
     from one query (:func:`_rows_sql`)."""
@@ -212,22 +221,36 @@ def _usage(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
             f"a.tool_id IN (SELECT tool_id FROM {links} WHERE capability_id IN ({marks}))"
         )
         params += sorted(concerned)
-    # (capability, tool) → (factory ids, adoption ids, cents): running totals
-    totals: dict[tuple[int, int], tuple[set, list, list]] = {}
-    tool_caps = registry.tool_caps
+    # Running totals per tool (an adoption that names no capability counts for each of its
+    # tool's concerned capabilities alike) and per (capability, tool) for the others:
+    # (factory ids, adoption ids, [cents]).
+    per_tool: dict[int, tuple[set, list, list]] = {}
+    named: dict[tuple[int, int], tuple[set, list, list]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for pk, factory_id, tool_id, declared, cents in cursor.fetchall():
-            caps = registry.caps_of(tool_id, declared) if declared else tool_caps[tool_id]
-            for cap in caps:
-                if cap in concerned:
-                    entry = totals.get((cap, tool_id))
-                    if entry is None:
-                        entry = totals[(cap, tool_id)] = (set(), [], [0])
-                    entry[0].add(factory_id)
-                    entry[1].append(pk)
-                    entry[2][0] += cents
-    for (cap, tool_id), (factory_ids, ids, cents) in totals.items():
+            if declared:
+                for cap in registry.caps_of(tool_id, declared):
+                    if cap in concerned:
+                        _count(named, (cap, tool_id), factory_id, pk, cents)
+                continue
+            entry = per_tool.get(tool_id)
+            if entry is None:
+                entry = per_tool[tool_id] = (set(), [], [0])
+            entry[0].add(factory_id)
+            entry[1].append(pk)
+            entry[2][0] += cents
+    for tool_id, (factory_ids, ids, cents) in per_tool.items():
+        for cap in registry.tool_caps[tool_id]:
+            if cap not in concerned:
+                continue
+            entry = named.get((cap, tool_id))
+            if entry is None:
+                named[(cap, tool_id)] = (factory_ids, ids, cents)
+            else:
+                named[(cap, tool_id)] = (entry[0] | factory_ids, entry[1] + ids,
+                                         [entry[2][0] + cents[0]])  # fmt: skip
+    for (cap, tool_id), (factory_ids, ids, cents) in named.items():
         use = usage.setdefault(cap, CapUse())
         use.factories[tool_id], use.ids[tool_id] = factory_ids, ids
         use.cost[tool_id] = Decimal(cents[0]).scaleb(-2)
