@@ -441,3 +441,23 @@ def delete_where(table: str, column: str, values: list[int]) -> None:
         cursor.executemany(
             f"DELETE FROM {qn(table)} WHERE {qn(column)} = %s", [(v,) for v in values]
         )
+
+
+def delete_pairs(table: str, columns: tuple[str, str], rows: list[tuple[int, int]]) -> None:
+    """Delete the given rows of a many-to-many table (two id columns), in one statement
+    on PostgreSQL."""
+    if not rows:
+        return
+    qn = _quote
+    first, second = qn(columns[0]), qn(columns[1])
+    with connection.cursor() as cursor:
+        if _is_postgresql():
+            cursor.execute(
+                f"DELETE FROM {qn(table)} AS t USING unnest(%s::bigint[], %s::bigint[]) "
+                f"AS d(a, b) WHERE t.{first} = d.a AND t.{second} = d.b",
+                [[a for a, _b in rows], [b for _a, b in rows]],
+            )
+            return
+        cursor.executemany(
+            f"DELETE FROM {qn(table)} WHERE {first} = %s AND {second} = %s", list(rows)
+        )

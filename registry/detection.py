@@ -12,28 +12,17 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.text import slugify
 
 from coe import bulk, derived
 from coe.changelog import log_bulk
 from coe.choices import EventKind
 from coe.models import Factory
-from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingKind, FindingStatus
-from registry.duplicates import AdoptionRec, FindingRec, ToolRec, detect
+from registry.choices import LIVE_FINDING_STATUSES, FindingKind, FindingStatus
+from registry.detection_load import load_full, load_scoped
+from registry.duplicates import FindingRec, detect
 from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
-from registry.models import (
-    FACTORY_PREVIEW,
-    Adoption,
-    Capability,
-    DuplicateFinding,
-    FindingStake,
-    Tool,
-    ToolAlias,
-    ToolRingOverride,
-)
-from registry.resolution import normalize
-from registry.selectors import effective_cost
+from registry.models import FACTORY_PREVIEW, DuplicateFinding, FindingStake
 
 
 @dataclass
@@ -45,98 +34,35 @@ class DetectionSummary:
     resolved: int = 0
 
 
-def _load_records(
-    factories: set[int] | None = None, capabilities: set[int] | None = None
-) -> tuple[list[ToolRec], list[AdoptionRec], dict[int, str], set[int]]:
-    """Tools, active adoptions (unresolved ones that declare a known capability too) and
-    factory kinds. Scoped (``factories``/``capabilities`` given): only the adoptions of the
-    capabilities those factories use or that were named (all factories), and no aliases
-    (same_tool is not re-detected); the capabilities concerned are returned last."""
-    scoped = factories is not None or capabilities is not None
-    aliases: dict[int, list[str]] = defaultdict(list)
-    if not scoped:
-        for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
-            aliases[tool_id].append(key)
-    overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for tool_id, kind, ring in ToolRingOverride.objects.values_list(
-        "tool_id", "factory_kind", "ring"
-    ):
-        overrides[tool_id].append((kind, ring))
-    tools, per_seat = [], {}
-    for pk, key, vendor, homepage, ring, cost in Tool.objects.values_list(
-        "pk", "normalized_name", "vendor", "homepage", "ring", "annual_cost_per_seat"
-    ):
-        tools.append(
-            ToolRec(pk, key, normalize(vendor), homepage, ring, tuple(aliases[pk]),
-                    tuple(overrides[pk]))
-        )  # fmt: skip
-        per_seat[pk] = cost
-    tool_caps: dict[int, list[int]] = defaultdict(list)
-    for tool_id, cap_id in Tool.capabilities.through.objects.values_list(
-        "tool_id", "capability_id"
-    ):
-        tool_caps[tool_id].append(cap_id)
-    cap_by_name: dict[str, int] = {}
-    for pk, name, slug in Capability.objects.values_list("pk", "name", "slug"):
-        cap_by_name[name.lower()] = pk
-        cap_by_name[slug] = pk
-    columns = (
-        "pk", "factory_id", "tool_id", "annual_cost", "seats", "declared_capability",
-        "normalized_name", "factory__kind",
-    )  # fmt: skip
-    kinds: dict[int, str] = {}
-    active = Adoption.objects.filter(status=AdoptionStatus.ACTIVE)
-
-    def records(rows) -> list[AdoptionRec]:
-        out = []
-        for pk, factory_id, tool_id, cost, seats, declared, name, kind in rows:
-            kinds[factory_id] = kind
-            declared_cap = cap_by_name.get((declared or "").strip().lower()) or cap_by_name.get(
-                slugify((declared or "").replace("/", " "))
-            )
-            if tool_id is None:  # unresolved: counts where it declares a capability
-                if declared_cap is not None:
-                    out.append(
-                        AdoptionRec(pk, factory_id, None, effective_cost(cost, seats, None),
-                                    (declared_cap,), name)
-                    )  # fmt: skip
-                continue
-            caps = tool_caps.get(tool_id, [])
-            # The capability the factory names wins when the tool offers it (a suite used
-            # for one purpose overlaps only there).
-            if declared_cap is not None and declared_cap in caps:
-                caps = [declared_cap]
-            out.append(
-                AdoptionRec(pk, factory_id, tool_id,
-                            effective_cost(cost, seats, per_seat[tool_id]), tuple(caps))
-            )  # fmt: skip
-        return out
-
-    if not scoped:
-        adoptions = records(active.values_list(*columns))
-        concerned: set[int] = set()
-    else:
-        own = records(active.filter(factory_id__in=factories or ()).values_list(*columns))
-        concerned = set(capabilities or ()) | {c for a in own for c in a.capability_ids}
-        offering = sorted({t for t, caps in tool_caps.items() if concerned.intersection(caps)})
-        rows = active.filter(
-            Q(tool_id__in=offering) | Q(tool__isnull=True) & ~Q(declared_capability="")
-        ).values_list(*columns)
-        adoptions = [a for a in records(rows) if concerned.intersection(a.capability_ids)]
-    return tools, adoptions, kinds, concerned
+CENT = Decimal("0.01")
 
 
-def _baseline(finding: DuplicateFinding, rec: FindingRec, costs: dict) -> None:
+def _baseline(finding: DuplicateFinding, rec: FindingRec, cost_of) -> None:
     """The money at stake and each covered adoption's cost, taken once: when a finding is
     first detected (or first seen by this version); realised savings are measured against it."""
-    if finding.baseline:
+    if finding.baseline is KEPT or finding.baseline:
         return
     finding.cost_at_detection = finding.annual_cost_at_stake
+    found = {pk: cost_of(pk) for pk in rec.detail.get("adoptions_at_stake", [])}
     finding.baseline = {
-        str(pk): [costs[pk][0], str(costs[pk][1])]
-        for pk in rec.detail.get("adoptions_at_stake", [])
-        if pk in costs
+        str(pk): [factory_id, str(Decimal(cost).quantize(CENT))]
+        for pk, (factory_id, cost) in ((pk, c) for pk, c in found.items() if c is not None)
     }
+
+
+# Stands for a finding's baseline once taken: it never changes again, so detection does
+# not read it (for a fragmentation finding, one entry per adoption of the capability).
+KEPT = type("Kept", (), {"__repr__": lambda self: "<baseline kept>"})()
+
+
+def _existing(scope: Q) -> dict[str, DuplicateFinding]:
+    """The stored findings in ``scope`` by key, their taken baselines left unread."""
+    empty = set(DuplicateFinding.objects.filter(scope, baseline={}).values_list("pk", flat=True))
+    found = {}
+    for finding in DuplicateFinding.objects.filter(scope).defer("baseline"):
+        finding.baseline = {} if finding.pk in empty else KEPT
+        found[finding.key] = finding
+    return found
 
 
 def _apply(finding: DuplicateFinding, rec: FindingRec, slugs: dict[int, str]) -> None:
@@ -145,7 +71,7 @@ def _apply(finding: DuplicateFinding, rec: FindingRec, slugs: dict[int, str]) ->
     finding.factory_preview = [slugs[f] for f in rec.factory_ids[:FACTORY_PREVIEW] if f in slugs]
     finding.capability_id = rec.capability_id
     finding.scope_id = rec.scope_id
-    finding.annual_cost_at_stake = rec.cost.quantize(Decimal("0.01"))
+    finding.annual_cost_at_stake = rec.cost.quantize(CENT)
     finding.suggested_standard_id = rec.standard_id
     finding.detail = rec.detail
 
@@ -199,12 +125,13 @@ def _lock() -> None:
 
 def _in_scope(factories: set[int] | None, capabilities: set[int] | None) -> Q:
     """The stored findings an incremental run owns: the overlaps of its factories and the
-    fragmentation of its capabilities (everything when not scoped)."""
+    fragmentation of its capabilities (everything when not scoped). A capability's
+    fragmentation finding is found by its key (the unique index), not among the
+    capability's many overlaps; a finding recorded by hand is never detection's."""
     if factories is None and capabilities is None:
         return Q()
-    return Q(kind=FindingKind.OVERLAP, scope_id__in=factories or ()) | Q(
-        kind=FindingKind.FRAGMENTATION, capability_id__in=capabilities or ()
-    )
+    keys = [f"fragmentation:{cap}" for cap in sorted(capabilities or ())]
+    return Q(kind=FindingKind.OVERLAP, scope_id__in=factories or ()) | Q(key__in=keys)
 
 
 @transaction.atomic
@@ -225,22 +152,32 @@ def duplicates_detect(
     """
     _lock()
     now = now or timezone.now()
-    if factories is None and capabilities is None:
-        refresh_tool_figures()  # the nightly run also settles the registry list's figures
     today = timezone.localdate(now)
-    tools, adoptions, kinds, concerned = _load_records(factories, capabilities)
     scoped = factories is not None or capabilities is not None
+    if not scoped:
+        refresh_tool_figures()  # the nightly run also settles the registry list's figures
     if scoped:
-        capabilities = concerned
         factories = set(factories or ())
+        loaded = load_scoped(factories, set(capabilities or ()))
+        capabilities = loaded.concerned
+    else:
+        loaded = load_full()
     recs = detect(
-        tools, adoptions, factory_kinds=kinds, factories=factories, capabilities=capabilities
-    )
-    costs = {a.id: (a.factory_id, a.cost) for a in adoptions}
+        loaded.tools, loaded.adoptions, factory_kinds=loaded.kinds, factories=factories,
+        capabilities=capabilities, usage=loaded.usage,
+    )  # fmt: skip
     scope = _in_scope(factories, capabilities)
-    existing = {f.key: f for f in DuplicateFinding.objects.filter(scope)}
+    existing = _existing(scope)
     snapshots = {f.pk: copy.copy(f) for f in existing.values()}  # for the change log
     stored_links = _links(set(snapshots) if scoped else None) if existing else {}
+    loaded.read_costs(
+        {
+            pk
+            for rec in recs
+            if rec.key not in existing or existing[rec.key].baseline == {}
+            for pk in rec.detail.get("adoptions_at_stake", [])
+        }
+    )  # the costs new baselines record
     summary = DetectionSummary(findings=len(recs))
     slugs = dict(
         Factory.objects.filter(
@@ -254,13 +191,13 @@ def duplicates_detect(
         if finding is None:
             finding = DuplicateFinding(key=rec.key, first_detected=now, last_detected=now)
             _apply(finding, rec, slugs)
-            _baseline(finding, rec, costs)
+            _baseline(finding, rec, loaded.cost)
             to_create.append(finding)
             created_recs.append(rec)
             continue
         before = _state(finding)
         _apply(finding, rec, slugs)
-        _baseline(finding, rec, costs)
+        _baseline(finding, rec, loaded.cost)
         expired = (
             finding.status == FindingStatus.WAIVED
             and finding.waiver_expires_on is not None
@@ -292,7 +229,7 @@ def duplicates_detect(
             )
     summary.created = len(to_create)
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
-    _write(to_create, to_update, relink, new_recs, now, scope)
+    _write(to_create, to_update, relink, new_recs, now, scope, stored_links)
     # The factories' open findings and money at stake (their KPI figures) changed.
     touched = {fid for _kind, _finding, ids in events for fid in ids}
     touched |= {fid for _pk, rec in relink for fid in rec.factory_ids}
@@ -300,7 +237,7 @@ def duplicates_detect(
     changed_pks = {f.pk for f in to_update}
     touched |= {fid for pk, links in stored_links.items() if pk in changed_pks for fid in links[1]}
     derived.touch(touched, ())
-    write_stakes([*to_create, *to_update], {pk: fac for pk, (fac, _cost) in costs.items()})
+    write_stakes([*to_create, *to_update], loaded)
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
     log_bulk(DuplicateFinding, to_create)
     log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)
@@ -312,11 +249,16 @@ def duplicates_detect(
     return summary
 
 
-def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now, scope: Q) -> None:
+def _write(
+    to_create: list, to_update: list, relink: list, new_recs: dict, now, scope: Q, stored_links
+) -> None:
     """Persist in a fixed number of statements (``coe.bulk``: one statement per table and
     kind of write), whatever the number of findings. New findings' links use the ids the
     insert returns (set on the objects too); only findings in ``scope`` are touched."""
-    bulk.update(DuplicateFinding, to_update, _FIELDS)
+    # A baseline already taken was not read (KEPT) and is not written back.
+    kept = [f for f in to_update if f.baseline is KEPT]
+    bulk.update(DuplicateFinding, kept, [f for f in _FIELDS if f != "baseline"])
+    bulk.update(DuplicateFinding, [f for f in to_update if f.baseline is not KEPT], _FIELDS)
     created = bulk.insert(DuplicateFinding, to_create)
     # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
     DuplicateFinding.objects.filter(scope).exclude(status=FindingStatus.RESOLVED).exclude(
@@ -326,21 +268,30 @@ def _write(to_create: list, to_update: list, relink: list, new_recs: dict, now, 
     relink = relink + [(ids[key], rec) for key, rec in new_recs.items()]
     if not relink:
         return
-    for through, column, attr in (
-        (DuplicateFinding.tools.through, "tool_id", "tool_ids"),
-        (DuplicateFinding.factories.through, "factory_id", "factory_ids"),
+    # Only the links that changed are written: a factory joining a capability adds one
+    # link to its fragmentation finding, not a rewrite of the finding's thousand.
+    for n, (through, column, attr) in enumerate(
+        (
+            (DuplicateFinding.tools.through, "tool_id", "tool_ids"),
+            (DuplicateFinding.factories.through, "factory_id", "factory_ids"),
+        )
     ):
-        table = through._meta.db_table
-        bulk.delete_where(table, "duplicatefinding_id", [pk for pk, _rec in relink])
-        rows = [(pk, other) for pk, rec in relink for other in getattr(rec, attr)]
-        bulk.insert_pairs(table, ("duplicatefinding_id", column), rows)
+        columns = ("duplicatefinding_id", column)
+        added, removed = [], []
+        for pk, rec in relink:
+            stored = stored_links.get(pk, (frozenset(), frozenset()))[n]
+            wanted = set(getattr(rec, attr))
+            added += [(pk, other) for other in sorted(wanted - stored)]
+            removed += [(pk, other) for other in sorted(stored - wanted)]
+        bulk.delete_pairs(through._meta.db_table, columns, removed)
+        bulk.insert_pairs(through._meta.db_table, columns, added)
 
 
-def stake_rows(finding: DuplicateFinding, factory_of: dict[int, int]) -> list[FindingStake]:
-    """The adoptions ``finding`` covers, from its ``detail`` (at stake now) and ``baseline``."""
-    baseline = {
-        int(pk): (fac, Decimal(cost)) for pk, (fac, cost) in (finding.baseline or {}).items()
-    }
+def stake_rows(
+    finding: DuplicateFinding, baseline: dict, factory_of: dict[int, int]
+) -> list[FindingStake]:
+    """The adoptions ``finding`` covers: at stake now (its ``detail``) and/or in its
+    ``baseline`` (``{adoption id: (factory id, cost)}``)."""
     live = set((finding.detail or {}).get("adoptions_at_stake", []))
     return [
         FindingStake(
@@ -354,12 +305,31 @@ def stake_rows(finding: DuplicateFinding, factory_of: dict[int, int]) -> list[Fi
     ]
 
 
-def write_stakes(findings: list[DuplicateFinding], factory_of: dict[int, int]) -> None:
-    """Replace the stake rows of ``findings`` (two statements, whatever their number)."""
+def write_stakes(findings: list[DuplicateFinding], loaded) -> None:
+    """Replace the stake rows of ``findings`` (a fixed number of statements, whatever
+    their number). A baseline detection did not read (taken earlier, never changing) is
+    read back from the stake rows it was written to."""
     if not findings:
         return
+    kept = [f.pk for f in findings if f.baseline is KEPT]
+    baselines: dict[int, dict] = defaultdict(dict)
+    for fid, pk, fac, cost in FindingStake.objects.filter(
+        finding_id__in=kept, baseline_cost__isnull=False
+    ).values_list("finding_id", "adoption_id", "factory_id", "baseline_cost"):
+        baselines[fid][pk] = (fac, cost)
+    for f in findings:
+        if f.baseline is not KEPT:
+            baselines[f.pk] = {
+                int(pk): (fac, Decimal(cost)) for pk, (fac, cost) in (f.baseline or {}).items()
+            }
+    live = {pk for f in findings for pk in (f.detail or {}).get("adoptions_at_stake", [])}
+    loaded.read_costs({pk for pk in live if loaded.cost(pk) is None})
+    factory_of = {pk: c[0] for pk in live if (c := loaded.cost(pk)) is not None}
     bulk.delete_where(FindingStake._meta.db_table, "finding_id", [f.pk for f in findings])
-    bulk.insert(FindingStake, [row for f in findings for row in stake_rows(f, factory_of)])
+    bulk.insert(
+        FindingStake,
+        [row for f in findings for row in stake_rows(f, baselines[f.pk], factory_of)],
+    )
 
 
 def summary_dict(summary: DetectionSummary) -> dict:

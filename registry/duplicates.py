@@ -75,6 +75,65 @@ class FindingRec:
     detail: dict = field(default_factory=dict)
 
 
+@dataclass
+class CapUse:
+    """One capability's adoptions of registry tools, per tool: the factories using it,
+    the adoption ids and their annual cost. Built from adoption records
+    (:func:`cap_usage`) or, for a scoped run, read in one query
+    (``registry.detection``); fragmentation findings and overlap standards read only this."""
+
+    factories: dict[int, set[int]] = field(default_factory=dict)
+    ids: dict[int, list[int]] = field(default_factory=dict)
+    cost: dict[int, Decimal] = field(default_factory=dict)
+
+    def add(self, tool_id: int, factory_id: int, adoption_id: int, cost: Decimal) -> None:
+        if tool_id not in self.factories:
+            self.factories[tool_id], self.ids[tool_id] = set(), []
+            self.cost[tool_id] = Decimal("0")
+        self.factories[tool_id].add(factory_id)
+        self.ids[tool_id].append(adoption_id)
+        self.cost[tool_id] += cost
+
+    def counts(self) -> dict[int, int]:
+        return {t: len(f) for t, f in self.factories.items()}
+
+
+def cap_usage(adoptions: Iterable[AdoptionRec]) -> dict[int, CapUse]:
+    """``{capability: CapUse}`` of the adoptions of registry tools."""
+    usage: dict[int, CapUse] = defaultdict(CapUse)
+    for adoption in adoptions:
+        if adoption.tool_id is not None:
+            for cap in adoption.capability_ids:
+                usage[cap].add(adoption.tool_id, adoption.factory_id, adoption.id, adoption.cost)
+    return usage
+
+
+def fragmentation(cap: int, use: CapUse, tools: dict[int, ToolRec]) -> FindingRec | None:
+    """The fragmentation finding of one capability, if factories use different tools."""
+    if len(use.factories) < 2:
+        return None
+    factory_ids = sorted(set().union(*use.factories.values()))
+    if len(factory_ids) < 2:
+        return None
+    counts = use.counts()
+    standard = pick_standard(use.factories, tools, counts)
+    others = [t for t in use.factories if t != standard]
+    return FindingRec(
+        key=f"fragmentation:{cap}",
+        kind="fragmentation",
+        capability_id=cap,
+        scope_id=None,
+        tool_ids=sorted(use.factories),
+        factory_ids=factory_ids,
+        cost=sum((use.cost[t] for t in others), Decimal("0")),
+        standard_id=standard,
+        detail={
+            "factories_per_tool": {str(t): counts[t] for t in sorted(counts)},
+            "adoptions_at_stake": sorted({i for t in others for i in use.ids[t]}),
+        },
+    )
+
+
 def homepage_key(url: str) -> str:
     """``https://www.GitLab.com/`` → ``gitlab.com``; paths kept (``github.com/org/x``)."""
     if not url:
@@ -148,13 +207,15 @@ def detect(
     factory_kinds: dict[int, str] | None = None,
     factories: set[int] | None = None,
     capabilities: set[int] | None = None,
+    usage: dict[int, CapUse] | None = None,
 ) -> list[FindingRec]:
     """Current findings, ordered by key.
 
     A full run (no ``factories``/``capabilities``) returns every finding. An incremental
     run returns only the overlaps of ``factories`` and the fragmentation of
     ``capabilities`` (no same_tool findings); ``adoptions`` must then hold every adoption
-    of each capability those findings concern (the standard depends on them).
+    of those factories, and ``usage`` (else ``adoptions``) the portfolio's use of every
+    capability those findings concern (the standard depends on it).
     """
     kinds = factory_kinds or {}
     scoped = factories is not None or capabilities is not None
@@ -166,61 +227,36 @@ def detect(
         for a in adoptions
         if a.tool_id in tool_by_id or (a.tool_id is None and a.name and a.capability_ids)
     ]
+    if usage is None:
+        usage = cap_usage(adoption_list)
     findings: list[FindingRec] = []
 
     # Who uses what, per capability; what each factory pays for.
     by_cap: dict[int, list[AdoptionRec]] = defaultdict(list)
     for adoption in adoption_list:
-        for cap in adoption.capability_ids:
-            by_cap[cap].append(adoption)
-    factories_per_tool: dict[int, set[int]] = defaultdict(set)
-    cost_per_tool: dict[int, Decimal] = defaultdict(Decimal)
-    ids_per_tool: dict[int, list[int]] = defaultdict(list)
+        if not scoped or adoption.factory_id in factories:
+            for cap in adoption.capability_ids:
+                by_cap[cap].append(adoption)
     paid: dict[int, set[int]] = defaultdict(set)  # every tool a factory runs
     for adoption in adoption_list:
-        if adoption.tool_id is None:
-            continue
-        factories_per_tool[adoption.tool_id].add(adoption.factory_id)
-        cost_per_tool[adoption.tool_id] += adoption.cost
-        ids_per_tool[adoption.tool_id].append(adoption.id)
-        paid[adoption.factory_id].add(adoption.tool_id)
+        if adoption.tool_id is not None:
+            paid[adoption.factory_id].add(adoption.tool_id)
+    if not scoped:
+        findings += _same_tool(tool_list, adoption_list)
 
-    # same_tool
-    uses = {t: len(f) for t, f in factories_per_tool.items()}
-    for (a, b), reason in [] if scoped else sorted(_pairs_same_tool(tool_list).items()):
-        standard = pick_standard((a, b), tool_by_id, uses)
-        other = b if standard == a else a
-        findings.append(
-            FindingRec(
-                key=f"same_tool:{a}:{b}",
-                kind="same_tool",
-                capability_id=None,
-                scope_id=None,
-                tool_ids=[a, b],
-                factory_ids=sorted(factories_per_tool[a] | factories_per_tool[b]),
-                cost=cost_per_tool[other],
-                standard_id=standard,
-                detail={"reason": reason, "adoptions_at_stake": sorted(ids_per_tool[other])},
-            )
-        )
-
+    # overlap: one factory, two or more tools (or unresolved names) for one capability
     for cap, rows in sorted(by_cap.items()):
-        cap_uses: dict[int, set[int]] = defaultdict(set)
-        for adoption in rows:
-            if adoption.tool_id is not None:
-                cap_uses[adoption.tool_id].add(adoption.factory_id)
-        cap_counts = {t: len(f) for t, f in cap_uses.items()}
-        # overlap: one factory, two or more tools (or unresolved names) for this capability
+        use = usage.get(cap) or CapUse()
+        cap_counts = use.counts()
         per_factory: dict[int, list[AdoptionRec]] = defaultdict(list)
         for adoption in rows:
-            if not scoped or adoption.factory_id in factories:
-                per_factory[adoption.factory_id].append(adoption)
+            per_factory[adoption.factory_id].append(adoption)
         for factory_id, own in sorted(per_factory.items()):
             tool_ids = sorted({a.tool_id for a in own if a.tool_id is not None})
             unresolved = sorted({a.name for a in own if a.tool_id is None})
             if len(tool_ids) + len(unresolved) < 2:
                 continue
-            candidates = [t for t in cap_uses if t in paid[factory_id] or t in tool_ids]
+            candidates = [t for t in use.factories if t in paid[factory_id] or t in tool_ids]
             standard = (
                 pick_standard(
                     candidates, tool_by_id, cap_counts, kind=kinds.get(factory_id),
@@ -246,30 +282,44 @@ def detect(
                     detail=detail,
                 )
             )
-        # fragmentation: across factories, different tools for this capability
-        if (scoped and cap not in capabilities) or len(cap_uses) < 2:
+    # fragmentation: across factories, different tools for one capability
+    for cap, use in sorted(usage.items()):
+        if not scoped or cap in capabilities:
+            finding = fragmentation(cap, use, tool_by_id)
+            if finding is not None:
+                findings.append(finding)
+    findings.sort(key=lambda f: f.key)
+    return findings
+
+
+def _same_tool(tools: list[ToolRec], adoptions: list[AdoptionRec]) -> list[FindingRec]:
+    """Registry entries that are one product; the standard is picked by the same rule."""
+    tool_by_id = {t.id: t for t in tools}
+    factories_per_tool: dict[int, set[int]] = defaultdict(set)
+    cost_per_tool: dict[int, Decimal] = defaultdict(Decimal)
+    ids_per_tool: dict[int, list[int]] = defaultdict(list)
+    for adoption in adoptions:
+        if adoption.tool_id is None:
             continue
-        factory_ids = sorted({f for fs in cap_uses.values() for f in fs})
-        if len(factory_ids) < 2:
-            continue
-        portfolio_standard = pick_standard(cap_uses, tool_by_id, cap_counts)
-        known = [a for a in rows if a.tool_id is not None]
-        at_stake = [a for a in known if a.tool_id != portfolio_standard]
+        factories_per_tool[adoption.tool_id].add(adoption.factory_id)
+        cost_per_tool[adoption.tool_id] += adoption.cost
+        ids_per_tool[adoption.tool_id].append(adoption.id)
+    uses = {t: len(f) for t, f in factories_per_tool.items()}
+    findings = []
+    for (a, b), reason in sorted(_pairs_same_tool(tools).items()):
+        standard = pick_standard((a, b), tool_by_id, uses)
+        other = b if standard == a else a
         findings.append(
             FindingRec(
-                key=f"fragmentation:{cap}",
-                kind="fragmentation",
-                capability_id=cap,
+                key=f"same_tool:{a}:{b}",
+                kind="same_tool",
+                capability_id=None,
                 scope_id=None,
-                tool_ids=sorted(cap_uses),
-                factory_ids=factory_ids,
-                cost=sum((a.cost for a in at_stake), Decimal("0")),
-                standard_id=portfolio_standard,
-                detail={
-                    "factories_per_tool": {str(t): len(f) for t, f in sorted(cap_uses.items())},
-                    "adoptions_at_stake": sorted({a.id for a in at_stake}),
-                },
+                tool_ids=[a, b],
+                factory_ids=sorted(factories_per_tool[a] | factories_per_tool[b]),
+                cost=cost_per_tool[other],
+                standard_id=standard,
+                detail={"reason": reason, "adoptions_at_stake": sorted(ids_per_tool[other])},
             )
         )
-    findings.sort(key=lambda f: f.key)
     return findings

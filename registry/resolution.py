@@ -21,6 +21,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -59,11 +60,14 @@ _VERSION = re.compile(r"^(v|r)?\d+([.\-_]\d+)*[a-z]?$")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
 DEFAULT_THRESHOLD = 0.86
+FUZZY_BATCH = 2000  # keys scored per native call in resolve_many
 # A second tool scoring within this margin of the best makes the match ambiguous.
 AMBIGUITY_MARGIN = 0.02
 
 
 def _fold(text: str) -> str:
+    if text.isascii():  # nothing to decompose or strip
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
@@ -104,8 +108,7 @@ class ToolEntry:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """The outcome for one name: ``tool_id`` is None when unresolved."""
 
     name: str
@@ -147,6 +150,8 @@ class Resolver:
         self.keys: list[str] = []  # fuzzy choices
         self.key_tool: list[int] = []
         self.blocks: dict[str, list[int]] = defaultdict(list)
+        self._key_array = self._tool_array = None  # numpy views of keys, built when batching
+        self._bare_keys: dict[str, str] = {}
         vendors = set()
         for tool in tools:
             name_key = normalize(tool.name)
@@ -184,17 +189,25 @@ class Resolver:
                 return next(iter(ids)), method
         return None, ""
 
-    def resolve_key(self, key: str, name: str = "") -> Match:
-        """Resolve an already normalised key."""
+    def _shortcut(self, key: str, name: str = "") -> Match | None:
+        """The match of an empty key or an exact one (with a vendor prefix stripped too)."""
         if not key:
             return Match(name, key, None, 0.0, "none")
-        for candidate in (key, strip_vendor(key, self.vendor_keys)):
+        for candidate in (key, self._bare(key)):
             tool_id, method = self._exact(candidate)
             if tool_id is not None:
                 return Match(name, key, tool_id, 1.0, method)
-        best_by_tool: dict[int, float] = {}
-        for query in {key, strip_vendor(key, self.vendor_keys)}:
-            self._fuzzy(query, best_by_tool)
+        return None
+
+    def _bare(self, key: str) -> str:
+        """``key`` without a known vendor prefix (remembered per key)."""
+        bare = self._bare_keys.get(key)
+        if bare is None:
+            bare = self._bare_keys[key] = strip_vendor(key, self.vendor_keys)
+        return bare
+
+    def _decide(self, key: str, name: str, best_by_tool: dict[int, float]) -> Match:
+        """The outcome from each candidate tool's best fuzzy score."""
         if not best_by_tool:
             return Match(name, key, None, 0.0, "none")
         ranked = sorted(best_by_tool.items(), key=lambda item: (-item[1], item[0]))
@@ -205,36 +218,107 @@ class Resolver:
             return Match(name, key, None, round(top, 4), "ambiguous", candidate_id=top_id)
         return Match(name, key, top_id, round(top, 4), "fuzzy")
 
-    def _fuzzy(self, query: str, best_by_tool: dict[int, float]) -> None:
-        """Score ``query`` against the choices of its blocks; keep each tool's best score."""
+    def resolve_key(self, key: str, name: str = "") -> Match:
+        """Resolve an already normalised key."""
+        match = self._shortcut(key, name)
+        if match is not None:
+            return match
+        best_by_tool: dict[int, float] = {}
+        for query in {key, strip_vendor(key, self.vendor_keys)}:
+            self._fuzzy(query, best_by_tool)
+        return self._decide(key, name, best_by_tool)
+
+    def _candidates(self, query: str) -> set[int]:
+        """The choices sharing a block with ``query``."""
         indexes: set[int] = set()
         for block in _block_keys(query):
             indexes.update(self.blocks.get(block, ()))
-        if not indexes:
-            return
-        ordered = sorted(indexes)
-        values = scores(query, [self.keys[i] for i in ordered])
-        top = np.argsort(-values, kind="stable")[:8]
-        for pos in top:
+        return indexes
+
+    def _fuzzy_many(self, keys: list[str], names: dict[str, str]) -> dict[str, Match]:
+        """Resolve many keys that had no exact match: every (query, candidate) pair of the
+        batch is scored in one native call per scorer (on all cores) and each query's eight
+        best choices are picked in one sort, then each key is decided exactly as
+        :meth:`resolve_key` decides it."""
+        segment_keys, segment_queries, flat, lengths = [], [], [], []
+        for key in keys:
+            for query in {key, self._bare(key)}:
+                ordered = self._candidates(query)
+                segment_keys.append(key)
+                segment_queries.append(query)
+                flat.extend(ordered)
+                lengths.append(len(ordered))
+        best: dict[str, dict[int, float]] = {key: {} for key in keys}
+        if flat:
+            if self._key_array is None or len(self._key_array) != len(self.keys):
+                self._key_array = np.array(self.keys, dtype=object)
+                self._tool_array = np.array(self.key_tool, dtype=np.int64)
+            index = np.array(flat, dtype=np.int64)
+            segment = np.repeat(np.arange(len(lengths)), lengths)
+            queries = np.array(segment_queries, dtype=object)[segment].tolist()
+            choices = self._key_array[index].tolist()
+            plain = process.cpdist(
+                queries, choices, scorer=fuzz.ratio, dtype=np.float32, workers=-1
+            )
+            token_set = process.cpdist(
+                queries, choices, scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1
+            )
+            values = 0.5 * plain + 0.5 * token_set
+            # Per query: best score first, ties in index order (as a stable sort of the
+            # query's choices in index order, which resolve_key does).
+            order = np.lexsort((index, -values, segment))
+            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            rank = np.arange(len(order)) - starts[segment[order]]
+            kept = order[rank < 8]
+            for seg, tool_id, value in zip(
+                segment[kept].tolist(), self._tool_array[index[kept]].tolist(),
+                values[kept].tolist(), strict=True,
+            ):  # fmt: skip
+                found = best[segment_keys[seg]]
+                found[tool_id] = max(found.get(tool_id, 0.0), value / 100.0)
+        return {key: self._decide(key, names[key], best[key]) for key in keys}
+
+    def _keep_best(self, values, ordered: list[int], best_by_tool: dict[int, float]) -> None:
+        """Each tool's best score among the query's eight best choices."""
+        for pos in np.argsort(-values, kind="stable")[:8]:
             tool_id = self.key_tool[ordered[pos]]
             best_by_tool[tool_id] = max(best_by_tool.get(tool_id, 0.0), float(values[pos]) / 100.0)
+
+    def _fuzzy(self, query: str, best_by_tool: dict[int, float]) -> None:
+        """Score ``query`` against the choices of its blocks; keep each tool's best score."""
+        ordered = sorted(self._candidates(query))
+        if ordered:
+            self._keep_best(scores(query, [self.keys[i] for i in ordered]), ordered, best_by_tool)
 
     def resolve(self, name: str) -> Match:
         """Resolve one free-text name."""
         return self.resolve_key(normalize(name), name)
 
     def resolve_many(self, names: Iterable[str], keys: Iterable[str] | None = None) -> list[Match]:
-        """Resolve many names (``keys``: their normalised forms, when already computed);
-        each distinct key is scored once."""
-        cache: dict[str, Match] = {}
-        out = []
-        key_iter = iter(keys) if keys is not None else None
-        for name in names:
-            key = next(key_iter) if key_iter is not None else normalize(name)
-            match = cache.get(key)
+        """Resolve many names (``keys``: their normalised forms, when already computed):
+        each distinct name is normalised once, each distinct key resolved once — exact
+        matches first, the rest scored in batches (:meth:`_fuzzy_many`)."""
+        names = list(names)
+        if keys is None:
+            key_of: dict[str, str] = {}
+            keys = [key_of.get(n) or key_of.setdefault(n, normalize(n)) for n in names]
+        else:
+            keys = list(keys)
+        first_name: dict[str, str] = {}
+        for name, key in zip(names, keys, strict=True):
+            first_name.setdefault(key, name)
+        found: dict[str, Match] = {}
+        pending = []
+        for key, name in first_name.items():
+            match = self._shortcut(key, name)
             if match is None:
-                match = cache[key] = self.resolve_key(key, name)
-            out.append(
-                Match(name, key, match.tool_id, match.confidence, match.method, match.candidate_id)
-            )
+                pending.append(key)
+            else:
+                found[key] = match
+        for start in range(0, len(pending), FUZZY_BATCH):
+            found.update(self._fuzzy_many(pending[start : start + FUZZY_BATCH], first_name))
+        out = []
+        for name, key in zip(names, keys, strict=True):
+            m = found[key]
+            out.append(Match(name, key, m.tool_id, m.confidence, m.method, m.candidate_id))
         return out

@@ -179,7 +179,17 @@ def adoption_map_name(*, declared_name: str, tool: Tool, actor=None) -> int:
         action="update",
         changes={"tool": ["None", str(tool)], "resolution_confidence": ["None", "1.0"]},
     )
+    adoptions_changed({a.factory_id for a in resolved})
     return count
+
+
+def adoptions_changed(factory_ids) -> None:
+    """Re-detect the duplicates of these factories once the change commits (their overlaps
+    and the fragmentation of the capabilities they use or used), on the ``cpu`` queue."""
+    from registry.tasks import queue_detection
+
+    if factory_ids:
+        queue_detection(factories=set(factory_ids), record=False)
 
 
 # --- duplicate findings: the lifecycle ------------------------------------------------------

@@ -198,7 +198,16 @@ class AdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer):
         # The factory is one the caller sees (else 400); may they add adoptions to it?
         self.check_object_permissions(self.request, serializer.validated_data["factory"])
-        serializer.save()
+        services.adoptions_changed({serializer.save().factory_id})
+
+    def perform_update(self, serializer):
+        before = serializer.instance.factory_id
+        services.adoptions_changed({before, serializer.save().factory_id})
+
+    def perform_destroy(self, instance):
+        factory_id = instance.factory_id
+        super().perform_destroy(instance)
+        services.adoptions_changed({factory_id})
 
     @extend_schema(responses=UnresolvedNameSerializer(many=True))
     @action(detail=False, methods=["get"])

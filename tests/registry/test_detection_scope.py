@@ -143,3 +143,45 @@ def test_detection_holds_a_postgresql_advisory_lock(world):
         assert duplicates_detect().findings == 0
     finally:
         other.close()
+
+
+def test_a_factory_that_stops_using_a_capability_leaves_its_fragmentation(world):
+    ci = capability("ci-cd")
+    gitlab = tool("GitLab", caps=[ci], ring="adopt")
+    jenkins = tool("Jenkins", caps=[ci], ring="hold")
+    adoption(world.factory_a, gitlab, cost="100")
+    gone = adoption(world.factory_b, jenkins, cost="900")
+    duplicates_detect()
+    fragmentation = DuplicateFinding.objects.get(kind="fragmentation")
+    assert fragmentation.status == "open"
+    gone.delete()  # beta-app no longer uses anything for CI/CD
+    summary = duplicates_detect(factories={world.factory_b.pk})
+    fragmentation.refresh_from_db()
+    assert fragmentation.status == "resolved" and summary.resolved == 1
+
+
+def test_adoption_changes_through_the_api_redetect_that_factory(
+    world, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    ci = capability("ci-cd", name="CI/CD")
+    tool("GitLab", caps=[ci], ring="adopt")
+    tool("Jenkins", caps=[ci], ring="hold")
+    client = world.client("staff")
+    url = reverse("api:adoption-list")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"factory": "alpha-plant", "declared_name": "GitLab"})
+    with django_capture_on_commit_callbacks(execute=True):
+        jenkins = client.post(url, {"factory": "alpha-plant", "declared_name": "Jenkins",
+                                    "annual_cost": "900"}).json()  # fmt: skip
+    overlap = DuplicateFinding.objects.get(kind="overlap", scope=world.factory_a)
+    assert overlap.status == "open" and overlap.annual_cost_at_stake == Decimal("900.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.patch(reverse("api:adoption-detail", args=[jenkins["id"]]), {"annual_cost": "400"})
+    overlap.refresh_from_db()
+    assert overlap.annual_cost_at_stake == Decimal("400.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.delete(reverse("api:adoption-detail", args=[jenkins["id"]]))
+    overlap.refresh_from_db()
+    assert overlap.status == "resolved"

@@ -1,0 +1,257 @@
+"""What duplicate detection reads: plain records (``registry.duplicates``) from the database.
+
+A full run reads every tool and active adoption. A scoped run (an import or an adoption
+change of a few factories) reads the records of those factories, and the portfolio's use
+of the capabilities they touch as one narrow query (adoption id, factory, tool, declared
+capability, cost in cents — the cost computed by the database) folded straight into
+per-capability, per-tool running totals (:class:`registry.duplicates.CapUse`), without
+building a record per adoption. What the scoped run then computes, compares and writes is
+what the touched factories and capabilities hold.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+from django.utils.text import slugify
+
+from registry.choices import AdoptionStatus, FindingKind
+from registry.duplicates import AdoptionRec, CapUse, ToolRec
+from registry.models import (
+    Adoption,
+    Capability,
+    DuplicateFinding,
+    Tool,
+    ToolAlias,
+    ToolRingOverride,
+)
+from registry.resolution import normalize
+from registry.selectors import effective_cost
+
+_MISSING = object()
+
+
+@dataclass
+class Loaded:
+    tools: list[ToolRec]
+    adoptions: list[AdoptionRec]
+    kinds: dict[int, str]
+    costs: dict[int, tuple[int, Decimal]]  # adoption id → (factory id, annual cost)
+    usage: dict[int, CapUse] | None = None  # scoped: the concerned capabilities' use
+    concerned: set[int] = field(default_factory=set)
+
+    def cost(self, pk: int) -> tuple[int, Decimal] | None:
+        """(factory id, annual cost) of an adoption read, for a finding's baseline."""
+        return self.costs.get(pk)
+
+    def read_costs(self, ids: set[int]) -> None:
+        """Make :meth:`cost` know these adoptions too (a scoped run reads the costs of
+        other factories' adoptions only for the baselines of findings new to it)."""
+        missing = sorted(set(ids) - self.costs.keys())
+        for start in range(0, len(missing), 5000):  # SQLite's limit on parameters
+            chunk = missing[start : start + 5000]
+            sql, params = _rows_sql("a.id IN ({})".format(", ".join(["%s"] * len(chunk))))
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*params, *chunk])
+                for pk, factory_id, _tool, _declared, cents in cursor.fetchall():
+                    self.costs[pk] = (factory_id, Decimal(cents).scaleb(-2))
+
+
+class _Registry:
+    """Tools (as records), their capabilities and the declared-capability lookup."""
+
+    def __init__(self):
+        self.tool_caps: dict[int, list[int]] = defaultdict(list)
+        for tool_id, cap_id in Tool.capabilities.through.objects.values_list(
+            "tool_id", "capability_id"
+        ):
+            self.tool_caps[tool_id].append(cap_id)
+        self.cap_by_name: dict[str, int] = {}
+        for pk, name, slug in Capability.objects.values_list("pk", "name", "slug"):
+            self.cap_by_name[name.lower()] = pk
+            self.cap_by_name[slug] = pk
+        self._declared: dict[str | None, int | None] = {}
+
+    @staticmethod
+    def tool_records(ids: set[int] | None = None) -> list[ToolRec]:
+        """Every tool with its aliases and vendor (a full run: same_tool needs them), or
+        the tools ``ids`` with their rings only (what picking a standard reads)."""
+        aliases: dict[int, list[str]] = defaultdict(list)
+        overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        if ids is None:
+            for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
+                aliases[tool_id].append(key)
+        for tool_id, kind, ring in ToolRingOverride.objects.values_list(
+            "tool_id", "factory_kind", "ring"
+        ):
+            overrides[tool_id].append((kind, ring))
+        if ids is not None:  # one narrow read of the registry beats a long IN list
+            return [
+                ToolRec(pk, "", ring=ring, ring_overrides=tuple(overrides[pk]))
+                for pk, ring in Tool.objects.values_list("pk", "ring")
+                if pk in ids
+            ]
+        return [
+            ToolRec(pk, key, normalize(vendor), homepage, ring, tuple(aliases[pk]),
+                    tuple(overrides[pk]))
+            for pk, key, vendor, homepage, ring in Tool.objects.values_list(
+                "pk", "normalized_name", "vendor", "homepage", "ring"
+            )
+        ]  # fmt: skip
+
+    def declared_cap(self, declared: str | None) -> int | None:
+        """The capability a declared name means (by name or slug); each name looked up once."""
+        cap = self._declared.get(declared, _MISSING)
+        if cap is _MISSING:
+            text = declared or ""
+            cap = self._declared[declared] = self.cap_by_name.get(
+                text.strip().lower()
+            ) or self.cap_by_name.get(slugify(text.replace("/", " ")))
+        return cap
+
+    def caps_of(self, tool_id: int, declared: str | None) -> list[int]:
+        """What a factory uses a tool for: the capability it names when the tool offers it
+        (a suite used for one purpose overlaps only there), else all the tool's."""
+        caps = self.tool_caps.get(tool_id, [])
+        declared_cap = self.declared_cap(declared) if declared else None
+        if declared_cap is not None and declared_cap in caps:
+            return [declared_cap]
+        return caps
+
+    def records(self, rows, kinds: dict[int, str]) -> list[AdoptionRec]:
+        out = []
+        for pk, factory_id, tool_id, cost, seats, declared, name, kind, per_seat in rows:
+            kinds[factory_id] = kind
+            if tool_id is None:  # unresolved: counts where it declares a capability
+                declared_cap = self.declared_cap(declared) if declared else None
+                if declared_cap is not None:
+                    out.append(
+                        AdoptionRec(pk, factory_id, None, effective_cost(cost, seats, None),
+                                    (declared_cap,), name)
+                    )  # fmt: skip
+                continue
+            out.append(
+                AdoptionRec(pk, factory_id, tool_id,
+                            effective_cost(cost, seats, per_seat),
+                            tuple(self.caps_of(tool_id, declared)))
+            )  # fmt: skip
+        return out
+
+
+_COLUMNS = (
+    "pk", "factory_id", "tool_id", "annual_cost", "seats", "declared_capability",
+    "normalized_name", "factory__kind", "tool__annual_cost_per_seat",
+)  # fmt: skip
+
+
+def load_full() -> Loaded:
+    """Every tool (with aliases) and every active adoption."""
+    registry = _Registry()
+    kinds: dict[int, str] = {}
+    rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE).values_list(*_COLUMNS)
+    adoptions = registry.records(rows, kinds)
+    costs = {a.id: (a.factory_id, a.cost) for a in adoptions}
+    return Loaded(registry.tool_records(), adoptions, kinds, costs)
+
+
+def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
+    """The active adoptions of ``factories``, and the use of every capability they touch
+    (or that is named in ``capabilities``) across the portfolio."""
+    registry = _Registry()
+    kinds: dict[int, str] = {}
+    own_rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE, factory_id__in=factories)
+    own = registry.records(own_rows.values_list(*_COLUMNS), kinds)
+    concerned = set(capabilities) | {c for a in own for c in a.capability_ids}
+    # A capability a factory stopped using (an adoption deleted, retired or re-declared)
+    # is named by the fragmentation finding that still lists the factory.
+    concerned.update(
+        DuplicateFinding.objects.filter(
+            kind=FindingKind.FRAGMENTATION, factories__in=factories
+        ).values_list("capability_id", flat=True)
+    )
+    usage = _usage(registry, concerned)
+    costs = {a.id: (a.factory_id, a.cost) for a in own}
+    used = {t for use in usage.values() for t in use.factories}
+    used.update(a.tool_id for a in own if a.tool_id is not None)
+    return Loaded(registry.tool_records(used), own, kinds, costs, usage, concerned)
+
+
+def _rows_sql(where: str) -> tuple[str, list]:
+    """Active adoptions of registry tools as (id, factory, tool, declared capability, cost
+    in cents), the cost computed by the database exactly as ``effective_cost``: declared,
+    else seats × cost per seat, else 0."""
+    qn = connection.ops.quote_name
+    adoption, tool = qn(Adoption._meta.db_table), qn(Tool._meta.db_table)
+    sql = (
+        f"SELECT a.id, a.factory_id, a.tool_id, a.declared_capability, "
+        f"CAST(ROUND(COALESCE(a.annual_cost, CASE WHEN a.seats > 0 THEN "
+        f"a.seats * t.annual_cost_per_seat END, 0) * 100) AS BIGINT) "
+        f"FROM {adoption} a JOIN {tool} t ON t.id = a.tool_id "
+        f"WHERE a.status = %s AND {where}"
+    )
+    return sql, [AdoptionStatus.ACTIVE]
+
+
+def _count(totals: dict, key, factory_id: int, pk: int, cents: int) -> None:
+    entry = totals.get(key)
+    if entry is None:
+        entry = totals[key] = (set(), [], [0])
+    entry[0].add(factory_id)
+    entry[1].append(pk)
+    entry[2][0] += cents
+
+
+def _usage(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
+    """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
+    from one query (:func:`_rows_sql`)."""
+    usage: dict[int, CapUse] = {}
+    offering = sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
+    if not offering:
+        return usage
+    if connection.vendor == "postgresql":  # the tool list as one array parameter
+        sql, params = _rows_sql("a.tool_id = ANY(%s)")
+        params.append(offering)
+    else:
+        links = connection.ops.quote_name(Tool.capabilities.through._meta.db_table)
+        marks = ", ".join(["%s"] * len(concerned))
+        sql, params = _rows_sql(
+            f"a.tool_id IN (SELECT tool_id FROM {links} WHERE capability_id IN ({marks}))"
+        )
+        params += sorted(concerned)
+    # Running totals per tool (an adoption that names no capability counts for each of its
+    # tool's concerned capabilities alike) and per (capability, tool) for the others:
+    # (factory ids, adoption ids, [cents]).
+    per_tool: dict[int, tuple[set, list, list]] = {}
+    named: dict[tuple[int, int], tuple[set, list, list]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for pk, factory_id, tool_id, declared, cents in cursor.fetchall():
+            if declared:
+                for cap in registry.caps_of(tool_id, declared):
+                    if cap in concerned:
+                        _count(named, (cap, tool_id), factory_id, pk, cents)
+                continue
+            entry = per_tool.get(tool_id)
+            if entry is None:
+                entry = per_tool[tool_id] = (set(), [], [0])
+            entry[0].add(factory_id)
+            entry[1].append(pk)
+            entry[2][0] += cents
+    for tool_id, (factory_ids, ids, cents) in per_tool.items():
+        for cap in registry.tool_caps[tool_id]:
+            if cap not in concerned:
+                continue
+            entry = named.get((cap, tool_id))
+            if entry is None:
+                named[(cap, tool_id)] = (factory_ids, ids, cents)
+            else:
+                named[(cap, tool_id)] = (entry[0] | factory_ids, entry[1] + ids,
+                                         [entry[2][0] + cents[0]])  # fmt: skip
+    for (cap, tool_id), (factory_ids, ids, cents) in named.items():
+        use = usage.setdefault(cap, CapUse())
+        use.factories[tool_id], use.ids[tool_id] = factory_ids, ids
+        use.cost[tool_id] = Decimal(cents[0]).scaleb(-2)
+    return usage

@@ -1,0 +1,109 @@
+"""Scoped detection agrees with a full run: after any sequence of adoption changes, each
+followed by the scoped run its import queues (that factory only), the live findings are
+exactly those a full run computes — and the full run then changes nothing (no finding
+created, resolved, reopened or rewritten: ids and rows stay as they are)."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from registry.detection import duplicates_detect
+from registry.models import Adoption, DuplicateFinding, ToolRingOverride
+from tests.registry.builders import adoption, capability, tool
+
+N_FACTORIES, N_TOOLS = 4, 6
+
+# One change: (factory, what, tool or None for an unresolved name, capability, cents, seats)
+change = st.tuples(
+    st.integers(0, N_FACTORIES - 1),
+    st.sampled_from(["add", "add", "delete", "retire", "cost", "declare"]),
+    st.one_of(st.none(), st.integers(0, N_TOOLS - 1)),
+    st.integers(0, 2),
+    st.one_of(st.none(), st.integers(0, 500_000)),
+    st.one_of(st.none(), st.integers(0, 20)),
+)
+
+
+def stored() -> dict:
+    """Every finding as the database holds it (id included)."""
+    return {
+        f.key: (
+            f.pk, f.kind, f.status, f.annual_cost_at_stake, f.suggested_standard_id,
+            f.capability_id, f.scope_id, f.detail, f.cost_at_detection,
+            f.baseline,
+            sorted(t.pk for t in f.tools.all()), sorted(x.pk for x in f.factories.all()),
+        )
+        for f in DuplicateFinding.objects.prefetch_related("tools", "factories")
+    }  # fmt: skip
+
+
+def tag(n: int) -> str:
+    """Letters only (digits are version numbers to name normalisation)."""
+    return "q" + "".join(chr(97 + int(d)) for d in str(n))
+
+
+def apply(factories, tools, caps, step, n: int) -> None:
+    factory_no, what, tool_no, cap_no, cents, seats = step
+    factory = factories[factory_no]
+    mine = list(Adoption.objects.filter(factory=factory).order_by("pk"))
+    cost = Decimal(cents) / 100 if cents is not None else None
+    if what == "add" or not mine:
+        used = tools[tool_no] if tool_no is not None else None
+        adoption(factory, used, name=f"name {tag(n)}" if used is None else f"{used.name} {tag(n)}",
+                 cost=cost, seats=seats, declared_capability=caps[cap_no].name)  # fmt: skip
+        return
+    target = mine[(tool_no or 0) % len(mine)]
+    if what == "delete":
+        target.delete()
+    elif what == "retire":
+        target.status = "retired" if target.status == "active" else "active"
+        target.save()
+    elif what == "cost":
+        target.annual_cost, target.seats = cost, seats
+        target.save()
+    else:
+        target.declared_capability = caps[cap_no].slug if cap_no else ""
+        target.save()
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rings=st.lists(st.sampled_from(["adopt", "trial", "assess", "hold"]), min_size=N_TOOLS,
+                   max_size=N_TOOLS),
+    initial=st.lists(change, max_size=10),
+    changes=st.lists(change, min_size=1, max_size=6),
+)  # fmt: skip
+def test_scoped_runs_after_random_changes_leave_what_a_full_run_finds(
+    world, rings, initial, changes
+):
+    with transaction.atomic():
+        caps = [capability(f"agree-{i}", name=f"Agree {i}") for i in range(3)]
+        tools = [
+            tool(f"Agree Tool {tag(i)}", caps=[caps[i % 3], *([caps[(i + 1) % 3]] * (i >= 4))],
+                 ring=rings[i], annual_cost_per_seat=Decimal("12.50") if i % 2 else None)
+            for i in range(N_TOOLS)
+        ]  # fmt: skip
+        ToolRingOverride.objects.create(tool=tools[1], factory_kind="software", ring="adopt")
+        factories = [world.factory_a, world.factory_b] + [
+            type(world.factory_a).objects.create(
+                slug=f"agree-{i}", name=f"Agree {i}", kind="software", business_unit="X"
+            )
+            for i in range(N_FACTORIES - 2)
+        ]
+        for n, step in enumerate(initial):
+            apply(factories, tools, caps, step, n)
+        duplicates_detect()
+        for n, step in enumerate(changes, start=len(initial)):
+            apply(factories, tools, caps, step, n)
+            duplicates_detect(factories={factories[step[0]].pk})
+        scoped = stored()
+        summary = duplicates_detect()
+        assert (summary.created, summary.reopened, summary.resolved) == (0, 0, 0)
+        assert stored() == scoped
+        transaction.set_rollback(True)
