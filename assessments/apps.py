@@ -30,3 +30,9 @@ class AssessmentsConfig(AppConfig):
             auditlog.register(model)
         panels.register()
         post_migrate.connect(_load_models_after_migrate, sender=self)
+        from django.db.models.signals import post_save
+
+        from assessments.maturity import cadence_changed
+        from coe.models import Factory
+
+        post_save.connect(cadence_changed, sender=Factory, dispatch_uid="maturity.cadence")
