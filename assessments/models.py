@@ -262,9 +262,7 @@ class FactoryMaturity(models.Model):
     is finalised (and by ``manage.py maturity_rebuild``) so that portfolio pages aggregate
     these rows in SQL instead of reading every audit's result."""
 
-    factory = models.OneToOneField(
-        Factory, on_delete=models.CASCADE, related_name="maturity"
-    )
+    factory = models.OneToOneField(Factory, on_delete=models.CASCADE, related_name="maturity")
     assessment = models.ForeignKey(
         Assessment, on_delete=models.CASCADE, related_name="+", help_text="The latest final."
     )
@@ -295,9 +293,7 @@ class FactoryMaturity(models.Model):
 class FactoryDimensionScore(models.Model):
     """One dimension score of a factory's latest final audit (the heatmaps' cells)."""
 
-    factory = models.ForeignKey(
-        Factory, on_delete=models.CASCADE, related_name="maturity_scores"
-    )
+    factory = models.ForeignKey(Factory, on_delete=models.CASCADE, related_name="maturity_scores")
     key = models.CharField(max_length=100)
     name = models.CharField(max_length=200)
     position = models.PositiveSmallIntegerField(help_text="Order in the model.")
