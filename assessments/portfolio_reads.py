@@ -29,31 +29,24 @@ def stage_counts(factories: QuerySet[Factory]) -> dict[int, int]:
     return dict(rows)
 
 
-def _columns(factories: QuerySet[Factory]) -> dict[str, str]:
-    """Dimension key → name, in model order (first position seen)."""
-    rows = (
-        FactoryDimensionScore.objects.filter(factory__in=factories.values("pk"))
-        .values("key")
-        .annotate(name=Min("name"), position=Min("position"))
-        .order_by("position", "key")
-    )
-    return {row["key"]: row["name"] for row in rows}
-
-
 def unit_scores(factories: QuerySet[Factory]) -> dict:
     """Mean dimension score per business unit: ``{columns: {key: name}, units: [unit],
     values: [[mean or None per column] per unit]}``."""
-    columns = _columns(factories)
     means: dict[str, dict[str, float]] = {}
-    for unit, key, mean in (
-        FactoryDimensionScore.objects.filter(
-            factory__in=factories.values("pk"), score__isnull=False
-        )
-        .values_list("factory__business_unit", "key")
-        .annotate(mean=Avg("score"))
+    order: dict[str, tuple[int, str]] = {}  # key → (first position, name)
+    for row in (
+        FactoryDimensionScore.objects.filter(factory__in=factories.values("pk"))
+        .values("factory__business_unit", "key")
+        .annotate(mean=Avg("score"), name=Min("name"), position=Min("position"))
         .order_by()
     ):
-        means.setdefault(unit, {})[key] = mean
+        key = row["key"]
+        order[key] = min(
+            order.get(key, (row["position"], row["name"])), (row["position"], row["name"])
+        )
+        if row["mean"] is not None:
+            means.setdefault(row["factory__business_unit"], {})[key] = row["mean"]
+    columns = {k: order[k][1] for k in sorted(order, key=lambda k: (order[k][0], k))}
     units = sorted(means)
     values = [[round(means[u][k], 2) if k in means[u] else None for k in columns] for u in units]
     return {"columns": columns, "units": units, "values": values}
