@@ -22,12 +22,12 @@ from django.db.models import Count, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
-from assessments import portfolio_reads, selectors
-from assessments.models import Assessment, FactoryMaturity
+from assessments import portfolio_reads
+from assessments.models import FactoryMaturity
 from coe import policy
 from coe.choices import Role
 from coe.models import Factory
-from coe.scoping import factory_roles, restrict, visible_factories
+from coe.scoping import factory_roles, visible_factories
 from connectors.choices import SyncStatus
 from connectors.selectors import connectors_for
 from kpis import reads
@@ -76,35 +76,6 @@ def factory_rows(user, factories: list[Factory]) -> list[dict]:
                 "since": audit.previous_assessed_on,
             }
         rows.append(row)
-    return rows
-
-
-def _audit_rows(user, factories: list[Factory], today: dt.date) -> list[dict]:
-    """The audits-due rows of a page of factories (their maturity rows are joined)."""
-    open_audits = {
-        a.factory_id: a
-        for a in restrict(
-            Assessment.objects.filter(
-                status__in=selectors.OPEN_STATUSES, factory_id__in=[f.pk for f in factories]
-            ),
-            user,
-        ).order_by("-created_at")
-    }
-    rows = []
-    for factory in factories:
-        latest = getattr(factory, "maturity", None)  # None: never audited
-        due = latest.next_due if latest else None
-        rows.append(
-            {
-                "factory": factory,
-                "latest": latest,
-                "open": open_audits.get(factory.pk),
-                "next_due": due,
-                "never": latest is None or due is None,
-                "overdue": due is None or due < today,
-                "days_overdue": (today - due).days if due and due < today else None,
-            }
-        )
     return rows
 
 
@@ -157,7 +128,7 @@ def _cockpit(request) -> dict:
         "at_stake": at_stake,
         "queue": queue,
         "queue_mine": approval_queue(user).count(),
-        "audits": _audit_rows(user, list(audits), today),
+        "audits": portfolio_reads.audit_rows(user, list(audits), today),
         "audits_page": audits,
         "audits_overdue": portfolio_reads.overdue_count(factories, today),
         "failing": failing,

@@ -11,8 +11,10 @@ from django.db.models import Avg, Count, F, Min, Q, QuerySet
 
 from assessments import charts
 from assessments.choices import STAGE_NAMES
-from assessments.models import FactoryDimensionScore, FactoryMaturity
+from assessments.models import Assessment, FactoryDimensionScore, FactoryMaturity
+from assessments.selectors import OPEN_STATUSES
 from coe.models import Factory
+from coe.scoping import restrict
 
 # The per-factory heatmap stays readable; the business-unit heatmap covers everyone.
 HEATMAP_MAX_FACTORIES = 60
@@ -111,14 +113,46 @@ def portfolio_charts(factories: QuerySet[Factory], *, per_factory: bool = True) 
     return out
 
 
-def audits_due(factories: QuerySet[Factory], today: dt.date, soon: dt.date) -> QuerySet[Factory]:
-    """Factories never audited or whose next audit is due by ``soon``: never audited
-    first, then by due date (the overdue ones come first), then by name."""
+def audits_due(
+    factories: QuerySet[Factory], today: dt.date, soon: dt.date | None = None
+) -> QuerySet[Factory]:
+    """Factories never audited or whose next audit is due by ``soon`` (default: overdue,
+    due before ``today``): never audited first, then by due date, then by name."""
+    due = Q(maturity__next_due__lte=soon) if soon else Q(maturity__next_due__lt=today)
     return (
-        factories.filter(Q(maturity__isnull=True) | Q(maturity__next_due__lte=soon))
+        factories.filter(Q(maturity__isnull=True) | due)
         .select_related("maturity")
         .order_by(F("maturity__next_due").asc(nulls_first=True), "name", "pk")
     )
+
+
+def audit_rows(user, factories: list[Factory], today: dt.date) -> list[dict]:
+    """The audits-due rows of a page of factories (their maturity rows are joined)."""
+    open_audits = {
+        a.factory_id: a
+        for a in restrict(
+            Assessment.objects.filter(
+                status__in=OPEN_STATUSES, factory_id__in=[f.pk for f in factories]
+            ),
+            user,
+        ).order_by("-created_at")
+    }
+    rows = []
+    for factory in factories:
+        latest = getattr(factory, "maturity", None)  # None: never audited
+        due = latest.next_due if latest else None
+        rows.append(
+            {
+                "factory": factory,
+                "latest": latest,
+                "open": open_audits.get(factory.pk),
+                "next_due": due,
+                "never": latest is None or due is None,
+                "overdue": due is None or due < today,
+                "days_overdue": (today - due).days if due and due < today else None,
+            }
+        )
+    return rows
 
 
 def overdue_count(factories: QuerySet[Factory], today: dt.date) -> int:

@@ -129,19 +129,23 @@ def assessment_list(request):
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     for assessment in page:
         assessment.progress = selectors.progress(assessment, assessment.answered)
-    schedule = selectors.audit_schedule(request.user)
-    overdue = [row for row in schedule if row["overdue"]]
-    # Bounded by the page size: the audits due page by page; a list to choose from while
-    # the portfolio is small, a slug to type beyond that.
-    factories = [row["factory"] for row in schedule]
+    # Bounded by the page size: the audits due page by page (SQL over the stored maturity
+    # rows); a list to choose from while the portfolio is small, a slug to type beyond.
+    today = timezone.localdate()
+    visible = visible_factories(request.user)
+    overdue = Paginator(portfolio_reads.audits_due(visible, today), 50).get_page(
+        request.GET.get("due_page")
+    )
+    overdue.object_list = portfolio_reads.audit_rows(request.user, list(overdue), today)
+    factories = list(visible.order_by("name", "pk")[:51])
     return render(
         request,
         "assessments/assessment_list.html",
         {
             "filterset": filterset,
             "page": page,
-            "overdue": Paginator(overdue, 50).get_page(request.GET.get("due_page")),
-            "choosable": sorted(factories, key=lambda f: f.name) if len(factories) <= 50 else [],
+            "overdue": overdue,
+            "choosable": factories if len(factories) <= 50 else [],
             "statuses": AssessmentStatus.choices,
         },
     )
