@@ -124,6 +124,18 @@ def cadence_changed(sender, instance: Factory, created=False, **kwargs) -> None:
         FactoryMaturity.objects.filter(pk=row.pk).update(next_due=due)
 
 
+def final_deleted(sender, instance: Assessment, origin=None, **kwargs) -> None:
+    """A final audit deleted (the admin): the factory's maturity falls back to the final
+    audit before it. Not when the delete cascades from the factory itself."""
+    from django.db.models import QuerySet
+
+    if instance.status != "final":
+        return
+    if isinstance(origin, Factory) or (isinstance(origin, QuerySet) and origin.model is Factory):
+        return
+    transaction.on_commit(lambda: refresh([instance.factory_id]))
+
+
 def rebuild() -> int:
     """The maturity rows of every factory (``manage.py maturity_rebuild``)."""
     return refresh(Factory.objects.values_list("pk", flat=True))

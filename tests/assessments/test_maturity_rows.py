@@ -48,7 +48,9 @@ def _finalise(factory, rating: int, day: str):
     return assessment
 
 
-def test_finalising_an_audit_stores_the_factory_maturity_equal_to_recomputing_it(world):
+def test_finalising_an_audit_stores_the_factory_maturity_equal_to_recomputing_it(
+    world, django_capture_on_commit_callbacks
+):
     factory = world.factory_a
     assert not FactoryMaturity.objects.filter(factory=factory).exists()
     first = _finalise(factory, 2, "2025-05-01")
@@ -68,6 +70,16 @@ def test_finalising_an_audit_stores_the_factory_maturity_equal_to_recomputing_it
     factory.audit_cadence_months = 6
     factory.save()
     assert _stored(factory)[0]["next_due"].isoformat() == "2026-11-01"
+    # The latest final audit deleted: the maturity falls back to the one before it.
+    with django_capture_on_commit_callbacks(execute=True):
+        second.delete()
+    stored, scores = _stored(factory)
+    assert stored["assessment_id"] == first.pk and stored["previous_stage"] is None
+    assert (stored, scores) == _recomputed(factory)
+    # The factory deleted: its rows go with it.
+    with django_capture_on_commit_callbacks(execute=True):
+        factory.delete()
+    assert not FactoryMaturity.objects.filter(factory_id=first.factory_id).exists()
 
 
 def _grow(count: int, owner, template) -> None:
