@@ -30,3 +30,10 @@ class AssessmentsConfig(AppConfig):
             auditlog.register(model)
         panels.register()
         post_migrate.connect(_load_models_after_migrate, sender=self)
+        from django.db.models.signals import post_delete, post_save
+
+        from assessments.maturity import cadence_changed, final_deleted
+        from coe.models import Factory
+
+        post_save.connect(cadence_changed, sender=Factory, dispatch_uid="maturity.cadence")
+        post_delete.connect(final_deleted, sender=models.Assessment, dispatch_uid="maturity.del")

@@ -14,16 +14,16 @@ Every figure is read in batches: the number of queries does not grow with the po
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from decimal import Decimal
 
+from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
-from assessments import selectors
-from assessments.choices import STAGE_NAMES
-from assessments.views import _portfolio_charts
+from assessments import portfolio_reads
+from assessments.models import FactoryMaturity
 from coe import policy
 from coe.choices import Role
 from coe.models import Factory
@@ -39,48 +39,25 @@ from tool_requests.selectors import approval_queue, requests_visible
 TOP_FINDINGS = 10
 DUE_WITHIN_DAYS = 30
 MY_REQUESTS = 10
-
-
-def _next_step(assessment) -> dict:
-    """The capping dimension's name and the first roadmap step of a final audit, named."""
-    result = assessment.result or {}
-    overall = result.get("overall", {})
-    dims = {d["key"]: d["name"] for d in result.get("dimensions", [])}
-    step = None
-    roadmap = result.get("roadmap") or []
-    if roadmap:
-        first = roadmap[0]
-        names = {
-            c["key"]: c["name"]
-            for d in assessment.model.definition.get("dimensions", [])
-            for c in d.get("criteria", [])
-        }
-        stage = overall.get("stage")
-        step = {
-            "criterion": names.get(first["criterion"], first["criterion"]),
-            "dimension": dims.get(first["dimension"], first["dimension"]),
-            "current": first["current"],
-            "target": first["target"],
-            "next_stage": STAGE_NAMES.get(stage + 1) if stage else None,
-            "steps": len(roadmap),
-        }
-    return {"capped_by": dims.get(overall.get("capped_by")), "next_step": step}
+PAGE_SIZE = 50
 
 
 def factory_rows(user, factories: list[Factory]) -> list[dict]:
-    """One row per factory for "My factories"; a fixed number of queries for any count."""
+    """One row per factory for "My factories" (a page of them): the stored maturity rows,
+    the KPI rollup figures and the approval queue; a fixed number of queries."""
     if not factories:
         return []
     ids = [f.pk for f in factories]
-    latest = selectors.latest_finals_by_factory(Factory.objects.filter(pk__in=ids))
-    previous = selectors.previous_finals(list(latest.values()))
+    maturity = {m.factory_id: m for m in FactoryMaturity.objects.filter(factory_id__in=ids)}
     # ROI and money at stake: the factories' KPI rollup figures (one query).
     figures = reads.figures_by_factory(factories)
     rois = {f.pk: reads.roi_of_figures(figures.get(f.pk), f) for f in factories}
-    waiting = Counter(approval_queue(user).values_list("factory_id", flat=True))
+    waiting = Counter(
+        approval_queue(user).filter(factory_id__in=ids).values_list("factory_id", flat=True)
+    )
     rows = []
     for factory in factories:
-        audit = latest.get(factory.pk)
+        audit = maturity.get(factory.pk)
         row = {
             "factory": factory,
             "audit": audit,
@@ -89,18 +66,15 @@ def factory_rows(user, factories: list[Factory]) -> list[dict]:
             "at_stake": figures[factory.pk].at_stake if factory.pk in figures else Decimal("0"),
             "waiting": waiting.get(factory.pk, 0),
             "change": None,
-            "capped_by": None,
-            "next_step": None,
+            "capped_by": audit.capped_by or None if audit else None,
+            "next_step": audit.next_step if audit else None,
         }
-        if audit is not None and audit.result:
-            row.update(_next_step(audit))
-            before = previous.get(audit.pk)
-            if before is not None and before.index is not None and audit.index is not None:
-                row["change"] = {
-                    "index": audit.index - before.index,
-                    "stage": (audit.stage or 0) - (before.stage or 0),
-                    "since": before.assessed_on,
-                }
+        if audit is not None and audit.previous_index is not None:
+            row["change"] = {
+                "index": audit.index - audit.previous_index,
+                "stage": (audit.stage or 0) - (audit.previous_stage or 0),
+                "since": audit.previous_assessed_on,
+            }
         rows.append(row)
     return rows
 
@@ -108,9 +82,7 @@ def factory_rows(user, factories: list[Factory]) -> list[dict]:
 def _cockpit(request) -> dict:
     """CoE staff's view of the whole portfolio."""
     user = request.user
-    factories = list(visible_factories(user).order_by("business_unit", "name"))
-    scores = selectors.portfolio_scores_for(factories)
-    stage_counts = Counter(row["result"]["overall"]["stage"] for row in scores)
+    factories = visible_factories(user)
     top_findings = list(
         findings_visible(user)
         .filter(status__in=LIVE_FINDING_STATUSES)
@@ -134,56 +106,33 @@ def _cockpit(request) -> dict:
         if value in OPEN_STATUSES
     ]
     today = timezone.localdate()
-    schedule = selectors.audit_schedule(user, today)
     soon = today + dt.timedelta(days=DUE_WITHIN_DAYS)
-    audits = [r for r in schedule if r["overdue"] or (r["next_due"] and r["next_due"] <= soon)]
+    audits = Paginator(portfolio_reads.audits_due(factories, today, soon), PAGE_SIZE).get_page(
+        request.GET.get("audits_page")
+    )
     failing = list(
         connectors_for(user)
         .filter(last_run_status=SyncStatus.FAILED)
         .select_related("factory")
         .order_by("factory__name", "name")
     )
-    charts = _portfolio_charts(scores)
-    unit_table = _unit_table(scores)
+    charts = portfolio_reads.portfolio_charts(factories, per_factory=False)
     return {
-        "factory_count": len(factories),
-        "assessed_count": len(scores),
-        "stages": [
-            {"stage": s, "name": STAGE_NAMES[s], "count": stage_counts.get(s, 0)}
-            for s in sorted(STAGE_NAMES)
-        ],
+        "factory_count": factories.count(),
+        "assessed_count": charts["assessed_count"],
+        "stages": charts["stages"],
         "chart_stages": charts.get("chart_stages", ""),
         "chart_heatmap_units": charts.get("chart_heatmap_units", ""),
-        "unit_table": unit_table,
+        "unit_table": charts["unit_table"],
         "top_findings": top_findings,
         "at_stake": at_stake,
         "queue": queue,
         "queue_mine": approval_queue(user).count(),
-        "audits": audits,
-        "audits_overdue": sum(1 for r in audits if r["overdue"]),
+        "audits": portfolio_reads.audit_rows(user, list(audits), today),
+        "audits_page": audits,
+        "audits_overdue": portfolio_reads.overdue_count(factories, today),
         "failing": failing,
     }
-
-
-def _unit_table(scores: list[dict]) -> dict:
-    """Mean dimension score per business unit, as a table (the heatmap's text alternative)."""
-    columns: dict[str, str] = {}
-    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in scores:
-        for dim in row["result"]["dimensions"]:
-            columns.setdefault(dim["key"], dim["name"])
-            if dim["score"] is not None:
-                values[row["factory"].business_unit][dim["key"]].append(dim["score"])
-    rows = [
-        {
-            "unit": unit,
-            "cells": [
-                round(sum(v) / len(v), 2) if (v := values[unit][k]) else None for k in columns
-            ],
-        }
-        for unit in sorted(values)
-    ]
-    return {"columns": list(columns.values()), "rows": rows}
 
 
 @policy.page_rule()
@@ -198,11 +147,15 @@ def home(request):
     roles = factory_roles(user)
     owned = [pk for pk, role in roles.items() if role == Role.BUSINESS_OWNER]
     member_of = [pk for pk, role in roles.items() if role != Role.BUSINESS_OWNER]
-    factories = {f.pk: f for f in Factory.objects.filter(pk__in=roles).order_by("name")}
-    context["owned_rows"] = factory_rows(user, [factories[pk] for pk in factories if pk in owned])
-    context["member_rows"] = factory_rows(
-        user, [factories[pk] for pk in factories if pk in member_of]
-    )
+    # Each table a page at a time: an owner of hundreds of factories gets a pager.
+    for key, ids, param in (
+        ("owned", owned, "owned_page"),
+        ("member", member_of, "member_page"),
+    ):
+        page = Paginator(Factory.objects.filter(pk__in=ids).order_by("name", "pk"), PAGE_SIZE)
+        page = page.get_page(request.GET.get(param))
+        context[f"{key}_page"] = page
+        context[f"{key}_rows"] = factory_rows(user, list(page)) if ids else []
     context["my_requests"] = list(
         requests_visible(user)
         .filter(requester=user)

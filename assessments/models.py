@@ -253,3 +253,57 @@ class EvidenceFile(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("evidence-file", kwargs={"pk": self.pk})
+
+
+class FactoryMaturity(models.Model):
+    """A factory's current maturity: its latest final audit's stage, index, capping
+    dimension and next step, the previous final audit's stage and index, and when the next
+    audit is due. Derived data, rewritten by ``assessments.maturity.refresh`` when an audit
+    is finalised (and by ``manage.py maturity_rebuild``) so that portfolio pages aggregate
+    these rows in SQL instead of reading every audit's result."""
+
+    factory = models.OneToOneField(Factory, on_delete=models.CASCADE, related_name="maturity")
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.CASCADE, related_name="+", help_text="The latest final."
+    )
+    model_key = models.CharField(max_length=50)
+    assessed_on = models.DateField(null=True)
+    stage = models.PositiveSmallIntegerField(choices=Stage.choices)
+    index = models.DecimalField(max_digits=4, decimal_places=2)
+    capped_by = models.CharField(max_length=200, blank=True, help_text="Capping dimension.")
+    next_step = models.JSONField(null=True, help_text="The first roadmap step, named.")
+    previous_stage = models.PositiveSmallIntegerField(null=True)
+    previous_index = models.DecimalField(max_digits=4, decimal_places=2, null=True)
+    previous_assessed_on = models.DateField(null=True)
+    next_due = models.DateField(null=True, help_text="Last final audit plus the cadence.")
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "factory maturities"
+        indexes = [models.Index(fields=["next_due"], name="maturity_next_due")]
+
+    def __str__(self) -> str:
+        return f"maturity of {self.factory_id}"
+
+    @property
+    def stage_name(self) -> str | None:
+        return STAGE_NAMES.get(self.stage)
+
+
+class FactoryDimensionScore(models.Model):
+    """One dimension score of a factory's latest final audit (the heatmaps' cells)."""
+
+    factory = models.ForeignKey(Factory, on_delete=models.CASCADE, related_name="maturity_scores")
+    key = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(help_text="Order in the model.")
+    score = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["factory_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["factory", "key"], name="one_score_per_dimension")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.factory_id} {self.key}"

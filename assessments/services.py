@@ -644,6 +644,11 @@ def assessment_finalize(
     assessment.finalized_at = now
     assessment.finalized_by = user
     assessment.save()
+    # The factory's stored maturity (portfolio pages aggregate it) follows in the same
+    # transaction: no page ever sees the audit final and the old stage.
+    from assessments.maturity import refresh as maturity_refresh
+
+    maturity_refresh([assessment.factory_id])
     emit_finalized(assessment)
     if original is not assessment:
         original.refresh_from_db()

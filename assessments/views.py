@@ -3,115 +3,106 @@ workspace, the factory scorecard and the printable report."""
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter, defaultdict
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from assessments import charts, selectors, services
+from assessments import charts, portfolio_reads, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
 from coe import policy
 from coe.scoping import restrict, visible_factories
 from kpis import reads
-from kpis import selectors as kpi_selectors
+from kpis.models import FactoryFigures
 from kpis.portfolio_roi import SURVEY_BENCHMARK
 
-# The per-factory heatmap stays readable; the business-unit heatmap covers everyone.
-HEATMAP_MAX_FACTORIES = 60
+PAGE_SIZE = 50
 
 
-def _portfolio_charts(scores: list[dict]) -> dict:
-    """Stage distribution and factories × dimensions heatmaps (per factory and per unit)."""
-    if not scores:
-        return {}
-    stages = Counter(row["result"]["overall"]["stage"] for row in scores)
-    columns: dict[str, str] = {}
-    for row in scores:
-        for dim in row["result"]["dimensions"]:
-            columns.setdefault(dim["key"], dim["name"])
-    keys = list(columns)
-    factory_rows, factory_values = [], []
-    shown = 0
-    unit_scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in scores:
-        by_key = {d["key"]: d["score"] for d in row["result"]["dimensions"]}
-        factory = row["factory"]
-        if shown < HEATMAP_MAX_FACTORIES:
-            factory_rows.append(f"{factory.business_unit} · {factory.name}")
-            factory_values.append([by_key.get(k) for k in keys])
-            shown += 1
-        for k in keys:
-            if by_key.get(k) is not None:
-                unit_scores[factory.business_unit][k].append(by_key[k])
-    units = sorted(unit_scores)
-    unit_values = [
-        [round(statistics.mean(unit_scores[u][k]), 2) if unit_scores[u][k] else None for k in keys]
-        for u in units
-    ]
-    names = [columns[k] for k in keys]
+def _payback_by_unit(factories) -> dict[str, dict]:
+    """:func:`kpis.selectors.payback_summary` per business unit, counted in SQL over the
+    factories' KPI rollup figures (those with an investment and a ROI in their currency)."""
+    rows = (
+        FactoryFigures.objects.filter(factory__in=factories.values("pk"), roi_error="")
+        .exclude(invested=0)
+        .values_list("factory__business_unit")
+        .annotate(
+            n=Count("id"),
+            within=Count("id", filter=Q(roi_within_6_months=True)),
+            paid=Count("id", filter=Q(payback_date__isnull=False)),
+        )
+        .order_by()
+    )
     return {
-        "heatmap_truncated": len(scores) > HEATMAP_MAX_FACTORIES,
-        "heatmap_max": HEATMAP_MAX_FACTORIES,
-        "chart_stages": charts.stage_distribution(dict(stages)),
-        "chart_heatmap": charts.dimension_heatmap(
-            factory_rows, names, factory_values, div_id="chart-heatmap-factories"
-        ),
-        "chart_heatmap_units": charts.dimension_heatmap(
-            units, names, unit_values, div_id="chart-heatmap-units"
-        ),
+        unit: {
+            "factories": n,
+            "within_6_months": within,
+            "paid_back": paid,
+            "share": round(within / n, 4) if n else None,
+        }
+        for unit, n, within, paid in rows
+    }
+
+
+def _payback_total(by_unit: dict[str, dict]) -> dict:
+    n = sum(s["factories"] for s in by_unit.values())
+    within = sum(s["within_6_months"] for s in by_unit.values())
+    return {
+        "factories": n,
+        "within_6_months": within,
+        "paid_back": sum(s["paid_back"] for s in by_unit.values()),
+        "share": round(within / n, 4) if n else None,
     }
 
 
 @policy.page_rule()
 def portfolio(request):
-    """The portfolio at a glance: the factories the user may see, by business unit, with
-    their current maturity stage, the stage distribution and the dimension heatmaps."""
-    factories = list(visible_factories(request.user).order_by("business_unit", "name"))
-    scores = selectors.portfolio_scores_for(factories)
-    latest = {row["factory"].pk: row["assessment"] for row in scores}
+    """The portfolio at a glance: the factories the user may see, by business unit, a page
+    at a time, with their current maturity stage, ROI and productivity; the stage
+    distribution, heatmaps and payback shares over all of them (SQL over stored rows)."""
+    visible = visible_factories(request.user)
+    page = Paginator(
+        visible.order_by("business_unit", "name", "pk").select_related("maturity"), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    factories = list(page)
     # ROI and productivity columns: the factories' KPI rollups, two queries in all.
     rois = reads.rois_by_factory(factories)
     productivity = reads.latest_kpis_by_factory(factories)
     by_unit: dict[str, list] = {}
     for factory in factories:
-        factory.latest_final = latest.get(factory.pk)
+        factory.latest_final = getattr(factory, "maturity", None)
         factory.roi = rois.get(factory.pk)
         factory.roi_missing_rate = factory.pk in rois and factory.roi is None
         factory.productivity = productivity.get(factory.pk, {})
         by_unit.setdefault(factory.business_unit, []).append(factory)
-    counts = list(
-        visible_factories(request.user)
-        .values("business_unit", "kind")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
+    counts = list(visible.values("business_unit", "kind").annotate(count=Count("id")).order_by())
+    payback_by_unit = _payback_by_unit(visible)
+    units = sorted({c["business_unit"] for c in counts})
+    charts_context = portfolio_reads.portfolio_charts(visible)
     return render(
         request,
         "assessments/portfolio.html",
         {
             "by_unit": by_unit,
-            "factory_count": len(factories),
+            "page": page,
+            "unit_count": len(units),
+            "factory_count": sum(c["count"] for c in counts),
             "software_count": sum(c["count"] for c in counts if c["kind"] == "software"),
             "manufacturing_count": sum(c["count"] for c in counts if c["kind"] == "manufacturing"),
-            "assessed_count": len(scores),
-            "payback": kpi_selectors.payback_summary(rois.values()),
+            "payback": _payback_total(payback_by_unit),
             "payback_by_unit": [
-                (unit, kpi_selectors.payback_summary(rois.get(f.pk) for f in members))
-                for unit, members in by_unit.items()
+                (unit, payback_by_unit[unit]) for unit in units if unit in payback_by_unit
             ],
             "survey_benchmark": SURVEY_BENCHMARK,
             "kpi_month": next(iter(productivity.values()), {}).get("month"),
             "chart_units": charts.factories_by_unit(counts) if counts else "",
-            **_portfolio_charts(scores),
+            **charts_context,
         },
     )
 
@@ -138,19 +129,23 @@ def assessment_list(request):
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     for assessment in page:
         assessment.progress = selectors.progress(assessment, assessment.answered)
-    schedule = selectors.audit_schedule(request.user)
-    overdue = [row for row in schedule if row["overdue"]]
-    # Bounded by the page size: the audits due page by page; a list to choose from while
-    # the portfolio is small, a slug to type beyond that.
-    factories = [row["factory"] for row in schedule]
+    # Bounded by the page size: the audits due page by page (SQL over the stored maturity
+    # rows); a list to choose from while the portfolio is small, a slug to type beyond.
+    today = timezone.localdate()
+    visible = visible_factories(request.user)
+    overdue = Paginator(portfolio_reads.audits_due(visible, today), 50).get_page(
+        request.GET.get("due_page")
+    )
+    overdue.object_list = portfolio_reads.audit_rows(request.user, list(overdue), today)
+    factories = list(visible.order_by("name", "pk")[:51])
     return render(
         request,
         "assessments/assessment_list.html",
         {
             "filterset": filterset,
             "page": page,
-            "overdue": Paginator(overdue, 50).get_page(request.GET.get("due_page")),
-            "choosable": sorted(factories, key=lambda f: f.name) if len(factories) <= 50 else [],
+            "overdue": overdue,
+            "choosable": factories if len(factories) <= 50 else [],
             "statuses": AssessmentStatus.choices,
         },
     )

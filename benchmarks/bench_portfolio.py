@@ -6,7 +6,8 @@ The database is migrated and emptied of portfolio rows first; the portfolio grow
 the product's own bulk paths: factories by ``coe.bulk``, the registry and adoptions by
 the registry importers (then one full duplicate detection), devices, monthly metrics and
 finance by the facts importer — about 200 devices, ~36 tools and a year of monthly facts
-per factory.
+per factory — and two final audits per factory (bulk rows, then the maturity rows the
+finalise path writes).
 
 Per step and page: server time (in-process test client as CoE staff, median of 5), query
 count and response size. Targets, ratios printed unrounded, exit status non-zero on a miss:
@@ -181,6 +182,56 @@ def grow_chunk(start: int, stop: int, tools: list[str]) -> None:
     )
     header = ["factory", "date", "kind", "category", "amount", "currency", "description"]
     facts_import_file(kind="finance", data=csv_bytes(header, finance), name="finance.csv")
+    audits(factories)
+
+
+def audits(factories: list[Factory]) -> None:
+    """Two final audits per factory (a year apart) with results shaped as the scoring
+    stores them, written in bulk; then the factories' maturity rows, as finalising each
+    audit would write them (``assessments.maturity.refresh``, batched)."""
+    from django.utils import timezone
+
+    from assessments.choices import STAGE_NAMES, AssessmentStatus
+    from assessments.maturity import refresh
+    from assessments.models import Assessment
+    from assessments.services import current_model
+
+    model = current_model()
+    dims = model.definition["dimensions"]
+    rows = []
+    for f in factories:
+        for year in (2025, 2026):
+            scores = [round(RNG.uniform(1, 5), 2) for _ in dims]
+            index = round(sum(scores) / len(scores), 2)
+            stage = max(1, min(5, int(index)))
+            result = {
+                "factory": f.slug,
+                "model": model.key,
+                "assessed_at": f"{year}-06-01",
+                "overall": {"index": index, "stage": stage, "stage_name": STAGE_NAMES[stage],
+                            "capped_by": dims[0]["key"], "uncapped_stage": stage, "gating": []},
+                "dimensions": [
+                    {"key": d["key"], "name": d["name"], "score": score, "stage": stage,
+                     "stage_name": STAGE_NAMES[stage], "confidence": 1, "rated": 1,
+                     "evidenced": 1, "weight": 1}
+                    for d, score in zip(dims, scores, strict=True)
+                ],
+                "roadmap": [],
+            }  # fmt: skip
+            rows.append(
+                Assessment(
+                    factory=f,
+                    model=model,
+                    status=AssessmentStatus.FINAL,
+                    assessed_on=date(year, 6, 1),
+                    finalized_at=timezone.now(),
+                    result=result,
+                    index=index,
+                    stage=stage,
+                )  # fmt: skip
+            )
+    bulk.insert(Assessment, rows)
+    refresh([f.pk for f in factories])
 
 
 def users() -> tuple:

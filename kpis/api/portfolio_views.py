@@ -27,4 +27,4 @@ class PortfolioROIView(APIView):
         unit = request.query_params.get("business_unit")
         if unit:
             factories = factories.filter(business_unit=unit)
-        return Response(portfolio_roi(list(factories)))
+        return Response(portfolio_roi(factories))

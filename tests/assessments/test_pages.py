@@ -134,7 +134,7 @@ def test_portfolio_shows_stages_and_heatmaps_in_constant_queries(
     signed_in(client, world, "staff")
     client.get(reverse("portfolio"))
     # + the unread notifications count, the inbox count in the navigation
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(18):
         response = client.get(reverse("portfolio"))
     page = response.content.decode()
     assert 'id="chart-stage-distribution"' in page

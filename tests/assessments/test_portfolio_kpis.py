@@ -118,7 +118,7 @@ def test_portfolio_columns_take_a_constant_number_of_queries(
             deploys(factory, 3 + i)
     client.force_login(staff)
     client.get(reverse("portfolio"))
-    with django_assert_max_num_queries(14):  # +1: the unread notifications count
+    with django_assert_max_num_queries(16):  # +1: the unread notifications count
         response = client.get(reverse("portfolio"))
     page = response.content.decode()
     assert page.count("OEE 58 %") == 20 and page.count("DORA ") >= 20

@@ -76,7 +76,7 @@ def test_the_portfolio_roi_takes_a_constant_number_of_queries(world, django_asse
     for i in range(10):
         invest(FactoryFactory(slug=f"more-{i}", business_unit=f"Unit {i % 3}"), 5, 100, [(1, 50)])
     client = world.client("staff")
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         assert client.get("/api/portfolio/roi/").json()["factories"] == 13
 
 
