@@ -18,7 +18,7 @@ from collections import Counter
 from decimal import Decimal
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ from connectors.choices import SyncStatus
 from connectors.selectors import connectors_for
 from kpis import reads
 from registry.choices import LIVE_FINDING_STATUSES
-from registry.selectors import findings_visible
+from registry.selectors import at_stake_total, findings_visible
 from tool_requests.choices import OPEN_STATUSES, RequestStatus
 from tool_requests.selectors import approval_queue, requests_visible
 
@@ -90,9 +90,9 @@ def _cockpit(request) -> dict:
         .prefetch_related("tools")
         .order_by("-annual_cost_at_stake", "id")[:TOP_FINDINGS]
     )
-    at_stake = findings_visible(user).filter(status__in=LIVE_FINDING_STATUSES).aggregate(
-        total=Sum("annual_cost_at_stake")
-    )["total"] or Decimal("0")
+    # The same total as the duplicates page: each adoption counted once, however many
+    # live findings cover it.
+    at_stake = at_stake_total(findings_visible(user))
     by_status = dict(
         requests_visible(user)
         .filter(status__in=OPEN_STATUSES)
