@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal
 
@@ -68,8 +67,16 @@ def _month(value: date | datetime) -> date:
     return value.replace(day=1)
 
 
+def _inline() -> bool:
+    """Whether tasks run in the caller (eager Celery: no broker). The Celery app's own
+    setting decides, as it decides for the refresh task itself."""
+    from coe.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
 def _schedule() -> None:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if _inline():
         flush()
     else:
         # One callback per touch: the first to run hands over everything pending, the
