@@ -4,6 +4,7 @@ another currency than their factory's (``connectors.facts.CurrencyRate``)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from coe import listing, policy
@@ -39,10 +40,11 @@ def rate_list(request):
             lambda r: [r.from_currency, r.to_currency, r.rate, r.updated_at.isoformat()],
         )
     headers = listing.sort_headers(request, RATE_COLUMNS, current)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "connectors/rate_list.html",
-        {"rates": rows, "headers": headers, "export_url": listing.export_url(request)},
+        {"page": page, "headers": headers, "export_url": listing.export_url(request)},
     )
 
 

@@ -276,6 +276,20 @@ def test_currency_rates_are_added_checked_changed_and_deleted(world):
     assert not CurrencyRate.objects.exists()
 
 
+def test_currency_rates_page_fifty_at_a_time_and_export_every_one(world):
+    codes = [f"{a}{b}X" for a in "ABCDEFGH" for b in "ABCDEFGH"][:60]
+    CurrencyRate.objects.bulk_create(
+        CurrencyRate(from_currency=code, to_currency="EUR", rate=Decimal("1.5")) for code in codes
+    )
+    client = signed_in(world, "staff")
+    first = client.get("/currency-rates/").content.decode()
+    assert first.count("= 1.5 EUR") == 50 and "Page 1 of 2" in first
+    second = client.get("/currency-rates/?page=2").content.decode()
+    assert second.count("= 1.5 EUR") == 10
+    rows = list(csv.reader(io.StringIO(client.get("/currency-rates/?export=csv").content.decode())))
+    assert len(rows) == 1 + 60
+
+
 @pytest.mark.parametrize("persona", NON_STAFF)
 def test_only_coe_staff_see_and_change_currency_rates(world, persona):
     client = signed_in(world, persona)
