@@ -72,7 +72,9 @@ def test_factory_list_takes_a_constant_number_of_queries(
     with django_assert_max_num_queries(12):
         response = client.get(reverse("factory-list"))
     assert response.status_code == 200 and response.content.count(b"kind-manufacturing") >= 40
-    with django_assert_max_num_queries(14):
+    # The portfolio reads stored maturity and KPI figures: a few more queries than the
+    # raw reads it replaced, the same at every portfolio size (tests/kpis pins 3 vs 15).
+    with django_assert_max_num_queries(16):
         assert client.get(reverse("portfolio")).status_code == 200
 
 
