@@ -25,9 +25,8 @@ from django.utils import timezone
 from assessments import portfolio_reads
 from assessments.models import FactoryMaturity
 from coe import policy
-from coe.choices import Role
 from coe.models import Factory
-from coe.scoping import factory_roles, visible_factories
+from coe.scoping import factory_ids, owned_factory_ids, visible_factories
 from connectors.choices import SyncStatus
 from connectors.selectors import connectors_for
 from kpis import reads
@@ -139,14 +138,12 @@ def _cockpit(request) -> dict:
 def home(request):
     """The landing page: CoE staff's cockpit, or the user's own factories and requests."""
     user = request.user
-    # The cockpit is for whoever may read the whole portfolio's change log: CoE staff.
-    context: dict = {"is_staff": policy.allowed(user, "coe.view_audit_log")}
+    context: dict = {"is_staff": policy.allowed(user, "coe.view_cockpit")}
     if context["is_staff"]:
         context.update(_cockpit(request))
         return render(request, "home/cockpit.html", context)
-    roles = factory_roles(user)
-    owned = [pk for pk, role in roles.items() if role == Role.BUSINESS_OWNER]
-    member_of = [pk for pk, role in roles.items() if role != Role.BUSINESS_OWNER]
+    owned = owned_factory_ids(user)
+    member_of = factory_ids(user) - owned
     # Each table a page at a time: an owner of hundreds of factories gets a pager.
     for key, ids, param in (
         ("owned", owned, "owned_page"),

@@ -158,6 +158,8 @@ RULES: dict[str, rules.Predicate] = {
     "coe.view_membership": viewer,
     "coe.manage_membership": staff,
     "coe.view_user": is_signed_in & (is_coe_staff | is_self),
+    # The landing page's cockpit (the whole portfolio at a glance): CoE staff.
+    "coe.view_cockpit": staff,
     "coe.manage_user": staff,
     "coe.view_audit_log": staff,
     "coe.view_api_root": signed_in,

@@ -57,6 +57,7 @@ ROLE_MATRIX: dict[str, Access] = {
     "coe.view_user": _access({"member", "staff"}, set(SIGNED_IN)),
     "coe.manage_user": STAFF,
     "coe.view_audit_log": STAFF,
+    "coe.view_cockpit": STAFF,
     "coe.view_actor_address": STAFF,
     "coe.view_health_details": STAFF,
     "coe.unlock_sign_in": STAFF,
