@@ -24,13 +24,13 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from assessments.answers import answers_save
 from assessments.choices import AssessmentStatus
 from assessments.definitions import content_hash, read_definition
 from assessments.demo_sources import load_sources
 from assessments.models import Assessment, MaturityModel
 from assessments.selectors import add_months
 from assessments.services import (
-    answers_save,
     assessment_create,
     assessment_finalize,
     assessment_transition,

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from assessments import charts, portfolio_reads, selectors, services
+from assessments import answers, charts, portfolio_reads, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
@@ -216,11 +216,11 @@ def assessment_detail(request, pk: int, obj):
             if editable:
                 rows, keys = _rows_from_form(request.POST, dimensions)
                 if rows:
-                    services.answers_save(assessment=assessment, rows=rows, user=request.user)
+                    answers.answers_save(assessment=assessment, rows=rows, user=request.user)
                 for key in keys:
                     upload = request.FILES.get(f"file-{key}")
                     if upload:
-                        services.evidence_file_add(
+                        answers.evidence_file_add(
                             assessment=assessment, criterion=key, upload=upload, user=request.user
                         )
             if action == "comment":

@@ -13,7 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessments import services
+from assessments import answers, services
 from assessments.api.serializers import (
     AnswerInputSerializer,
     AnswerSerializer,
@@ -110,7 +110,7 @@ class AssessmentViewSet(HistoryMixin, viewsets.ModelViewSet):
             if not isinstance(rows, list):
                 raise ValidationError({"detail": "Send a JSON list of answer rows."})
             try:
-                services.answers_save(assessment=assessment, rows=rows, user=request.user)
+                answers.answers_save(assessment=assessment, rows=rows, user=request.user)
             except services.RowsInvalid as exc:
                 return Response({"rows": exc.rows}, status=status.HTTP_400_BAD_REQUEST)
             except services.AssessmentLocked as exc:
@@ -231,7 +231,7 @@ class AssessmentViewSet(HistoryMixin, viewsets.ModelViewSet):
         form = EvidenceUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            stored = services.evidence_file_add(
+            stored = answers.evidence_file_add(
                 assessment=assessment,
                 criterion=form.validated_data["criterion"],
                 upload=form.validated_data["file"],

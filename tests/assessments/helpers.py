@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from assessments.answers import answers_save
 from assessments.models import Assessment
-from assessments.services import answers_save
 
 
 def answer_all(assessment: Assessment, rating_for=lambda dim, crit: 3, evidence: str = "seen"):

@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from assessments.answers import answers_save
 from assessments.models import Assessment
 from assessments.services import (
     AssessmentLocked,
-    answers_save,
     assessment_create,
     assessment_finalize,
     four_eyes_problem,

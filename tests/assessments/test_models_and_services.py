@@ -11,13 +11,13 @@ import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from assessments.answers import answers_save
 from assessments.definitions import MODELS_DIR, DefinitionError, validate_definition
 from assessments.models import MaturityModel, SignalReading
 from assessments.selectors import add_months, audit_schedule
 from assessments.services import (
     AssessmentLocked,
     RowsInvalid,
-    answers_save,
     assessment_create,
     assessment_finalize,
     assessment_inputs,

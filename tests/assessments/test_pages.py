@@ -196,7 +196,7 @@ def test_stage_history_marks_a_change_of_model_version():
 def test_evidence_files_download_only_inside_the_factory(client, world, settings, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from assessments.services import answers_save, evidence_file_add
+    from assessments.answers import answers_save, evidence_file_add
 
     settings.MEDIA_ROOT = str(tmp_path)
     assessment = assessment_create(factory=world.factory_a)

@@ -10,8 +10,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from assessments.answers import answers_save
 from assessments.services import (
-    answers_save,
     assessment_create,
     assessment_finalize,
     review_comment_add,

@@ -6,7 +6,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from assessments.services import answers_save, assessment_create
+from assessments.answers import answers_save
+from assessments.services import assessment_create
 from assessments.signals import SIGNALS, measure
 from connectors.models import Device, SyncRun
 from registry.models import (

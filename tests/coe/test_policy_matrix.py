@@ -20,6 +20,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from assessments import answers as assessment_answers
 from assessments import services as assessment_services
 from coe import policy
 from coe.choices import Role
@@ -393,7 +394,7 @@ def _page_kwargs(world, name: str) -> dict:
         assessment = assessment_services.assessment_create(factory=world.factory_a)
         answer_all(assessment)
         criterion = assessment.model.criteria_for(world.factory_a.kind)[0][1]["key"]
-        stored = assessment_services.evidence_file_add(
+        stored = assessment_answers.evidence_file_add(
             assessment=assessment,
             criterion=criterion,
             upload=SimpleUploadedFile("note.txt", b"seen on site", content_type="text/plain"),
