@@ -6,6 +6,8 @@ message names the object. Deletion asks for confirmation first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,30 +27,88 @@ def form_page(request, form, *, title: str, submit: str, cancel_url: str, intro:
     )
 
 
+def save_page(
+    request,
+    form,
+    *,
+    said: Callable[[object], str],
+    done: Callable[[object], object] | str | None = None,
+    title: str,
+    submit: str,
+    cancel_url: str,
+    intro: str = "",
+):
+    """A create or edit page: a valid POST saves the form, says ``said(obj)`` and
+    redirects to ``done`` (a URL name, a callable of the saved object, or the object's own
+    page when None); otherwise the form, with its errors, on the one form template."""
+    if request.method == "POST" and form.is_valid():
+        obj = form.save()
+        messages.success(request, said(obj))
+        if done is None:
+            return redirect(obj)
+        return redirect(done(obj) if callable(done) else done)
+    return form_page(request, form, title=title, submit=submit, cancel_url=cancel_url, intro=intro)
+
+
+def delete_page(
+    request,
+    obj,
+    *,
+    what: str,
+    consequence: str,
+    back: str,
+    done: str,
+    blocker: str = "",
+    title: str = "",
+    submit: str = "",
+):
+    """The confirmation page (GET) or the deletion (POST) of ``obj``, refused while
+    ``blocker`` says what still depends on it (409 to a POST that tries anyway) or when the
+    database protects it."""
+    if request.method == "POST" and not blocker:
+        try:
+            obj.delete()
+        except ProtectedError:
+            blocker = "it is still referenced."
+        else:
+            messages.success(request, f"Deleted {what}.")
+            return redirect(done)
+    if request.method == "POST":
+        messages.error(request, f"{what[0].upper()}{what[1:]} cannot be deleted: {blocker}")
+    return render(
+        request,
+        "coe/confirm_delete.html",
+        {
+            "title": title or f"Delete {what}?",
+            "consequence": consequence,
+            "blocker": blocker,
+            "submit": submit or f"Delete {what}",
+            "cancel_url": back,
+        },
+        status=409 if blocker and request.method == "POST" else 200,
+    )
+
+
 @policy.page_rule()
 def factory_create(request):
     """CoE staff: a new factory."""
-    form = FactoryForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        factory = form.save()
-        messages.success(request, f"Created factory {factory.name}.")
-        return redirect(factory)
-    return form_page(
-        request, form, title="New factory", submit="Create factory", cancel_url="/factories/"
+    return save_page(
+        request,
+        FactoryForm(request.POST or None),
+        said=lambda factory: f"Created factory {factory.name}.",
+        title="New factory",
+        submit="Create factory",
+        cancel_url="/factories/",
     )
 
 
 @policy.page_rule(obj=policy.visible_factory)
 def factory_edit(request, slug: str, obj):
     """CoE staff: change a factory's profile."""
-    form = FactoryForm(request.POST or None, instance=obj)
-    if request.method == "POST" and form.is_valid():
-        factory = form.save()
-        messages.success(request, f"Saved factory {factory.name}.")
-        return redirect(factory)
-    return form_page(
+    return save_page(
         request,
-        form,
+        FactoryForm(request.POST or None, instance=obj),
+        said=lambda factory: f"Saved factory {factory.name}.",
         title=f"Edit {obj.name}",
         submit="Save",
         cancel_url=obj.get_absolute_url(),
@@ -58,45 +118,31 @@ def factory_edit(request, slug: str, obj):
 @policy.page_rule(obj=policy.visible_factory)
 def factory_delete(request, slug: str, obj):
     """CoE staff: delete a factory after confirming (its data goes with it)."""
-    if request.method == "POST":
-        name = obj.name
-        try:
-            obj.delete()
-        except ProtectedError:
-            messages.error(request, f"Factory {name} is still referenced and cannot be deleted.")
-            return redirect(obj)
-        messages.success(request, f"Deleted factory {name}.")
-        return redirect("factory-list")
-    return render(
+    return delete_page(
         request,
-        "coe/confirm_delete.html",
-        {
-            "title": f"Delete factory {obj.name}?",
-            "consequence": (
-                "Its memberships, connectors, adoptions, assessments and uploaded data are "
-                "deleted with it. This cannot be undone."
-            ),
-            "submit": f"Delete {obj.name}",
-            "cancel_url": obj.get_absolute_url(),
-        },
+        obj,
+        what=f"factory {obj.name}",
+        submit=f"Delete {obj.name}",
+        consequence=(
+            "Its memberships, connectors, adoptions, assessments and uploaded data are "
+            "deleted with it. This cannot be undone."
+        ),
+        back=obj.get_absolute_url(),
+        done="factory-list",
     )
 
 
 @policy.page_rule(obj=policy.visible_factory)
 def membership_add(request, slug: str, obj):
     """CoE staff: add a member or a business owner to a factory."""
-    form = MembershipForm(request.POST or None, factory=obj)
-    if request.method == "POST" and form.is_valid():
-        membership = form.save()
-        messages.success(
-            request,
-            f"Added {membership.user.username} to {obj.name} as "
-            f"{membership.get_role_display().lower()}.",
-        )
-        return redirect(obj)
-    return form_page(
+    return save_page(
         request,
-        form,
+        MembershipForm(request.POST or None, factory=obj),
+        said=lambda membership: (
+            f"Added {membership.user.username} to {obj.name} as "
+            f"{membership.get_role_display().lower()}."
+        ),
+        done=lambda _membership: obj,
         title=f"Add member to {obj.name}",
         submit="Add member",
         cancel_url=obj.get_absolute_url(),

@@ -3,12 +3,11 @@ another currency than their factory's (``connectors.facts.CurrencyRate``)."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 
 from coe import listing, policy
-from coe.staff_pages import form_page
+from coe.staff_pages import delete_page, save_page
 from coe.templatetags.coe_format import format_rate
 from connectors.facts import CurrencyRate
 from connectors.forms import CurrencyRateForm
@@ -50,27 +49,25 @@ def rate_list(request):
 
 @policy.page_rule()
 def rate_create(request):
-    form = CurrencyRateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        rate = form.save()
-        messages.success(request, f"Added the rate {_said(rate)}.")
-        return redirect("currency-rate-list")
-    return form_page(
-        request, form, title="New currency rate", submit="Add rate", cancel_url="/currency-rates/"
+    return save_page(
+        request,
+        CurrencyRateForm(request.POST or None),
+        said=lambda rate: f"Added the rate {_said(rate)}.",
+        done="currency-rate-list",
+        title="New currency rate",
+        submit="Add rate",
+        cancel_url="/currency-rates/",
     )
 
 
 @policy.page_rule()
 def rate_edit(request, pk: int):
     obj = get_object_or_404(CurrencyRate, pk=pk)
-    form = CurrencyRateForm(request.POST or None, instance=obj)
-    if request.method == "POST" and form.is_valid():
-        rate = form.save()
-        messages.success(request, f"Saved the rate {_said(rate)}.")
-        return redirect("currency-rate-list")
-    return form_page(
+    return save_page(
         request,
-        form,
+        CurrencyRateForm(request.POST or None, instance=obj),
+        said=lambda rate: f"Saved the rate {_said(rate)}.",
+        done="currency-rate-list",
         title=f"Edit {obj.from_currency} → {obj.to_currency}",
         submit="Save",
         cancel_url="/currency-rates/",
@@ -80,21 +77,16 @@ def rate_edit(request, pk: int):
 @policy.page_rule()
 def rate_delete(request, pk: int):
     obj = get_object_or_404(CurrencyRate, pk=pk)
-    if request.method == "POST":
-        label = f"{obj.from_currency} → {obj.to_currency}"
-        obj.delete()
-        messages.success(request, f"Deleted the rate {label}.")
-        return redirect("currency-rate-list")
-    return render(
+    pair = f"{obj.from_currency} → {obj.to_currency}"
+    return delete_page(
         request,
-        "coe/confirm_delete.html",
-        {
-            "title": f"Delete the rate {obj.from_currency} → {obj.to_currency}?",
-            "consequence": (
-                f"ROI of a factory in {obj.to_currency} with finance entries in "
-                f"{obj.from_currency} becomes an error until a rate is added again."
-            ),
-            "submit": f"Delete {obj.from_currency} → {obj.to_currency}",
-            "cancel_url": "/currency-rates/",
-        },
+        obj,
+        what=f"the rate {pair}",
+        submit=f"Delete {pair}",
+        consequence=(
+            f"ROI of a factory in {obj.to_currency} with finance entries in "
+            f"{obj.from_currency} becomes an error until a rate is added again."
+        ),
+        back="/currency-rates/",
+        done="currency-rate-list",
     )

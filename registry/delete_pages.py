@@ -5,36 +5,13 @@ factory has adopted). Otherwise the confirmation page says why it cannot go."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.db.models import Count
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 
 from coe import policy
-from coe.staff_pages import form_page
+from coe.staff_pages import delete_page, save_page
 from registry.forms import ProcessVersionForm
 from registry.models import Capability, Process, ProcessAdoption, ProcessVersion, Tool
-
-
-def _confirm(request, obj, *, what: str, blocker: str, consequence: str, back: str, done: str):
-    """The confirmation page (GET) or the deletion (POST); refused while ``blocker``."""
-    if request.method == "POST" and not blocker:
-        obj.delete()
-        messages.success(request, f"Deleted {what}.")
-        return redirect(done)
-    if request.method == "POST":
-        messages.error(request, f"{what[0].upper()}{what[1:]} cannot be deleted: {blocker}")
-    return render(
-        request,
-        "coe/confirm_delete.html",
-        {
-            "title": f"Delete {what}?",
-            "consequence": consequence,
-            "blocker": blocker,
-            "submit": f"Delete {what}",
-            "cancel_url": back,
-        },
-        status=409 if blocker and request.method == "POST" else 200,
-    )
 
 
 @policy.page_rule()
@@ -49,7 +26,7 @@ def capability_list(request):
 def capability_delete(request, slug: str):
     capability = get_object_or_404(Capability, slug=slug)
     children = capability.children.count()
-    return _confirm(
+    return delete_page(
         request,
         capability,
         what=f"capability {capability.name}",
@@ -67,7 +44,7 @@ def capability_delete(request, slug: str):
 def tool_delete(request, slug: str):
     tool = get_object_or_404(Tool, slug=slug)
     users = tool.adoptions.values("factory").distinct().count()
-    return _confirm(
+    return delete_page(
         request,
         tool,
         what=f"tool {tool.name}",
@@ -91,7 +68,7 @@ def _adopters(versions) -> int:
 def process_delete(request, slug: str):
     process = get_object_or_404(Process, slug=slug)
     adopters = _adopters(process.versions.all())
-    return _confirm(
+    return delete_page(
         request,
         process,
         what=f"process {process.name}",
@@ -117,13 +94,11 @@ def process_version_edit(request, slug: str, version: str):
         instance=obj,
         initial={"links_text": "\n".join(obj.links or [])},
     )
-    if request.method == "POST" and form.is_valid():
-        saved = form.save()
-        messages.success(request, f"Saved {obj.process.name} {saved.version}.")
-        return redirect("process-list")
-    return form_page(
+    return save_page(
         request,
         form,
+        said=lambda saved: f"Saved {obj.process.name} {saved.version}.",
+        done="process-list",
         title=f"Edit {obj.process.name} {obj.version}",
         submit="Save",
         cancel_url="/registry/processes/",
@@ -134,7 +109,7 @@ def process_version_edit(request, slug: str, version: str):
 def process_version_delete(request, slug: str, version: str):
     obj = _version(slug, version)
     adopters = _adopters([obj])
-    return _confirm(
+    return delete_page(
         request,
         obj,
         what=f"{obj.process.name} {obj.version}",

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 
 from coe import policy
-from coe.staff_pages import form_page
+from coe.staff_pages import form_page, save_page
 from registry import services
 from registry.forms import CapabilityForm, ProcessForm, ProcessVersionForm, ToolForm
 from registry.models import Capability, Process, Tool
@@ -35,14 +35,10 @@ def tool_create(request):
 @policy.page_rule()
 def tool_edit(request, slug: str):
     tool = get_object_or_404(Tool, slug=slug)
-    form = ToolForm(request.POST or None, instance=tool)
-    if request.method == "POST" and form.is_valid():
-        tool = form.save()
-        messages.success(request, f"Saved tool {tool.name}.")
-        return redirect(tool)
-    return form_page(
+    return save_page(
         request,
-        form,
+        ToolForm(request.POST or None, instance=tool),
+        said=lambda saved: f"Saved tool {saved.name}.",
         title=f"Edit {tool.name}",
         submit="Save",
         cancel_url=tool.get_absolute_url(),
@@ -52,27 +48,25 @@ def tool_edit(request, slug: str):
 
 @policy.page_rule()
 def capability_create(request):
-    form = CapabilityForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        capability = form.save()
-        messages.success(request, f"Added capability {capability.name}.")
-        return redirect("tech-radar")
-    return form_page(
-        request, form, title="New capability", submit="Create capability", cancel_url="/registry/"
+    return save_page(
+        request,
+        CapabilityForm(request.POST or None),
+        said=lambda capability: f"Added capability {capability.name}.",
+        done="tech-radar",
+        title="New capability",
+        submit="Create capability",
+        cancel_url="/registry/",
     )
 
 
 @policy.page_rule()
 def capability_edit(request, slug: str):
     capability = get_object_or_404(Capability, slug=slug)
-    form = CapabilityForm(request.POST or None, instance=capability)
-    if request.method == "POST" and form.is_valid():
-        capability = form.save()
-        messages.success(request, f"Saved capability {capability.name}.")
-        return redirect("capability-list")
-    return form_page(
+    return save_page(
         request,
-        form,
+        CapabilityForm(request.POST or None, instance=capability),
+        said=lambda saved: f"Saved capability {saved.name}.",
+        done="capability-list",
         title=f"Edit {capability.name}",
         submit="Save",
         cancel_url="/registry/capabilities/",
@@ -81,14 +75,11 @@ def capability_edit(request, slug: str):
 
 @policy.page_rule()
 def process_create(request):
-    form = ProcessForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        process = form.save()
-        messages.success(request, f"Added process {process.name}.")
-        return redirect("process-list")
-    return form_page(
+    return save_page(
         request,
-        form,
+        ProcessForm(request.POST or None),
+        said=lambda process: f"Added process {process.name}.",
+        done="process-list",
         title="New process",
         submit="Create process",
         cancel_url="/registry/processes/",
@@ -98,14 +89,11 @@ def process_create(request):
 @policy.page_rule()
 def process_edit(request, slug: str):
     process = get_object_or_404(Process, slug=slug)
-    form = ProcessForm(request.POST or None, instance=process)
-    if request.method == "POST" and form.is_valid():
-        process = form.save()
-        messages.success(request, f"Saved process {process.name}.")
-        return redirect("process-list")
-    return form_page(
+    return save_page(
         request,
-        form,
+        ProcessForm(request.POST or None, instance=process),
+        said=lambda saved: f"Saved process {saved.name}.",
+        done="process-list",
         title=f"Edit {process.name}",
         submit="Save",
         cancel_url="/registry/processes/",
@@ -115,14 +103,11 @@ def process_edit(request, slug: str):
 @policy.page_rule()
 def process_version_create(request, slug: str):
     process = get_object_or_404(Process, slug=slug)
-    form = ProcessVersionForm(request.POST or None, process=process)
-    if request.method == "POST" and form.is_valid():
-        version = form.save()
-        messages.success(request, f"Released {process.name} {version.version}.")
-        return redirect("process-list")
-    return form_page(
+    return save_page(
         request,
-        form,
+        ProcessVersionForm(request.POST or None, process=process),
+        said=lambda version: f"Released {process.name} {version.version}.",
+        done="process-list",
         title=f"New version of {process.name}",
         submit="Release version",
         cancel_url="/registry/processes/",

@@ -322,6 +322,23 @@ def test_a_tool_in_use_is_not_deleted_and_an_unused_one_is(world):
     )
 
 
+def test_a_tool_only_a_request_names_is_refused_with_the_reason_not_a_server_error(world):
+    from tool_requests.models import ToolRequest
+
+    asked = tool("Requested only")
+    ToolRequest.objects.create(
+        factory=world.factory_a,
+        requester=world.users["member_a"],
+        tool=asked,
+        justification="Needed for the line",
+    )
+    client = signed_in(world, "staff")
+    refused = client.post(f"/registry/tools/{asked.slug}/delete/")
+    assert refused.status_code == 409
+    assert "cannot be deleted: it is still referenced." in _messages(refused)
+    assert Tool.objects.filter(pk=asked.pk).exists()
+
+
 def test_process_versions_are_edited_and_deleted_unless_adopted(world):
     client = signed_in(world, "staff")
     process = Process.objects.create(name="Line clearance", slug="line-clearance")
