@@ -1,8 +1,10 @@
-"""Connector credentials at rest: Fernet encryption with key rotation.
+"""Connector credentials and webhook signing secrets at rest: Fernet encryption with key
+rotation.
 
 Keys come from ``CONNECTOR_CREDENTIALS_KEYS`` (comma-separated Fernet keys): the first
 encrypts, every key decrypts, so a new key is put first and ``rotate_connector_credentials``
-re-encrypts the stored values before the old key is dropped.
+re-encrypts the stored values (credentials and webhook
+secrets) before the old key is dropped.
 
 Production (DEBUG off) refuses to start without the variable (``coe/settings.py``): a key
 generated on the machine would be lost with it, and every stored credential with it. Only
@@ -81,6 +83,21 @@ def decrypt_credentials(token: str) -> dict:
         return json.loads(fernet().decrypt(token.encode()))
     except InvalidToken as exc:
         raise CredentialsError("connector credentials cannot be decrypted with the keys") from exc
+
+
+def encrypt_text(value: str) -> str:
+    """A token of one secret string (a webhook's signing key); empty string for none."""
+    return fernet().encrypt(value.encode()).decode() if value else ""
+
+
+def decrypt_text(token: str) -> str:
+    """The secret string of a token made by :func:`encrypt_text` ("" for none)."""
+    if not token:
+        return ""
+    try:
+        return fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise CredentialsError("the stored secret cannot be decrypted with the keys") from exc
 
 
 def rotate_token(token: str) -> str:

@@ -6,7 +6,7 @@ from notify.models import Notification, Webhook, WebhookDelivery
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
     list_display = ["name", "url", "enabled", "created_at"]
-    exclude = ["secret"]  # write it through the API; it is never shown
+    exclude = ["secret_encrypted"]  # write it through the API; it is never shown
     filter_horizontal = ["factories"]
 
     def has_add_permission(self, request) -> bool:

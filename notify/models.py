@@ -9,17 +9,23 @@ from django.db import models
 
 from coe.choices import EventKind
 from coe.models import Event, Factory
+from connectors.crypto import decrypt_text, encrypt_text
 from notify.choices import Channel, DeliveryStatus
 
 
 class Webhook(models.Model):
     """An outside receiver of events: every event of ``events`` (of ``factories`` when some
-    are named) is POSTed to ``url``, signed with ``secret`` (HMAC-SHA256)."""
+    are named) is POSTed to ``url``, signed with ``secret`` (HMAC-SHA256). The secret is
+    stored encrypted like connector credentials: a database dump alone does not let anyone
+    forge deliveries."""
 
     name = models.CharField(max_length=120)
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list, help_text="Event kinds delivered (docs/events.md).")
-    secret = models.CharField(max_length=200, help_text="Key of the X-CoE-Signature HMAC.")
+    secret_encrypted = models.TextField(
+        blank=True,
+        help_text="Key of the X-CoE-Signature HMAC, encrypted with CONNECTOR_CREDENTIALS_KEYS.",
+    )
     factories = models.ManyToManyField(Factory, blank=True, related_name="webhooks")
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(
@@ -33,6 +39,16 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def secret(self) -> str:
+        """The signing key (decrypted when read; ``CredentialsError`` when the configured
+        keys cannot decrypt it)."""
+        return decrypt_text(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = encrypt_text(value)
 
 
 class WebhookDelivery(models.Model):

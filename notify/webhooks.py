@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from coe.models import Event
 from coe.network import TargetBlocked, pinned_client, resolve_pinned
+from connectors.crypto import CredentialsError
 from notify.choices import DeliveryStatus
 from notify.models import Webhook, WebhookAttempt, WebhookDelivery
 
@@ -97,17 +98,28 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> WebhookDelivery
         return None
     webhook, event = delivery.webhook, delivery.event
     body = json.dumps(event.payload(), separators=(",", ":")).encode()
+    status_code, error, final = None, "", False
+    try:
+        signature = sign(webhook.secret, body)
+    except CredentialsError:
+        signature = ""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "CoE-Webhooks/1",
         "X-CoE-Event": event.event,
         "X-CoE-Delivery": str(delivery.uid),
-        "X-CoE-Signature": sign(webhook.secret, body),
+        "X-CoE-Signature": signature,
     }
-    status_code, error, final = None, "", False
     started = time.monotonic()
     if not webhook.enabled:
         error, final = "the webhook is disabled", True
+    elif not signature:
+        # Never sent unsigned: a receiver must be able to trust every delivery it gets.
+        error, final = (
+            "the webhook's secret cannot be decrypted with CONNECTOR_CREDENTIALS_KEYS; "
+            "register the secret again",
+            True,
+        )
     else:
         try:
             target = webhook_target(webhook.url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import threading
 from datetime import timedelta
@@ -190,4 +191,61 @@ def test_a_url_no_longer_on_the_allowlist_is_refused_at_delivery(
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
     assert "allowlist" in delivery.log.get().error
+    assert httpserver.log == []
+
+
+# --- the secret at rest ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_keys(settings):
+    """Two Fernet keys of this test's own; the cached keys are forgotten before and after."""
+    from cryptography.fernet import Fernet
+
+    from connectors import crypto
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.CONNECTOR_CREDENTIALS_KEYS = [old]
+    crypto.reset_keys()
+    yield old, new
+    crypto.reset_keys()
+
+
+def test_the_secret_is_stored_encrypted_and_survives_a_key_rotation(
+    world, httpserver, settings, fresh_keys
+):
+    from django.core.management import call_command
+    from django.db import connection
+
+    from connectors import crypto
+
+    old, new = fresh_keys
+    hook = _hook(httpserver)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret_encrypted FROM notify_webhook WHERE id = %s", [hook.pk])
+        stored = cursor.fetchone()[0]
+    assert SECRET not in stored and stored.startswith("gAAAA")  # a Fernet token
+    settings.CONNECTOR_CREDENTIALS_KEYS = [new, old]
+    out = io.StringIO()
+    call_command("rotate_connector_credentials", stdout=out)
+    assert "the secrets of 1 webhook(s)" in out.getvalue()
+    settings.CONNECTOR_CREDENTIALS_KEYS = [new]  # the old key dropped after rotating
+    crypto.reset_keys()
+    assert Webhook.objects.get(pk=hook.pk).secret == SECRET
+
+
+def test_a_secret_the_keys_cannot_decrypt_is_never_sent_unsigned(
+    world, httpserver, settings, fresh_keys, django_capture_on_commit_callbacks
+):
+    from cryptography.fernet import Fernet
+
+    from connectors import crypto
+
+    _hook(httpserver)
+    settings.CONNECTOR_CREDENTIALS_KEYS = [Fernet.generate_key().decode()]  # keys lost
+    crypto.reset_keys()
+    _emit(django_capture_on_commit_callbacks, world.factory_a)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
+    assert "cannot be decrypted" in delivery.log.get().error
     assert httpserver.log == []
