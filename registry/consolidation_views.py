@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from coe import policy
-from coe.plotly_div import div_html
 from coe.models import Factory
+from coe.plotly_div import div_html
 from registry import consolidation
 from registry.models import DuplicateFinding, Tool
 from registry.selectors import findings_visible

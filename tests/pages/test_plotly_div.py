@@ -18,7 +18,9 @@ from kpis import charts as kpi_charts
 from registry.charts import radar_html
 from registry.consolidation_views import savings_trend_html
 
-NEW_PLOT = re.compile(r'Plotly\.newPlot\(\s*"([^"]+)",\s*(\[.*?\]),\s*(\{.*?\}),\s*(\{[^{}]*\})\s*\)', re.S)
+NEW_PLOT = re.compile(
+    r'Plotly\.newPlot\(\s*"([^"]+)",\s*(\[.*?\]),\s*(\{.*?\}),\s*(\{[^{}]*\})\s*\)', re.S
+)
 
 
 def figure_of(html: str) -> tuple[str, dict, str]:
@@ -48,7 +50,8 @@ OEE = [
 ] + [{"line": "L1", "period_start": D(2025, 1, 1), "oee": 1, "availability": 1,
       "performance": 1, "quality": 1}]  # fmt: skip
 DORA = [
-    {"period_start": D(2025, m, 1), "deployments": 3 * m, "band": [None, "elite", "high", "low"][m % 4],
+    {"period_start": D(2025, m, 1), "deployments": 3 * m,
+     "band": [None, "elite", "high", "low"][m % 4],
      "lead_time_hours_median": None if m == 3 else 1.5 * m}
     for m in range(1, 8)
 ]  # fmt: skip
@@ -62,10 +65,13 @@ DIMENSIONS = [
     for i in range(6)
 ]  # fmt: skip
 HISTORY = [
-    {"date": "2024-01-05", "stage": 2, "index": 2.31, "stage_name": "Developing", "model_version": 1},
-    {"date": "2024-09-05", "stage": 3, "index": 3.01, "stage_name": "Defined", "model_version": 1},
-    {"date": "2025-06-01", "stage": 3, "index": 3.5, "stage_name": "Defined", "model_version": 2},
-]  # fmt: skip
+    {"date": d, "stage": stage, "index": index, "stage_name": name, "model_version": version}
+    for d, stage, index, name, version in [
+        ("2024-01-05", 2, 2.31, "Developing", 1),
+        ("2024-09-05", 3, 3.01, "Defined", 1),
+        ("2025-06-01", 3, 3.5, "Defined", 2),
+    ]
+]
 RADAR = [
     {"name": f"Tool {i}", "ring": ["adopt", "trial", "assess", "hold", "retired"][i % 5],
      "group": f"Group {i % 3}"}
@@ -77,8 +83,14 @@ CHARTS = {
     "roi with payback": lambda: kpi_charts.roi_chart(SERIES, "2025-05", "EUR"),
     "roi without payback": lambda: kpi_charts.roi_chart(SERIES, None, "USD"),
     "factories by unit": lambda: assessment_charts.factories_by_unit(
-        [{"business_unit": f"BU {i % 3}", "kind": ["manufacturing", "software"][i % 2],
-          "count": i} for i in range(7)]  # fmt: skip
+        [
+            {
+                "business_unit": f"BU {i % 3}",
+                "kind": ["manufacturing", "software"][i % 2],
+                "count": i,
+            }
+            for i in range(7)
+        ]  # fmt: skip
     ),
     "maturity radar": lambda: assessment_charts.maturity_radar(DIMENSIONS, {"k0": 2.0, "k3": 3}),
     "maturity radar, no median": lambda: assessment_charts.maturity_radar(DIMENSIONS, {}),
@@ -86,12 +98,18 @@ CHARTS = {
     "stage history, one model": lambda: assessment_charts.stage_history(HISTORY[:2]),
     "stage distribution": lambda: assessment_charts.stage_distribution({1: 3, 4: 9}),
     "heatmap": lambda: assessment_charts.dimension_heatmap(
-        ["Plant A", "Plant <B>"], ["x", "y", "z"], [[1.0, None, 3.33], [4.5, 2.25, None]],
+        ["Plant A", "Plant <B>"],
+        ["x", "y", "z"],
+        [[1.0, None, 3.33], [4.5, 2.25, None]],
         div_id="chart-heatmap",
     ),
     "savings trend": lambda: savings_trend_html(
-        {"trend": [{"month": "2025-01", "realised_savings": Decimal("12.5")},
-                   {"month": "2025-02", "realised_savings": Decimal("40")}]}  # fmt: skip
+        {
+            "trend": [
+                {"month": "2025-01", "realised_savings": Decimal("12.5")},
+                {"month": "2025-02", "realised_savings": Decimal("40")},
+            ]
+        }  # fmt: skip
     ),
     "tech radar": lambda: radar_html([dict(r) for r in RADAR]),
 }
