@@ -356,6 +356,8 @@ def factory_panel_context(request, factory) -> dict | None:
         .filter(Q(scope=factory) | Q(factories=factory), status__in=LIVE_FINDING_STATUSES)
         .select_related("capability", "suggested_standard")
         .prefetch_related("tools")
+        # Not shown, and thousands of entries for a portfolio-wide finding.
+        .defer("detail", "baseline")
         .distinct()
         .order_by("-annual_cost_at_stake")
     )
