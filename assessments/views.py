@@ -3,13 +3,10 @@ workspace, the factory scorecard and the printable report."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.backends.utils import csrf_input
@@ -130,14 +127,9 @@ def assessment_list(request):
     filterset = AssessmentFilterSet(
         request.GET, queryset=selectors.assessments_for(request.user), request=request
     )
-    page = Paginator(_list_rows(filterset.qs), 50).get_page(request.GET.get("page"))
-    definitions: dict[int, dict] = {}
+    # The audit's result document is not shown: left unread.
+    page = Paginator(filterset.qs.defer("result"), 50).get_page(request.GET.get("page"))
     for assessment in page:
-        # Each row's model carries the definition file as text, decoded once per model.
-        if assessment.model_id not in definitions:
-            text = assessment.model_definition_text
-            definitions[assessment.model_id] = json.loads(text) if isinstance(text, str) else text
-        assessment.model.definition = definitions[assessment.model_id]
         assessment.progress = selectors.progress(assessment, assessment.answered)
     # Bounded by the page size: the audits due page by page (SQL over the stored maturity
     # rows); a list to choose from while the portfolio is small, a slug to type beyond.
@@ -160,15 +152,6 @@ def assessment_list(request):
             # One hidden CSRF field for the "Open audit" form of every row due.
             "csrf_input": csrf_input(request),
         },
-    )
-
-
-def _list_rows(assessments):
-    """The list's rows without the JSON it does not show (the result document) or would
-    decode once per row (the model's definition file, the same for most rows): the
-    definition comes as text, for the view to decode once per model."""
-    return assessments.defer("result", "model__definition").annotate(
-        model_definition_text=Cast("model__definition", output_field=TextField())
     )
 
 
