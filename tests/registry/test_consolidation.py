@@ -160,6 +160,10 @@ def test_the_duplicates_page_shows_each_findings_realised_saving(world, overlap,
         row = html[html.index(f'id="finding-{pk}"') :]
         cell = row[row.index('class="num finding-realised">') :]
         assert cell.split(">", 1)[1].startswith(f"{shown}<"), cell[:80]
+    # The tiles and the business-unit line: the same money as the savings API adds up.
+    assert 'id="realised-savings">13,000<' in html
+    assert "By business unit: Automotive 10,000 · Digital 3,000</p>" in html
+    assert '"x":["' in html[html.index('id="chart-savings-trend"') :]  # the trend has a point
 
 
 def test_the_baseline_is_kept_when_costs_change(world, overlap):
