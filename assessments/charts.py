@@ -1,13 +1,13 @@
 """Plotly figures for the pages. Each function takes plain data and returns HTML for a
-``<div>``; plotly.js itself is served from the app's static files (never a CDN)."""
+``<div>``; plotly.js itself is served from the app's static files (never a CDN). Figures are
+the plain dicts plotly's validation produces, rendered by ``coe.plotly_div``."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import plotly.graph_objects as go
-
-from kpis.charts import LAYOUT, PALETTE, figure_html  # noqa: F401 (shared chart style)
+from coe.plotly_div import div_html
+from kpis.charts import LAYOUT, PALETTE, figure_html, vline
 
 
 def factories_by_unit(rows: list[dict]) -> str:
@@ -16,24 +16,24 @@ def factories_by_unit(rows: list[dict]) -> str:
     ``rows``: ``[{"business_unit", "kind", "count"}]``.
     """
     units = sorted({r["business_unit"] for r in rows})
-    fig = go.Figure()
+    data = []
     for i, kind in enumerate(sorted({r["kind"] for r in rows})):
         counts = {r["business_unit"]: r["count"] for r in rows if r["kind"] == kind}
-        fig.add_bar(
-            name=kind.title(),
-            x=units,
-            y=[counts.get(u, 0) for u in units],
-            marker_color=PALETTE[i % len(PALETTE)],
+        data.append(
+            {
+                "type": "bar",
+                "name": kind.title(),
+                "x": units,
+                "y": [counts.get(u, 0) for u in units],
+                "marker": {"color": PALETTE[i % len(PALETTE)]},
+            }
         )
-    fig.update_layout(barmode="stack", yaxis_title="factories", legend={"orientation": "h"})
-    return figure_html(fig, div_id="chart-factories-by-unit")
-
-
-def _html(fig: go.Figure, div_id: str) -> str:
-    """Like ``figure_html`` for a figure whose layout is already complete."""
-    return fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False}
-    )
+    layout = {
+        "barmode": "stack",
+        "yaxis": {"title": {"text": "factories"}},
+        "legend": {"orientation": "h"},
+    }
+    return figure_html(data, layout, div_id="chart-factories-by-unit")
 
 
 def _wrap(label: str, width: int = 18) -> str:
@@ -61,35 +61,38 @@ def maturity_radar(dimensions: list[dict], medians: dict[str, float]) -> str:
     scored = [d for d in dimensions if d["score"] is not None]
     names = [_wrap(d["name"]) for d in scored]
     closed = names + names[:1]
-    fig = go.Figure()
+    data = []
     median_values = [medians.get(d["key"]) for d in scored]
     if any(v is not None for v in median_values):
         values = [v if v is not None else 0 for v in median_values]
-        fig.add_trace(
-            go.Scatterpolar(
-                r=values + values[:1],
-                theta=closed,
-                name="Portfolio median",
-                line={"color": PALETTE[4], "dash": "dot"},
-            )
+        data.append(
+            {
+                "type": "scatterpolar",
+                "r": values + values[:1],
+                "theta": closed,
+                "name": "Portfolio median",
+                "line": {"color": PALETTE[4], "dash": "dot"},
+            }
         )
     values = [d["score"] for d in scored]
-    fig.add_trace(
-        go.Scatterpolar(
-            r=values + values[:1],
-            theta=closed,
-            name="This factory",
-            fill="toself",
-            line={"color": PALETTE[0]},
-        )
+    data.append(
+        {
+            "type": "scatterpolar",
+            "r": values + values[:1],
+            "theta": closed,
+            "name": "This factory",
+            "fill": "toself",
+            "line": {"color": PALETTE[0]},
+        }
     )
-    fig.update_layout(
-        polar={"radialaxis": {"range": [0, 5], "tickvals": [1, 2, 3, 4, 5]}},
-        legend={"orientation": "h"},
-    )
-    fig.update_layout(**LAYOUT)
-    fig.update_layout(height=400, margin={"l": 90, "r": 90, "t": 40, "b": 30})
-    return _html(fig, "chart-radar")
+    layout = {
+        "polar": {"radialaxis": {"range": [0, 5], "tickvals": [1, 2, 3, 4, 5]}},
+        "legend": {"orientation": "h"},
+        **LAYOUT,
+        "height": 400,
+        "margin": {"l": 90, "r": 90, "t": 40, "b": 30},
+    }
+    return div_html(data, layout, div_id="chart-radar")
 
 
 def stage_history(points: list[dict]) -> str:
@@ -100,77 +103,86 @@ def stage_history(points: list[dict]) -> str:
 
     ``points``: ``[{"date", "stage", "index", "stage_name", "model_version"}]`` oldest first.
     """
-    fig = go.Figure()
-    fig.add_scatter(
-        x=[p["date"] for p in points],
-        y=[p["stage"] for p in points],
-        customdata=[[p["index"], p["stage_name"]] for p in points],
-        mode="lines+markers",
-        line={"color": PALETTE[0], "shape": "hv"},
-        marker={"size": 10},
-        name="Stage",
-        hovertemplate="%{x}<br>%{customdata[1]} (index %{customdata[0]:.2f})<extra></extra>",
-    )
+    data = [
+        {
+            "type": "scatter",
+            "x": [p["date"] for p in points],
+            "y": [p["stage"] for p in points],
+            "customdata": [[p["index"], p["stage_name"]] for p in points],
+            "mode": "lines+markers",
+            "line": {"color": PALETTE[0], "shape": "hv"},
+            "marker": {"size": 10},
+            "name": "Stage",
+            "hovertemplate": "%{x}<br>%{customdata[1]} (index %{customdata[0]:.2f})<extra></extra>",
+        }
+    ]
+    shapes, annotations = [], []
     for before, after in zip(points, points[1:], strict=False):
         if before["model_version"] != after["model_version"]:
-            fig.add_vline(x=after["date"], line_dash="dash", line_color=PALETTE[1])
-            fig.add_annotation(
-                x=after["date"],
-                y=5,
-                text=f"model v{after['model_version']}",
-                showarrow=False,
-                yshift=8,
+            shapes.append(vline(after["date"], PALETTE[1]))
+            annotations.append(
+                {
+                    "x": after["date"],
+                    "y": 5,
+                    "text": f"model v{after['model_version']}",
+                    "showarrow": False,
+                    "yshift": 8,
+                }
             )
     first, last = (
         dt.date.fromisoformat(points[0]["date"]),
         dt.date.fromisoformat(points[-1]["date"]),
     )
     pad = max(dt.timedelta(days=45), (last - first) / 8)
-    fig.update_layout(**LAYOUT)
-    fig.update_layout(
-        yaxis={"range": [0.8, 5.4], "tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
-        xaxis={"range": [(first - pad).isoformat(), (last + pad).isoformat()]},
-        showlegend=False,
-        margin={"l": 90, "r": 20, "t": 30, "b": 40},
-    )
-    return _html(fig, "chart-stage-history")
+    layout = {
+        **({"shapes": shapes, "annotations": annotations} if shapes else {}),
+        **LAYOUT,
+        "yaxis": {"range": [0.8, 5.4], "tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
+        "xaxis": {"range": [(first - pad).isoformat(), (last + pad).isoformat()]},
+        "showlegend": False,
+        "margin": {"l": 90, "r": 20, "t": 30, "b": 40},
+    }
+    return div_html(data, layout, div_id="chart-stage-history")
 
 
 def stage_distribution(counts: dict[int, int]) -> str:
     """Bars: how many factories are at each of the five stages."""
-    fig = go.Figure()
-    fig.add_bar(
-        x=STAGE_LABELS,
-        y=[counts.get(stage, 0) for stage in range(1, 6)],
-        marker_color=[STAGE_COLOURS[s] for s in range(1, 6)],
-    )
-    fig.update_layout(yaxis_title="factories", showlegend=False)
-    return figure_html(fig, div_id="chart-stage-distribution")
+    data = [
+        {
+            "type": "bar",
+            "x": STAGE_LABELS,
+            "y": [counts.get(stage, 0) for stage in range(1, 6)],
+            "marker": {"color": [STAGE_COLOURS[s] for s in range(1, 6)]},
+        }
+    ]
+    layout = {"yaxis": {"title": {"text": "factories"}}, "showlegend": False}
+    return figure_html(data, layout, div_id="chart-stage-distribution")
 
 
 def dimension_heatmap(
     rows: list[str], columns: list[str], values: list[list], *, div_id: str
 ) -> str:
     """Heatmap of dimension scores (rows: factories or business units; None = not scored)."""
-    fig = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=columns,
-            y=rows,
-            zmin=1,
-            zmax=5,
-            colorscale=[[i / 4, STAGE_COLOURS[i + 1]] for i in range(5)],
-            text=[["" if v is None else f"{v:.1f}" for v in row] for row in values],
-            texttemplate="%{text}",
-            hoverongaps=False,
-            colorbar={"tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
-        )
-    )
-    fig.update_layout(**LAYOUT)
-    fig.update_layout(
-        height=max(260, 110 + 32 * len(rows)),
-        yaxis={"autorange": "reversed", "automargin": True},
-        xaxis={"automargin": True, "tickangle": -30},
-        margin={"l": 10, "r": 10, "t": 20, "b": 10},
-    )
-    return _html(fig, div_id)
+    data = [
+        {
+            "type": "heatmap",
+            "z": values,
+            "x": columns,
+            "y": rows,
+            "zmin": 1,
+            "zmax": 5,
+            "colorscale": [[i / 4, STAGE_COLOURS[i + 1]] for i in range(5)],
+            "text": [["" if v is None else f"{v:.1f}" for v in row] for row in values],
+            "texttemplate": "%{text}",
+            "hoverongaps": False,
+            "colorbar": {"tickvals": [1, 2, 3, 4, 5], "ticktext": STAGE_LABELS},
+        }
+    ]
+    layout = {
+        **LAYOUT,
+        "height": max(260, 110 + 32 * len(rows)),
+        "yaxis": {"autorange": "reversed", "automargin": True},
+        "xaxis": {"automargin": True, "tickangle": -30},
+        "margin": {"l": 10, "r": 10, "t": 20, "b": 10},
+    }
+    return div_html(data, layout, div_id=div_id)

@@ -87,6 +87,8 @@ def _cockpit(request) -> dict:
         .filter(status__in=LIVE_FINDING_STATUSES)
         .select_related("capability", "scope")
         .prefetch_related("tools")
+        # Not shown: the largest findings carry thousands of entries in these columns.
+        .defer("detail", "baseline")
         .order_by("-annual_cost_at_stake", "id")[:TOP_FINDINGS]
     )
     # The same total as the duplicates page: each adoption counted once, however many

@@ -8,6 +8,7 @@ import statistics
 from collections import defaultdict
 
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assessments.choices import STAGE_NAMES, AssessmentStatus
@@ -27,9 +28,18 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def assessments_for(user) -> QuerySet[Assessment]:
     """The assessments the user may see (those of their factories; all for CoE staff)."""
+    # The answers counted per row shown (a correlated subquery the database evaluates
+    # after ORDER BY … LIMIT), not by grouping every audit of the portfolio with its answers.
+    answered = (
+        Answer.objects.filter(assessment=OuterRef("pk"))
+        .order_by()
+        .values("assessment")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return restrict(
         Assessment.objects.select_related("factory", "model", "assessor")
-        .annotate(answered=Count("answers", distinct=True))
+        .annotate(answered=Coalesce(Subquery(answered), 0))
         .order_by("-created_at", "-id"),
         user,
     )

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.backends.utils import csrf_input
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -126,7 +127,8 @@ def assessment_list(request):
     filterset = AssessmentFilterSet(
         request.GET, queryset=selectors.assessments_for(request.user), request=request
     )
-    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    # The audit's result document is not shown: left unread.
+    page = Paginator(filterset.qs.defer("result"), 50).get_page(request.GET.get("page"))
     for assessment in page:
         assessment.progress = selectors.progress(assessment, assessment.answered)
     # Bounded by the page size: the audits due page by page (SQL over the stored maturity
@@ -147,6 +149,8 @@ def assessment_list(request):
             "overdue": overdue,
             "choosable": factories if len(factories) <= 50 else [],
             "statuses": AssessmentStatus.choices,
+            # One hidden CSRF field for the "Open audit" form of every row due.
+            "csrf_input": csrf_input(request),
         },
     )
 

@@ -6,7 +6,7 @@ assessments app and must not import it; the layout mirrors ``assessments.charts`
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+from coe.plotly_div import div_html
 
 RING_RADIUS = {"adopt": 1, "trial": 2, "assess": 3, "hold": 4}
 RING_COLOUR = {"adopt": "#2e8b57", "trial": "#1f5f8b", "assess": "#c9a227", "hold": "#b3261e"}
@@ -40,7 +40,7 @@ def radar_html(rows: list[dict], *, div_id: str = "chart-tech-radar") -> str:
         number_blips(rows)
     groups = sorted({r["group"] for r in rows}) or ["—"]
     width = 360 / len(groups)
-    fig = go.Figure()
+    data = []
     for ring, radius in RING_RADIUS.items():
         members = [r for r in rows if r["ring"] == ring]
         thetas, radii, names, numbers = [], [], [], []
@@ -52,22 +52,23 @@ def radar_html(rows: list[dict], *, div_id: str = "chart-tech-radar") -> str:
                 radii.append(radius - 0.75 + 0.5 * ((i % 3) + 1) / 3)
                 names.append(f"{row['number']}. {row['name']}<br>{group}")
                 numbers.append(str(row["number"]))
-        fig.add_trace(
-            go.Scatterpolar(
-                r=radii,
-                theta=thetas,
-                mode="markers+text",
-                name=ring.title(),
-                text=numbers,
-                textposition="middle center",
-                textfont={"color": "#fff", "size": 9},
-                hovertext=names,
-                hoverinfo="text",
-                marker={"size": 18, "color": RING_COLOUR[ring]},
-            )
+        data.append(
+            {
+                "type": "scatterpolar",
+                "r": radii,
+                "theta": thetas,
+                "mode": "markers+text",
+                "name": ring.title(),
+                "text": numbers,
+                "textposition": "middle center",
+                "textfont": {"color": "#fff", "size": 9},
+                "hovertext": names,
+                "hoverinfo": "text",
+                "marker": {"size": 18, "color": RING_COLOUR[ring]},
+            }
         )
-    fig.update_layout(
-        polar={
+    layout = {
+        "polar": {
             "radialaxis": {
                 "range": [0, 4],
                 "tickvals": [0.5, 1.5, 2.5, 3.5],
@@ -81,12 +82,10 @@ def radar_html(rows: list[dict], *, div_id: str = "chart-tech-radar") -> str:
                 "showgrid": False,
             },
         },
-        legend={"orientation": "h"},
-        margin={"l": 40, "r": 40, "t": 30, "b": 40},
-        font={"family": "system-ui, sans-serif", "size": 12},
-        paper_bgcolor="rgba(0,0,0,0)",
-        height=560,
-    )
-    return fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False}
-    )
+        "legend": {"orientation": "h"},
+        "margin": {"l": 40, "r": 40, "t": 30, "b": 40},
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "height": 560,
+    }
+    return div_html(data, layout, div_id=div_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import plotly.graph_objects as go
 from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404, redirect
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from coe import policy
 from coe.models import Factory
+from coe.plotly_div import div_html
 from registry import consolidation
 from registry.models import DuplicateFinding, Tool
 from registry.selectors import findings_visible
@@ -79,14 +79,14 @@ def savings_trend_html(summary: dict, *, div_id: str = "chart-savings-trend") ->
     """Cumulative realised savings by month of detection (a plotly line)."""
     months = [row["month"] for row in summary["trend"]]
     values = [float(row["realised_savings"]) for row in summary["trend"]]
-    fig = go.Figure(go.Scatter(x=months, y=values, mode="lines+markers", name="Realised"))
-    fig.update_layout(
-        yaxis_title="Realised annual savings",
-        margin={"l": 60, "r": 20, "t": 20, "b": 40},
-        font={"family": "system-ui, sans-serif", "size": 12},
-        paper_bgcolor="rgba(0,0,0,0)",
-        height=280,
-    )
-    return fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False}
-    )
+    data = [
+        {"type": "scatter", "x": months, "y": values, "mode": "lines+markers", "name": "Realised"}
+    ]
+    layout = {
+        "yaxis": {"title": {"text": "Realised annual savings"}},
+        "margin": {"l": 60, "r": 20, "t": 20, "b": 40},
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "height": 280,
+    }
+    return div_html(data, layout, div_id=div_id)

@@ -126,35 +126,36 @@ def savings_overview(
     saved = ExpressionWrapper(
         F("baseline_cost") - now, output_field=DecimalField(max_digits=16, decimal_places=2)
     )
-    stakes = FindingStake.objects.filter(
-        baseline_cost__isnull=False, finding__in=findings.values("pk")
-    )
+    stakes = FindingStake.objects.filter(baseline_cost__isnull=False)
+    if findings.query.where or findings.query.is_sliced:  # some findings: their stakes
+        stakes = stakes.filter(finding__in=findings.values("pk"))
     if factory_ids is not None:
         stakes = stakes.filter(factory_id__in=factory_ids)
-    units = (
-        stakes.filter(factory__isnull=False)
-        .values("factory__business_unit")
+    # One pass over the stake rows, by business unit (none: no factory) and month.
+    rows = (
+        stakes.annotate(
+            month=TruncMonth("finding__first_detected"), unit=F("factory__business_unit")
+        )
+        .values("unit", "month")
         .annotate(amount=Sum(saved))
-        .order_by("factory__business_unit")
+        .order_by("unit", "month")
     )
-    months = (
-        stakes.annotate(month=TruncMonth("finding__first_detected"))
-        .values("month")
-        .annotate(amount=Sum(saved))
-        .order_by("month")
-    )
+    by_unit: dict[str, Decimal] = {}
+    by_month: dict = defaultdict(Decimal)
+    for row in rows:
+        amount = row["amount"] or Decimal("0")
+        if row["unit"] is not None:
+            by_unit[row["unit"]] = by_unit.get(row["unit"], Decimal("0")) + amount
+        by_month[row["month"]] += amount
     trend, running = [], Decimal("0")
-    for row in months:
-        running += row["amount"] or 0
-        trend.append({"month": row["month"].strftime("%Y-%m"), "realised_savings": money(running)})
+    for month in sorted(by_month):
+        running += by_month[month]
+        trend.append({"month": month.strftime("%Y-%m"), "realised_savings": money(running)})
     return {
         "portfolio": {"realised_savings": money(running)},
         "by_business_unit": [
-            {
-                "business_unit": row["factory__business_unit"],
-                "realised_savings": money(row["amount"]),
-            }
-            for row in units
+            {"business_unit": unit, "realised_savings": money(amount)}
+            for unit, amount in by_unit.items()
         ],
         "trend": trend,
     }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from registry import consolidation_views, delete_pages, staff_pages, views
+from registry import consolidation_views, delete_pages, duplicate_pages, staff_pages, views
 
 urlpatterns: list = [
     path("registry/", views.tool_list, name="tool-list"),
@@ -47,7 +47,7 @@ urlpatterns: list = [
     path("registry/tools/<slug:slug>/ring/", views.tool_set_ring, name="tool-set-ring"),
     path("registry/radar/", views.tech_radar, name="tech-radar"),
     path("registry/processes/", views.process_list, name="process-list"),
-    path("registry/duplicates/", views.duplicates, name="duplicate-list"),
+    path("registry/duplicates/", duplicate_pages.duplicates, name="duplicate-list"),
     path("registry/tools/<slug:slug>/merge/", consolidation_views.tool_merge, name="tool-merge"),
     path(
         "registry/duplicates/<int:pk>/plan/",

@@ -17,14 +17,12 @@ from django.views.decorators.http import require_POST
 
 from coe import listing, policy
 from coe.choices import FactoryKind
-from coe.scoping import is_coe_staff, restrict, writable_factory_ids
+from coe.scoping import is_coe_staff, restrict
 from coe.tables import TableTooLarge
 from registry import exports, services
 from registry.charts import number_blips, radar_html
-from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus, Ring
-from registry.consolidation import finding_savings, plan_progress
-from registry.consolidation_views import savings_trend_html
-from registry.filtersets import DuplicateFindingFilterSet, ToolFilterSet
+from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, Ring
+from registry.filtersets import ToolFilterSet
 from registry.importers import ImportRejected, import_adoptions, import_registry, read_file
 from registry.models import (
     Adoption,
@@ -37,9 +35,7 @@ from registry.models import (
     Tool,
 )
 from registry.selectors import (
-    at_stake_total,
     findings_visible,
-    savings_overview,
     unresolved_names,
 )
 
@@ -228,81 +224,6 @@ def tech_radar(request):
     )
 
 
-SORTS = {"savings": "-annual_cost_at_stake", "-savings": "annual_cost_at_stake"}
-
-
-@policy.page_rule()
-def duplicates(request):
-    """Findings the user may see, the total annual cost at stake, and the lifecycle forms."""
-    base = findings_visible(request.user)
-    params = request.GET.copy()
-    if "status" not in params:
-        params.setlist("status", [str(s) for s in (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED)])
-    filterset = DuplicateFindingFilterSet(params, queryset=base, request=request)
-    sort = request.GET.get("sort", "savings")
-    findings = (
-        filterset.qs.select_related(
-            "capability",
-            "scope",
-            "suggested_standard",
-            "waiver_approver",
-            "plan_standard",
-            "plan_owner",
-        )
-        .prefetch_related("tools", "plan_factories")
-        .order_by(SORTS.get(sort, "-annual_cost_at_stake"), "key")
-    )
-    if listing.wants_export(request):
-        return listing.export_csv(
-            "findings-shown.csv",
-            [
-                "id",
-                "kind",
-                "capability",
-                "scope",
-                "tools",
-                "suggested_standard",
-                "annual_cost_at_stake",
-                "status",
-            ],
-            findings,
-            lambda f: [
-                f.pk,
-                f.kind,
-                f.capability.name if f.capability else "",
-                f.scope.slug if f.scope else "",
-                ", ".join(t.name for t in f.tools.all()),
-                f.suggested_standard.name if f.suggested_standard else "",
-                f.annual_cost_at_stake,
-                f.status,
-            ],
-        )
-    page = Paginator(findings, 50).get_page(request.GET.get("page"))
-    rows = list(page)
-    savings, progress = finding_savings(rows), plan_progress(rows)
-    for finding in rows:
-        finding.realised, finding.progress = savings.get(finding.pk), progress.get(finding.pk)
-    # Money is added up in the database from the stake rows detection writes: the total
-    # counts each adoption once, however many findings it appears in.
-    summary = savings_overview(base, factory_ids=writable_factory_ids(request.user))
-    return render(
-        request,
-        "registry/duplicates.html",
-        {
-            "page": page,
-            "filterset": filterset,
-            "total": at_stake_total(base),
-            "sort": sort,
-            "statuses": FindingStatus.choices,
-            "default_expiry": dt.date.today() + dt.timedelta(days=180),
-            "selected_statuses": params.getlist("status"),
-            "export_url": listing.export_url(request),
-            "savings": summary,
-            "savings_chart": savings_trend_html(summary),
-        },
-    )
-
-
 def _visible_finding(request, pk: int, **_kwargs) -> DuplicateFinding:
     return get_object_or_404(findings_visible(request.user), pk=pk)
 
@@ -435,6 +356,8 @@ def factory_panel_context(request, factory) -> dict | None:
         .filter(Q(scope=factory) | Q(factories=factory), status__in=LIVE_FINDING_STATUSES)
         .select_related("capability", "suggested_standard")
         .prefetch_related("tools")
+        # Not shown, and thousands of entries for a portfolio-wide finding.
+        .defer("detail", "baseline")
         .distinct()
         .order_by("-annual_cost_at_stake")
     )

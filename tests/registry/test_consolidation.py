@@ -147,6 +147,25 @@ def test_realised_savings_per_factory_business_unit_and_portfolio(world, overlap
     assert world.client(None).get(reverse("api:savings")).status_code in (401, 403)
 
 
+def test_the_duplicates_page_shows_each_findings_realised_saving(world, overlap, client):
+    """The page adds savings up from the stake rows: the same amounts as the baseline gives
+    (a cost cut, a deleted adoption counted at 0 now)."""
+    gitlab, bamboo, kept = overlap
+    Adoption.objects.filter(pk=kept.pk).update(annual_cost=Decimal("4000"))
+    Adoption.objects.filter(factory=world.factory_b).delete()
+    client.force_login(world.users["staff"])
+    html = client.get(reverse("duplicate-list")).content.decode()
+    for kind, shown in (("overlap", "5,000"), ("fragmentation", "8,000")):
+        pk = DuplicateFinding.objects.get(kind=kind).pk
+        row = html[html.index(f'id="finding-{pk}"') :]
+        cell = row[row.index('class="num finding-realised">') :]
+        assert cell.split(">", 1)[1].startswith(f"{shown}<"), cell[:80]
+    # The tiles and the business-unit line: the same money as the savings API adds up.
+    assert 'id="realised-savings">13,000<' in html
+    assert "By business unit: Automotive 10,000 · Digital 3,000</p>" in html
+    assert '"x":["' in html[html.index('id="chart-savings-trend"') :]  # the trend has a point
+
+
 def test_the_baseline_is_kept_when_costs_change(world, overlap):
     finding = DuplicateFinding.objects.get(kind="overlap")
     before = finding.baseline
