@@ -26,7 +26,7 @@ from connectors.filtersets import (
     MetricSampleFilterSet,
     SyncRunFilterSet,
 )
-from connectors.models import DeviceSourceRecord, MetricSample
+from connectors.models import Device, DeviceSourceRecord, MetricSample
 from connectors.services import sync_run_start
 
 
@@ -75,6 +75,9 @@ class DeviceViewSet(ScopedMethodNotAllowed, viewsets.ReadOnlyModelViewSet):
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilterSet
     ordering_fields = ["last_seen", "serial_number", "manufacturer", "status"]
+    # An unfiltered list's count: the stored per-factory device counts (coe.rowcounts),
+    # scoped as devices_for scopes the rows.
+    row_count_table = Device._meta.db_table
 
     def get_queryset(self):
         return (

@@ -240,7 +240,7 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
     ordering_fields = ["annual_cost_at_stake", "last_detected", "kind", "status"]
 
     def get_queryset(self):
-        return (
+        queryset = (
             findings_visible(self.request.user)
             .select_related(
                 "capability",
@@ -258,6 +258,9 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
             )
             .order_by("-annual_cost_at_stake", "key")
         )
+        # A list never shows a finding's detail, which for a portfolio-wide finding names
+        # every factory involved: it is not read (one finding, and the actions, read it).
+        return queryset.defer("detail") if self.action == "list" else queryset
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "factory_preview": self.action == "list"}
