@@ -13,11 +13,13 @@ from coe.api.permissions import ScopedMethodNotAllowed
 from coe.scoping import restrict
 from connectors import selectors
 from connectors.api.serializers import (
+    DEVICE_VALUES,
     ConnectorSerializer,
     DeviceSerializer,
     MetricSampleSerializer,
     SyncRunSerializer,
     SyncStartSerializer,
+    device_list_rows,
 )
 from connectors.choices import SyncTrigger
 from connectors.filtersets import (
@@ -90,6 +92,12 @@ class DeviceViewSet(ScopedMethodNotAllowed, viewsets.ReadOnlyModelViewSet):
             )
             .order_by("factory_id", "id")
         )
+
+    def list(self, request, *args, **kwargs):
+        """A page of devices rendered from column values (see ``device_list_rows``)."""
+        queryset = self.filter_queryset(self.get_queryset()).prefetch_related(None)
+        page = self.paginate_queryset(queryset.values(*DEVICE_VALUES))
+        return self.get_paginated_response(device_list_rows(page))
 
 
 class MetricSampleViewSet(
