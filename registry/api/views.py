@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from coe.api.history import HistoryMixin
 from coe.choices import Role
+from coe.models import Factory
 from coe.scoping import restrict, writable_factory_ids
 from coe.tables import TableTooLarge
 from registry import consolidation, services
@@ -240,7 +241,9 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
     ordering_fields = ["annual_cost_at_stake", "last_detected", "kind", "status"]
 
     def get_queryset(self):
-        queryset = (
+        if self.action == "list":
+            return self._list_queryset()
+        return (
             findings_visible(self.request.user)
             .select_related(
                 "capability",
@@ -250,17 +253,31 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
                 "plan_standard",
                 "plan_owner",
             )
-            .prefetch_related(
-                "tools",
-                "plan_factories",
-                # A list shows the stored preview of factories; one finding shows them all.
-                *(() if self.action == "list" else ("factories",)),
-            )
+            .prefetch_related("tools", "plan_factories", "factories")
             .order_by("-annual_cost_at_stake", "key")
         )
-        # A list never shows a finding's detail, which for a portfolio-wide finding names
-        # every factory involved: it is not read (one finding, and the actions, read it).
-        return queryset.defer("detail") if self.action == "list" else queryset
+
+    def _list_queryset(self):
+        """A page of findings as the list shows them: the stored preview of factories
+        (one finding shows them all), no detail (for a portfolio-wide finding it names
+        every factory involved), and only the slugs of tools and planned factories. The
+        references most findings leave empty (waiver approver, plan standard and owner)
+        are prefetched — no query while none is set — not joined: each join multiplies
+        the join orders the database plans for every page."""
+        slugs = ("id", "slug")
+        return (
+            findings_visible(self.request.user)
+            .select_related("capability", "scope", "suggested_standard")
+            .prefetch_related(
+                Prefetch("tools", queryset=Tool.objects.only(*slugs)),
+                Prefetch("plan_factories", queryset=Factory.objects.only(*slugs)),
+                "waiver_approver",
+                "plan_standard",
+                "plan_owner",
+            )
+            .defer("detail")
+            .order_by("-annual_cost_at_stake", "key")
+        )
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "factory_preview": self.action == "list"}
