@@ -255,8 +255,13 @@ def portfolio_roi(factories: QuerySet[Factory], currency: str | None = None) -> 
     currency = (currency or settings.PORTFOLIO_CURRENCY).upper()
     factories = factories.order_by()
     rates = rates_to({currency}).get(currency, {})
-    excluded, skip = _excluded(factories, currency, rates)
-    pooled = _pooled(factories, skip)
+    pooled, excluded = _pooled(factories, []), []
+    known = {currency, *rates}
+    if any(e["currency"].upper() not in known for rows in pooled.values() for e in rows):
+        # Only then may a factory be left out (a scan of every factory's figures): the
+        # totals are summed again without the factories excluded.
+        excluded, skip = _excluded(factories, currency, rates)
+        pooled = _pooled(factories, skip) if skip else pooled
     counts = dict(factories.values_list("business_unit").annotate(n=Count("id")).order_by())
     payback = _payback_stats(factories)
     empty = _payback_of(NO_PAYBACK)
