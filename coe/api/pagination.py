@@ -22,8 +22,9 @@ class StandardPagination(PageNumberPagination):
     """``?page=`` and ``?page_size=`` (up to 1000); answers ``count, next, previous, results``.
 
     A view whose rows are counted per factory (``row_count_table``, see
-    :mod:`coe.rowcounts`) answers an unfiltered list's ``count`` from the stored counts of
-    the factories the caller sees; any filter parameter counts the rows themselves.
+    :mod:`coe.rowcounts`) answers its unfiltered ``list``'s ``count`` from the stored
+    counts of the factories the caller sees; any filter parameter, or another action
+    that pages its own rows, counts the rows themselves.
     """
 
     page_size_query_param = "page_size"
@@ -31,7 +32,8 @@ class StandardPagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         table = getattr(view, "row_count_table", None)
-        if table and NOT_FILTERS.issuperset(request.query_params):
+        listing = getattr(view, "action", None) == "list"  # (not an action's own rows)
+        if table and listing and NOT_FILTERS.issuperset(request.query_params):
             self.django_paginator_class = partial(
                 CountedPaginator, count=visible_rows(table, request.user)
             )

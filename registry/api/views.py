@@ -190,6 +190,8 @@ class AdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
     serializer_class = AdoptionSerializer
     filterset_class = AdoptionFilterSet
     ordering_fields = ["declared_name", "annual_cost", "seats", "last_seen"]
+    # An unfiltered list's count: the stored per-factory adoption counts (coe.rowcounts).
+    row_count_table = Adoption._meta.db_table
 
     def get_queryset(self):
         return restrict(

@@ -131,3 +131,46 @@ def test_an_unfiltered_device_list_reads_its_count_from_the_stored_counts(world)
         list_count(staff, q="D1")[0] == Device.objects.filter(serial_number__contains="D1").count()
     )
     assert list_count(member, status="stale")[0] == 0
+
+
+def adoption_counts() -> tuple[dict[int, int], dict[int, int]]:
+    from registry.models import Adoption
+
+    rows = FactoryRowCount.objects.filter(table_name=Adoption._meta.db_table)
+    kept = {factory_id: n for factory_id, n in rows.values_list("factory_id", "row_count") if n}
+    counted = Adoption.objects.order_by().values("factory_id").annotate(n=Count("pk"))
+    return kept, {row["factory_id"]: row["n"] for row in counted}
+
+
+def test_adoption_counts_follow_imports_upserts_and_the_api(world):
+    from registry.importers import import_adoptions, read_file
+
+    a, b = world.factory_a, world.factory_b
+    header = "factory,tool,vendor,capability,seats,annual_cost\n"
+    names = ("Alpha", "Bravo", "Cobalt", "Delta")
+    rows = "".join(f"{f.slug},{name} Suite,,,3,\n" for f in (a, b) for name in names)
+    import_adoptions(read_file((header + rows).encode(), "a.csv"), detect=False)
+    assert adoption_counts() == ({a.pk: 4, b.pk: 4},) * 2
+    # The same file again updates the rows (an upsert): no count moves.
+    import_adoptions(read_file((header + rows).encode(), "a.csv"), detect=False)
+    assert adoption_counts() == ({a.pk: 4, b.pk: 4},) * 2
+    api = world.client("staff")
+    created = api.post(
+        reverse("api:adoption-list"), {"factory": a.slug, "declared_name": "Extra"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    assert api.delete(reverse("api:adoption-detail", args=[created.json()["id"] - 1])).status_code
+    kept, counted = adoption_counts()
+    assert kept == counted and sum(counted.values()) == 8
+    for persona, expected in (
+        ("staff", 8),
+        ("member_a", counted[a.pk]),
+        ("member_b", counted[b.pk]),
+    ):
+        body = world.client(persona).get(reverse("api:adoption-list")).json()
+        assert body["count"] == expected
+    # The unresolved queue pages its own rows (names, not adoptions): counted as such.
+    queue = api.get(reverse("api:adoption-unresolved")).json()
+    assert queue["count"] == len(queue["results"])
+    b.delete()
+    assert adoption_counts() == ({a.pk: counted[a.pk]},) * 2
