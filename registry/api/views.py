@@ -19,6 +19,7 @@ from coe.scoping import restrict, writable_factory_ids
 from coe.tables import TableTooLarge
 from registry import consolidation, services
 from registry.api.serializers import (
+    ADOPTION_VALUES,
     AdoptionSerializer,
     CapabilitySerializer,
     DuplicateFindingSerializer,
@@ -34,6 +35,7 @@ from registry.api.serializers import (
     UnresolvedNameSerializer,
     WaiverSerializer,
     _raise,
+    adoption_list_rows,
 )
 from registry.filtersets import (
     AdoptionFilterSet,
@@ -197,6 +199,13 @@ class AdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
         return restrict(
             Adoption.objects.select_related("factory", "tool"), self.request.user
         ).order_by("factory__name", "declared_name", "pk")
+
+    def list(self, request, *args, **kwargs):
+        """A page of adoptions rendered from column values (see ``adoption_list_rows``)."""
+        page = self.paginate_queryset(
+            self.filter_queryset(self.get_queryset()).values(*ADOPTION_VALUES)
+        )
+        return self.get_paginated_response(adoption_list_rows(page, self.get_serializer().fields))
 
     def perform_create(self, serializer):
         # The factory is one the caller sees (else 400); may they add adoptions to it?
