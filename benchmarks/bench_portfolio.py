@@ -386,6 +386,21 @@ def load_phase(staff, member, slug: str, requests: int = 1000) -> list[str]:
     return lines
 
 
+def measure_only(only: str) -> int:
+    """The page table on the portfolio as it is (compare two databases' tables by hand)."""
+    client = Client()
+    client.force_login(users()[0])
+    print(f"\n== {Factory.objects.count()} factories (as built)")
+    print(
+        f"{'page':<24}{'ms (median of 5)':>18}{'queries':>9}{'bytes':>10}{'status':>8}{'CPU ms':>9}"
+    )
+    for label, url in PAGES:
+        if only in label:
+            ms, queries, size, status, cpu = measure(client, url.format(slug="plant-0001"))
+            print(f"{label:<24}{ms:>18.1f}{queries:>9}{size:>10}{status:>8}{cpu:>9.1f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="10,100,1000")
@@ -393,6 +408,12 @@ def main() -> int:
     parser.add_argument(
         "--load-only", action="store_true", help="only the load phase, on the portfolio built"
     )
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="only measure the pages (once) on the portfolio built; no targets",
+    )
+    parser.add_argument("--pages", default="", help="with --measure-only: labels containing this")
     args = parser.parse_args()
     steps = sorted(int(s) for s in args.steps.split(","))
     logging.disable(logging.WARNING)  # sign-in and import log lines
@@ -404,6 +425,8 @@ def main() -> int:
         for line in lines:
             print(line)
         return 1 if any(line.startswith("MISS") for line in lines) else 0
+    if args.measure_only:
+        return measure_only(args.pages)
     reset()
     staff, member = users()
     tools = build_registry()

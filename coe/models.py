@@ -42,6 +42,9 @@ class Factory(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "factories"
+        # The default order of every list of factories, and of lists ordered by their
+        # factory's name (adoptions): the first page is read from it, not sorted.
+        indexes = [models.Index(fields=["name"], name="factory_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -123,3 +126,22 @@ class Event(models.Model):
             "occurred_at": self.occurred_at.isoformat(),
             "data": self.data,
         }
+
+
+class FactoryRowCount(models.Model):
+    """How many rows of a large table belong to a factory, kept by database triggers in
+    the same transaction as the rows themselves (:mod:`coe.rowcounts`): exact, never
+    refreshed. An unfiltered API list reads its ``count`` here instead of counting every
+    row of the portfolio."""
+
+    table_name = models.CharField(max_length=63)
+    factory = models.ForeignKey(Factory, on_delete=models.CASCADE, related_name="+")
+    row_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["table_name", "factory"], name="rowcount_table_factory")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table_name} of {self.factory_id}: {self.row_count}"

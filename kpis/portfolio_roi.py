@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, FloatField, Max, Min, Q, QuerySet
 
@@ -120,11 +121,13 @@ def _payback_stats(factories: QuerySet[Factory]) -> dict[str | None, dict]:
     postgres = connection.vendor == "postgresql"
     if postgres:
         numbers["median"] = _Median("payback_months", filter=paid)
-    rows = {
-        row["factory__business_unit"]: row
-        for row in own.values("factory__business_unit").annotate(**numbers)
-    }
-    rows[None] = own.aggregate(**numbers)
+        rows = _by_unit_and_all(own.values("factory__business_unit").annotate(**numbers))
+    else:
+        rows = {
+            row["factory__business_unit"]: row
+            for row in own.values("factory__business_unit").annotate(**numbers)
+        }
+        rows[None] = own.aggregate(**numbers)
     if not postgres:  # SQLite: the months of the paid-back factories, sorted, per unit
         months: dict[str | None, list[int]] = defaultdict(list)
         for unit, value in (
@@ -138,6 +141,27 @@ def _payback_stats(factories: QuerySet[Factory]) -> dict[str | None, dict]:
             values = sorted(months.get(unit, []))
             row["median"] = statistics.median(values) if values else None
     return {unit: _payback_of(row) for unit, row in rows.items()}
+
+
+def _by_unit_and_all(grouped: QuerySet) -> dict[str | None, dict]:
+    """The rows of ``grouped`` (one per business unit) and their total (None), in one
+    scan: PostgreSQL's ``GROUP BY ROLLUP``. A business unit is never NULL, so the row
+    whose unit is NULL is the total."""
+    try:
+        sql, params = grouped.query.sql_with_params()
+    except EmptyResultSet:  # a user of no factory
+        return {None: dict(NO_PAYBACK)}
+    head, sep, keys = sql.rpartition(" GROUP BY ")
+    if not sep or " ORDER BY " in keys or " HAVING " in keys:
+        raise ValueError(f"unexpected grouping: {sql}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"{head} GROUP BY ROLLUP ({keys})", params)
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    out = {row["factory__business_unit"]: row for row in rows}
+    if None not in out:  # no factory at all: the aggregate of nothing
+        out[None] = dict(NO_PAYBACK)
+    return out
 
 
 NO_PAYBACK = {"n": 0, "paid": 0, "within": 0, "mean": None, "low": None, "high": None}
@@ -167,6 +191,14 @@ def _payback_of(row: dict) -> dict:
     }
 
 
+def _ids_sql(factories: QuerySet[Factory]) -> tuple[str, tuple]:
+    """The SQL selecting the ids of ``factories`` (a user of no factory: none)."""
+    try:
+        return factories.values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return "SELECT 0 WHERE 1 = 0", ()
+
+
 def _sql(template: str, ids_sql: str, skip: str = "") -> str:
     return template.format(
         figures=FactoryFigures._meta.db_table,
@@ -180,7 +212,7 @@ def _excluded(factories: QuerySet[Factory], currency: str, rates: dict) -> tuple
     """The factories with a finance entry in a currency that has no rate into ``currency``
     (named with the reason :func:`kpis.formulas.roi` gives) and their ids, in one query
     plus one for their rows."""
-    ids_sql, ids_params = factories.values("pk").query.sql_with_params()
+    ids_sql, ids_params = _ids_sql(factories)
     known = sorted({currency, *rates})
     vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
     param = known if vendor == "postgresql" else json.dumps(known)
@@ -216,7 +248,7 @@ def _excluded(factories: QuerySet[Factory], currency: str, rates: dict) -> tuple
 def _pooled(factories: QuerySet[Factory], skip: list[int]) -> dict[str, list[dict]]:
     """Per business unit, the finance totals of its factories by currency and kind (the
     excluded factories ``skip`` left out), as entries for :func:`kpis.formulas.roi`."""
-    ids_sql, ids_params = factories.values("pk").query.sql_with_params()
+    ids_sql, ids_params = _ids_sql(factories)
     vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
     skip_sql = f"AND ff.factory_id NOT IN ({', '.join(['%s'] * len(skip))})" if skip else ""
     with connection.cursor() as cursor:
@@ -255,8 +287,13 @@ def portfolio_roi(factories: QuerySet[Factory], currency: str | None = None) -> 
     currency = (currency or settings.PORTFOLIO_CURRENCY).upper()
     factories = factories.order_by()
     rates = rates_to({currency}).get(currency, {})
-    excluded, skip = _excluded(factories, currency, rates)
-    pooled = _pooled(factories, skip)
+    pooled, excluded = _pooled(factories, []), []
+    known = {currency, *rates}
+    if any(e["currency"].upper() not in known for rows in pooled.values() for e in rows):
+        # Only then may a factory be left out (a scan of every factory's figures): the
+        # totals are summed again without the factories excluded.
+        excluded, skip = _excluded(factories, currency, rates)
+        pooled = _pooled(factories, skip) if skip else pooled
     counts = dict(factories.values_list("business_unit").annotate(n=Count("id")).order_by())
     payback = _payback_stats(factories)
     empty = _payback_of(NO_PAYBACK)

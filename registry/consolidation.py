@@ -222,9 +222,11 @@ def _plan_factory_ids(finding: DuplicateFinding) -> list[int]:
 def _current_costs(adoption_ids: set[int]) -> dict[int, Decimal]:
     """Each adoption's annual cost now (0 when retired; absent when deleted)."""
     out = {}
-    for pk, status, cost, seats, per_seat in Adoption.objects.filter(
-        pk__in=adoption_ids
-    ).values_list("pk", "status", "annual_cost", "seats", "tool__annual_cost_per_seat"):
+    for pk, status, cost, seats, per_seat in (
+        Adoption.objects.filter(pk__in=adoption_ids)
+        .order_by()  # (the default order would join every factory to sort them)
+        .values_list("pk", "status", "annual_cost", "seats", "tool__annual_cost_per_seat")
+    ):
         out[pk] = ZERO if status != AdoptionStatus.ACTIVE else effective_cost(cost, seats, per_seat)
     return out
 

@@ -13,11 +13,13 @@ from coe.api.permissions import ScopedMethodNotAllowed
 from coe.scoping import restrict
 from connectors import selectors
 from connectors.api.serializers import (
+    DEVICE_VALUES,
     ConnectorSerializer,
     DeviceSerializer,
     MetricSampleSerializer,
     SyncRunSerializer,
     SyncStartSerializer,
+    device_list_rows,
 )
 from connectors.choices import SyncTrigger
 from connectors.filtersets import (
@@ -26,7 +28,7 @@ from connectors.filtersets import (
     MetricSampleFilterSet,
     SyncRunFilterSet,
 )
-from connectors.models import DeviceSourceRecord, MetricSample
+from connectors.models import Device, DeviceSourceRecord, MetricSample
 from connectors.services import sync_run_start
 
 
@@ -75,6 +77,9 @@ class DeviceViewSet(ScopedMethodNotAllowed, viewsets.ReadOnlyModelViewSet):
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilterSet
     ordering_fields = ["last_seen", "serial_number", "manufacturer", "status"]
+    # An unfiltered list's count: the stored per-factory device counts (coe.rowcounts),
+    # scoped as devices_for scopes the rows.
+    row_count_table = Device._meta.db_table
 
     def get_queryset(self):
         return (
@@ -87,6 +92,12 @@ class DeviceViewSet(ScopedMethodNotAllowed, viewsets.ReadOnlyModelViewSet):
             )
             .order_by("factory_id", "id")
         )
+
+    def list(self, request, *args, **kwargs):
+        """A page of devices rendered from column values (see ``device_list_rows``)."""
+        queryset = self.filter_queryset(self.get_queryset()).prefetch_related(None)
+        page = self.paginate_queryset(queryset.values(*DEVICE_VALUES))
+        return self.get_paginated_response(device_list_rows(page))
 
 
 class MetricSampleViewSet(

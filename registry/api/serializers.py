@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -202,6 +203,45 @@ class AdoptionSerializer(serializers.ModelSerializer):
         if "tool" in validated_data:
             instance.resolution_confidence = 1.0 if validated_data["tool"] else None
         return super().update(instance, validated_data)
+
+
+# The adoption list renders its page from column values (no model instances): the
+# shape is AdoptionSerializer's, and every plain field goes through that serializer's own
+# field (tests/registry/test_api.py compares the two).
+ADOPTION_VALUES = [
+    "id", "factory__slug", "declared_name", "declared_vendor", "declared_capability",
+    "tool_id", "tool__slug", "tool__name", "tool__annual_cost_per_seat", "seats",
+    "annual_cost", "source", "status", "resolution_confidence", "first_seen", "last_seen",
+]  # fmt: skip
+_ADOPTION_FROM = {"factory": "factory__slug", "tool": "tool__slug", "tool_name": "tool__name"}
+
+
+def _effective_cost(row: dict) -> Decimal:
+    """``Adoption.effective_annual_cost`` of a row of ``ADOPTION_VALUES``."""
+    if row["annual_cost"] is not None:
+        return row["annual_cost"]
+    per_seat = row["tool__annual_cost_per_seat"]
+    if row["seats"] and row["tool_id"] and per_seat is not None:
+        return per_seat * row["seats"]
+    return Decimal("0")
+
+
+def adoption_list_rows(page: list[dict], fields) -> list[dict]:
+    """AdoptionSerializer's rendering of ``page`` (rows of ``ADOPTION_VALUES``);
+    ``fields``: the serializer's bound fields."""
+    plain = [
+        (name, fields[name].to_representation)
+        for name in AdoptionSerializer.Meta.fields
+        if name not in _ADOPTION_FROM and name != "effective_annual_cost"
+    ]
+    cost = fields["effective_annual_cost"].to_representation
+    out = []
+    for row in page:
+        item = {name: None if row[name] is None else render(row[name]) for name, render in plain}
+        item.update({name: row[column] for name, column in _ADOPTION_FROM.items()})
+        item["effective_annual_cost"] = cost(_effective_cost(row))
+        out.append({name: item[name] for name in AdoptionSerializer.Meta.fields})
+    return out
 
 
 class MapNameInputSerializer(serializers.Serializer):

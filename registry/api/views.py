@@ -14,10 +14,12 @@ from rest_framework.views import APIView
 
 from coe.api.history import HistoryMixin
 from coe.choices import Role
+from coe.models import Factory
 from coe.scoping import restrict, writable_factory_ids
 from coe.tables import TableTooLarge
 from registry import consolidation, services
 from registry.api.serializers import (
+    ADOPTION_VALUES,
     AdoptionSerializer,
     CapabilitySerializer,
     DuplicateFindingSerializer,
@@ -33,6 +35,7 @@ from registry.api.serializers import (
     UnresolvedNameSerializer,
     WaiverSerializer,
     _raise,
+    adoption_list_rows,
 )
 from registry.filtersets import (
     AdoptionFilterSet,
@@ -189,11 +192,20 @@ class AdoptionViewSet(HistoryMixin, viewsets.ModelViewSet):
     serializer_class = AdoptionSerializer
     filterset_class = AdoptionFilterSet
     ordering_fields = ["declared_name", "annual_cost", "seats", "last_seen"]
+    # An unfiltered list's count: the stored per-factory adoption counts (coe.rowcounts).
+    row_count_table = Adoption._meta.db_table
 
     def get_queryset(self):
         return restrict(
             Adoption.objects.select_related("factory", "tool"), self.request.user
         ).order_by("factory__name", "declared_name", "pk")
+
+    def list(self, request, *args, **kwargs):
+        """A page of adoptions rendered from column values (see ``adoption_list_rows``)."""
+        page = self.paginate_queryset(
+            self.filter_queryset(self.get_queryset()).values(*ADOPTION_VALUES)
+        )
+        return self.get_paginated_response(adoption_list_rows(page, self.get_serializer().fields))
 
     def perform_create(self, serializer):
         # The factory is one the caller sees (else 400); may they add adoptions to it?
@@ -240,6 +252,8 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
     ordering_fields = ["annual_cost_at_stake", "last_detected", "kind", "status"]
 
     def get_queryset(self):
+        if self.action == "list":
+            return self._list_queryset()
         return (
             findings_visible(self.request.user)
             .select_related(
@@ -250,12 +264,29 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
                 "plan_standard",
                 "plan_owner",
             )
+            .prefetch_related("tools", "plan_factories", "factories")
+            .order_by("-annual_cost_at_stake", "key")
+        )
+
+    def _list_queryset(self):
+        """A page of findings as the list shows them: the stored preview of factories
+        (one finding shows them all), no detail (for a portfolio-wide finding it names
+        every factory involved), and only the slugs of tools and planned factories. The
+        references most findings leave empty (waiver approver, plan standard and owner)
+        are prefetched — no query while none is set — not joined: each join multiplies
+        the join orders the database plans for every page."""
+        slugs = ("id", "slug")
+        return (
+            findings_visible(self.request.user)
+            .select_related("capability", "scope", "suggested_standard")
             .prefetch_related(
-                "tools",
-                "plan_factories",
-                # A list shows the stored preview of factories; one finding shows them all.
-                *(() if self.action == "list" else ("factories",)),
+                Prefetch("tools", queryset=Tool.objects.only(*slugs)),
+                Prefetch("plan_factories", queryset=Factory.objects.only(*slugs)),
+                "waiver_approver",
+                "plan_standard",
+                "plan_owner",
             )
+            .defer("detail")
             .order_by("-annual_cost_at_stake", "key")
         )
 

@@ -90,3 +90,20 @@ def test_the_portfolio_page_sets_the_payback_share_against_the_survey_by_unit(cl
     assert '<td>Automotive</td><td class="num">1 of 2</td><td class="num">50 %</td>' in section
     assert '<td>Digital</td><td class="num">0 of 1</td><td class="num">0 %</td>' in section
     assert section.count("above") == 2 and section.count("below") == 1  # portfolio 33 %
+
+
+def test_a_user_of_no_factory_gets_an_empty_portfolio(world):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from tests.factories import UserFactory
+
+    _portfolio(world)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=UserFactory()).key}")
+    body = client.get("/api/portfolio/roi/").json()
+    assert body["factories"] == 0 and body["by_business_unit"] == []
+    assert body["payback_months"] == {
+        "median": None, "mean": None, "min": None, "max": None, "paid_back": 0, "not_yet": 0,
+    }  # fmt: skip
+    assert body["paid_back_within_6_months"]["of"] == 0

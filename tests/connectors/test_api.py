@@ -250,3 +250,32 @@ def test_devices_filter_by_vendor_model_firmware_status_and_last_seen(world):
     assert serials(last_seen_after="2000-01-01T00:00:00Z", q="S2") == ["S2"]
     row = api.get(url, {"q": "S1"}).json()["results"][0]
     assert row["sources"][0]["kind"] == "opcua" and row["sources"][0]["source_id"] == "1"
+
+
+def test_the_device_list_renders_each_device_as_the_device_serializer_does(world):
+    """The list renders from column values; one device (the serializer) is the reference,
+    sources, a source gone missing and every ordering included."""
+    from rest_framework.renderers import JSONRenderer
+
+    from connectors.api.serializers import DeviceSerializer
+    from connectors.models import Device
+
+    opcua, mqtt = make_connector(world.factory_a), make_connector(world.factory_a, "mqtt")
+    records = [
+        DeviceRecord(source_id=str(i), serial_number=f"S{i}", mac=f"00:00:00:00:00:0{i}",
+                     manufacturer="Siemens", model="S7", firmware="2.9", name=f"PLC {i}")
+        for i in range(4)
+    ]  # fmt: skip
+    ingest(opcua, records)
+    ingest(mqtt, records[:2], complete=True)
+    ingest(mqtt, records[:1], complete=True)  # the second goes missing on this source
+    ingest(make_connector(world.factory_b), [DeviceRecord(source_id="b", serial_number="B1")])
+    for persona in ("staff", "member_a"):
+        for params in ({}, {"ordering": "-serial_number"}, {"source": "mqtt"}, {"q": "S1"}):
+            body = world.client(persona).get(reverse("api:device-list"), params).json()
+            devices = {d.pk: d for d in Device.objects.all()}
+            expected = [DeviceSerializer(devices[row["id"]]).data for row in body["results"]]
+            assert body["results"] == json.loads(JSONRenderer().render(expected))
+            assert body["results"] and body["count"] == len(body["results"])
+    missing = [s for d in body["results"] for s in d["sources"] if s["missing_since"] is not None]
+    assert len(missing) == 1 and missing[0]["kind"] == "mqtt"

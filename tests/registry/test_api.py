@@ -302,3 +302,39 @@ def test_deleting_a_tool_in_use_is_a_conflict_not_an_error(world):
     adoption(world.factory_a, used)
     response = world.client("staff").delete(reverse("api:tool-detail", args=["jenkins"]))
     assert response.status_code == 409 and "still in use" in response.json()["detail"]
+
+
+def test_the_adoption_list_renders_each_adoption_as_the_adoption_serializer_does(world):
+    """The list renders from column values; one adoption (the serializer) is the
+    reference: resolved and unresolved, declared cost, seats × cost per seat, neither."""
+    import json
+
+    from rest_framework.renderers import JSONRenderer
+
+    from registry.api.serializers import AdoptionSerializer
+
+    cap = capability("historian", "Historian")
+    seated = tool("PI System", caps=[cap], ring="adopt")
+    seated.annual_cost_per_seat = Decimal("12.50")
+    seated.save()
+    adoption(world.factory_a, seated, seats=7)
+    adoption(world.factory_a, seated, name="PI (old)", cost="1000.5", status="retired")
+    adoption(world.factory_a, tool("Canary", caps=[cap]), seats=None)
+    adoption(world.factory_b, None, name="Homegrown historian", seats=3)
+    Adoption.objects.filter(
+        pk=adoption(world.factory_b, seated, name="PI System (B)", seats=2).pk
+    ).update(resolution_confidence=0.8123)
+    for persona in ("staff", "member_a", "member_b"):
+        api = world.client(persona)
+        for params in ({}, {"capability": "historian"}, {"ordering": "-annual_cost"}, {"q": "pi"}):
+            body = api.get(reverse("api:adoption-list"), params).json()
+            request = api.get(reverse("api:adoption-list")).wsgi_request
+            rows = {a.pk: a for a in Adoption.objects.select_related("factory", "tool")}
+            expected = [
+                AdoptionSerializer(rows[row["id"]], context={"request": request}).data
+                for row in body["results"]
+            ]
+            assert body["results"] == json.loads(JSONRenderer().render(expected))
+            assert body["count"] == len(body["results"])
+    everything = world.client("staff").get(reverse("api:adoption-list")).json()["results"]
+    assert {row["effective_annual_cost"] for row in everything} >= {"87.50", "1000.50", "0.00"}

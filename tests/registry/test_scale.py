@@ -151,3 +151,41 @@ def test_the_device_filter_lists_factories_only_while_they_are_few(client, world
     body = client.get(reverse("device-list")).content.decode()
     assert '<select id="d-factory"' not in body and '<input id="d-factory"' in body
     assert 'value="plant-' not in body
+
+
+def test_the_finding_list_queries_a_waiver_or_a_plan_only_while_one_is_on_the_page(
+    client, tools, world
+):
+    """Approver, plan standard and owner are prefetched, not joined: none set, no query;
+    set on any number of findings, one query each, whatever the page holds."""
+    import datetime as dt
+
+    from registry.consolidation import finding_plan
+    from registry.services import finding_waive
+
+    grow(tools, 0, 6)
+    staff(client)
+    url = reverse("api:duplicate-list")
+
+    def queries() -> tuple[int, list]:
+        client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            body = client.get(url).json()
+        return len(captured), body["results"]
+
+    bare, _rows = queries()
+    overlaps = list(DuplicateFinding.objects.filter(kind="overlap").order_by("pk"))
+    expires = dt.date.today() + dt.timedelta(days=30)
+    for finding in overlaps[:3]:
+        finding_waive(
+            finding=finding, reason="r", approver=world.users["staff"], expires_on=expires
+        )
+    frag = DuplicateFinding.objects.get(kind="fragmentation")
+    finding_plan(finding=frag, standard=tools[0], factories=[frag.scope or frag.factories.first()],
+                 due_on=expires, owner=world.users["owner_a"])  # fmt: skip
+    count, rows = queries()
+    assert count == bare + 3 + 1  # + the plan's progress (its adoptions)
+    by_id = {row["id"]: row for row in rows}
+    assert by_id[overlaps[0].pk]["waiver_approver"] == "staff"
+    assert by_id[frag.pk]["plan"]["standard"] == tools[0].slug
+    assert by_id[frag.pk]["plan"]["owner"] == "owner_a"
