@@ -23,6 +23,7 @@ from registry.duplicates import FindingRec, detect
 from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
 from registry.models import FACTORY_PREVIEW, DuplicateFinding, FindingStake
+from registry.standard_drift import drifted_factories
 
 
 @dataclass
@@ -159,6 +160,10 @@ def duplicates_detect(
     if scoped:
         factories = set(factories or ())
         loaded = load_scoped(factories, set(capabilities or ()))
+        drifted = drifted_factories(loaded, factories)
+        if drifted:  # another factory's overlap standard moved with this change
+            factories |= drifted
+            loaded = load_scoped(factories, set(capabilities or ()))
         capabilities = loaded.concerned
     else:
         loaded = load_full()

@@ -42,6 +42,8 @@ class Loaded:
     costs: dict[int, tuple[int, Decimal]]  # adoption id → (factory id, annual cost)
     usage: dict[int, CapUse] | None = None  # scoped: the concerned capabilities' use
     concerned: set[int] = field(default_factory=set)
+    # scoped: every factory running each tool that offers a concerned capability
+    tool_factories: dict[int, set[int]] = field(default_factory=dict)
 
     def cost(self, pk: int) -> tuple[int, Decimal] | None:
         """(factory id, annual cost) of an adoption read, for a finding's baseline."""
@@ -172,11 +174,12 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
             kind=FindingKind.FRAGMENTATION, factories__in=factories
         ).values_list("capability_id", flat=True)
     )
-    usage = _usage(registry, concerned)
+    tool_factories: dict[int, set[int]] = {}
+    usage = _usage(registry, concerned, tool_factories)
     costs = {a.id: (a.factory_id, a.cost) for a in own}
     used = {t for use in usage.values() for t in use.factories}
     used.update(a.tool_id for a in own if a.tool_id is not None)
-    return Loaded(registry.tool_records(used), own, kinds, costs, usage, concerned)
+    return Loaded(registry.tool_records(used), own, kinds, costs, usage, concerned, tool_factories)
 
 
 def _rows_sql(where: str) -> tuple[str, list]:
@@ -204,9 +207,12 @@ def _count(totals: dict, key, factory_id: int, pk: int, cents: int) -> None:
     entry[2][0] += cents
 
 
-def _usage(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
+def _usage(
+    registry: _Registry, concerned: set[int], tool_factories: dict[int, set[int]]
+) -> dict[int, CapUse]:
     """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
-    from one query (:func:`_rows_sql`)."""
+    from one query (:func:`_rows_sql`); ``tool_factories`` gets every factory running each
+    tool read, whatever it uses the tool for."""
     usage: dict[int, CapUse] = {}
     offering = sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
     if not offering:
@@ -229,6 +235,10 @@ def _usage(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for pk, factory_id, tool_id, declared, cents in cursor.fetchall():
+            users = tool_factories.get(tool_id)
+            if users is None:
+                users = tool_factories[tool_id] = set()
+            users.add(factory_id)
             if declared:
                 for cap in registry.caps_of(tool_id, declared):
                     if cap in concerned:

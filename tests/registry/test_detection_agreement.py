@@ -3,6 +3,7 @@ followed by the scoped run its import queues (that factory only), the live findi
 exactly those a full run computes — and the full run then changes nothing (no finding
 created, resolved, reopened or rewritten: ids and rows stay as they are)."""
 
+import os
 from decimal import Decimal
 
 from django.db import transaction
@@ -69,7 +70,7 @@ def apply(factories, tools, caps, step, n: int) -> None:
 
 
 @settings(
-    max_examples=30,
+    max_examples=int(os.environ.get("AGREEMENT_EXAMPLES", "30")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
