@@ -233,11 +233,12 @@ def duplicates_detect(
     _write(to_create, to_update, relink, new_recs, now, scope, stored_links)
     # The factories' open findings and money at stake (their KPI figures) changed.
     touched = {fid for _kind, _finding, ids in events for fid in ids}
-    touched |= {fid for _pk, rec in relink for fid in rec.factory_ids}
+    touched |= {fid for rec in [*created_recs, *(rec for _pk, rec in relink)]
+                for fid in rec.factory_ids}  # fmt: skip
     touched |= {f.scope_id for f in to_update + to_create if f.scope_id}
     changed_pks = {f.pk for f in to_update}
     touched |= {fid for pk, links in stored_links.items() if pk in changed_pks for fid in links[1]}
-    derived.touch(touched, ())
+    derived.touch_findings(touched)
     previous = {pk: live_ids(snapshot) for pk, snapshot in snapshots.items()}
     write_stakes([*to_create, *to_update], loaded, previous)
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).

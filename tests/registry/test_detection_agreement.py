@@ -46,12 +46,15 @@ def stakes() -> set:
         FindingStake.objects.values_list("finding_id", "adoption_id", "factory_id", "at_stake",
                                          "baseline_cost")
     )  # fmt: skip
+    # A resolved finding keeps the rows of adoptions deleted since (factory as written).
+    factory_of = {(f, a): fac for f, a, fac, _s, _c in rows}
+    factory_of |= {a: fac for a, fac in Adoption.objects.values_list("pk", "factory_id")}
     wanted = set()
     for f in DuplicateFinding.objects.all():
         live = set(f.detail.get("adoptions_at_stake", []))
         base = {int(pk): (fac, Decimal(cost)) for pk, (fac, cost) in (f.baseline or {}).items()}
         for pk in live | base.keys():
-            factory = base[pk][0] if pk in base else Adoption.objects.get(pk=pk).factory_id
+            factory = base[pk][0] if pk in base else factory_of.get(pk, factory_of.get((f.pk, pk)))
             wanted.add((f.pk, pk, factory, pk in live, base[pk][1] if pk in base else None))
     assert rows == wanted
     return rows

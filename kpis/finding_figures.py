@@ -1,0 +1,51 @@
+"""A factory's finding figures (open findings, money at stake) refreshed alone, by one SQL
+statement: what a detection run changes, for the thousand factories a fragmentation
+finding can list, without recomputing their ROI, finance and spend
+(``kpis.rollups.rebuild``). The same figures as ``kpis.rollups._findings``: each live
+finding the factory takes part in (as its scope or among its factories) counted once."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.utils import timezone
+
+from kpis.models import FactoryFigures
+from registry.choices import LIVE_FINDING_STATUSES
+from registry.models import DuplicateFinding
+
+
+def _sql(n_ids: int) -> str:
+    qn = connection.ops.quote_name
+    figures, finding = qn(FactoryFigures._meta.db_table), qn(DuplicateFinding._meta.db_table)
+    links = qn(DuplicateFinding.factories.through._meta.db_table)
+    live = ", ".join(["%s"] * len(LIVE_FINDING_STATUSES))
+    taking_part = (
+        f"SELECT f.id, f.annual_cost_at_stake AS cost FROM {finding} f "
+        f"WHERE f.status IN ({live}) AND f.scope_id = {figures}.factory_id "
+        f"UNION SELECT f.id, f.annual_cost_at_stake FROM {links} l "
+        f"JOIN {finding} f ON f.id = l.duplicatefinding_id "
+        f"WHERE f.status IN ({live}) AND l.factory_id = {figures}.factory_id"
+    )
+    marks = ", ".join(["%s"] * n_ids)
+    return (
+        f"UPDATE {figures} SET open_findings = (SELECT COUNT(*) FROM ({taking_part}) x), "
+        f"at_stake = (SELECT COALESCE(SUM(COALESCE(x.cost, 0)), 0) FROM ({taking_part}) x), "
+        f"refreshed_at = %s WHERE factory_id IN ({marks})"
+    )
+
+
+def refresh_finding_figures(factory_ids: list[int]) -> list[int]:
+    """Recompute the finding figures of those of ``factory_ids`` that have figures; returns
+    the others (they need their figures built in full)."""
+    ids = sorted(set(factory_ids))
+    if not ids:
+        return []
+    statuses = [str(s) for s in LIVE_FINDING_STATUSES]
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 5000):  # SQLite's limit on parameters
+            chunk = ids[start : start + 5000]
+            cursor.execute(_sql(len(chunk)), [*statuses * 4, timezone.now(), *chunk])
+    have = set(
+        FactoryFigures.objects.filter(factory_id__in=ids).values_list("factory_id", flat=True)
+    )
+    return [pk for pk in ids if pk not in have]
