@@ -15,22 +15,27 @@ from registry.models import DuplicateFinding
 
 
 def _sql(n_ids: int) -> str:
+    """One statement: the live findings the factories take part in, each (factory,
+    finding) once, summed per factory (a set-based aggregate, not a subquery per factory)."""
     qn = connection.ops.quote_name
     figures, finding = qn(FactoryFigures._meta.db_table), qn(DuplicateFinding._meta.db_table)
     links = qn(DuplicateFinding.factories.through._meta.db_table)
     live = ", ".join(["%s"] * len(LIVE_FINDING_STATUSES))
-    taking_part = (
-        f"SELECT f.id, f.annual_cost_at_stake AS cost FROM {finding} f "
-        f"WHERE f.status IN ({live}) AND f.scope_id = {figures}.factory_id "
-        f"UNION SELECT f.id, f.annual_cost_at_stake FROM {links} l "
-        f"JOIN {finding} f ON f.id = l.duplicatefinding_id "
-        f"WHERE f.status IN ({live}) AND l.factory_id = {figures}.factory_id"
-    )
     marks = ", ".join(["%s"] * n_ids)
+    part = (
+        f"SELECT f.scope_id AS factory_id, f.id, f.annual_cost_at_stake AS cost "
+        f"FROM {finding} f WHERE f.status IN ({live}) AND f.scope_id IN ({marks}) "
+        f"UNION SELECT l.factory_id, f.id, f.annual_cost_at_stake FROM {links} l "
+        f"JOIN {finding} f ON f.id = l.duplicatefinding_id "
+        f"WHERE f.status IN ({live}) AND l.factory_id IN ({marks})"
+    )
+    found = f"SELECT {{}} FROM totals t WHERE t.factory_id = {figures}.factory_id"
     return (
-        f"UPDATE {figures} SET open_findings = (SELECT COUNT(*) FROM ({taking_part}) x), "
-        f"at_stake = (SELECT COALESCE(SUM(COALESCE(x.cost, 0)), 0) FROM ({taking_part}) x), "
-        f"refreshed_at = %s WHERE factory_id IN ({marks})"
+        f"WITH totals AS (SELECT p.factory_id, COUNT(*) AS n, SUM(COALESCE(p.cost, 0)) AS c "
+        f"FROM ({part}) p GROUP BY p.factory_id) "
+        f"UPDATE {figures} SET open_findings = COALESCE(({found.format('t.n')}), 0), "
+        f"at_stake = COALESCE(({found.format('t.c')}), 0), refreshed_at = %s "
+        f"WHERE factory_id IN ({marks})"
     )
 
 
@@ -42,9 +47,10 @@ def refresh_finding_figures(factory_ids: list[int]) -> list[int]:
         return []
     statuses = [str(s) for s in LIVE_FINDING_STATUSES]
     with connection.cursor() as cursor:
-        for start in range(0, len(ids), 5000):  # SQLite's limit on parameters
-            chunk = ids[start : start + 5000]
-            cursor.execute(_sql(len(chunk)), [*statuses * 4, timezone.now(), *chunk])
+        for start in range(0, len(ids), 3000):  # SQLite's limit on parameters
+            chunk = ids[start : start + 3000]
+            params = [*statuses, *chunk, *statuses, *chunk, timezone.now(), *chunk]
+            cursor.execute(_sql(len(chunk)), params)
     have = set(
         FactoryFigures.objects.filter(factory_id__in=ids).values_list("factory_id", flat=True)
     )
