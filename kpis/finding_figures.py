@@ -16,18 +16,22 @@ from registry.models import DuplicateFinding
 
 def _sql(n_ids: int) -> str:
     """One statement: the live findings the factories take part in, each (factory,
-    finding) once, summed per factory (a set-based aggregate, not a subquery per factory)."""
+    finding) once, summed per factory (a set-based aggregate, not a subquery per factory;
+    no de-duplicating UNION)."""
     qn = connection.ops.quote_name
     figures, finding = qn(FactoryFigures._meta.db_table), qn(DuplicateFinding._meta.db_table)
     links = qn(DuplicateFinding.factories.through._meta.db_table)
     live = ", ".join(["%s"] * len(LIVE_FINDING_STATUSES))
     marks = ", ".join(["%s"] * n_ids)
+    # A finding's links are unique per factory; its scope counts when not also linked.
     part = (
-        f"SELECT f.scope_id AS factory_id, f.id, f.annual_cost_at_stake AS cost "
-        f"FROM {finding} f WHERE f.status IN ({live}) AND f.scope_id IN ({marks}) "
-        f"UNION SELECT l.factory_id, f.id, f.annual_cost_at_stake FROM {links} l "
+        f"SELECT l.factory_id, f.annual_cost_at_stake AS cost FROM {links} l "
         f"JOIN {finding} f ON f.id = l.duplicatefinding_id "
-        f"WHERE f.status IN ({live}) AND l.factory_id IN ({marks})"
+        f"WHERE f.status IN ({live}) AND l.factory_id IN ({marks}) "
+        f"UNION ALL SELECT f.scope_id, f.annual_cost_at_stake FROM {finding} f "
+        f"WHERE f.status IN ({live}) AND f.scope_id IN ({marks}) AND NOT EXISTS "
+        f"(SELECT 1 FROM {links} s WHERE s.duplicatefinding_id = f.id "
+        f"AND s.factory_id = f.scope_id)"
     )
     found = f"SELECT {{}} FROM totals t WHERE t.factory_id = {figures}.factory_id"
     return (
