@@ -5,8 +5,9 @@ change of a few factories) reads the records of those factories, and the portfol
 of the capabilities they touch as one aggregate query (on PostgreSQL per tool and declared
 capability: adoption ids, factories and cost in cents, gathered and summed by the
 database) folded straight into per-capability, per-tool totals
-(:class:`registry.duplicates.CapUse`), without building a record per adoption. What the scoped run then computes, compares and writes is
-what the touched factories and capabilities hold.
+(:class:`registry.duplicates.CapUse`), without building a record per adoption. What the
+scoped run then computes, compares and writes is what the touched factories and
+capabilities hold.
 """
 
 from __future__ import annotations
