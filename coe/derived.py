@@ -7,6 +7,8 @@ them: they call :func:`touch` and :func:`batch`; subscribers connect to
 :data:`refresh_due`, sent with ``pending`` = {factory id: set of months, or None for every
 month; an empty set: the factory's current figures only}.
 
+- :func:`touch_findings` records factories whose finding figures alone changed (a
+  detection run); subscribers of :data:`findings_due` refresh just those figures.
 - :func:`touch` records factories and months. Outside :func:`batch`, the subscribers run
   when the current transaction commits (once for everything the transaction touched); a
   rolled-back transaction hands over nothing.
@@ -33,6 +35,8 @@ from django.dispatch import Signal
 ALL = None
 
 refresh_due = Signal()  # kwargs: pending
+# kwargs: factory_ids — only their findings' figures (open findings, money at stake) changed
+findings_due = Signal()
 
 _state = threading.local()
 
@@ -40,8 +44,13 @@ _state = threading.local()
 def _pending() -> dict:
     if not hasattr(_state, "pending"):
         _state.pending = {}
+        _state.findings = set()
         _state.depth = 0
     return _state.pending
+
+
+def _waiting() -> bool:
+    return bool(_pending() or _state.findings)
 
 
 def touch(factory_ids: Iterable[int | None], months: Iterable[date] | None = ALL) -> None:
@@ -57,6 +66,16 @@ def touch(factory_ids: Iterable[int | None], months: Iterable[date] | None = ALL
         else:
             pending.setdefault(factory_id, set()).update(wanted)
     if pending and not _state.depth:
+        _schedule()
+
+
+def touch_findings(factory_ids: Iterable[int | None]) -> None:
+    """Mark only the finding figures of ``factory_ids`` (their open findings and money at
+    stake: what a detection run changes) as needing a refresh; a factory also touched by
+    :func:`touch` gets its full refresh instead."""
+    _pending()
+    _state.findings.update(int(pk) for pk in factory_ids if pk is not None)
+    if _state.findings and not _state.depth:
         _schedule()
 
 
@@ -103,21 +122,26 @@ def batch(*, hand_over: bool = True):
             # transaction is broken (then the writes roll back with it).
             if transaction.get_connection().needs_rollback or not hand_over:
                 _state.pending.clear()
-            elif _state.pending:
+                _state.findings.clear()
+            elif _waiting():
                 _schedule()
         raise
     _state.depth -= 1
     if not hand_over and not _state.depth:
         _state.pending.clear()
-    if not _state.depth and _state.pending:
+        _state.findings.clear()
+    if not _state.depth and _waiting():
         _schedule()
 
 
 def flush() -> None:
     """Hand what was touched to the subscribers (and forget it)."""
     pending = _pending()
-    if not pending:
-        return
     touched = dict(pending)
+    findings = sorted(_state.findings - touched.keys())  # a full refresh covers them
     pending.clear()
-    refresh_due.send(sender=None, pending=touched)
+    _state.findings.clear()
+    if touched:
+        refresh_due.send(sender=None, pending=touched)
+    if findings:
+        findings_due.send(sender=None, factory_ids=findings)

@@ -101,9 +101,10 @@ def _factory_saved(sender, instance, **kwargs) -> None:
 
 
 def connect() -> None:
-    from kpis.refresh import enqueue
+    from kpis.refresh import enqueue, enqueue_findings
 
     derived.refresh_due.connect(enqueue, dispatch_uid="kpis.refresh")
+    derived.findings_due.connect(enqueue_findings, dispatch_uid="kpis.refresh_findings")
     for model in (OTCounter, Deployment, WorkItem, FinanceEntry):
         post_save.connect(_fact_saved, sender=model, dispatch_uid=f"kpis.saved.{model.__name__}")
     post_delete.connect(_finance_deleted, sender=FinanceEntry, dispatch_uid="kpis.finance_del")

@@ -22,7 +22,8 @@ from registry.detection_load import load_full, load_scoped
 from registry.duplicates import FindingRec, detect
 from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
-from registry.models import FACTORY_PREVIEW, DuplicateFinding, FindingStake
+from registry.models import FACTORY_PREVIEW, DuplicateFinding
+from registry.stakes import live_ids, write_stakes
 from registry.standard_drift import drifted_factories
 
 
@@ -237,12 +238,14 @@ def duplicates_detect(
     _write(to_create, to_update, relink, new_recs, now, scope, stored_links)
     # The factories' open findings and money at stake (their KPI figures) changed.
     touched = {fid for _kind, _finding, ids in events for fid in ids}
-    touched |= {fid for _pk, rec in relink for fid in rec.factory_ids}
+    touched |= {fid for rec in [*created_recs, *(rec for _pk, rec in relink)]
+                for fid in rec.factory_ids}  # fmt: skip
     touched |= {f.scope_id for f in to_update + to_create if f.scope_id}
     changed_pks = {f.pk for f in to_update}
     touched |= {fid for pk, links in stored_links.items() if pk in changed_pks for fid in links[1]}
-    derived.touch(touched, ())
-    write_stakes([*to_create, *to_update], loaded)
+    derived.touch_findings(touched)
+    previous = {pk: live_ids(snapshot) for pk, snapshot in snapshots.items()}
+    write_stakes([*to_create, *to_update], loaded, previous)
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
     log_bulk(DuplicateFinding, to_create)
     log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)
@@ -290,51 +293,6 @@ def _write(
             removed += [(pk, other) for other in sorted(stored - wanted)]
         bulk.delete_pairs(through._meta.db_table, columns, removed)
         bulk.insert_pairs(through._meta.db_table, columns, added)
-
-
-def stake_rows(
-    finding: DuplicateFinding, baseline: dict, factory_of: dict[int, int]
-) -> list[FindingStake]:
-    """The adoptions ``finding`` covers: at stake now (its ``detail``) and/or in its
-    ``baseline`` (``{adoption id: (factory id, cost)}``)."""
-    live = set((finding.detail or {}).get("adoptions_at_stake", []))
-    return [
-        FindingStake(
-            finding_id=finding.pk,
-            adoption_id=pk,
-            factory_id=baseline[pk][0] if pk in baseline else factory_of.get(pk),
-            at_stake=pk in live,
-            baseline_cost=baseline[pk][1] if pk in baseline else None,
-        )
-        for pk in sorted(live | baseline.keys())
-    ]
-
-
-def write_stakes(findings: list[DuplicateFinding], loaded) -> None:
-    """Replace the stake rows of ``findings`` (a fixed number of statements, whatever
-    their number). A baseline detection did not read (taken earlier, never changing) is
-    read back from the stake rows it was written to."""
-    if not findings:
-        return
-    kept = [f.pk for f in findings if f.baseline is KEPT]
-    baselines: dict[int, dict] = defaultdict(dict)
-    for fid, pk, fac, cost in FindingStake.objects.filter(
-        finding_id__in=kept, baseline_cost__isnull=False
-    ).values_list("finding_id", "adoption_id", "factory_id", "baseline_cost"):
-        baselines[fid][pk] = (fac, cost)
-    for f in findings:
-        if f.baseline is not KEPT:
-            baselines[f.pk] = {
-                int(pk): (fac, Decimal(cost)) for pk, (fac, cost) in (f.baseline or {}).items()
-            }
-    live = {pk for f in findings for pk in (f.detail or {}).get("adoptions_at_stake", [])}
-    loaded.read_costs({pk for pk in live if loaded.cost(pk) is None})
-    factory_of = {pk: c[0] for pk in live if (c := loaded.cost(pk)) is not None}
-    bulk.delete_where(FindingStake._meta.db_table, "finding_id", [f.pk for f in findings])
-    bulk.insert(
-        FindingStake,
-        [row for f in findings for row in stake_rows(f, baselines[f.pk], factory_of)],
-    )
 
 
 def summary_dict(summary: DetectionSummary) -> dict:

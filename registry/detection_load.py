@@ -2,11 +2,12 @@
 
 A full run reads every tool and active adoption. A scoped run (an import or an adoption
 change of a few factories) reads the records of those factories, and the portfolio's use
-of the capabilities they touch as one narrow query (adoption id, factory, tool, declared
-capability, cost in cents — the cost computed by the database) folded straight into
-per-capability, per-tool running totals (:class:`registry.duplicates.CapUse`), without
-building a record per adoption. What the scoped run then computes, compares and writes is
-what the touched factories and capabilities hold.
+of the capabilities they touch as one aggregate query (on PostgreSQL per tool and declared
+capability: adoption ids, factories and cost in cents, gathered and summed by the
+database) folded straight into per-capability, per-tool totals
+(:class:`registry.duplicates.CapUse`), without building a record per adoption. What the
+scoped run then computes, compares and writes is what the touched factories and
+capabilities hold.
 """
 
 from __future__ import annotations
@@ -182,84 +183,81 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
     return Loaded(registry.tool_records(used), own, kinds, costs, usage, concerned, tool_factories)
 
 
-def _rows_sql(where: str) -> tuple[str, list]:
+_CENTS = (
+    "CAST(ROUND(COALESCE(a.annual_cost, CASE WHEN a.seats > 0 THEN "
+    "a.seats * t.annual_cost_per_seat END, 0) * 100) AS BIGINT)"
+)
+
+
+def _rows_sql(where: str, columns: str | None = None, tail: str = "") -> tuple[str, list]:
     """Active adoptions of registry tools as (id, factory, tool, declared capability, cost
     in cents), the cost computed by the database exactly as ``effective_cost``: declared,
-    else seats × cost per seat, else 0."""
+    else seats × cost per seat, else 0 (or ``columns`` of them, then ``tail``)."""
     qn = connection.ops.quote_name
     adoption, tool = qn(Adoption._meta.db_table), qn(Tool._meta.db_table)
+    columns = columns or f"a.id, a.factory_id, a.tool_id, a.declared_capability, {_CENTS}"
     sql = (
-        f"SELECT a.id, a.factory_id, a.tool_id, a.declared_capability, "
-        f"CAST(ROUND(COALESCE(a.annual_cost, CASE WHEN a.seats > 0 THEN "
-        f"a.seats * t.annual_cost_per_seat END, 0) * 100) AS BIGINT) "
-        f"FROM {adoption} a JOIN {tool} t ON t.id = a.tool_id "
-        f"WHERE a.status = %s AND {where}"
+        f"SELECT {columns} FROM {adoption} a JOIN {tool} t ON t.id = a.tool_id "
+        f"WHERE a.status = %s AND {where} {tail}"
     )
     return sql, [AdoptionStatus.ACTIVE]
 
 
-def _count(totals: dict, key, factory_id: int, pk: int, cents: int) -> None:
-    entry = totals.get(key)
-    if entry is None:
-        entry = totals[key] = (set(), [], [0])
-    entry[0].add(factory_id)
-    entry[1].append(pk)
-    entry[2][0] += cents
+def _groups(registry: _Registry, concerned: set[int]):
+    """The concerned capabilities' adoptions as (tool, declared capability, adoption ids,
+    factory ids, cents): on PostgreSQL one group per (tool, declared capability), summed
+    and gathered by the database (one narrow aggregate, a few hundred rows, not one row
+    per adoption); elsewhere one row per adoption."""
+    offering = sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
+    if not offering:
+        return
+    if connection.vendor == "postgresql":  # the tool list as one array parameter
+        sql, params = _rows_sql(
+            "a.tool_id = ANY(%s)",
+            "a.tool_id, a.declared_capability, array_agg(a.id), array_agg(a.factory_id), "
+            f"SUM({_CENTS})",
+            "GROUP BY a.tool_id, a.declared_capability",
+        )
+        params.append(offering)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            yield from cursor.fetchall()
+        return
+    links = connection.ops.quote_name(Tool.capabilities.through._meta.db_table)
+    marks = ", ".join(["%s"] * len(concerned))
+    sql, params = _rows_sql(
+        f"a.tool_id IN (SELECT tool_id FROM {links} WHERE capability_id IN ({marks}))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *sorted(concerned)])
+        for pk, factory_id, tool_id, declared, cents in cursor.fetchall():
+            yield tool_id, declared, [pk], [factory_id], cents
 
 
 def _usage(
     registry: _Registry, concerned: set[int], tool_factories: dict[int, set[int]]
 ) -> dict[int, CapUse]:
-    """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
-    from one query (:func:`_rows_sql`); ``tool_factories`` gets every factory running each
-    tool read, whatever it uses the tool for."""
-    usage: dict[int, CapUse] = {}
-    offering = sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
-    if not offering:
-        return usage
-    if connection.vendor == "postgresql":  # the tool list as one array parameter
-        sql, params = _rows_sql("a.tool_id = ANY(%s)")
-        params.append(offering)
-    else:
-        links = connection.ops.quote_name(Tool.capabilities.through._meta.db_table)
-        marks = ", ".join(["%s"] * len(concerned))
-        sql, params = _rows_sql(
-            f"a.tool_id IN (SELECT tool_id FROM {links} WHERE capability_id IN ({marks}))"
-        )
-        params += sorted(concerned)
-    # Running totals per tool (an adoption that names no capability counts for each of its
-    # tool's concerned capabilities alike) and per (capability, tool) for the others:
-    # (factory ids, adoption ids, [cents]).
-    per_tool: dict[int, tuple[set, list, list]] = {}
+    """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio
+    (:func:`_groups`): per (capability, tool) the factories, adoption ids and cents. An
+    adoption counts for the capability it declares when its tool offers it, else for each
+    of its tool's capabilities (as :meth:`_Registry.caps_of`). ``tool_factories`` gets
+    every factory running each tool read, whatever it uses the tool for."""
     named: dict[tuple[int, int], tuple[set, list, list]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for pk, factory_id, tool_id, declared, cents in cursor.fetchall():
-            users = tool_factories.get(tool_id)
-            if users is None:
-                users = tool_factories[tool_id] = set()
-            users.add(factory_id)
-            if declared:
-                for cap in registry.caps_of(tool_id, declared):
-                    if cap in concerned:
-                        _count(named, (cap, tool_id), factory_id, pk, cents)
-                continue
-            entry = per_tool.get(tool_id)
-            if entry is None:
-                entry = per_tool[tool_id] = (set(), [], [0])
-            entry[0].add(factory_id)
-            entry[1].append(pk)
-            entry[2][0] += cents
-    for tool_id, (factory_ids, ids, cents) in per_tool.items():
-        for cap in registry.tool_caps[tool_id]:
+    for tool_id, declared, ids, factory_ids, cents in _groups(registry, concerned):
+        users = tool_factories.get(tool_id)
+        if users is None:
+            users = tool_factories[tool_id] = set()
+        users.update(factory_ids)
+        for cap in registry.caps_of(tool_id, declared or None):
             if cap not in concerned:
                 continue
             entry = named.get((cap, tool_id))
             if entry is None:
-                named[(cap, tool_id)] = (factory_ids, ids, cents)
-            else:
-                named[(cap, tool_id)] = (entry[0] | factory_ids, entry[1] + ids,
-                                         [entry[2][0] + cents[0]])  # fmt: skip
+                entry = named[(cap, tool_id)] = (set(), [], [0])
+            entry[0].update(factory_ids)
+            entry[1].extend(ids)
+            entry[2][0] += int(cents)
+    usage: dict[int, CapUse] = {}
     for (cap, tool_id), (factory_ids, ids, cents) in named.items():
         use = usage.setdefault(cap, CapUse())
         use.factories[tool_id], use.ids[tool_id] = factory_ids, ids

@@ -255,15 +255,13 @@ class Resolver:
                 self._tool_array = np.array(self.key_tool, dtype=np.int64)
             index = np.array(flat, dtype=np.int64)
             segment = np.repeat(np.arange(len(lengths)), lengths)
-            queries = np.array(segment_queries, dtype=object)[segment].tolist()
-            choices = self._key_array[index].tolist()
+            queries = np.array(segment_queries, dtype=object)[segment]
+            choices = self._key_array[index]
             plain = process.cpdist(
-                queries, choices, scorer=fuzz.ratio, dtype=np.float32, workers=-1
-            )
-            token_set = process.cpdist(
-                queries, choices, scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1
-            )
-            values = 0.5 * plain + 0.5 * token_set
+                queries.tolist(), choices.tolist(), scorer=fuzz.ratio, dtype=np.float32,
+                workers=-1,
+            )  # fmt: skip
+            values = self._scored(queries, choices, plain, segment, index, len(lengths))
             # Per query: best score first, ties in index order (as a stable sort of the
             # query's choices in index order, which resolve_key does).
             order = np.lexsort((index, -values, segment))
@@ -277,6 +275,32 @@ class Resolver:
                 found = best[segment_keys[seg]]
                 found[tool_id] = max(found.get(tool_id, 0.0), value / 100.0)
         return {key: self._decide(key, names[key], best[key]) for key in keys}
+
+    def _scored(self, queries, choices, plain, segment, index, n_segments) -> np.ndarray:
+        """The score of every pair (mean of plain and token-set similarity) where it can
+        matter, the token-set scorer run only there. The token-set similarity is at most
+        100, so a pair whose plain similarity is below ``floor`` scores under the threshold
+        less the ambiguity margin: it can neither win nor make a winner ambiguous, and a
+        name's outcome is the same as with every pair scored. Such pairs are scored in full
+        only among each query's eight best by plain similarity (the best guess and
+        confidence of a name left unresolved); the others keep half their plain similarity,
+        a lower bound that ranks them below every pair scored."""
+        floor = 200 * (self.threshold - AMBIGUITY_MARGIN) - 100 - 0.5  # float32 slack
+        need = plain >= floor
+        order = np.lexsort((index, -plain, segment))
+        counts = np.bincount(segment, minlength=n_segments)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        rank = np.arange(len(order)) - starts[segment[order]]
+        need[order[rank < 8]] = True
+        values = 0.5 * plain
+        picked = np.flatnonzero(need)
+        if len(picked):
+            token_set = process.cpdist(
+                queries[picked].tolist(), choices[picked].tolist(),
+                scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1,
+            )  # fmt: skip
+            values[picked] += 0.5 * token_set
+        return values
 
     def _keep_best(self, values, ordered: list[int], best_by_tool: dict[int, float]) -> None:
         """Each tool's best score among the query's eight best choices."""

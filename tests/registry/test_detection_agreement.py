@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry.detection import duplicates_detect
-from registry.models import Adoption, DuplicateFinding, ToolRingOverride
+from registry.models import Adoption, DuplicateFinding, FindingStake, ToolRingOverride
 from tests.registry.builders import adoption, capability, tool
 
 N_FACTORIES, N_TOOLS = 4, 6
@@ -38,6 +38,27 @@ def stored() -> dict:
         )
         for f in DuplicateFinding.objects.prefetch_related("tools", "factories")
     }  # fmt: skip
+
+
+def stakes() -> set:
+    """Every stake row, checked against what its finding holds: at stake exactly the
+    adoptions its ``detail`` lists, a baseline cost exactly for those of its ``baseline``."""
+    rows = set(
+        FindingStake.objects.values_list("finding_id", "adoption_id", "factory_id", "at_stake",
+                                         "baseline_cost")
+    )  # fmt: skip
+    # A resolved finding keeps the rows of adoptions deleted since (factory as written).
+    factory_of = {(f, a): fac for f, a, fac, _s, _c in rows}
+    factory_of |= {a: fac for a, fac in Adoption.objects.values_list("pk", "factory_id")}
+    wanted = set()
+    for f in DuplicateFinding.objects.all():
+        live = set(f.detail.get("adoptions_at_stake", []))
+        base = {int(pk): (fac, Decimal(cost)) for pk, (fac, cost) in (f.baseline or {}).items()}
+        for pk in live | base.keys():
+            factory = base[pk][0] if pk in base else factory_of.get(pk, factory_of.get((f.pk, pk)))
+            wanted.add((f.pk, pk, factory, pk in live, base[pk][1] if pk in base else None))
+    assert rows == wanted
+    return rows
 
 
 def tag(n: int) -> str:
@@ -103,8 +124,43 @@ def test_scoped_runs_after_random_changes_leave_what_a_full_run_finds(
         for n, step in enumerate(changes, start=len(initial)):
             apply(factories, tools, caps, step, n)
             duplicates_detect(factories={factories[step[0]].pk})
-        scoped = stored()
+        scoped, scoped_stakes = stored(), stakes()
         summary = duplicates_detect()
         assert (summary.created, summary.reopened, summary.resolved) == (0, 0, 0)
         assert stored() == scoped
+        assert stakes() == scoped_stakes
         transaction.set_rollback(True)
+
+
+def test_a_scoped_run_writes_only_the_stake_rows_that_changed(world):
+    """A factory leaving and joining a capability changes its fragmentation finding's
+    rows one by one: a row with a baseline is kept (no longer at stake), one without goes,
+    a new one is added; the rows always match the finding (as a full run leaves them)."""
+    cap = capability("frag-x", name="Frag X")
+    std, b, c = (tool(f"Frag Tool {tag(i)}", caps=[cap], ring=r)
+                 for i, r in enumerate(["adopt", "assess", "assess"]))  # fmt: skip
+    third = type(world.factory_a).objects.create(
+        slug="frag-3", name="Frag 3", kind="software", business_unit="X"
+    )
+    adoption(world.factory_a, std, cost="100")
+    adoption(world.factory_b, b, cost="200")
+    c_use = adoption(third, c, cost="300")
+    duplicates_detect()
+    finding = DuplicateFinding.objects.get(key=f"fragmentation:{cap.pk}")
+    first = {pk for _f, pk, *_rest in stakes() if _f == finding.pk}
+    c_use.status = "retired"  # in the baseline: its row stays, no longer at stake
+    c_use.save()
+    duplicates_detect(factories={third.pk})
+    row = FindingStake.objects.get(finding=finding, adoption=c_use)
+    assert (row.at_stake, row.baseline_cost) == (False, Decimal("300.00"))
+    later = adoption(third, b, cost="50")  # new at stake: one row added
+    duplicates_detect(factories={third.pk})
+    assert FindingStake.objects.get(finding=finding, adoption=later).at_stake
+    later.status = "retired"  # not in the baseline: its row goes
+    later.save()
+    duplicates_detect(factories={third.pk})
+    assert not FindingStake.objects.filter(finding=finding, adoption=later).exists()
+    after = stakes()
+    assert {pk for _f, pk, *_rest in after if _f == finding.pk} == first
+    duplicates_detect()
+    assert stakes() == after

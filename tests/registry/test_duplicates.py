@@ -118,9 +118,10 @@ def test_detection_takes_a_constant_number_of_queries(ci, django_assert_max_num_
         adoption(FactoryFactory(slug=f"more-{i}"), ci["bamboo"].tool, cost="100")
     # 16 for detection, one INSERT each for the change-log entries of the findings
     # opened and of the findings changed, however many; the slugs of the factory
-    # previews, the stake rows (one DELETE, one INSERT) and the tools' registry figures;
-    # with no broker, 6 more for the touched factories' KPI figures (open findings, money
-    # at stake), refreshed inline.
+    # previews, the stake rows (one DELETE and one INSERT for findings written whole, at
+    # most three statements for the rows that changed of the others) and the tools'
+    # registry figures; with no broker, the touched factories' finding figures (open
+    # findings, money at stake), refreshed inline in two.
     with django_assert_max_num_queries(22 + 6):
         duplicates_detect()
 

@@ -91,3 +91,32 @@ def test_a_near_tie_between_two_tools_is_not_guessed():
 def test_resolve_many_scores_each_distinct_key_once_and_keeps_the_order(resolver):
     names = ["jenkins-lts", "Jenkins", "unknown thing", "Prometheus server"]
     assert [m.tool_id for m in resolver.resolve_many(names)] == [1, 1, None, 3]
+
+
+def test_batch_scoring_decides_every_name_as_scoring_every_pair_does():
+    """resolve_many runs the token-set scorer only on pairs that can matter; each name's
+    tool (and a resolved name's confidence) is the one resolve gives by scoring all."""
+    import random
+
+    rng = random.Random(7)
+    syllables = ["ka", "lo", "mi", "ra", "ven", "tor", "qua", "zi", "pel", "dor", "fin", "gar"]
+
+    def word() -> str:
+        return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3)))
+
+    names = sorted({word() + rng.choice(["", " flow", " hub", " grid"]) for _ in range(400)})
+    entries = [ToolEntry(i + 1, n, rng.choice(["", "Acme Labs"])) for i, n in enumerate(names)]
+    fresh = Resolver(entries)
+    queries = []
+    for n in names[:150]:
+        p = rng.randint(1, max(1, len(n) - 2))
+        queries += [n[:p] + n[p + 1 :], n[:p] + n[p] + n[p:], n + " extra", word() + " " + word()]
+    batch = fresh.resolve_many(queries)
+    one_by_one = [fresh.resolve(q) for q in queries]
+    assert [m.tool_id for m in batch] == [m.tool_id for m in one_by_one]
+    assert [m.method for m in batch] == [m.method for m in one_by_one]
+    resolved = [
+        (a.confidence, b.confidence) for a, b in zip(batch, one_by_one, strict=True) if b.tool_id
+    ]
+    assert len(resolved) > 100 and all(a == b for a, b in resolved)
+    assert sum(m.tool_id is None for m in batch) > 50
