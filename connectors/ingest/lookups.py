@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from datetime import datetime
+from itertools import repeat
 
 from django.db import connection
 from django.db.models import Lookup
@@ -172,48 +173,54 @@ class Snapshot:
     cursor where there is one (never all at once in the driver's memory)."""
 
     def __init__(self, connector_id: int, factory_id: int, cutoff: datetime):
+        # Devices first: each record keeps its device's state as a code beside it, so no
+        # map of every device stays behind. (Two scans, not a join: right after a bulk
+        # load the planner's statistics may make a join walk one table per row.)
         self.states: list[tuple[str, int]] = []  # (status, seen since cutoff) per code
-        self._codes: dict[tuple, int] = {(None, None): -1}  # -1: not a device of the factory
+        state_of: dict[int, int] = {}  # device id → code, while reading
+        codes: dict[tuple, int] = {}
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
+                f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
+                [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
+            )
+            while rows := cursor.fetchmany(10000):
+                for pk, status, fresh in rows:
+                    code = codes.get((status, fresh))
+                    if code is None:
+                        code = codes[(status, fresh)] = len(self.states)
+                        self.states.append((status, fresh))
+                    state_of[pk] = code
         self.index: dict[str, int] = {}
         self.ids = array("q")
         self.device_ids = array("q")
-        self.codes = array("b")  # the device's state
+        self.codes = array("b")  # the device's state; -1: not a device of the factory
         hashes = bytearray()
-        # One scan of the records joined to their devices (the join runs in the
-        # database): each record's device state comes with it, and its hash as 16 bytes
-        # (another scheme's, or a record marked missing: :data:`_NO_HASH`).
+        # On PostgreSQL the hashes come as 16 bytes each (the database decodes them);
+        # another scheme's, or a record marked missing, reads as :data:`_NO_HASH`.
         if connection.vendor == "postgresql":
-            digest = "CASE WHEN r.missing_since IS NULL AND r.data_hash ~ '^[0-9a-f]{32}$'"
-            digest += " THEN decode(r.data_hash, 'hex') ELSE %s END"
+            digest = "CASE WHEN missing_since IS NULL AND data_hash ~ '^[0-9a-f]{32}$'"
+            digest += " THEN decode(data_hash, 'hex') ELSE %s END"
             no_hash, to_bytes = _NO_HASH, b"".join
         else:
-            digest = "CASE WHEN r.missing_since IS NULL THEN r.data_hash ELSE %s END"
+            digest = "CASE WHEN missing_since IS NULL THEN data_hash ELSE %s END"
             no_hash, to_bytes = _MISSING, _hashes
         with connection.chunked_cursor() as cursor:
             cursor.execute(
-                f"SELECT r.source_id, r.id, r.device_id, {digest}, d.status,"
-                f" CASE WHEN d.last_seen >= %s THEN 1 ELSE 0 END"
-                f" FROM {RECORD_TABLE} r LEFT JOIN {DEVICE_TABLE} d"
-                f" ON d.id = r.device_id AND d.factory_id = %s WHERE r.connector_id = %s",
-                [no_hash, connection.ops.adapt_datetimefield_value(cutoff), factory_id,
-                 connector_id],
-            )  # fmt: skip
+                f"SELECT source_id, id, device_id, {digest}"
+                f" FROM {RECORD_TABLE} WHERE connector_id = %s",
+                [no_hash, connector_id],
+            )
             while rows := cursor.fetchmany(10000):
-                source_ids, pks, device_ids, digests, statuses, fresh = zip(*rows, strict=True)
+                source_ids, pks, device_ids, digests = zip(*rows, strict=True)
                 start = len(self.ids)
                 self.index.update(zip(source_ids, range(start, start + len(rows)), strict=True))
                 self.ids.extend(pks)
                 self.device_ids.extend(device_ids)
-                self.codes.extend(map(self._code, statuses, fresh))
+                self.codes.extend(map(state_of.get, device_ids, repeat(-1)))
                 hashes += to_bytes(digests)
         self.hashes = bytes(hashes)
-
-    def _code(self, status: str | None, fresh: int | None) -> int:
-        code = self._codes.get((status, fresh))
-        if code is None:
-            code = self._codes[(status, fresh)] = len(self.states)
-            self.states.append((status, fresh))
-        return code
 
     def known(self, source_ids, skip_records: set[int], skip_devices: set[int], make):
         """``({source id: make(row)}, [source ids to read by key])``: a row like one of

@@ -69,13 +69,15 @@ def write_batch(plan: BatchPlan) -> None:
         if type(row["device_id"]) is str:
             row["device_id"] = keys[row["device_id"]]
     bulk.update_rows(Device, plan.changed_devices, DEVICE_UPDATE_COLUMNS)
-    bulk.insert_rows(DeviceSourceRecord, plan.new_records, RECORD_COLUMNS, encoders=_DATA)
+    bulk.insert_rows(
+        DeviceSourceRecord, plan.new_records, RECORD_COLUMNS, encoders=_DATA, ids=False
+    )
     bulk.update_rows(
         DeviceSourceRecord, plan.changed_records, RECORD_UPDATE_COLUMNS, encoders=_DATA
     )
     if plan.merges:
         _merge(plan.merges)
-    bulk.insert_rows(DeviceChange, plan.changes, CHANGE_COLUMNS)
+    bulk.insert_rows(DeviceChange, plan.changes, CHANGE_COLUMNS, ids=False)
 
 
 def _merge(merges: list[tuple[int, int]]) -> None:
