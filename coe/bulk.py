@@ -179,13 +179,16 @@ def insert_rows(
     columns: Sequence[str],
     *,
     encoders: dict[str, tuple[str, Callable]] | None = None,
+    ids: bool = True,
 ) -> list[int]:
     """Insert ``rows`` (dicts of column values, without ``id``) and return their new ids in
     order; each row's ``"id"`` is set too.
 
     PostgreSQL: ids from the sequence and one binary ``COPY``; ``encoders`` maps a column
     to ``(copy type, function)`` for values the caller encodes itself (a JSON column sent
-    as pre-built jsonb bytes). Elsewhere: ``bulk_create`` (RETURNING)."""
+    as pre-built jsonb bytes). ``ids=False``: the caller needs no ids; PostgreSQL's rows
+    take theirs from the column's default as they are copied (no round trip to draw
+    them) and an empty list is returned. Elsewhere: ``bulk_create`` (RETURNING)."""
     if not rows:
         return []
     if not _is_postgresql():
@@ -204,6 +207,9 @@ def insert_rows(
     table = model._meta.db_table
     with _raw_cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor  # the psycopg cursor under Django's wrapper, for COPY
+        if not ids:
+            copy_rows(cursor, table, columns, _encoded(rows, columns, encoders), types)
+            return []
         ids = next_ids(cursor, table, len(rows))
         for row, pk in zip(rows, ids, strict=True):
             row["id"] = pk

@@ -164,6 +164,30 @@ def _hashes(digests: tuple[str, ...]) -> bytes:
     return bytes(out)
 
 
+def _device_states(factory_id: int, cutoff: datetime):
+    """``((status, seen since cutoff), [device ids])`` of the factory's devices, in one
+    group per state. PostgreSQL groups them (an id array per state); elsewhere they are
+    grouped as they arrive in chunks."""
+    fresh = "CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
+    params = [connection.ops.adapt_datetimefield_value(cutoff), factory_id]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT status, {fresh}, array_agg(id) FROM {DEVICE_TABLE}"
+                f" WHERE factory_id = %s GROUP BY 1, 2",
+                params,
+            )
+            return [((status, seen), ids) for status, seen, ids in cursor.fetchall()]
+    groups: dict[tuple, list[int]] = {}
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(f"SELECT id, status, {fresh} FROM {DEVICE_TABLE} WHERE factory_id = %s",
+                       params)  # fmt: skip
+        while rows := cursor.fetchmany(10000):
+            for pk, status, seen in rows:
+                groups.setdefault((status, seen), []).append(pk)
+    return list(groups.items())
+
+
 class Snapshot:
     """Every record of a connector and the state of its factory's devices, read in two
     scans: a large sync's alternative to a keyed lookup per batch. Held compactly (an
@@ -174,34 +198,32 @@ class Snapshot:
 
     def __init__(self, connector_id: int, factory_id: int, cutoff: datetime):
         # Devices first: each record keeps its device's state as a code beside it, so no
-        # map of every device stays behind.
+        # map of every device stays behind. (Two scans, not a join: right after a bulk
+        # load the planner's statistics may make a join walk one table per row.)
         self.states: list[tuple[str, int]] = []  # (status, seen since cutoff) per code
         state_of: dict[int, int] = {}  # device id → code, while reading
-        codes: dict[tuple, int] = {}
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, status, CASE WHEN last_seen >= %s THEN 1 ELSE 0 END"
-                f" FROM {DEVICE_TABLE} WHERE factory_id = %s",
-                [connection.ops.adapt_datetimefield_value(cutoff), factory_id],
-            )
-            while rows := cursor.fetchmany(10000):
-                for pk, status, fresh in rows:
-                    code = codes.get((status, fresh))
-                    if code is None:
-                        code = codes[(status, fresh)] = len(self.states)
-                        self.states.append((status, fresh))
-                    state_of[pk] = code
+        for (status, fresh), ids in _device_states(factory_id, cutoff):
+            state_of.update(zip(ids, repeat(len(self.states))))
+            self.states.append((status, fresh))
         self.index: dict[str, int] = {}
         self.ids = array("q")
         self.device_ids = array("q")
         self.codes = array("b")  # the device's state; -1: not a device of the factory
         hashes = bytearray()
+        # On PostgreSQL the hashes come as 16 bytes each (the database decodes them);
+        # another scheme's, or a record marked missing, reads as :data:`_NO_HASH`.
+        if connection.vendor == "postgresql":
+            digest = "CASE WHEN missing_since IS NULL AND data_hash ~ '^[0-9a-f]{32}$'"
+            digest += " THEN decode(data_hash, 'hex') ELSE %s END"
+            no_hash, to_bytes = _NO_HASH, b"".join
+        else:
+            digest = "CASE WHEN missing_since IS NULL THEN data_hash ELSE %s END"
+            no_hash, to_bytes = _MISSING, _hashes
         with connection.chunked_cursor() as cursor:
             cursor.execute(
-                f"SELECT source_id, id, device_id,"
-                f" CASE WHEN missing_since IS NULL THEN data_hash ELSE %s END"
+                f"SELECT source_id, id, device_id, {digest}"
                 f" FROM {RECORD_TABLE} WHERE connector_id = %s",
-                [_MISSING, connector_id],
+                [no_hash, connector_id],
             )
             while rows := cursor.fetchmany(10000):
                 source_ids, pks, device_ids, digests = zip(*rows, strict=True)
@@ -210,7 +232,7 @@ class Snapshot:
                 self.ids.extend(pks)
                 self.device_ids.extend(device_ids)
                 self.codes.extend(map(state_of.get, device_ids, repeat(-1)))
-                hashes += _hashes(digests)
+                hashes += to_bytes(digests)
         self.hashes = bytes(hashes)
 
     def known(self, source_ids, skip_records: set[int], skip_devices: set[int], make):
@@ -275,15 +297,6 @@ def devices_by_mac(factory_id: int, macs) -> dict[str, tuple[int, str]]:
         first="id",
     )
     return {mac: (pk, serial) for mac, pk, serial in rows}
-
-
-def record_data(ids) -> dict[int, dict]:
-    """``{record id: data}``: what records said last time."""
-    if not ids:
-        return {}
-    return dict(
-        DeviceSourceRecord.objects.filter(**_in("id", ids)).order_by().values_list("id", "data")
-    )
 
 
 DEVICE_ROW = ("id", "status", "first_seen", "last_seen", "serial_normalised", *FIELDS)

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from hashlib import md5
 from typing import NamedTuple
 
 from connectors.ingest.rules import (
+    ACTIVE,
+    OFFLINE,
     Norm,
     identity_changed,
     keep_real_identity,
     normalise,
-    raw_digest,
-    record_status,
+    raw_text,
 )
 from connectors.records import DeviceRecord
 
@@ -92,19 +94,27 @@ class BatchPlan:
 
 def split(batch: list[DeviceRecord], known: dict[str, Known]) -> tuple[list[Norm], dict, set[int]]:
     """The batch's changed records (normalised), its counts so far and the devices its
-    unchanged records confirm."""
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    unchanged records confirm. Each record is read once: its raw text is hashed and, when
+    it changed, normalised from the same text."""
+    unchanged = 0
     seen: set[int] = set()
     dirty: list[Norm] = []
+    get = known.get
     for record in batch:
-        digest = raw_digest(record)
-        row = known.get(record.source_id)
-        if row and row.digest == digest and row.fresh and row.status == record_status(record):
-            counts["unchanged"] += 1
+        raw = raw_text(record)
+        digest = md5(raw.encode(), usedforsecurity=False).hexdigest()
+        row = get(record.source_id)
+        if (
+            row
+            and row.digest == digest
+            and row.fresh
+            and row.status == (OFFLINE if record.online is False else ACTIVE)
+        ):
+            unchanged += 1
             seen.add(row.device_id)
         else:
-            dirty.append(normalise(record, digest))
-    return dirty, counts, seen
+            dirty.append(normalise(record, digest, raw))
+    return dirty, {"created": 0, "updated": 0, "unchanged": unchanged}, seen
 
 
 def prepare(dirty: list[Norm], known: dict[str, Known], previous: dict[int, dict]) -> set[str]:
@@ -163,15 +173,21 @@ class _Identifier:
         self.folded: dict[str, int | str] = {}
 
     def resolve(self, key):
-        while key in self.folded:
-            key = self.folded[key]
+        folded = self.folded
+        while key in folded:
+            key = folded[key]
         return key
 
     def by_identity(self, serial: str, mac: str) -> int | str | None:
         """The device a serial, then a MAC, names (existing or new in the batch)."""
         target = None
+        folded = self.folded
         if serial:
-            target = self.by_serial.get(serial) or self.resolve(self.new_by_serial.get(serial))
+            target = self.by_serial.get(serial)
+            if target is None:
+                target = self.new_by_serial.get(serial)
+                if target in folded:
+                    target = self.resolve(target)
         if mac and mac in self.by_mac:
             by_this_mac, mac_serial = self.by_mac[mac]
             if target is None:
@@ -184,7 +200,9 @@ class _Identifier:
                 self.merges[by_this_mac] = target
                 self.merge_keys[by_this_mac] = (f"MAC {mac}", f"serial {serial}")
         if target is None and mac:
-            new = self.resolve(self.new_by_mac.get(mac))
+            new = self.new_by_mac.get(mac)
+            if new in folded:
+                new = self.resolve(new)
             if new is not None and (not serial or not self.new_serials.get(new)):
                 target = new
         elif serial and mac and target is not None:
@@ -207,18 +225,20 @@ class _Identifier:
         return target
 
     def target(self, norm: Norm, index: int) -> int | str:
-        target = self.by_identity(norm.serial, norm.mac)
-        row = self.known.get(norm.source_id)
-        if target is None and row is not None and norm.source_id not in self.reidentified:
-            target = row.device_id  # the same machine under its source id
+        serial, mac = norm.serial, norm.mac
+        target = self.by_identity(serial, mac)
         if target is None:
-            target = f"new:{index}"
+            row = self.known.get(norm.source_id)
+            if row is not None and norm.source_id not in self.reidentified:
+                target = row.device_id  # the same machine under its source id
+            else:
+                target = f"new:{index}"
         if type(target) is str:
-            if norm.serial:
-                self.new_by_serial.setdefault(norm.serial, target)
-                self.new_serials.setdefault(target, norm.serial)
-            if norm.mac:
-                self.new_by_mac.setdefault(norm.mac, target)
+            if serial:
+                self.new_by_serial.setdefault(serial, target)
+                self.new_serials.setdefault(target, serial)
+            if mac:
+                self.new_by_mac.setdefault(mac, target)
         return target
 
 

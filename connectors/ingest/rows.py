@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from connectors.ingest.planner import BatchPlan, Context, Identified, Known
 from connectors.ingest.rules import (
-    FIELDS,
     STALE,
     Norm,
     Source,
@@ -144,6 +143,19 @@ class _Rows:
         self.plan.new_devices.append(row)
         return row
 
+    def lean_device(self, key: str, norm: Norm) -> None:
+        """A new device that one new record feeds: its fields are the record's (a junk
+        serial stands for no serial); the row is the record's data with the device's
+        columns added (the data holds each of :data:`FIELDS` and the status)."""
+        ctx = self.ctx
+        now = ctx.now
+        row = {**norm.data, "key": key, "factory_id": ctx.factory_id,
+               "serial_normalised": norm.serial, "first_seen": now, "last_seen": now,
+               "updated_at": now}  # fmt: skip
+        if not norm.serial:
+            row["serial_number"] = ""
+        self.plan.new_devices.append(row)
+
     # --- devices ------------------------------------------------------------------------
     def reporting(self, device) -> bool:
         """Whether a record still reports the device (not missing, not an upload)."""
@@ -234,11 +246,7 @@ def _place_all(rows: _Rows, identified: Identified):
     gained: dict[int | str, list[Norm]] = {}  # device → records that arrived on it
     for norm, target in identified.targets:
         if identified.feeds.get(target) == 1 and norm.source_id not in rows.known:
-            data = norm.data
-            values = {name: data[name] for name in FIELDS}
-            if not norm.serial:  # a junk serial stands for no serial
-                values["serial_number"] = ""
-            rows.new_device(target, values, norm.serial, norm.status)
+            rows.lean_device(target, norm)
             rows.plan.new_records.append(rows.new_record(norm, target))
             lean.add(target)
             continue

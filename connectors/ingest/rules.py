@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from hashlib import md5
 from typing import NamedTuple
 
 from django.conf import settings
@@ -87,10 +87,9 @@ class Source(NamedTuple):
     missing: bool = False
 
 
-def raw_digest(record: DeviceRecord) -> str:
-    """A hash of what the record says, before normalisation (which is deterministic, so the
-    same raw record always normalises the same): unchanged records skip normalising."""
-    raw = "\x1f".join(
+def raw_text(record: DeviceRecord) -> str:
+    """What the record says, before normalisation, as one string (what is hashed)."""
+    return "\x1f".join(
         (
             record.serial_number or "",
             record.mac or "",
@@ -102,18 +101,48 @@ def raw_digest(record: DeviceRecord) -> str:
             "0" if record.online is False else "1",
         )
     )
-    return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
+
+
+def raw_digest(record: DeviceRecord) -> str:
+    """A hash of what the record says, before normalisation (which is deterministic, so the
+    same raw record always normalises the same): unchanged records skip normalising."""
+    return md5(raw_text(record).encode(), usedforsecurity=False).hexdigest()
 
 
 def record_status(record: DeviceRecord) -> str:
     return OFFLINE if record.online is False else ACTIVE
 
 
-def normalise(record: DeviceRecord, digest: str) -> Norm:
-    """The record's field values cleaned, its comparable serial and its status."""
+def normalise(record: DeviceRecord, digest: str, raw: str = "") -> Norm:
+    """The record's field values cleaned, its comparable serial and its status. ``raw``:
+    the record's :func:`raw_text` when the caller has it; without a NUL in it, a field
+    that is a string is cleaned by stripping and cutting alone (what :func:`clean_text`
+    does to a string without NULs), without a call per field."""
+    status = OFFLINE if record.online is False else ACTIVE
+    if not raw or "\x00" in raw:
+        return _normalise(record, digest, status)
+    s, m, ma, mo, f, h, n = (
+        record.serial_number, record.mac, record.manufacturer, record.model,
+        record.firmware, record.hardware_revision, record.name,
+    )  # fmt: skip
+    serial = s.strip()[:120] if s.__class__ is str else clean_text(s, 120)
+    mac = normalise_mac(m)
+    data = {
+        "serial_number": serial,
+        "mac": mac,
+        "manufacturer": ma.strip()[:200] if ma.__class__ is str else clean_text(ma, 200),
+        "model": mo.strip()[:200] if mo.__class__ is str else clean_text(mo, 200),
+        "firmware": f.strip()[:120] if f.__class__ is str else clean_text(f, 120),
+        "hardware_revision": h.strip()[:120] if h.__class__ is str else clean_text(h, 120),
+        "name": n.strip()[:200] if n.__class__ is str else clean_text(n, 200),
+        "status": status,
+    }
+    return Norm(record.source_id, data, digest, normalise_serial(serial), mac, status)
+
+
+def _normalise(record: DeviceRecord, digest: str, status: str) -> Norm:
     serial = clean_text(record.serial_number, 120)
     mac = normalise_mac(record.mac)
-    status = record_status(record)
     data = {
         "serial_number": serial,
         "mac": mac,

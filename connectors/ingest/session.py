@@ -180,9 +180,11 @@ class IngestSession:
         plan = BatchPlan(source_ids=set(source_ids), device_ids=set(seen))
         if not dirty:
             return plan, counts, seen
-        previous = lookups.record_data(
-            [known[n.source_id].record_id for n in dirty if n.source_id in known]
-        )
+        # The source records of the devices the changed records are on now: what each of
+        # them said before is among them (its device's records are read once, for both).
+        first = {known[n.source_id].device_id for n in dirty if n.source_id in known}
+        sources = lookups.source_rows(first)
+        previous = {row[0]: row[5] for row in sources}
         reidentified = planner.prepare(dirty, known, previous)
         found = self._found(dirty, optimistic, plan)
         identified = planner.identify(dirty, known, reidentified, found)
@@ -190,7 +192,7 @@ class IngestSession:
         plan.device_ids |= existing | left | identified.merges.keys()
         self.touched_devices |= existing | left | identified.merges.keys()
         devices = lookups.device_rows(existing | left)
-        sources = lookups.source_rows(existing | left | identified.merges.keys())
+        sources += lookups.source_rows((existing | left | identified.merges.keys()) - first)
         rows.build(ctx, plan, identified, known, devices, sources, left, self.reported,
                    counts, seen)  # fmt: skip
         self.touched_records.update(row["id"] for row in plan.changed_records)

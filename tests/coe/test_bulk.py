@@ -109,6 +109,27 @@ def test_rows_as_dicts_get_their_ids_and_update_by_id():
 
 
 @pytest.mark.django_db
+def test_insert_rows_without_ids_writes_the_rows_and_ids_come_from_the_table():
+    factory = FactoryFactory()
+    start = timezone.now()
+    rows = [
+        {"factory_id": factory.pk, "line": "L1", "period_start": start + timedelta(hours=i),
+         "period_end": start + timedelta(hours=i + 1), "planned_time_s": 1.0,
+         "run_time_s": 1.0, "ideal_cycle_time_s": 1.0, "total_count": i, "good_count": i,
+         "source": "test", "updated_at": start}
+        for i in range(3)
+    ]  # fmt: skip
+    columns = list(rows[0])
+    first = bulk.insert_rows(OTCounter, rows[:1], columns)
+    returned = bulk.insert_rows(OTCounter, rows[1:], columns, ids=False)
+    stored = dict(OTCounter.objects.values_list("total_count", "pk"))
+    assert sorted(stored) == [0, 1, 2]
+    assert stored[1] > first[0] and stored[2] > first[0] and stored[1] != stored[2]
+    if connection.vendor == "postgresql":
+        assert returned == [] and "id" not in rows[1]
+
+
+@pytest.mark.django_db
 def test_pairs_and_deletes():
     tools = [Tool(name=f"T{i}", slug=f"p-{i}", normalized_name=f"p{i}") for i in range(3)]
     bulk.insert(Tool, tools)
