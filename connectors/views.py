@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from coe import listing, policy
+from coe.api.pagination import CountedPaginator
+from coe.rowcounts import visible_rows
 from coe.scoping import visible_factories
 from connectors import selectors
 from connectors.choices import (
@@ -17,7 +19,7 @@ from connectors.choices import (
     SyncTrigger,
 )
 from connectors.filtersets import ConnectorFilterSet, DeviceFilterSet
-from connectors.models import DeviceChange
+from connectors.models import Device, DeviceChange
 from connectors.mqtt_host.selectors import host_summary
 from connectors.services import sync_run_start
 
@@ -205,7 +207,13 @@ def device_list(request):
                 d.last_seen,
             ],
         )
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    if {"page", "sort"}.issuperset(request.GET):  # unfiltered: the stored counts answer
+        paginator = CountedPaginator(
+            rows, 50, count=visible_rows(Device._meta.db_table, request.user)
+        )
+    else:
+        paginator = Paginator(rows, 50)
+    page = paginator.get_page(request.GET.get("page"))
     kinds = selectors.device_source_kinds([d.pk for d in page])
     for device in page:
         device.source_kinds = kinds.get(device.pk, [])

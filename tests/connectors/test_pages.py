@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.http import HttpRequest
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from connectors.models import Device, SyncRun
@@ -112,3 +114,30 @@ def test_staff_can_queue_a_sync_from_the_page(
         response = client.post(reverse("connector-sync", args=[plant.pk]))
     assert response.status_code == 302
     assert SyncRun.objects.filter(connector=plant, trigger="user").exists()
+
+
+def test_the_unfiltered_inventory_counts_from_the_stored_counts_what_each_persona_sees(
+    client, world, plant
+):
+    ingest(
+        make_connector(world.factory_b, name="b"),
+        [DeviceRecord(source_id="b1", serial_number="B1")],
+    )
+    for persona, factories in (
+        ("staff", None),
+        ("owner_a", [world.factory_a]),
+        ("member_b", [world.factory_b]),
+    ):
+        login(client, world, persona)
+        devices = (
+            Device.objects.all()
+            if factories is None
+            else Device.objects.filter(factory__in=factories)
+        )
+        for query in ({}, {"sort": "-name"}, {"page": "1"}):
+            with CaptureQueriesContext(connection) as queries:
+                body = client.get(reverse("device-list"), query).content.decode()
+            assert f"{devices.count()} device(s)" in body, (persona, query)
+            assert not [
+                q for q in queries if "COUNT(*)" in q["sql"] and "connectors_device" in q["sql"]
+            ]
