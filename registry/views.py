@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from coe import listing, policy
 from coe.choices import FactoryKind
-from coe.scoping import is_coe_staff, restrict
+from coe.scoping import restrict
 from coe.tables import TableTooLarge
 from registry import exports, services
 from registry.charts import number_blips, radar_html
@@ -68,7 +68,7 @@ def _finding_name(finding: DuplicateFinding) -> str:
 def tool_list(request):
     """The registry: tools with ring, capabilities, adopters and spend (of visible factories)."""
     tools = Tool.objects.prefetch_related("capabilities")
-    if is_coe_staff(request.user):
+    if policy.is_coe_staff(request.user):
         # The whole portfolio: the figures stored on the tool (registry.figures).
         tools = tools.annotate(adopters=F("adopter_count"), spend=F("annual_spend"))
     else:
