@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from django.urls import reverse
 
 from coe.choices import FactoryKind
@@ -14,6 +15,14 @@ from tests.factories import FactoryFactory, MembershipFactory
 
 TODAY = dt.datetime.now(dt.UTC).date()
 LAST_MONTH = (TODAY.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_today(monkeypatch):
+    """The pages read "last full month" from the clock; pin it to the TODAY these rows were
+    dated with, so a run crossing midnight at a month's end reads the same month."""
+    monkeypatch.setattr("kpis.rollups.today_utc", lambda: TODAY)
+    monkeypatch.setattr("kpis.reads.today_utc", lambda: TODAY)
 
 
 def months_ago(n: int) -> dt.date:
