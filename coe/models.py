@@ -145,3 +145,18 @@ class FactoryRowCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table_name} of {self.factory_id}: {self.row_count}"
+
+
+class DataGeneration(models.Model):
+    """A number that changes with every write to a group of tables, set by database
+    triggers in the same statement and transaction as the write (:mod:`coe.generations`).
+    Portfolio-wide aggregates are memoised under the generation they were read at, so a
+    page reads them once per change instead of once per request."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    generation = models.BigIntegerField(
+        null=True, help_text="None: not kept (the group's triggers are not installed)."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.generation}"

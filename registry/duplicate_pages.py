@@ -21,7 +21,8 @@ from django.shortcuts import render
 from django.template.backends.utils import csrf_input
 from django.urls import reverse
 
-from coe import listing, policy
+from coe import generations, listing, policy
+from coe.generations import query_key
 from coe.scoping import writable_factory_ids
 from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
 from registry.consolidation_views import savings_trend_html
@@ -169,12 +170,17 @@ def realised_by_finding(finding_ids: list[int]) -> dict[int, Decimal]:
     saved = ExpressionWrapper(
         F("baseline_cost") - now, output_field=DecimalField(max_digits=16, decimal_places=2)
     )
-    return dict(
+    rows = (
         FindingStake.objects.filter(finding_id__in=finding_ids, baseline_cost__isnull=False)
         .values("finding_id")
         .annotate(amount=Sum(saved))
         .values_list("finding_id", "amount")
         .order_by()
+    )
+    # Memoised until the registry is written: a fragmentation finding covers thousands
+    # of adoptions.
+    return generations.memoised(
+        "registry", ("realised_by_finding", *query_key(rows)), lambda: dict(rows)
     )
 
 

@@ -17,6 +17,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncMonth
 
+from coe import generations
+from coe.generations import query_key
 from coe.scoping import restrict_through
 from registry.models import Adoption, DuplicateFinding, Tool, ToolAlias
 from registry.resolution import Resolver, ToolEntry
@@ -103,8 +105,14 @@ def at_stake_total(findings: QuerySet[DuplicateFinding]) -> Decimal:
 
     live = findings.filter(status__in=LIVE_FINDING_STATUSES).values("pk")
     covered = FindingStake.objects.filter(at_stake=True, finding__in=live).values("adoption_id")
-    total = Adoption.objects.filter(pk__in=covered).aggregate(total=Sum(_cost_now()))["total"]
-    return total or Decimal("0")
+    adoptions = Adoption.objects.filter(pk__in=covered)
+
+    def total() -> Decimal:
+        return adoptions.aggregate(total=Sum(_cost_now()))["total"] or Decimal("0")
+
+    # Memoised until the registry is written (coe.generations): ~55,000 stake rows at
+    # 1,000 factories, read by the cockpit and the duplicates page.
+    return generations.memoised("registry", ("at_stake_total", *query_key(adoptions)), total)
 
 
 def savings_overview(
@@ -113,10 +121,23 @@ def savings_overview(
     """Realised savings of ``findings`` for the portfolio, per business unit and the
     cumulative trend by month of detection, added up in the database from the stake
     rows (what :func:`registry.consolidation.savings_summary` computes row by row);
-    ``factory_ids`` limits the amounts to those factories."""
+    ``factory_ids`` limits the amounts to those factories. Memoised until the registry
+    is written (:mod:`coe.generations`)."""
+    from registry.models import FindingStake
+
+    stakes = FindingStake.objects.filter(baseline_cost__isnull=False)
+    if findings.query.where or findings.query.is_sliced:  # some findings: their stakes
+        stakes = stakes.filter(finding__in=findings.values("pk"))
+    if factory_ids is not None:
+        stakes = stakes.filter(factory_id__in=sorted(factory_ids))
+    return generations.memoised(
+        "registry", ("savings_overview", *query_key(stakes)), lambda: _savings_of(stakes)
+    )
+
+
+def _savings_of(stakes: QuerySet) -> dict:
     from registry.choices import AdoptionStatus
     from registry.consolidation import money
-    from registry.models import FindingStake
 
     now = Case(
         When(adoption__status=AdoptionStatus.ACTIVE, then=_cost_now("adoption__")),
@@ -126,11 +147,6 @@ def savings_overview(
     saved = ExpressionWrapper(
         F("baseline_cost") - now, output_field=DecimalField(max_digits=16, decimal_places=2)
     )
-    stakes = FindingStake.objects.filter(baseline_cost__isnull=False)
-    if findings.query.where or findings.query.is_sliced:  # some findings: their stakes
-        stakes = stakes.filter(finding__in=findings.values("pk"))
-    if factory_ids is not None:
-        stakes = stakes.filter(factory_id__in=factory_ids)
     # One pass over the stake rows, by business unit (none: no factory) and month.
     rows = (
         stakes.annotate(
