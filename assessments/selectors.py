@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assessments.choices import STAGE_NAMES, AssessmentStatus
-from assessments.models import Answer, Assessment, EvidenceFile
+from assessments.models import Answer, Assessment, EvidenceFile, MaturityModel
 from coe.models import Factory
 from coe.scoping import restrict, visible_factories
 
@@ -125,6 +125,11 @@ def audit_schedule(user, today: dt.date | None = None) -> list[dict]:
         )
     rows.sort(key=lambda r: (not r["overdue"], r["next_due"] or dt.date.min, r["factory"].name))
     return rows
+
+
+def models_by_id(ids) -> dict[int, MaturityModel]:
+    """The maturity model versions of ``ids``, each definition read once (one query)."""
+    return {m.pk: m for m in MaturityModel.objects.filter(pk__in=list(ids))}
 
 
 def progress(assessment: Assessment, answered: int | None = None) -> dict:

@@ -127,9 +127,15 @@ def assessment_list(request):
     filterset = AssessmentFilterSet(
         request.GET, queryset=selectors.assessments_for(request.user), request=request
     )
-    # The audit's result document is not shown: left unread.
-    page = Paginator(filterset.qs.defer("result"), 50).get_page(request.GET.get("page"))
+    # The audit's result document is not shown: left unread. The maturity model's
+    # definition (the whole criteria file) is read once per model version on the page,
+    # not once per audit row.
+    page = Paginator(filterset.qs.defer("result", "model__definition"), 50).get_page(
+        request.GET.get("page")
+    )
+    versions = selectors.models_by_id({a.model_id for a in page})
     for assessment in page:
+        assessment.model = versions[assessment.model_id]
         assessment.progress = selectors.progress(assessment, assessment.answered)
     # Bounded by the page size: the audits due page by page (SQL over the stored maturity
     # rows); a list to choose from while the portfolio is small, a slug to type beyond.

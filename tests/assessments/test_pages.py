@@ -152,7 +152,9 @@ def test_lists_take_a_constant_number_of_queries(
         assessment_create(factory=factory)
     signed_in(client, world, "staff")
     client.get(reverse(url_name))
-    with django_assert_max_num_queries(14):
+    # +1 since the maturity model versions on the page are read once each, not with
+    # their whole definition on every audit row.
+    with django_assert_max_num_queries(15):
         response = client.get(reverse(url_name))
     assert response.status_code == 200 and response.content.count(b"stage stage-3") >= 15
 
