@@ -130,11 +130,14 @@ def restrict_through(queryset: QuerySet, user, *factory_fields: str) -> QuerySet
         return queryset.none()
     if is_coe_staff(user):
         return queryset
-    ids = factory_ids(user)
+    ids = sorted(factory_ids(user))
+    # One index-driven subquery per path, OR-ed: an OR across a join of the many-to-many
+    # table would read that whole table (a fragmentation finding links ~1,000 factories).
     condition = Q()
     for field in factory_fields:
-        condition |= Q(**{f"{field}__in": ids})
-    return queryset.filter(pk__in=queryset.model.objects.filter(condition).values("pk"))
+        linked = queryset.model.objects.filter(**{f"{field}__in": ids}).values("pk")
+        condition |= Q(pk__in=linked)
+    return queryset.filter(condition)
 
 
 def can_see_factory(user, factory: Factory | int) -> bool:

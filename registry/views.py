@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, DecimalField, F, Prefetch, Q, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -72,20 +72,26 @@ def tool_list(request):
         # The whole portfolio: the figures stored on the tool (registry.figures).
         tools = tools.annotate(adopters=F("adopter_count"), spend=F("annual_spend"))
     else:
-        visible = restrict(Adoption.objects.filter(status="active"), request.user)
+        # The caller's factories only: per tool, a subquery over its visible adoptions
+        # (index-driven), not a join of every adoption of the portfolio grouped by tool.
+        visible = (
+            restrict(Adoption.objects.filter(status="active"), request.user)
+            .filter(tool=OuterRef("pk"))
+            .order_by()
+            .values("tool")
+        )
+        # The same figure as the tool page: each active adoption's effective annual cost
+        # (declared, else seats × the tool's cost per seat, else 0).
+        cost = Coalesce(
+            "annual_cost",
+            F("seats") * F("tool__annual_cost_per_seat"),
+            Value(Decimal("0")),
+            output_field=DecimalField(max_digits=16, decimal_places=2),
+        )
+        money = DecimalField(max_digits=16, decimal_places=2)
         tools = tools.annotate(
-            adopters=Count("adoptions", filter=Q(adoptions__in=visible), distinct=True),
-            # The same figure as the tool page: each active adoption's effective annual
-            # cost (declared, else seats × the tool's cost per seat, else 0).
-            spend=Sum(
-                Coalesce(
-                    "adoptions__annual_cost",
-                    F("adoptions__seats") * F("annual_cost_per_seat"),
-                    Value(Decimal("0")),
-                    output_field=DecimalField(max_digits=16, decimal_places=2),
-                ),
-                filter=Q(adoptions__in=visible),
-            ),
+            adopters=Coalesce(Subquery(visible.annotate(n=Count("pk")).values("n")), 0),
+            spend=Subquery(visible.annotate(s=Sum(cost)).values("s"), output_field=money),
         )
     filterset = ToolFilterSet(request.GET, queryset=tools, request=request)
     rows, current = listing.apply_sort(request, filterset.qs, TOOL_SORTS, default=("name",))
