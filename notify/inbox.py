@@ -176,6 +176,18 @@ def unread_count(user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
+BADGE_MAX = 99
+
+
+def unread_badge(user) -> int | str:
+    """The navigation's unread count: exact up to 99, then "99+" (counts at most 100
+    rows, so a CoE lead with thousands of unread events pays the same on every page)."""
+    if user is None or not user.is_authenticated:
+        return 0
+    n = Notification.objects.filter(user=user, read_at__isnull=True)[: BADGE_MAX + 1].count()
+    return f"{BADGE_MAX}+" if n > BADGE_MAX else n
+
+
 def preferences_of(user) -> dict[str, str]:
     """Every event kind with the user's channel for it (default: immediately)."""
     stored = dict(NotificationPreference.objects.filter(user=user).values_list("event", "channel"))

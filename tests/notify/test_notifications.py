@@ -83,3 +83,30 @@ def test_the_page_takes_a_constant_number_of_queries(
     client.force_login(world.users["member_a"])
     with django_assert_max_num_queries(10):
         assert client.get(reverse("notification-list")).status_code == 200
+
+
+def test_the_navigation_badge_counts_to_99_then_says_99_plus(client, world):
+    """A CoE lead with thousands of unread events: the badge reads at most 100 rows."""
+    from django.utils import timezone
+
+    from coe.models import Event
+
+    user = world.users["member_a"]
+    events = Event.objects.bulk_create(
+        Event(event=EventKind.SYNC_FAILED, data={"title": f"Sync {i}"}) for i in range(100)
+    )
+
+    def give(n: int) -> None:
+        Notification.objects.bulk_create(
+            Notification(user=user, event=e, kind=e.event, title="Sync failed",
+                         created_at=timezone.now(), channel="immediately")
+            for e in events[Notification.objects.filter(user=user).count() : n]
+        )  # fmt: skip
+
+    client.force_login(user)
+    give(99)
+    assert 'aria-label="99 unread">99<' in client.get(reverse("notification-list")).content.decode()
+    give(100)
+    page = client.get(reverse("notification-list")).content.decode()
+    assert 'aria-label="99+ unread">99+<' in page
+    assert client.get("/api/notifications/").json()["count"] == 100  # the inbox stays exact
