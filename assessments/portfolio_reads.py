@@ -13,6 +13,8 @@ from assessments import charts
 from assessments.choices import STAGE_NAMES
 from assessments.models import Assessment, FactoryDimensionScore, FactoryMaturity
 from assessments.selectors import OPEN_STATUSES
+from coe import generations
+from coe.generations import query_key
 from coe.models import Factory
 from coe.scoping import restrict
 
@@ -84,7 +86,16 @@ def factory_heatmap(factories: QuerySet[Factory], keys: list[str]) -> tuple[list
 
 def portfolio_charts(factories: QuerySet[Factory], *, per_factory: bool = True) -> dict:
     """Stage distribution and the dimension heatmaps (per unit, and per factory for the
-    first :data:`HEATMAP_MAX_FACTORIES`), with the counts they are drawn from."""
+    first :data:`HEATMAP_MAX_FACTORIES`), with the counts they are drawn from; memoised
+    until a maturity row, a factory or a membership changes (:mod:`coe.generations`)."""
+    return generations.memoised(
+        "maturity",
+        ("portfolio_charts", per_factory, *query_key(factories.values("pk"))),
+        lambda: _portfolio_charts(factories, per_factory=per_factory),
+    )
+
+
+def _portfolio_charts(factories: QuerySet[Factory], *, per_factory: bool) -> dict:
     stages = stage_counts(factories)
     assessed = sum(stages.values())
     scores = unit_scores(factories)

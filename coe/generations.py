@@ -39,8 +39,7 @@ SEQUENCE = "coe_datageneration_seq"
 MEMO_SECONDS = 3600  # a figure nobody reads for an hour leaves the cache
 _MISSING = object()
 
-# The tables each group's figures read (the registry's money figures and the scoping of
-# who sees which findings).
+# The tables each group's figures read, the scoping of who sees what included.
 GROUPS: dict[str, tuple[str, ...]] = {
     "registry": (
         "registry_adoption",
@@ -48,6 +47,13 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "registry_duplicatefinding",
         "registry_duplicatefinding_factories",
         "registry_findingstake",
+        "coe_factory",
+        "coe_membership",
+    ),
+    # The portfolio's maturity charts: stage distribution and dimension heatmaps.
+    "maturity": (
+        "assessments_factorymaturity",
+        "assessments_factorydimensionscore",
         "coe_factory",
         "coe_membership",
     ),

@@ -184,7 +184,8 @@ def unread_badge(user) -> int | str:
     rows, so a CoE lead with thousands of unread events pays the same on every page)."""
     if user is None or not user.is_authenticated:
         return 0
-    n = Notification.objects.filter(user=user, read_at__isnull=True)[: BADGE_MAX + 1].count()
+    unread = Notification.objects.filter(user=user, read_at__isnull=True).order_by()
+    n = unread[: BADGE_MAX + 1].count()
     return f"{BADGE_MAX}+" if n > BADGE_MAX else n
 
 

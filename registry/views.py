@@ -357,15 +357,20 @@ def factory_panel_context(request, factory) -> dict | None:
     adoptions = list(
         factory.adoptions.filter(status="active").select_related("tool").order_by("declared_name")
     )
+    # The findings scoped to the factory or listing it: an index-driven subquery over the
+    # finding-factory links (no join and DISTINCT over every finding's factories).
+    linked = DuplicateFinding.factories.through.objects.filter(factory=factory)
     findings = list(
         findings_visible(request.user)
-        .filter(Q(scope=factory) | Q(factories=factory), status__in=LIVE_FINDING_STATUSES)
+        .filter(
+            Q(scope=factory) | Q(pk__in=linked.values("duplicatefinding_id")),
+            status__in=LIVE_FINDING_STATUSES,
+        )
         .select_related("capability", "suggested_standard")
         .prefetch_related("tools")
         # Not shown, and thousands of entries for a portfolio-wide finding.
         .defer("detail", "baseline")
-        .distinct()
-        .order_by("-annual_cost_at_stake")
+        .order_by("-annual_cost_at_stake", "pk")
     )
     return {
         "factory": factory,

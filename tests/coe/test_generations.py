@@ -150,3 +150,26 @@ def test_a_write_committed_on_another_connection_is_seen_next_read(world, overla
     thread.start()
     thread.join()
     assert total() == Decimal("100")
+
+
+def test_the_portfolio_stage_chart_follows_a_final_audit_and_a_stage_change(world):
+    """The maturity charts are memoised under the maturity generation: a new final audit,
+    and a maturity row changed past the ORM's signals, show at once."""
+    from assessments.models import FactoryMaturity
+    from assessments.portfolio_reads import portfolio_charts
+    from coe.models import Factory
+    from tests.assessments.test_pages import final_audit
+
+    def stages() -> dict[int, int]:
+        charts = portfolio_charts(Factory.objects.all(), per_factory=False)
+        return {row["stage"]: row["count"] for row in charts["stages"] if row["count"]}
+
+    assert stages() == {}
+    final_audit(world.factory_a)
+    first = stages()
+    assert sum(first.values()) == 1
+    with CaptureQueriesContext(connection) as read:
+        assert stages() == first
+    assert len(read) == 1  # the generation only
+    FactoryMaturity.objects.filter(factory=world.factory_a).update(stage=1)
+    assert stages() == {1: 1}
