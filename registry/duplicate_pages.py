@@ -15,20 +15,22 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.paginator import Paginator
-from django.db.models import Case, DecimalField, ExpressionWrapper, F, Sum, Value, When
 from django.db.models.fields.json import KeyTransform
 from django.shortcuts import render
 from django.template.backends.utils import csrf_input
 from django.urls import reverse
 
-from coe import generations, listing, policy
-from coe.generations import query_key
+from coe import listing, policy
 from coe.scoping import writable_factory_ids
-from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
+from registry.choices import LIVE_FINDING_STATUSES, FindingStatus
 from registry.consolidation_views import savings_trend_html
 from registry.filtersets import DuplicateFindingFilterSet
-from registry.models import FindingStake
-from registry.selectors import _cost_now, at_stake_total, findings_visible, savings_overview
+from registry.selectors import (
+    at_stake_total,
+    findings_visible,
+    realised_by_finding,
+    savings_overview,
+)
 
 SORTS = {"savings": "-annual_cost_at_stake", "-savings": "annual_cost_at_stake"}
 # The status buttons: (action, label, the statuses that offer it), in the page's order.
@@ -153,35 +155,6 @@ def finding_rows(findings: list) -> list[dict]:
             }
         )
     return rows
-
-
-def realised_by_finding(finding_ids: list[int]) -> dict[int, Decimal]:
-    """``{finding id: realised annual saving}``: the baseline cost of each adoption the
-    finding covered when first detected minus its cost now (0 once retired or deleted) —
-    what ``registry.consolidation.finding_savings`` adds up from ``baseline``, in one
-    aggregate over the stake rows. Findings without a baseline are left out."""
-    if not finding_ids:
-        return {}
-    now = Case(
-        When(adoption__status=AdoptionStatus.ACTIVE, then=_cost_now("adoption__")),
-        default=Value(Decimal("0")),
-        output_field=DecimalField(max_digits=16, decimal_places=2),
-    )
-    saved = ExpressionWrapper(
-        F("baseline_cost") - now, output_field=DecimalField(max_digits=16, decimal_places=2)
-    )
-    rows = (
-        FindingStake.objects.filter(finding_id__in=finding_ids, baseline_cost__isnull=False)
-        .values("finding_id")
-        .annotate(amount=Sum(saved))
-        .values_list("finding_id", "amount")
-        .order_by()
-    )
-    # Memoised until the registry is written: a fragmentation finding covers thousands
-    # of adoptions.
-    return generations.memoised(
-        "registry", ("realised_by_finding", *query_key(rows)), lambda: dict(rows)
-    )
 
 
 def _url_by_pk(name: str):

@@ -175,3 +175,35 @@ def _savings_of(stakes: QuerySet) -> dict:
         ],
         "trend": trend,
     }
+
+
+def realised_by_finding(finding_ids: list[int]) -> dict[int, Decimal]:
+    """``{finding id: realised annual saving}``: the baseline cost of each adoption the
+    finding covered when first detected minus its cost now (0 once retired or deleted) —
+    what ``registry.consolidation.finding_savings`` adds up from ``baseline``, in one
+    aggregate over the stake rows. Findings without a baseline are left out."""
+    from registry.choices import AdoptionStatus
+    from registry.models import FindingStake
+
+    if not finding_ids:
+        return {}
+    now = Case(
+        When(adoption__status=AdoptionStatus.ACTIVE, then=_cost_now("adoption__")),
+        default=Value(Decimal("0")),
+        output_field=DecimalField(max_digits=16, decimal_places=2),
+    )
+    saved = ExpressionWrapper(
+        F("baseline_cost") - now, output_field=DecimalField(max_digits=16, decimal_places=2)
+    )
+    rows = (
+        FindingStake.objects.filter(finding_id__in=finding_ids, baseline_cost__isnull=False)
+        .values("finding_id")
+        .annotate(amount=Sum(saved))
+        .values_list("finding_id", "amount")
+        .order_by()
+    )
+    # Memoised until the registry is written: a fragmentation finding covers thousands
+    # of adoptions.
+    return generations.memoised(
+        "registry", ("realised_by_finding", *query_key(rows)), lambda: dict(rows)
+    )

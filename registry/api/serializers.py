@@ -268,9 +268,15 @@ class _FindingListSerializer(serializers.ListSerializer):
 
 
 def _savings_context(context: dict, findings: list) -> None:
-    from registry.consolidation import finding_savings, plan_progress
+    """Realised savings added up in the database from the stake rows (memoised until the
+    registry changes), as the duplicates page does; a finding without a baseline has
+    saved 0. A list leaves each finding's ``baseline`` (one entry per adoption covered)
+    unread."""
+    from registry.consolidation import plan_progress
+    from registry.selectors import realised_by_finding
 
-    context["savings"] = finding_savings(findings)
+    saved = realised_by_finding([f.pk for f in findings])
+    context["savings"] = {f.pk: saved.get(f.pk) or Decimal("0") for f in findings}
     context["progress"] = plan_progress(findings)
 
 

@@ -286,7 +286,7 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
                 "plan_standard",
                 "plan_owner",
             )
-            .defer("detail")
+            .defer("detail", "baseline")
             .order_by("-annual_cost_at_stake", "key")
         )
 
