@@ -198,7 +198,29 @@ def _unique_username(claims: dict) -> str:
     return username
 
 
-class SSOBackend(OIDCAuthenticationBackend):
+class SignInOnly:
+    """A sign-in backend that answers no permission question: every ``has_perm`` is the
+    policy's (``coe.policy`` through the rules backend) and Django's permission tables
+    hold nothing. Left to ``ModelBackend``, each page with a ``{% has_perm %}`` read the
+    user's and their groups' permission rows (two queries a request) to find none."""
+
+    def get_user_permissions(self, user_obj, obj=None):
+        return set()
+
+    def get_group_permissions(self, user_obj, obj=None):
+        return set()
+
+    def get_all_permissions(self, user_obj, obj=None):
+        return set()
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return False
+
+    def has_module_perms(self, user_obj, app_label):
+        return False
+
+
+class SSOBackend(SignInOnly, OIDCAuthenticationBackend):
     """Signs users in from the provider's ID token and userinfo; matches them by ``sub``."""
 
     get_settings = staticmethod(oidc_setting)
@@ -330,7 +352,7 @@ class SSOCallbackView(OIDCAuthenticationCallbackView):
             return self.login_failure()
 
 
-class PasswordBackend(ModelBackend):
+class PasswordBackend(SignInOnly, ModelBackend):
     """Username and password; only superusers when ``PASSWORD_LOGIN`` is off."""
 
     def user_can_authenticate(self, user):

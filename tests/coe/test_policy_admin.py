@@ -39,3 +39,20 @@ def test_every_admin_model_permission_is_a_policy_rule(world):
             name = f"{meta.app_label}.{verb}_{meta.model_name}"
             assert world.users["staff"].has_perm(name), name
             assert not policy.allowed(world.users["member_a"], name) or verb == "view", name
+
+
+def test_permission_checks_never_read_django_permission_tables(client, world):
+    """Every has_perm is the policy's: the sign-in backends answer none, so a page's
+    {% has_perm %} reads no user or group permission rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for persona in ("member_a", "owner_a", "staff"):
+        client.force_login(world.users[persona])
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("factory-list")).status_code == 200
+            assert client.get(reverse("tool-list")).status_code == 200
+        read = " ".join(q["sql"] for q in queries.captured_queries)
+        assert "auth_permission" not in read, persona
+    assert world.users["staff"].has_perm("registry.change_tool")  # the policy's answer
+    assert not world.users["member_a"].has_perm("registry.change_tool")
