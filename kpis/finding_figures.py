@@ -33,13 +33,16 @@ def _sql(n_ids: int) -> str:
         f"(SELECT 1 FROM {links} s WHERE s.duplicatefinding_id = f.id "
         f"AND s.factory_id = f.scope_id)"
     )
-    found = f"SELECT {{}} FROM totals t WHERE t.factory_id = {figures}.factory_id"
+    # The totals joined once (UPDATE … FROM), not looked up per figures row; a factory
+    # with no live finding has no totals (zero).
     return (
         f"WITH totals AS (SELECT p.factory_id, COUNT(*) AS n, SUM(COALESCE(p.cost, 0)) AS c "
-        f"FROM ({part}) p GROUP BY p.factory_id) "
-        f"UPDATE {figures} SET open_findings = COALESCE(({found.format('t.n')}), 0), "
-        f"at_stake = COALESCE(({found.format('t.c')}), 0), refreshed_at = %s "
-        f"WHERE factory_id IN ({marks})"
+        f"FROM ({part}) p GROUP BY p.factory_id), "
+        f"wanted AS (SELECT g.factory_id, COALESCE(t.n, 0) AS n, COALESCE(t.c, 0) AS c "
+        f"FROM {figures} g LEFT JOIN totals t ON t.factory_id = g.factory_id "
+        f"WHERE g.factory_id IN ({marks})) "
+        f"UPDATE {figures} SET open_findings = w.n, at_stake = w.c, refreshed_at = %s "
+        f"FROM wanted w WHERE {figures}.factory_id = w.factory_id"
     )
 
 
@@ -53,7 +56,7 @@ def refresh_finding_figures(factory_ids: list[int]) -> list[int]:
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 3000):  # SQLite's limit on parameters
             chunk = ids[start : start + 3000]
-            params = [*statuses, *chunk, *statuses, *chunk, timezone.now(), *chunk]
+            params = [*statuses, *chunk, *statuses, *chunk, *chunk, timezone.now()]
             cursor.execute(_sql(len(chunk)), params)
     have = set(
         FactoryFigures.objects.filter(factory_id__in=ids).values_list("factory_id", flat=True)
