@@ -18,13 +18,13 @@ from coe.changelog import log_bulk
 from coe.choices import EventKind
 from coe.models import Factory
 from registry.choices import LIVE_FINDING_STATUSES, FindingKind, FindingStatus
-from registry.detection_load import load_full, load_scoped
+from registry.detection_load import load_full, load_overlaps, load_scoped
 from registry.duplicates import FindingRec, detect
 from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
 from registry.models import FACTORY_PREVIEW, DuplicateFinding
 from registry.stakes import live_ids, write_stakes
-from registry.standard_drift import drifted_factories
+from registry.standard_drift import drifted_overlaps
 
 
 @dataclass
@@ -125,14 +125,18 @@ def _lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DETECTION_LOCK])
 
 
-def _in_scope(factories: set[int] | None, capabilities: set[int] | None) -> Q:
-    """The stored findings an incremental run owns: the overlaps of its factories and the
-    fragmentation of its capabilities (everything when not scoped). A capability's
-    fragmentation finding is found by its key (the unique index), not among the
-    capability's many overlaps; a finding recorded by hand is never detection's."""
+def _in_scope(
+    factories: set[int] | None, capabilities: set[int] | None, overlaps: set[tuple[int, int]]
+) -> Q:
+    """The stored findings an incremental run owns: the overlaps of its factories, the
+    other factories' ``overlaps`` (factory, capability) and the fragmentation of its
+    capabilities (everything when not scoped). A capability's fragmentation finding and a
+    single overlap are found by their keys (the unique index), not among the capability's
+    many overlaps; a finding recorded by hand is never detection's."""
     if factories is None and capabilities is None:
         return Q()
     keys = [f"fragmentation:{cap}" for cap in sorted(capabilities or ())]
+    keys += [f"overlap:{factory}:{cap}" for factory, cap in sorted(overlaps)]
     return Q(kind=FindingKind.OVERLAP, scope_id__in=factories or ()) | Q(key__in=keys)
 
 
@@ -156,23 +160,23 @@ def duplicates_detect(
     now = now or timezone.now()
     today = timezone.localdate(now)
     scoped = factories is not None or capabilities is not None
+    drifted: set[tuple[int, int]] = set()
     if not scoped:
         refresh_tool_figures()  # the nightly run also settles the registry list's figures
     if scoped:
         factories = set(factories or ())
         loaded = load_scoped(factories, set(capabilities or ()))
-        drifted = drifted_factories(loaded, factories)
-        if drifted:  # another factory's overlap standard moved with this change
-            factories |= drifted
-            loaded = load_scoped(factories, set(capabilities or ()))
+        # Other factories' overlaps whose standard moved with this change.
+        drifted = drifted_overlaps(loaded, factories)
+        load_overlaps(loaded, drifted)
         capabilities = loaded.concerned
     else:
         loaded = load_full()
     recs = detect(
         loaded.tools, loaded.adoptions, factory_kinds=loaded.kinds, factories=factories,
-        capabilities=capabilities, usage=loaded.usage,
+        capabilities=capabilities, usage=loaded.usage, overlaps=drifted,
     )  # fmt: skip
-    scope = _in_scope(factories, capabilities)
+    scope = _in_scope(factories, capabilities, drifted)
     existing = _existing(scope)
     snapshots = {f.pk: copy.copy(f) for f in existing.values()}  # for the change log
     stored_links = _links(set(snapshots) if scoped else None) if existing else {}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Q
 from django.utils.text import slugify
 
 from registry.choices import AdoptionStatus, FindingKind
@@ -45,6 +46,7 @@ class Loaded:
     concerned: set[int] = field(default_factory=set)
     # scoped: every factory running each tool that offers a concerned capability
     tool_factories: dict[int, set[int]] = field(default_factory=dict)
+    registry: _Registry | None = None  # scoped: the tools' capabilities, read once
 
     def cost(self, pk: int) -> tuple[int, Decimal] | None:
         """(factory id, annual cost) of an adoption read, for a finding's baseline."""
@@ -180,7 +182,35 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
     costs = {a.id: (a.factory_id, a.cost) for a in own}
     used = {t for use in usage.values() for t in use.factories}
     used.update(a.tool_id for a in own if a.tool_id is not None)
-    return Loaded(registry.tool_records(used), own, kinds, costs, usage, concerned, tool_factories)
+    return Loaded(
+        registry.tool_records(used), own, kinds, costs, usage, concerned, tool_factories, registry
+    )
+
+
+def load_overlaps(loaded: Loaded, pairs: set[tuple[int, int]]) -> None:
+    """Add to a scoped ``loaded`` what re-detecting the overlaps ``pairs`` (factory,
+    capability) of other factories reads: each factory's active adoptions of the tools
+    someone uses for the pair's capability (its candidates and what it counts for the
+    capability: a tool the factory uses for it is one of those) and its unresolved
+    adoptions (which count where they declare the capability)."""
+    if not pairs:
+        return
+    usage, users = loaded.usage or {}, loaded.tool_factories
+    tools = {
+        t
+        for factory, cap in pairs
+        if cap in usage
+        for t in usage[cap].factories
+        if factory in users[t]
+    }
+    rows = Adoption.objects.filter(
+        Q(tool_id__in=sorted(tools)) | Q(tool_id__isnull=True),
+        status=AdoptionStatus.ACTIVE,
+        factory_id__in=sorted({factory for factory, _cap in pairs}),
+    )
+    loaded.adoptions = loaded.adoptions + loaded.registry.records(
+        rows.values_list(*_COLUMNS), loaded.kinds
+    )
 
 
 _CENTS = (

@@ -188,16 +188,22 @@ def pick_standard(
     """The suggested standard: a tool in the adopt ring (for ``kind``: a per-kind override
     wins), then one already paid for, then the most used, then the better ring, then the
     lowest id."""
-    return min(
-        candidates,
-        key=lambda t: (
-            tools[t].ring_for(kind) != "adopt",
-            t not in paid,
-            -uses.get(t, 0),
-            RING_RANK.get(tools[t].ring_for(kind), 9),
-            t,
-        ),
-    )
+    return min(candidates, key=lambda t: _preference(t, tools, uses, kind, paid))
+
+
+def standard_order(
+    candidates: Iterable[int], tools: dict[int, ToolRec], uses: dict[int, int], *, kind=None
+) -> list[int]:
+    """``candidates`` in the order :func:`pick_standard` prefers them for a factory of
+    ``kind`` that pays for every one of them: its pick among any of them is the first."""
+    return sorted(candidates, key=lambda t: _preference(t, tools, uses, kind, None))
+
+
+def _preference(t: int, tools: dict[int, ToolRec], uses: dict[int, int], kind, paid) -> tuple:
+    """The rule's sort key (``paid`` None: every candidate is paid for)."""
+    ring = tools[t].ring_for(kind)
+    unpaid = paid is not None and t not in paid
+    return (ring != "adopt", unpaid, -uses.get(t, 0), RING_RANK.get(ring, 9), t)
 
 
 def detect(
@@ -208,14 +214,17 @@ def detect(
     factories: set[int] | None = None,
     capabilities: set[int] | None = None,
     usage: dict[int, CapUse] | None = None,
+    overlaps: set[tuple[int, int]] = frozenset(),
 ) -> list[FindingRec]:
     """Current findings, ordered by key.
 
     A full run (no ``factories``/``capabilities``) returns every finding. An incremental
-    run returns only the overlaps of ``factories`` and the fragmentation of
-    ``capabilities`` (no same_tool findings); ``adoptions`` must then hold every adoption
-    of those factories, and ``usage`` (else ``adoptions``) the portfolio's use of every
-    capability those findings concern (the standard depends on it).
+    run returns only the overlaps of ``factories``, the overlaps ``overlaps`` (factory,
+    capability) of other factories and the fragmentation of ``capabilities`` (no same_tool
+    findings); ``adoptions`` must then hold every adoption of those factories (for
+    ``overlaps``: those of the tools offering the capability, and the unresolved ones),
+    and ``usage`` (else ``adoptions``) the portfolio's use of every capability those
+    findings concern (the standard depends on it).
     """
     kinds = factory_kinds or {}
     scoped = factories is not None or capabilities is not None
@@ -234,8 +243,9 @@ def detect(
     # Who uses what, per capability; what each factory pays for.
     by_cap: dict[int, list[AdoptionRec]] = defaultdict(list)
     for adoption in adoption_list:
-        if not scoped or adoption.factory_id in factories:
-            for cap in adoption.capability_ids:
+        whole = not scoped or adoption.factory_id in factories
+        for cap in adoption.capability_ids:
+            if whole or (adoption.factory_id, cap) in overlaps:
                 by_cap[cap].append(adoption)
     paid: dict[int, set[int]] = defaultdict(set)  # every tool a factory runs
     for adoption in adoption_list:
