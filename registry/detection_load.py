@@ -196,21 +196,20 @@ def load_overlaps(loaded: Loaded, pairs: set[tuple[int, int]]) -> None:
     if not pairs:
         return
     usage, users = loaded.usage or {}, loaded.tool_factories
-    tools = {
-        t
+    wanted = {
+        (factory, t)
         for factory, cap in pairs
         if cap in usage
         for t in usage[cap].factories
         if factory in users[t]
     }
     rows = Adoption.objects.filter(
-        Q(tool_id__in=sorted(tools)) | Q(tool_id__isnull=True),
+        Q(tool_id__in=sorted({t for _factory, t in wanted})) | Q(tool_id__isnull=True),
         status=AdoptionStatus.ACTIVE,
         factory_id__in=sorted({factory for factory, _cap in pairs}),
-    )
-    loaded.adoptions = loaded.adoptions + loaded.registry.records(
-        rows.values_list(*_COLUMNS), loaded.kinds
-    )
+    ).values_list(*_COLUMNS)
+    rows = [row for row in rows if row[2] is None or (row[1], row[2]) in wanted]
+    loaded.adoptions = loaded.adoptions + loaded.registry.records(rows, loaded.kinds)
 
 
 _CENTS = (

@@ -16,6 +16,8 @@ factory's adoptions are read unless its standard changed.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from registry.choices import FindingKind, FindingStatus
 from registry.duplicates import standard_order
 from registry.models import DuplicateFinding
@@ -34,23 +36,30 @@ def drifted_overlaps(loaded, factories: set[int]) -> set[tuple[int, int]]:
         .exclude(scope_id__in=factories)
         .values_list("scope_id", "capability_id", "suggested_standard_id", "scope__kind")
     )
+    rows = list(stored)
     usage = loaded.usage or {}
     tools = {t.id: t for t in loaded.tools}
+    scopes: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for factory_id, cap, _standard, kind in rows:
+        scopes[(cap, kind)].add(factory_id)
     # An overlap's candidates are the tools someone uses for the capability that the
     # factory runs (for it or for another one: every candidate is paid for), so the rule
-    # picks the first of them in one order per capability and kind of factory.
-    orders: dict[tuple[int, str], list[int]] = {}
-    drifted = set()
-    for factory_id, cap, standard, kind in stored:
-        use = usage.get(cap)
-        now = None
-        if use is not None:
-            order = orders.get((cap, kind))
-            if order is None:
-                order = orders[(cap, kind)] = standard_order(
-                    use.factories, tools, use.counts(), kind=kind
-                )
-            now = next((t for t in order if factory_id in loaded.tool_factories[t]), None)
-        if now != standard:
-            drifted.add((factory_id, cap))
-    return drifted
+    # picks, for every factory at once, the first tool it runs in one order per
+    # capability and kind of factory.
+    picks: dict[tuple[int, str], dict[int, int]] = {}
+    for (cap, kind), waiting in scopes.items():
+        use, picked = usage.get(cap), {}
+        picks[(cap, kind)] = picked
+        if use is None:
+            continue
+        for tool_id in standard_order(use.factories, tools, use.counts(), kind=kind):
+            hit = waiting.intersection(loaded.tool_factories[tool_id])
+            picked.update(dict.fromkeys(hit, tool_id))
+            waiting = waiting - hit
+            if not waiting:
+                break
+    return {
+        (factory_id, cap)
+        for factory_id, cap, standard, kind in rows
+        if picks[(cap, kind)].get(factory_id) != standard
+    }
