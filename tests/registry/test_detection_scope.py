@@ -185,3 +185,31 @@ def test_adoption_changes_through_the_api_redetect_that_factory(
         client.delete(reverse("api:adoption-detail", args=[jenkins["id"]]))
     overlap.refresh_from_db()
     assert overlap.status == "resolved"
+
+
+def test_an_import_moving_another_factorys_standard_redetects_that_overlap_alone(world):
+    ci, obs = capability("ci-cd"), capability("observability")
+    gitlab, jenkins = tool("GitLab", caps=[ci]), tool("Jenkins", caps=[ci])
+    grafana, datadog = tool("Grafana", caps=[obs]), tool("Datadog", caps=[obs])
+    for used in (gitlab, jenkins, grafana, datadog):  # beta-app overlaps in both
+        adoption(world.factory_b, used, cost="100")
+    duplicates_detect()
+    ci_overlap = DuplicateFinding.objects.get(key=f"overlap:{world.factory_b.pk}:{ci.pk}")
+    obs_overlap = DuplicateFinding.objects.get(key=f"overlap:{world.factory_b.pk}:{obs.pk}")
+    assert ci_overlap.suggested_standard == gitlab  # a tie: the lower id
+    # alpha-plant takes up Jenkins: more factories use it, beta-app's CI/CD standard moves.
+    adoption(world.factory_a, jenkins, cost="50")
+    duplicates_detect(factories={world.factory_a.pk})
+    ci_overlap.refresh_from_db()
+    assert ci_overlap.suggested_standard == jenkins
+    assert ci_overlap.detail["adoptions_at_stake"] == list(
+        world.factory_b.adoptions.filter(tool=gitlab).values_list("pk", flat=True)
+    )
+    # beta-app's other overlap was not part of alpha-plant's run.
+    seen = obs_overlap.last_detected
+    obs_overlap.refresh_from_db()
+    assert obs_overlap.last_detected == seen
+    scoped = findings_state()
+    summary = duplicates_detect()
+    assert (summary.created, summary.reopened, summary.resolved) == (0, 0, 0)
+    assert findings_state() == scoped
