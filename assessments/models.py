@@ -112,7 +112,12 @@ class Assessment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["factory", "status", "assessed_on"])]
+        indexes = [
+            models.Index(fields=["factory", "status", "assessed_on"]),
+            # The audit list's order: a page is read off the index, its answer counts
+            # taken for the rows shown only, not for every audit of the portfolio.
+            models.Index(fields=["-created_at", "-id"], name="assessment_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.factory} — {self.model} ({self.get_status_display()})"
