@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -22,8 +22,14 @@ TABLE = Device._meta.db_table
 
 
 def stored() -> dict[int, int]:
-    rows = FactoryRowCount.objects.filter(table_name=TABLE).values_list("factory_id", "row_count")
-    return {factory_id: n for factory_id, n in rows if n}
+    """Each factory's stored count: the sum of its slots' rows."""
+    rows = (
+        FactoryRowCount.objects.filter(table_name=TABLE)
+        .order_by()
+        .values("factory_id")
+        .annotate(n=Sum("row_count"))
+    )
+    return {row["factory_id"]: row["n"] for row in rows if row["n"]}
 
 
 def actual() -> dict[int, int]:
@@ -138,8 +144,12 @@ def test_an_unfiltered_device_list_reads_its_count_from_the_stored_counts(world)
 def adoption_counts() -> tuple[dict[int, int], dict[int, int]]:
     from registry.models import Adoption
 
-    rows = FactoryRowCount.objects.filter(table_name=Adoption._meta.db_table)
-    kept = {factory_id: n for factory_id, n in rows.values_list("factory_id", "row_count") if n}
+    rows = FactoryRowCount.objects.filter(table_name=Adoption._meta.db_table).order_by()
+    kept = {
+        row["factory_id"]: row["n"]
+        for row in rows.values("factory_id").annotate(n=Sum("row_count"))
+        if row["n"]
+    }
     counted = Adoption.objects.order_by().values("factory_id").annotate(n=Count("pk"))
     return kept, {row["factory_id"]: row["n"] for row in counted}
 
