@@ -186,3 +186,56 @@ def test_adoption_counts_follow_imports_upserts_and_the_api(world):
     assert queue["count"] == len(queue["results"])
     b.delete()
     assert adoption_counts() == ({a.pk: counted[a.pk]},) * 2
+
+
+def _insert_devices(conn, factory_id: int, prefix: str, n: int) -> None:
+    conn.execute(
+        f"INSERT INTO {TABLE} (factory_id, name, serial_number, serial_normalised, mac,"
+        " manufacturer, model, firmware, hardware_revision, status, first_seen, last_seen,"
+        " updated_at) SELECT %s, '', %s || i, %s || i, '', '', '', '', '', 'active', now(),"
+        " now(), now() FROM generate_series(1, %s) AS i",
+        [factory_id, prefix, prefix.lower(), n],
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_of_one_factory_do_not_wait_for_each_other():
+    """Two transactions adding devices to one factory at once (the ingest's background
+    writers): the second is not held until the first commits, and the count is exact
+    after either commits or rolls back."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL); CI's PostgreSQL pass runs it")
+    import psycopg
+
+    from tests.worker import test_database_url
+
+    factory = FactoryFactory()
+    conns = [psycopg.connect(test_database_url())]
+    try:
+        # Writers whose server processes count in different slots (as most do).
+        while True:
+            conns.append(psycopg.connect(test_database_url()))
+            slots = {c.info.backend_pid % rowcounts.SLOTS for c in (conns[0], conns[-1])}
+            if len(slots) == 2:
+                break
+        first, second = conns[0], conns[-1]
+        second.execute("SET lock_timeout = '2s'")
+        _insert_devices(first, factory.pk, "A", 30)
+        _insert_devices(second, factory.pk, "B", 20)  # would time out waiting for `first`
+        _insert_devices(first, factory.pk, "C", 5)
+        second.commit()
+        assert stored() == actual() == {factory.pk: 20}
+        first.commit()
+        assert stored() == actual() == {factory.pk: 55}
+        _insert_devices(second, factory.pk, "D", 7)
+        with first.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE} WHERE serial_number LIKE 'A%%'")
+        first.commit()
+        second.rollback()
+        assert stored() == actual() == {factory.pk: 25}
+    finally:
+        for conn in conns:
+            conn.close()
+        Device.objects.filter(factory=factory).delete()
+        factory.delete()
