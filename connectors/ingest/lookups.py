@@ -331,6 +331,10 @@ def factory_has_devices(factory_id: int) -> bool:
     return Device.objects.filter(factory_id=factory_id).exists()
 
 
+def connector_has_records(connector_id: int) -> bool:
+    return DeviceSourceRecord.objects.filter(connector_id=connector_id).exists()
+
+
 def device_of_sources(connector_id: int, source_ids) -> dict[str, int]:
     """``{source id: device id}`` of this connector's records (metric samples' devices)."""
     rows = by_keys(

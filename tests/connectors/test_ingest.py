@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from connectors.ingest import IngestSession
 from connectors.models import Device, DeviceChange, DeviceSourceRecord
 from connectors.normalise import normalise_mac, normalise_serial
 from connectors.records import DeviceRecord, RecordError
@@ -257,6 +258,19 @@ def test_a_large_resync_writes_records_whose_stored_hash_is_not_the_ingests(worl
     assert stored.get(source_id="3").data_hash == upper.lower()
     again = ingest(connector, records, batch_size=4)
     assert (again.updated, again.unchanged) == (0, 12)
+
+
+def test_a_first_full_sync_of_a_new_connector_reads_no_records_to_mark_missing(world):
+    """Every record of a connector that had none before the sync is one the sync reported:
+    marking the unreported ones missing reads nothing."""
+    connector = make_connector(world.factory_a)
+    session = IngestSession(connector=connector, batch_size=3)
+    session.extend([DeviceRecord(source_id=str(i), serial_number=f"S{i}") for i in range(5)])
+    session.flush()
+    with CaptureQueriesContext(connection) as queries:
+        assert session.mark_stale() == 0
+    assert not [q for q in queries if DeviceSourceRecord._meta.db_table in q["sql"]]
+    assert not DeviceSourceRecord.objects.filter(missing_since__isnull=False).exists()
 
 
 def test_a_first_load_meeting_its_own_serials_and_source_ids_again_identifies_them(world):
