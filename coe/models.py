@@ -136,15 +136,20 @@ class FactoryRowCount(models.Model):
 
     table_name = models.CharField(max_length=63)
     factory = models.ForeignKey(Factory, on_delete=models.CASCADE, related_name="+")
+    # A factory's count is the sum of its slots' rows: concurrent writers each change
+    # their own (see coe.rowcounts).
+    slot = models.SmallIntegerField(default=0, db_default=0)
     row_count = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["table_name", "factory"], name="rowcount_table_factory")
+            models.UniqueConstraint(
+                fields=["table_name", "factory", "slot"], name="rowcount_table_factory_slot"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.table_name} of {self.factory_id}: {self.row_count}"
+        return f"{self.table_name} of {self.factory_id} (slot {self.slot}): {self.row_count}"
 
 
 class DataGeneration(models.Model):

@@ -76,6 +76,9 @@ class IngestSession:
         self._metrics: list[MetricRecord] = []
         self.on_batch = None  # called with the session after each written device batch
         self.optimistic: bool | None = None  # a first load: see first_load()
+        # The connector had no source records when the first batch came (asked on a first
+        # load only): every record it has at the end is then one this sync reported.
+        self.no_records_before = False
         self.pipeline = Pipeline(self)
         self.background_batches = 0  # batches handed to a background writer
         self.replanned_batches = 0  # writes that met a unique constraint and were planned again
@@ -156,6 +159,8 @@ class IngestSession:
         not."""
         if self.optimistic is None:
             self.optimistic = not lookups.factory_has_devices(self.factory_id)
+            if self.optimistic:
+                self.no_records_before = not lookups.connector_has_records(self.connector.pk)
         return self.optimistic
 
     def plan_batch(
@@ -282,10 +287,14 @@ class IngestSession:
         not report is marked missing, and a device no source still reports goes stale
         (see :mod:`connectors.ingest.staleness`). Returns how many devices did."""
         self.flush()
-        stale = staleness.mark_missing(
-            self.context,
-            self.reported,
-            None if self.snapshot is None else self.snapshot.unreported(self.reported),
-        )
+        if self.snapshot is not None:
+            candidates = self.snapshot.unreported(self.reported)
+        elif self.no_records_before:
+            # A first load of a connector without records (at most one sync of a connector
+            # runs at a time): nothing it did not report exists, nothing is read.
+            candidates = []
+        else:
+            candidates = None  # every record of the connector is read
+        stale = staleness.mark_missing(self.context, self.reported, candidates)
         self.counts["stale"] += stale
         return stale

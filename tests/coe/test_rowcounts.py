@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -22,8 +22,14 @@ TABLE = Device._meta.db_table
 
 
 def stored() -> dict[int, int]:
-    rows = FactoryRowCount.objects.filter(table_name=TABLE).values_list("factory_id", "row_count")
-    return {factory_id: n for factory_id, n in rows if n}
+    """Each factory's stored count: the sum of its slots' rows."""
+    rows = (
+        FactoryRowCount.objects.filter(table_name=TABLE)
+        .order_by()
+        .values("factory_id")
+        .annotate(n=Sum("row_count"))
+    )
+    return {row["factory_id"]: row["n"] for row in rows if row["n"]}
 
 
 def actual() -> dict[int, int]:
@@ -138,8 +144,12 @@ def test_an_unfiltered_device_list_reads_its_count_from_the_stored_counts(world)
 def adoption_counts() -> tuple[dict[int, int], dict[int, int]]:
     from registry.models import Adoption
 
-    rows = FactoryRowCount.objects.filter(table_name=Adoption._meta.db_table)
-    kept = {factory_id: n for factory_id, n in rows.values_list("factory_id", "row_count") if n}
+    rows = FactoryRowCount.objects.filter(table_name=Adoption._meta.db_table).order_by()
+    kept = {
+        row["factory_id"]: row["n"]
+        for row in rows.values("factory_id").annotate(n=Sum("row_count"))
+        if row["n"]
+    }
     counted = Adoption.objects.order_by().values("factory_id").annotate(n=Count("pk"))
     return kept, {row["factory_id"]: row["n"] for row in counted}
 
@@ -176,3 +186,56 @@ def test_adoption_counts_follow_imports_upserts_and_the_api(world):
     assert queue["count"] == len(queue["results"])
     b.delete()
     assert adoption_counts() == ({a.pk: counted[a.pk]},) * 2
+
+
+def _insert_devices(conn, factory_id: int, prefix: str, n: int) -> None:
+    conn.execute(
+        f"INSERT INTO {TABLE} (factory_id, name, serial_number, serial_normalised, mac,"
+        " manufacturer, model, firmware, hardware_revision, status, first_seen, last_seen,"
+        " updated_at) SELECT %s, '', %s || i, %s || i, '', '', '', '', '', 'active', now(),"
+        " now(), now() FROM generate_series(1, %s) AS i",
+        [factory_id, prefix, prefix.lower(), n],
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_of_one_factory_do_not_wait_for_each_other():
+    """Two transactions adding devices to one factory at once (the ingest's background
+    writers): the second is not held until the first commits, and the count is exact
+    after either commits or rolls back."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL); CI's PostgreSQL pass runs it")
+    import psycopg
+
+    from tests.worker import test_database_url
+
+    factory = FactoryFactory()
+    conns = [psycopg.connect(test_database_url())]
+    try:
+        # Writers whose server processes count in different slots (as most do).
+        while True:
+            conns.append(psycopg.connect(test_database_url()))
+            slots = {c.info.backend_pid % rowcounts.SLOTS for c in (conns[0], conns[-1])}
+            if len(slots) == 2:
+                break
+        first, second = conns[0], conns[-1]
+        second.execute("SET lock_timeout = '2s'")
+        _insert_devices(first, factory.pk, "A", 30)
+        _insert_devices(second, factory.pk, "B", 20)  # would time out waiting for `first`
+        _insert_devices(first, factory.pk, "C", 5)
+        second.commit()
+        assert stored() == actual() == {factory.pk: 20}
+        first.commit()
+        assert stored() == actual() == {factory.pk: 55}
+        _insert_devices(second, factory.pk, "D", 7)
+        with first.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE} WHERE serial_number LIKE 'A%%'")
+        first.commit()
+        second.rollback()
+        assert stored() == actual() == {factory.pk: 25}
+    finally:
+        for conn in conns:
+            conn.close()
+        Device.objects.filter(factory=factory).delete()
+        factory.delete()

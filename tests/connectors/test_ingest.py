@@ -7,7 +7,9 @@ import itertools
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from connectors.ingest import IngestSession
 from connectors.models import Device, DeviceChange, DeviceSourceRecord
 from connectors.normalise import normalise_mac, normalise_serial
 from connectors.records import DeviceRecord, RecordError
@@ -235,6 +237,40 @@ def test_batches_give_the_same_result_as_one_batch(world):
     ingest(connector, records, batch_size=7)
     assert Device.objects.count() == 40
     assert DeviceSourceRecord.objects.count() == 100
+
+
+def test_a_large_resync_writes_records_whose_stored_hash_is_not_the_ingests(world):
+    """A sync large enough to read all the connector's records at once (full batches)
+    treats a record whose stored hash is of another form (not hex, another length, upper
+    case) or that is marked missing as changed: written once, then unchanged."""
+    connector = make_connector(world.factory_a)
+    records = [DeviceRecord(source_id=str(i), serial_number=f"S{i}") for i in range(12)]
+    ingest(connector, records, batch_size=4)
+    stored = DeviceSourceRecord.objects.filter(connector=connector)
+    stored.filter(source_id="1").update(data_hash="x" * 32)
+    stored.filter(source_id="2").update(data_hash="ab" * 10)
+    upper = stored.get(source_id="3").data_hash.upper()
+    stored.filter(source_id="3").update(data_hash=upper)
+    stored.filter(source_id="4").update(missing_since=timezone.now())
+    run = ingest(connector, records, batch_size=4)
+    assert (run.updated, run.unchanged) == (4, 8)
+    assert not stored.filter(missing_since__isnull=False).exists()
+    assert stored.get(source_id="3").data_hash == upper.lower()
+    again = ingest(connector, records, batch_size=4)
+    assert (again.updated, again.unchanged) == (0, 12)
+
+
+def test_a_first_full_sync_of_a_new_connector_reads_no_records_to_mark_missing(world):
+    """Every record of a connector that had none before the sync is one the sync reported:
+    marking the unreported ones missing reads nothing."""
+    connector = make_connector(world.factory_a)
+    session = IngestSession(connector=connector, batch_size=3)
+    session.extend([DeviceRecord(source_id=str(i), serial_number=f"S{i}") for i in range(5)])
+    session.flush()
+    with CaptureQueriesContext(connection) as queries:
+        assert session.mark_stale() == 0
+    assert not [q for q in queries if DeviceSourceRecord._meta.db_table in q["sql"]]
+    assert not DeviceSourceRecord.objects.filter(missing_since__isnull=False).exists()
 
 
 def test_a_first_load_meeting_its_own_serials_and_source_ids_again_identifies_them(world):
