@@ -128,12 +128,22 @@ def _counters(factory, rng: random.Random, start: datetime) -> list[OTCounter]:
 def _deployments(factory, rng: random.Random, start: datetime) -> list[Deployment]:
     per_day, failure_share, lead, restore = SOFTWARE[factory.slug]
     rows, at, end, n = [], start, start + timedelta(days=DAYS), 0
+    # Every k-th planned deployment fails (k from the profile's share, the first at a
+    # random place): each month's change failure rate stays at the profile's, where a
+    # coin per deployment moved the elite factory's month from 4 % to 6 % now and then.
+    every, planned = max(1, round(1 / failure_share)), 0
+    phase = rng.randrange(every)
     while True:
-        at += timedelta(hours=rng.expovariate(per_day / 24))
+        # A steady cadence with jitter (the gap 0.5–1.5 × the mean): every month of the
+        # six lands near its profile's rate, so the demo's bands and audit readings do not
+        # depend on which month the demo is loaded in (exponential gaps left a month 20 %
+        # off now and then, and the elite factory read "daily" instead of "many a day").
+        at += timedelta(hours=24 / per_day * rng.uniform(0.5, 1.5))
         if at >= end:
             return rows
         n += 1
-        failed = rng.random() < failure_share
+        planned += 1
+        failed = (planned + phase) % every == 0
         rows.append(
             Deployment(
                 factory=factory,
