@@ -192,6 +192,9 @@ RULES: dict[str, rules.Predicate] = {
     "registry.change_finding": staff,
     "registry.act_on_finding": staff,
     "registry.detect_duplicates": staff,
+    # The registry's figures over the whole portfolio (adopters, spend stored per tool);
+    # everyone else sees figures over their own factories.
+    "registry.view_portfolio_figures": staff,
     # tool requests (the workflow service asks the step rules)
     "tool_requests.view_request": viewer,
     "tool_requests.add_request": member,

@@ -83,6 +83,7 @@ ROLE_MATRIX: dict[str, Access] = {
     "registry.change_finding": STAFF,
     "registry.act_on_finding": STAFF,
     "registry.detect_duplicates": STAFF,
+    "registry.view_portfolio_figures": STAFF,
     # on an object: a request raised by the member of factory A (a draft, for changes)
     "tool_requests.view_request": VIEWERS,
     "tool_requests.add_request": MEMBERS,

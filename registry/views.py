@@ -68,7 +68,7 @@ def _finding_name(finding: DuplicateFinding) -> str:
 def tool_list(request):
     """The registry: tools with ring, capabilities, adopters and spend (of visible factories)."""
     tools = Tool.objects.prefetch_related("capabilities")
-    if policy.is_coe_staff(request.user):
+    if policy.allowed(request.user, "registry.view_portfolio_figures"):
         # The whole portfolio: the figures stored on the tool (registry.figures).
         tools = tools.annotate(adopters=F("adopter_count"), spend=F("annual_spend"))
     else:

@@ -199,13 +199,16 @@ def _insert_devices(conn, factory_id: int, prefix: str, n: int) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (DATABASE_URL): SQLite has one writer at a time; CI's "
+    "PostgreSQL pass runs it",
+)
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_of_one_factory_do_not_wait_for_each_other():
     """Two transactions adding devices to one factory at once (the ingest's background
     writers): the second is not held until the first commits, and the count is exact
     after either commits or rolls back."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (DATABASE_URL); CI's PostgreSQL pass runs it")
     import psycopg
 
     from tests.worker import test_database_url
