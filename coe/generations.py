@@ -101,6 +101,16 @@ def install(schema_editor, group: str) -> None:
     )
 
 
+def migration(group: str):
+    """The migration operation that installs ``group`` (and removes it going back)."""
+    from django.db import migrations
+
+    return migrations.RunPython(
+        lambda apps, schema_editor: install(schema_editor, group),
+        lambda apps, schema_editor: uninstall(schema_editor, group),
+    )
+
+
 def uninstall(schema_editor, group: str) -> None:
     vendor = schema_editor.connection.vendor
     for table in GROUPS[group]:

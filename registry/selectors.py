@@ -87,7 +87,7 @@ def unresolved_names(adoptions: QuerySet[Adoption], *, with_candidates: bool = T
     return rows
 
 
-def _cost_now(prefix: str = "") -> Coalesce:
+def cost_now(prefix: str = "") -> Coalesce:
     """An adoption's effective annual cost in SQL (as :func:`effective_cost`)."""
     return Coalesce(
         f"{prefix}annual_cost",
@@ -108,7 +108,7 @@ def at_stake_total(findings: QuerySet[DuplicateFinding]) -> Decimal:
     adoptions = Adoption.objects.filter(pk__in=covered)
 
     def total() -> Decimal:
-        return adoptions.aggregate(total=Sum(_cost_now()))["total"] or Decimal("0")
+        return adoptions.aggregate(total=Sum(cost_now()))["total"] or Decimal("0")
 
     # Memoised until the registry is written (coe.generations): ~55,000 stake rows at
     # 1,000 factories, read by the cockpit and the duplicates page.
@@ -135,18 +135,24 @@ def savings_overview(
     )
 
 
-def _savings_of(stakes: QuerySet) -> dict:
+def _saved_since_detection() -> ExpressionWrapper:
+    """A stake row's realised saving in SQL: its baseline cost minus the adoption's cost
+    now (0 once it is retired)."""
     from registry.choices import AdoptionStatus
+
+    money = DecimalField(max_digits=16, decimal_places=2)
+    now = Case(
+        When(adoption__status=AdoptionStatus.ACTIVE, then=cost_now("adoption__")),
+        default=Value(Decimal("0")),
+        output_field=money,
+    )
+    return ExpressionWrapper(F("baseline_cost") - now, output_field=money)
+
+
+def _savings_of(stakes: QuerySet) -> dict:
     from registry.consolidation import money
 
-    now = Case(
-        When(adoption__status=AdoptionStatus.ACTIVE, then=_cost_now("adoption__")),
-        default=Value(Decimal("0")),
-        output_field=DecimalField(max_digits=16, decimal_places=2),
-    )
-    saved = ExpressionWrapper(
-        F("baseline_cost") - now, output_field=DecimalField(max_digits=16, decimal_places=2)
-    )
+    saved = _saved_since_detection()
     # One pass over the stake rows, by business unit (none: no factory) and month.
     rows = (
         stakes.annotate(
@@ -182,19 +188,11 @@ def realised_by_finding(finding_ids: list[int]) -> dict[int, Decimal]:
     finding covered when first detected minus its cost now (0 once retired or deleted) —
     what ``registry.consolidation.finding_savings`` adds up from ``baseline``, in one
     aggregate over the stake rows. Findings without a baseline are left out."""
-    from registry.choices import AdoptionStatus
     from registry.models import FindingStake
 
     if not finding_ids:
         return {}
-    now = Case(
-        When(adoption__status=AdoptionStatus.ACTIVE, then=_cost_now("adoption__")),
-        default=Value(Decimal("0")),
-        output_field=DecimalField(max_digits=16, decimal_places=2),
-    )
-    saved = ExpressionWrapper(
-        F("baseline_cost") - now, output_field=DecimalField(max_digits=16, decimal_places=2)
-    )
+    saved = _saved_since_detection()
     rows = (
         FindingStake.objects.filter(finding_id__in=finding_ids, baseline_cost__isnull=False)
         .values("finding_id")

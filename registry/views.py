@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, DecimalField, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, Prefetch, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,10 +34,7 @@ from registry.models import (
     RingChange,
     Tool,
 )
-from registry.selectors import (
-    findings_visible,
-    unresolved_names,
-)
+from registry.selectors import cost_now, findings_visible, unresolved_names
 
 TOOL_SORTS = {
     "name": "name",
@@ -80,18 +77,11 @@ def tool_list(request):
             .order_by()
             .values("tool")
         )
-        # The same figure as the tool page: each active adoption's effective annual cost
-        # (declared, else seats × the tool's cost per seat, else 0).
-        cost = Coalesce(
-            "annual_cost",
-            F("seats") * F("tool__annual_cost_per_seat"),
-            Value(Decimal("0")),
-            output_field=DecimalField(max_digits=16, decimal_places=2),
-        )
+        # The same figure as the tool page: each active adoption's effective annual cost.
         money = DecimalField(max_digits=16, decimal_places=2)
         tools = tools.annotate(
             adopters=Coalesce(Subquery(visible.annotate(n=Count("pk")).values("n")), 0),
-            spend=Subquery(visible.annotate(s=Sum(cost)).values("s"), output_field=money),
+            spend=Subquery(visible.annotate(s=Sum(cost_now())).values("s"), output_field=money),
         )
     filterset = ToolFilterSet(request.GET, queryset=tools, request=request)
     rows, current = listing.apply_sort(request, filterset.qs, TOOL_SORTS, default=("name",))

@@ -5,16 +5,6 @@ from django.db import migrations
 
 from coe import generations
 
-GROUP = "maturity"
-
-
-def install(apps, schema_editor):
-    generations.install(schema_editor, GROUP)
-
-
-def uninstall(apps, schema_editor):
-    generations.uninstall(schema_editor, GROUP)
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -22,4 +12,4 @@ class Migration(migrations.Migration):
         ("assessments", "0003_factory_maturity_rows"),
     ]
 
-    operations = [migrations.RunPython(install, uninstall)]
+    operations = [generations.migration("maturity")]
