@@ -299,6 +299,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the web server (gunicorn's master and
+    workers), this database's PostgreSQL backends and the load generator (this process)."""
+    import psutil
+
+    def used(process) -> float:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            return 0.0
+        return times.user + times.system
+
+    server = psutil.Process(server_pid)
+    name = connection.settings_dict["NAME"]
+    backends = [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if (p.info["name"] or "").startswith("postgres")
+        and any(name in part.split() for part in p.info["cmdline"] or [])
+    ]
+    return {
+        "web": used(server) + sum(used(child) for child in server.children(recursive=True)),
+        "database": sum(used(p) for p in backends),
+        "load generator": used(psutil.Process()),
+    }
+
+
 def load_phase(staff, member, slug: str, requests: int = 1000) -> list[str]:
     """Two gunicorn workers (DEBUG=0), httpx at concurrency 8, staff and a member mixed."""
     import httpx
@@ -365,7 +392,9 @@ def load_phase(staff, member, slug: str, requests: int = 1000) -> list[str]:
                 await asyncio.gather(*(worker() for _ in range(8)))
                 return time.perf_counter() - began
 
+        cpu_before = cpu_seconds(server.pid)
         elapsed = asyncio.run(run())
+        cpu_after = cpu_seconds(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -376,6 +405,14 @@ def load_phase(staff, member, slug: str, requests: int = 1000) -> list[str]:
         f"{rate} requests/s (target ≥ 50), {len(errors)} errors"
     )
     lines.extend(f"MISS load error: {e}" for e in errors[:10])
+    # Where the two cores went: CPU per request of each side (on a shared machine the
+    # rate moves with whatever else runs; these per-request figures much less).
+    spent = {part: (cpu_after[part] - cpu_before[part]) * 1000 / requests for part in cpu_after}
+    lines.append(
+        "     CPU per request: "
+        + ", ".join(f"{part} {ms!r} ms" for part, ms in spent.items())
+        + f"; {sum(spent.values())!r} ms in all (load average {os.getloadavg()[0]:.1f})"
+    )
     for label, _url in PAGES:
         values = sorted(timings.get(label, [0.0]))
         p95 = values[min(len(values) - 1, int(0.95 * len(values)))]

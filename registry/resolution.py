@@ -139,6 +139,28 @@ def scores(query: str, choices: list[str]) -> np.ndarray:
     return 0.5 * plain + 0.5 * token_set
 
 
+def _order(segment, score, index, n_segments: int) -> np.ndarray:
+    """Positions ordered by segment, then best score first, then index: one sort of a
+    packed 64-bit key (segment, the score's float32 bits reversed, index) when the sizes
+    fit it, else a three-key ``lexsort``. Scores are non-negative float32, whose bit
+    patterns order as the values do."""
+    if n_segments < 1 << 12 and (len(index) == 0 or int(index.max()) < 1 << 20):
+        bits = score.astype(np.float32).view(np.int32).astype(np.int64)
+        reversed_bits = 0x7F7FFFFF - bits
+        key = (segment.astype(np.int64) << 51) | (reversed_bits << 20) | index
+        return np.argsort(key, kind="stable")
+    return np.lexsort((index, -score, segment))
+
+
+def _top(segment, score, index, n_segments: int, n: int) -> np.ndarray:
+    """The positions of each segment's ``n`` best pairs (by :func:`_order`)."""
+    order = _order(segment, score, index, n_segments)
+    counts = np.bincount(segment, minlength=n_segments)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(len(order)) - starts[segment[order]]
+    return order[rank < n]
+
+
 class Resolver:
     """Resolves names against a fixed registry snapshot; build once, call many times."""
 
@@ -240,12 +262,12 @@ class Resolver:
         batch is scored in one native call per scorer (on all cores) and each query's eight
         best choices are picked in one sort, then each key is decided exactly as
         :meth:`resolve_key` decides it."""
-        segment_keys, segment_queries, flat, lengths = [], [], [], []
+        segment_keys, queries, flat, lengths = [], [], [], []
         for key in keys:
             for query in {key, self._bare(key)}:
                 ordered = self._candidates(query)
                 segment_keys.append(key)
-                segment_queries.append(query)
+                queries.extend([query] * len(ordered))
                 flat.extend(ordered)
                 lengths.append(len(ordered))
         best: dict[str, dict[int, float]] = {key: {} for key in keys}
@@ -255,52 +277,40 @@ class Resolver:
                 self._tool_array = np.array(self.key_tool, dtype=np.int64)
             index = np.array(flat, dtype=np.int64)
             segment = np.repeat(np.arange(len(lengths)), lengths)
-            queries = np.array(segment_queries, dtype=object)[segment]
-            choices = self._key_array[index]
+            choices = self._key_array[index].tolist()
             plain = process.cpdist(
-                queries.tolist(), choices.tolist(), scorer=fuzz.ratio, dtype=np.float32,
-                workers=-1,
+                queries, choices, scorer=fuzz.ratio, dtype=np.float32, workers=-1
+            )
+            picked = self._needed(plain, segment, index, len(lengths))
+            # Only the pairs scored in full can be among a query's eight best: every query
+            # has its eight best by plain similarity among them, and a pair left out scores
+            # half its plain similarity, no more than any of those (ties go to them too).
+            values = 0.5 * plain[picked]
+            values += 0.5 * process.cpdist(
+                [queries[i] for i in picked.tolist()], [choices[i] for i in picked.tolist()],
+                scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1,
             )  # fmt: skip
-            values = self._scored(queries, choices, plain, segment, index, len(lengths))
-            # Per query: best score first, ties in index order (as a stable sort of the
-            # query's choices in index order, which resolve_key does).
-            order = np.lexsort((index, -values, segment))
-            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            rank = np.arange(len(order)) - starts[segment[order]]
-            kept = order[rank < 8]
+            kept = _top(segment[picked], values, index[picked], len(lengths), 8)
             for seg, tool_id, value in zip(
-                segment[kept].tolist(), self._tool_array[index[kept]].tolist(),
+                segment[picked][kept].tolist(), self._tool_array[index[picked][kept]].tolist(),
                 values[kept].tolist(), strict=True,
             ):  # fmt: skip
                 found = best[segment_keys[seg]]
                 found[tool_id] = max(found.get(tool_id, 0.0), value / 100.0)
         return {key: self._decide(key, names[key], best[key]) for key in keys}
 
-    def _scored(self, queries, choices, plain, segment, index, n_segments) -> np.ndarray:
-        """The score of every pair (mean of plain and token-set similarity) where it can
-        matter, the token-set scorer run only there. The token-set similarity is at most
-        100, so a pair whose plain similarity is below ``floor`` scores under the threshold
-        less the ambiguity margin: it can neither win nor make a winner ambiguous, and a
-        name's outcome is the same as with every pair scored. Such pairs are scored in full
-        only among each query's eight best by plain similarity (the best guess and
-        confidence of a name left unresolved); the others keep half their plain similarity,
-        a lower bound that ranks them below every pair scored."""
+    def _needed(self, plain, segment, index, n_segments) -> np.ndarray:
+        """The pairs (positions, ascending) whose score can matter, where the token-set
+        scorer is run. The token-set similarity is at most 100, so a pair whose plain
+        similarity is below ``floor`` scores under the threshold less the ambiguity margin:
+        it can neither win nor make a winner ambiguous, and a name's outcome is the same as
+        with every pair scored. Such pairs are scored in full only among each query's eight
+        best by plain similarity (the best guess and confidence of a name left
+        unresolved)."""
         floor = 200 * (self.threshold - AMBIGUITY_MARGIN) - 100 - 0.5  # float32 slack
         need = plain >= floor
-        order = np.lexsort((index, -plain, segment))
-        counts = np.bincount(segment, minlength=n_segments)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        rank = np.arange(len(order)) - starts[segment[order]]
-        need[order[rank < 8]] = True
-        values = 0.5 * plain
-        picked = np.flatnonzero(need)
-        if len(picked):
-            token_set = process.cpdist(
-                queries[picked].tolist(), choices[picked].tolist(),
-                scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1,
-            )  # fmt: skip
-            values[picked] += 0.5 * token_set
-        return values
+        need[_top(segment, plain, index, n_segments, 8)] = True
+        return np.flatnonzero(need)
 
     def _keep_best(self, values, ordered: list[int], best_by_tool: dict[int, float]) -> None:
         """Each tool's best score among the query's eight best choices."""

@@ -120,3 +120,30 @@ def test_batch_scoring_decides_every_name_as_scoring_every_pair_does():
     ]
     assert len(resolved) > 100 and all(a == b for a, b in resolved)
     assert sum(m.tool_id is None for m in batch) > 50
+
+
+@pytest.mark.parametrize("segments", [40, 5000])  # the packed key, then the lexsort fallback
+def test_batch_ordering_ranks_by_segment_best_score_then_index(segments):
+    """The batch picks each name's best candidates from one sort; with ties in scores (many
+    candidates score alike) the order is the segment, the best score, then the lower index,
+    as scoring one name at a time orders them."""
+    import numpy as np
+
+    from registry.resolution import _order, _top
+
+    rng = np.random.default_rng(3)
+    segment = np.sort(rng.integers(0, segments, 20_000))
+    score = rng.choice(np.array([0.0, 12.5, 50.0, 66.666664, 99.99999, 100.0], np.float32), 20_000)
+    index = rng.integers(0, 300, 20_000)
+    expected = sorted(range(20_000), key=lambda i: (segment[i], -score[i], index[i], i))
+    got = _order(segment, score, index, segments).tolist()
+    assert [(segment[i], score[i], index[i]) for i in got] == [
+        (segment[i], score[i], index[i]) for i in expected
+    ]
+    top = set(_top(segment, score, index, segments, 3).tolist())
+    firsts: dict[int, list[int]] = {}
+    for i in expected:
+        firsts.setdefault(int(segment[i]), []).append(i)
+    assert {(segment[i], score[i], index[i]) for i in top} == {
+        (segment[i], score[i], index[i]) for ids in firsts.values() for i in ids[:3]
+    }
