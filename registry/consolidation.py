@@ -26,6 +26,7 @@ from django.utils import timezone
 from coe import derived
 from coe.changelog import log_bulk
 from coe.models import Factory
+from coe.prefetch import rows
 from registry.choices import AdoptionStatus, FindingKind, FindingStatus
 from registry.figures import refresh_tool_figures
 from registry.models import (
@@ -194,7 +195,7 @@ def plan_progress(findings: list[DuplicateFinding]) -> dict[int, dict]:
     if not planned:
         return {}
     factory_ids = {pk for f in planned for pk in _plan_factory_ids(f)}
-    tool_ids = {t.pk for f in planned for t in f.tools.all()}
+    tool_ids = {t.pk for f in planned for t in rows(f, "tools")}
     using: dict[int, set[int]] = defaultdict(set)
     for factory_id, tool_id in Adoption.objects.filter(
         status=AdoptionStatus.ACTIVE, factory_id__in=factory_ids, tool_id__in=tool_ids
@@ -202,7 +203,7 @@ def plan_progress(findings: list[DuplicateFinding]) -> dict[int, dict]:
         using[factory_id].add(tool_id)
     out = {}
     for f in planned:
-        others = {t.pk for t in f.tools.all()} - {f.plan_standard_id}
+        others = {t.pk for t in rows(f, "tools")} - {f.plan_standard_id}
         plan = _plan_factory_ids(f)
         remaining = sorted(pk for pk in plan if using[pk] & others)
         done = len(plan) - len(remaining)
@@ -216,7 +217,7 @@ def plan_progress(findings: list[DuplicateFinding]) -> dict[int, dict]:
 
 
 def _plan_factory_ids(finding: DuplicateFinding) -> list[int]:
-    return [f.pk for f in finding.plan_factories.all()]
+    return [f.pk for f in rows(finding, "plan_factories")]
 
 
 def _current_costs(adoption_ids: set[int]) -> dict[int, Decimal]:

@@ -21,6 +21,7 @@ from django.template.backends.utils import csrf_input
 from django.urls import reverse
 
 from coe import listing, policy
+from coe.prefetch import listed, rows
 from coe.scoping import writable_factory_ids
 from registry.choices import LIVE_FINDING_STATUSES, FindingStatus
 from registry.consolidation_views import savings_trend_html
@@ -64,10 +65,10 @@ def duplicates(request):
     findings = (
         findings.defer("detail", "baseline")
         .annotate(unresolved_names=KeyTransform("unresolved", "detail"))
-        .prefetch_related("tools", "plan_factories")
+        .prefetch_related(listed("tools"), listed("plan_factories"))
     )
     page = Paginator(findings, 50).get_page(request.GET.get("page"))
-    rows = finding_rows(list(page))
+    page_rows = finding_rows(list(page))
     # Money is added up in the database from the stake rows detection writes: the total
     # counts each adoption once, however many findings it appears in.
     summary = savings_overview(base, factory_ids=writable_factory_ids(request.user))
@@ -76,7 +77,7 @@ def duplicates(request):
         "registry/duplicates.html",
         {
             "page": page,
-            "rows": rows,
+            "rows": page_rows,
             "filterset": filterset,
             "total": at_stake_total(base),
             "sort": sort,
@@ -127,9 +128,9 @@ def finding_rows(findings: list) -> list[dict]:
     savings, progress = realised_by_finding([f.pk for f in findings]), plan_progress(findings)
     action_url, plan_url = _url_by_pk("duplicate-action"), _url_by_pk("duplicate-plan")
     tool_urls: dict[int, str] = {}
-    rows = []
+    out = []
     for f in findings:
-        tools = list(f.tools.all())
+        tools = rows(f, "tools")
         for t in tools:
             if t.pk not in tool_urls:
                 tool_urls[t.pk] = t.get_absolute_url()
@@ -138,7 +139,7 @@ def finding_rows(findings: list) -> list[dict]:
         standard = f.suggested_standard
         if standard is not None and standard.pk not in {t.pk for t in tools}:
             options.append((standard.slug, standard.name, True))
-        rows.append(
+        out.append(
             {
                 "f": f,
                 "tools": [(tool_urls[t.pk], t.name) for t in tools],
@@ -154,7 +155,7 @@ def finding_rows(findings: list) -> list[dict]:
                 "waive_url": action_url(f.pk, "waive") if live else "",
             }
         )
-    return rows
+    return out
 
 
 def _url_by_pk(name: str):

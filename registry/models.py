@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from coe.choices import FactoryKind
 from coe.models import Factory
+from coe.prefetch import rows
 from registry.choices import (
     AdoptionSource,
     AdoptionStatus,
@@ -98,7 +99,7 @@ class Tool(models.Model):
 
     @property
     def alias_names(self) -> list[str]:
-        return [alias.name for alias in self.aliases.all()]
+        return [alias.name for alias in rows(self, "aliases")]
 
 
 class ToolAlias(models.Model):

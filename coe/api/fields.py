@@ -12,7 +12,9 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.relations import MANY_RELATION_KWARGS
 
+from coe.prefetch import attr
 from coe.scoping import visible_factories, visible_users
 
 
@@ -56,3 +58,30 @@ class UserField(ScopedSlugRelatedField):
     def __init__(self, **kwargs):
         kwargs.setdefault("slug_field", "username")
         super().__init__(visible_users, **kwargs)
+
+
+class _Listed:
+    """Reads the field's relation from the list ``coe.prefetch.listed`` left, when there is one."""
+
+    def get_attribute(self, instance):
+        got = getattr(instance, "__dict__", {}).get(attr(self.source))
+        return got if got is not None else super().get_attribute(instance)
+
+
+class ListedManyRelatedField(_Listed, serializers.ManyRelatedField):
+    pass
+
+
+class ListedSlugRelatedField(serializers.SlugRelatedField):
+    """``SlugRelatedField``; with ``many=True`` it reads a ``coe.prefetch.listed`` prefetch."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update({k: v for k, v in kwargs.items() if k in MANY_RELATION_KWARGS})
+        return ListedManyRelatedField(**list_kwargs)
+
+
+class ListedListSerializer(_Listed, serializers.ListSerializer):
+    """A nested ``many=True`` serializer that reads a ``coe.prefetch.listed`` prefetch (set as the
+    child serializer's ``Meta.list_serializer_class``)."""

@@ -11,8 +11,14 @@ from django.db import transaction
 from rest_framework import serializers
 
 from coe.api.dates import DateField
-from coe.api.fields import FactoryField, UserField
+from coe.api.fields import (
+    FactoryField,
+    ListedListSerializer,
+    ListedSlugRelatedField,
+    UserField,
+)
 from coe.choices import FactoryKind
+from coe.prefetch import forget, rows
 from registry import services
 from registry.choices import AdoptionSource, Ring
 from registry.models import (
@@ -53,11 +59,12 @@ class RingChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RingChange
+        list_serializer_class = ListedListSerializer
         fields = ["factory_kind", "from_ring", "to_ring", "reason", "changed_by", "changed_at"]
 
 
 class ToolSerializer(serializers.ModelSerializer):
-    capabilities = serializers.SlugRelatedField(
+    capabilities = ListedSlugRelatedField(
         slug_field="slug", queryset=Capability.objects.all(), many=True, required=False
     )
     aliases = serializers.ListField(
@@ -82,7 +89,7 @@ class ToolSerializer(serializers.ModelSerializer):
         read_only_fields = ["ring", "created_at", "updated_at"]
 
     def get_ring_overrides(self, obj: Tool) -> dict[str, str]:
-        return {o.factory_kind: o.ring for o in obj.ring_overrides.all()}
+        return {o.factory_kind: o.ring for o in rows(obj, "ring_overrides")}
 
     def validate_aliases(self, value: list[str]) -> list[str]:
         return [v.strip() for v in value if v.strip()]
@@ -106,6 +113,7 @@ class ToolSerializer(serializers.ModelSerializer):
     @transaction.atomic
     def update(self, instance, validated_data):
         aliases = validated_data.pop("alias_names", None)
+        forget(instance)  # the answer shows the relations as written, not as read
         instance = super().update(instance, validated_data)
         if aliases is not None:
             wanted = {a.lower(): a for a in aliases}
@@ -288,7 +296,7 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
         slug_field="slug", queryset=Capability.objects.all(), allow_null=True, required=False
     )
     scope = FactoryField(allow_null=True, required=False)
-    tools = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Tool.objects.all())
+    tools = ListedSlugRelatedField(slug_field="slug", many=True, queryset=Tool.objects.all())
     factories = FactoryField(many=True, required=False)
     suggested_standard = serializers.SlugRelatedField(
         slug_field="slug", queryset=Tool.objects.all(), allow_null=True, required=False
@@ -346,7 +354,7 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
             return None
         return {
             "standard": finding.plan_standard.slug,
-            "factories": [f.slug for f in finding.plan_factories.all()],
+            "factories": [f.slug for f in rows(finding, "plan_factories")],
             "due_on": finding.plan_due_on,
             "owner": finding.plan_owner.username if finding.plan_owner else None,
             "progress": self._computed(finding, "progress"),
@@ -357,6 +365,7 @@ class DuplicateFindingSerializer(serializers.ModelSerializer):
         return self._store_preview(super().create(validated_data))
 
     def update(self, instance, validated_data):
+        forget(instance)  # the answer shows the relations as written, not as read
         return self._store_preview(super().update(instance, validated_data))
 
 

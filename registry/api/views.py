@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from coe.api.history import HistoryMixin
 from coe.choices import Role
 from coe.models import Factory
+from coe.prefetch import listed
 from coe.scoping import restrict, writable_factory_ids
 from coe.tables import TableTooLarge
 from registry import consolidation, services
@@ -100,10 +101,10 @@ class ToolViewSet(HistoryMixin, ProtectedDestroyMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         return Tool.objects.select_related("owner").prefetch_related(
-            "capabilities",
-            "aliases",
-            "ring_overrides",
-            Prefetch("ring_changes", queryset=RingChange.objects.select_related("changed_by")),
+            listed("capabilities"),
+            listed("aliases"),
+            listed("ring_overrides"),
+            listed("ring_changes", RingChange.objects.select_related("changed_by")),
         )
 
     @extend_schema(request=RingInputSerializer, responses=ToolSerializer)
@@ -280,8 +281,8 @@ class DuplicateFindingViewSet(HistoryMixin, viewsets.ModelViewSet):
             findings_visible(self.request.user)
             .select_related("capability", "scope", "suggested_standard")
             .prefetch_related(
-                Prefetch("tools", queryset=Tool.objects.only(*slugs)),
-                Prefetch("plan_factories", queryset=Factory.objects.only(*slugs)),
+                listed("tools", Tool.objects.only(*slugs)),
+                listed("plan_factories", Factory.objects.only(*slugs)),
                 "waiver_approver",
                 "plan_standard",
                 "plan_owner",
