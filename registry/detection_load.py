@@ -219,14 +219,16 @@ _CENTS = (
 
 
 def _rows_sql(where: str, columns: str | None = None, tail: str = "") -> tuple[str, list]:
-    """Active adoptions of registry tools as (id, factory, tool, declared capability, cost
-    in cents), the cost computed by the database exactly as ``effective_cost``: declared,
-    else seats × cost per seat, else 0 (or ``columns`` of them, then ``tail``)."""
+    """Active adoptions as (id, factory, tool, declared capability, cost in cents), the
+    cost computed by the database exactly as ``effective_cost``: declared, else seats ×
+    the tool's cost per seat, else 0 (or ``columns`` of them, then ``tail``). Unresolved
+    adoptions (no tool) are read too: they count in overlaps where they declare the
+    capability, so a scoped run reads their costs and factories for its stake rows."""
     qn = connection.ops.quote_name
     adoption, tool = qn(Adoption._meta.db_table), qn(Tool._meta.db_table)
     columns = columns or f"a.id, a.factory_id, a.tool_id, a.declared_capability, {_CENTS}"
     sql = (
-        f"SELECT {columns} FROM {adoption} a JOIN {tool} t ON t.id = a.tool_id "
+        f"SELECT {columns} FROM {adoption} a LEFT JOIN {tool} t ON t.id = a.tool_id "
         f"WHERE a.status = %s AND {where} {tail}"
     )
     return sql, [AdoptionStatus.ACTIVE]

@@ -164,3 +164,21 @@ def test_a_scoped_run_writes_only_the_stake_rows_that_changed(world):
     assert {pk for _f, pk, *_rest in after if _f == finding.pk} == first
     duplicates_detect()
     assert stakes() == after
+
+
+def test_a_scoped_run_reads_the_cost_and_factory_of_another_factorys_unresolved_adoption(world):
+    """Another factory's overlap that a change re-detects can cover unresolved names (they
+    count where they declare the capability): the scoped run reads their cost and factory
+    for the finding's baseline and stake rows as a full run does (it once read only
+    adoptions of registry tools, leaving such stake rows without a factory)."""
+    from registry.detection_load import load_scoped
+
+    cap = capability("agree-unresolved", name="Agree unresolved")
+    used = tool("Agree Tool known", caps=[cap])
+    adoption(world.factory_a, used, cost="10")
+    theirs = adoption(world.factory_b, None, name="homegrown x", cost="250.50",
+                      declared_capability=cap.name)  # fmt: skip
+    loaded = load_scoped({world.factory_a.pk}, set())
+    assert loaded.cost(theirs.pk) is None  # not the scoped factory's: read on demand
+    loaded.read_costs({theirs.pk})
+    assert loaded.cost(theirs.pk) == (world.factory_b.pk, Decimal("250.50"))
