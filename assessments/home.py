@@ -26,6 +26,7 @@ from assessments import portfolio_reads
 from assessments.models import FactoryMaturity
 from coe import policy
 from coe.models import Factory
+from coe.prefetch import listed
 from coe.scoping import factory_ids, owned_factory_ids, visible_factories
 from connectors.choices import SyncStatus
 from connectors.selectors import connectors_for
@@ -86,7 +87,7 @@ def _cockpit(request) -> dict:
         findings_visible(user)
         .filter(status__in=LIVE_FINDING_STATUSES)
         .select_related("capability", "scope")
-        .prefetch_related("tools")
+        .prefetch_related(listed("tools"))
         # Not shown: the largest findings carry thousands of entries in these columns.
         .defer("detail", "baseline")
         .order_by("-annual_cost_at_stake", "id")[:TOP_FINDINGS]

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from coe import listing, policy
 from coe.choices import FactoryKind
+from coe.prefetch import listed
 from coe.scoping import restrict
 from coe.tables import TableTooLarge
 from registry import exports, services
@@ -64,7 +65,7 @@ def _finding_name(finding: DuplicateFinding) -> str:
 @policy.page_rule()
 def tool_list(request):
     """The registry: tools with ring, capabilities, adopters and spend (of visible factories)."""
-    tools = Tool.objects.prefetch_related("capabilities")
+    tools = Tool.objects.prefetch_related(listed("capabilities"))
     if policy.allowed(request.user, "registry.view_portfolio_figures"):
         # The whole portfolio: the figures stored on the tool (registry.figures).
         tools = tools.annotate(adopters=F("adopter_count"), spend=F("annual_spend"))
@@ -95,7 +96,7 @@ def tool_list(request):
                 t.name,
                 t.vendor,
                 t.ring,
-                ", ".join(c.name for c in t.capabilities.all()),
+                ", ".join(c.name for c in t.capabilities_listed),
                 t.annual_cost_per_seat,
                 t.adopters,
             ],
@@ -357,7 +358,7 @@ def factory_panel_context(request, factory) -> dict | None:
             status__in=LIVE_FINDING_STATUSES,
         )
         .select_related("capability", "suggested_standard")
-        .prefetch_related("tools")
+        .prefetch_related(listed("tools"))
         # Not shown, and thousands of entries for a portfolio-wide finding.
         .defer("detail", "baseline")
         .order_by("-annual_cost_at_stake", "pk")
