@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+_SUFFIX = "_listed"
+
 
 def attr(relation: str) -> str:
     """The attribute ``listed(relation)`` fills."""
-    return f"{relation}_listed"
+    return relation + _SUFFIX
 
 
 def listed(relation: str, queryset: QuerySet | None = None) -> Prefetch:
@@ -24,14 +26,19 @@ def listed(relation: str, queryset: QuerySet | None = None) -> Prefetch:
     return Prefetch(relation, queryset=queryset, to_attr=attr(relation))
 
 
+def prefetched(obj, relation: str) -> list | None:
+    """The list :func:`listed` left on ``obj`` for ``relation``, or None."""
+    return getattr(obj, "__dict__", {}).get(attr(relation))
+
+
 def rows(obj, relation: str) -> list:
     """The objects of ``relation`` of ``obj``: the prefetched list, else a query."""
-    got = obj.__dict__.get(attr(relation))
+    got = prefetched(obj, relation)
     return got if got is not None else list(getattr(obj, relation).all())
 
 
 def forget(obj) -> None:
     """Drop the lists :func:`listed` left on ``obj`` (after a write changed its relations,
     as DRF drops ``prefetch_related``'s cache on update)."""
-    for name in [n for n in obj.__dict__ if n.endswith("_listed")]:
+    for name in [n for n in obj.__dict__ if n.endswith(_SUFFIX)]:
         del obj.__dict__[name]

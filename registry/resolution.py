@@ -285,14 +285,16 @@ class Resolver:
             # Only the pairs scored in full can be among a query's eight best: every query
             # has its eight best by plain similarity among them, and a pair left out scores
             # half its plain similarity, no more than any of those (ties go to them too).
+            at = picked.tolist()
+            segment, index = segment[picked], index[picked]
             values = 0.5 * plain[picked]
             values += 0.5 * process.cpdist(
-                [queries[i] for i in picked.tolist()], [choices[i] for i in picked.tolist()],
+                [queries[i] for i in at], [choices[i] for i in at],
                 scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1,
             )  # fmt: skip
-            kept = _top(segment[picked], values, index[picked], len(lengths), 8)
+            kept = _top(segment, values, index, len(lengths), 8)
             for seg, tool_id, value in zip(
-                segment[picked][kept].tolist(), self._tool_array[index[picked][kept]].tolist(),
+                segment[kept].tolist(), self._tool_array[index[kept]].tolist(),
                 values[kept].tolist(), strict=True,
             ):  # fmt: skip
                 found = best[segment_keys[seg]]

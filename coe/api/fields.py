@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
-from coe.prefetch import attr
+from coe.prefetch import prefetched
 from coe.scoping import visible_factories, visible_users
 
 
@@ -64,7 +64,7 @@ class _Listed:
     """Reads the field's relation from the list ``coe.prefetch.listed`` left, when there is one."""
 
     def get_attribute(self, instance):
-        got = getattr(instance, "__dict__", {}).get(attr(self.source))
+        got = prefetched(instance, self.source)
         return got if got is not None else super().get_attribute(instance)
 
 
