@@ -17,6 +17,7 @@ from assessments import answers, charts, portfolio_reads, selectors, services
 from assessments.choices import STAGE_NAMES, AssessmentStatus
 from assessments.filtersets import AssessmentFilterSet
 from assessments.models import EvidenceFile
+from assessments.portfolio_rows import factory_rows
 from coe import policy
 from coe.scoping import restrict, visible_factories
 from kpis import reads
@@ -82,6 +83,7 @@ def portfolio(request):
         factory.roi_missing_rate = factory.pk in rois and factory.roi is None
         factory.productivity = productivity.get(factory.pk, {})
         by_unit.setdefault(factory.business_unit, []).append(factory)
+    by_unit = {unit: factory_rows(members) for unit, members in by_unit.items()}
     counts = list(visible.values("business_unit", "kind").annotate(count=Count("id")).order_by())
     payback_by_unit = _payback_by_unit(visible)
     units = sorted({c["business_unit"] for c in counts})

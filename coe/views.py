@@ -6,7 +6,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -20,11 +21,25 @@ from coe.scoping import visible_factories
 from coe.signin import locked_attempts, lockout_expires_at, lockout_lift
 
 
+def _member_count():
+    members = (
+        Membership.objects.filter(factory=OuterRef("pk"), role=Role.MEMBER)
+        .order_by()
+        .values("factory")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(members, output_field=IntegerField()), 0)
+
+
 def _factories_for(user):
     owners = Membership.objects.filter(role=Role.BUSINESS_OWNER).select_related("user")
     return (
         visible_factories(user)
-        .annotate(member_count=Count("memberships", filter=Q(memberships__role=Role.MEMBER)))
+        # Counted per row by a subquery, not by joining every membership of every factory
+        # and grouping: the pager's count then leaves it out, and only the page's rows are
+        # counted.
+        .annotate(member_count=_member_count())
         .prefetch_related(Prefetch("memberships", queryset=owners, to_attr="owner_memberships"))
     )
 
@@ -72,7 +87,14 @@ def factory_list(request):
             ],
         )
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    units = visible_factories(request.user).values_list("business_unit", flat=True).distinct()
+    # The units, not one row per factory: the model's default order (by name) would join
+    # the DISTINCT and return every factory.
+    units = (
+        visible_factories(request.user)
+        .order_by("business_unit")
+        .values_list("business_unit", flat=True)
+        .distinct()
+    )
     headers = listing.sort_headers(request, FACTORY_COLUMNS, current)
     return render(
         request,

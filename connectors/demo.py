@@ -15,6 +15,7 @@ connectors' addresses for as long as the demo runs.
 
 from __future__ import annotations
 
+import errno
 import random
 import threading
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from django.db import transaction
 from connectors.choices import SyncTrigger
 from connectors.models import Connector
 from connectors.services import connector_create, connector_update, sync_run_execute, sync_run_start
-from connectors.simulators.base import free_port, port_open
+from connectors.simulators.base import bindable, free_port
 from connectors.simulators.modbus_server import ModbusSimulator, ModbusUnit
 from connectors.simulators.mqtt import SparkplugDevice, SparkplugSimulator, broker, wait_until
 from connectors.simulators.opcua_server import OpcUaSimulator, SimDevice, nodeset_dir
@@ -33,8 +34,17 @@ SEED = 2026
 LOCAL = ["127.0.0.0/8"]
 
 
+_FIXED_PORTS = threading.local()
+
+
 def _port(preferred: int) -> int:
-    return preferred if not port_open("127.0.0.1", preferred) else free_port()
+    """``preferred`` when a server can bind it now, else a free port. The demo's fixed
+    ports lie in Linux's ephemeral range, so any outgoing connection of the machine (to
+    the database, a browser, a broker) may hold one as its local port: nothing answers
+    there, yet no server can listen on it."""
+    if getattr(_FIXED_PORTS, "on", True) and bindable(preferred):
+        return preferred
+    return free_port()
 
 
 def stuttgart_devices(rng: random.Random) -> list[SimDevice]:
@@ -218,6 +228,32 @@ def _puebla(factory, rng, stdout) -> None:
         plant.join(15)
 
 
+def _plant(step, factory, rng: random.Random, stdout) -> None:
+    """One plant's simulators and syncs. A port taken between choosing it and the
+    simulator's bind runs the plant again on free ports, with the same devices (the
+    random state restored); a simulator that cannot start at all is reported."""
+    state = rng.getstate()
+    try:
+        try:
+            step(factory, rng, stdout)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            stdout.write(
+                f"  {factory.slug}: a simulator's port was taken ({exc}); again on free ports"
+            )
+            rng.setstate(state)
+            _FIXED_PORTS.on = False
+            try:
+                step(factory, rng, stdout)
+            finally:
+                _FIXED_PORTS.on = True
+    except (OSError, ConnectionError, TimeoutError) as exc:
+        stdout.write(
+            f"  {factory.slug}: simulator unavailable ({exc}); its connector was not synced"
+        )
+
+
 def load_demo(core: dict, stdout) -> None:
     """Demo connectors for the three connected Automotive plants, each synced for real."""
     factories = core["factories"]
@@ -235,10 +271,7 @@ def load_demo(core: dict, stdout) -> None:
         (_pilsen, "pilsen-machining"),
         (_puebla, "puebla-assembly"),
     ):
-        try:
-            step(factories[slug], rng, stdout)
-        except (OSError, ConnectionError, TimeoutError) as exc:
-            stdout.write(f"  {slug}: simulator unavailable ({exc}); its connector was not synced")
+        _plant(step, factories[slug], rng, stdout)
     from connectors.demo_kpis import load_kpi_demo
 
     load_kpi_demo(core, stdout)

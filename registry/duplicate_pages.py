@@ -18,10 +18,10 @@ from django.core.paginator import Paginator
 from django.db.models.fields.json import KeyTransform
 from django.shortcuts import render
 from django.template.backends.utils import csrf_input
-from django.urls import reverse
 
 from coe import listing, policy
 from coe.prefetch import listed, rows
+from coe.reversing import url_by_key
 from coe.scoping import writable_factory_ids
 from registry.choices import LIVE_FINDING_STATUSES, FindingStatus
 from registry.consolidation_views import savings_trend_html
@@ -126,7 +126,7 @@ def finding_rows(findings: list) -> list[dict]:
     from registry.consolidation import plan_progress
 
     savings, progress = realised_by_finding([f.pk for f in findings]), plan_progress(findings)
-    action_url, plan_url = _url_by_pk("duplicate-action"), _url_by_pk("duplicate-plan")
+    action_url, plan_url = url_by_key("duplicate-action"), url_by_key("duplicate-plan")
     tool_urls: dict[int, str] = {}
     out = []
     for f in findings:
@@ -156,18 +156,3 @@ def finding_rows(findings: list) -> list[dict]:
             }
         )
     return out
-
-
-def _url_by_pk(name: str):
-    """``reverse(name, args=[pk, *rest])`` for many findings: the URL is reversed once per
-    ``rest`` with a marker for the primary key (an ``<int:pk>`` segment), then filled in."""
-    marker = "987654321987"
-    cache: dict[tuple, tuple[str, str]] = {}
-
-    def url(pk: int, *rest) -> str:
-        if rest not in cache:
-            cache[rest] = tuple(reverse(name, args=[int(marker), *rest]).split(marker, 1))
-        head, tail = cache[rest]
-        return f"{head}{pk}{tail}"
-
-    return url

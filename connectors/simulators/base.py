@@ -16,6 +16,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now (bound as servers bind, with
+    ``SO_REUSEADDR``). Not the same as nothing answering there: an outgoing connection
+    holding the port as its local port refuses connections yet keeps servers out."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

@@ -9,11 +9,12 @@ A data block cannot start at address 0, so the registers start at 1.
 
 from __future__ import annotations
 
+import errno
 import logging
 import struct
 from dataclasses import dataclass
 
-from connectors.simulators.base import LoopThread, free_port
+from connectors.simulators.base import LoopThread, bindable, free_port
 
 SERIAL_ADDRESS = 100
 SERIAL_REGISTERS = 8
@@ -119,8 +120,15 @@ class ModbusSimulator:
             address=("127.0.0.1", self.port),
             identity=ModbusDeviceIdentification(info_name=self.identity),
         )
-        asyncio.get_running_loop().create_task(self._server.serve_forever())
-        for _ in range(100):
+        serving = asyncio.get_running_loop().create_task(self._server.serve_forever())
+        for _ in range(250):
             if self._server.is_active():
+                return
+            if serving.done():  # pymodbus gave up listening (its error names no cause)
                 break
             await asyncio.sleep(0.02)
+        cause = serving.exception() if serving.done() else None
+        code = errno.EADDRINUSE if not bindable(self.port) else errno.EIO
+        raise OSError(
+            code, f"the Modbus simulator could not listen on 127.0.0.1:{self.port}"
+        ) from cause
