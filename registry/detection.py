@@ -98,8 +98,12 @@ _FIELDS = [
 _COMPARED = [f for f in _FIELDS if f not in ("key", "first_detected", "last_detected")]
 
 
+def _value(finding: DuplicateFinding, name: str):
+    return getattr(finding, finding._meta.get_field(name).attname)
+
+
 def _state(finding: DuplicateFinding) -> tuple:
-    return tuple(getattr(finding, finding._meta.get_field(f).attname) for f in _COMPARED)
+    return tuple(_value(finding, f) for f in _COMPARED)
 
 
 def _links(ids: set[int] | None = None) -> dict[int, tuple[frozenset, frozenset]]:
@@ -268,7 +272,15 @@ def duplicates_detect(
             )
     summary.created = len(to_create)
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
-    _write(to_create, to_update, relink, new_recs, now, scope, stored_links, (joined, left))
+    # Only the columns some finding changed are written (a run moving costs and standards
+    # does not rewrite every finding's key, status, waiver and timestamps).
+    fields = [
+        name
+        for name in _FIELDS
+        if name in _COMPARED
+        and any(_value(f, name) != _value(snapshots[f.pk], name) for f in to_update)
+    ]
+    _write(to_create, to_update, relink, new_recs, now, scope, stored_links, (joined, left), fields)
     # The factories' open findings and money at stake (their KPI figures) changed.
     touched = {fid for _kind, _finding, ids in events for fid in ids}
     touched |= {fid for rec in [*created_recs, *(rec for _pk, rec in relink)]
@@ -281,9 +293,10 @@ def duplicates_detect(
     touched |= {fid for _pk, fid in joined + left}
     if cost_moved:
         touched.update(
-            DuplicateFinding.factories.through.objects.filter(
-                duplicatefinding_id__in=cost_moved
-            ).values_list("factory_id", flat=True)
+            DuplicateFinding.factories.through.objects.filter(duplicatefinding_id__in=cost_moved)
+            .order_by()
+            .values_list("factory_id", flat=True)
+            .distinct()
         )
     derived.touch_findings(touched)
     stakes_wanted = [f for f in [*to_create, *to_update] if f.pk not in delta_ids]
@@ -312,14 +325,18 @@ def _write(
     scope: Q,
     stored_links,
     factory_delta: tuple[list, list] = ([], []),
+    fields: list[str] = _FIELDS,
 ) -> None:
     """Persist in a fixed number of statements (``coe.bulk``: one statement per table and
     kind of write), whatever the number of findings. New findings' links use the ids the
     insert returns (set on the objects too); only findings in ``scope`` are touched."""
     # A baseline already taken was not read (KEPT) and is not written back.
     kept = [f for f in to_update if f.baseline is KEPT]
-    bulk.update(DuplicateFinding, kept, [f for f in _FIELDS if f != "baseline"])
-    bulk.update(DuplicateFinding, [f for f in to_update if f.baseline is not KEPT], _FIELDS)
+    if kept:
+        bulk.update(DuplicateFinding, kept, [f for f in fields if f != "baseline"])
+    taken = [f for f in to_update if f.baseline is not KEPT]
+    if taken:
+        bulk.update(DuplicateFinding, taken, fields)
     created = bulk.insert(DuplicateFinding, to_create)
     # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
     DuplicateFinding.objects.filter(scope).exclude(status=FindingStatus.RESOLVED).exclude(

@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils.text import slugify
 
+from coe.models import Factory
 from registry.choices import AdoptionStatus, FindingKind
 from registry.duplicates import AdoptionRec, CapUse, ToolRec
 from registry.models import (
@@ -79,18 +80,27 @@ class _Registry:
         self._declared: dict[str | None, int | None] = {}
 
     @staticmethod
-    def tool_records(ids: set[int] | None = None) -> list[ToolRec]:
+    def tool_records(
+        ids: set[int] | None = None, rings: dict[int, str] | None = None
+    ) -> list[ToolRec]:
         """Every tool with its aliases and vendor (a full run: same_tool needs them), or
-        the tools ``ids`` with their rings only (what picking a standard reads)."""
+        the tools ``ids`` with their rings only (what picking a standard reads; ``rings``:
+        already read)."""
         aliases: dict[int, list[str]] = defaultdict(list)
         overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
         if ids is None:
             for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
                 aliases[tool_id].append(key)
-        for tool_id, kind, ring in ToolRingOverride.objects.values_list(
+        for tool_id, kind, ring in ToolRingOverride.objects.order_by().values_list(
             "tool_id", "factory_kind", "ring"
         ):
             overrides[tool_id].append((kind, ring))
+        if rings is not None:
+            return [
+                ToolRec(pk, "", ring=rings[pk], ring_overrides=tuple(overrides[pk]))
+                for pk in sorted(ids)
+                if pk in rings
+            ]
         if ids is not None:  # one narrow read of the registry beats a long IN list
             return [
                 ToolRec(pk, "", ring=ring, ring_overrides=tuple(overrides[pk]))
@@ -177,13 +187,17 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
             kind=FindingKind.FRAGMENTATION, factories__in=factories
         ).values_list("capability_id", flat=True)
     )
-    usage = _counts(registry, concerned)
+    rings: dict[int, str] | None = {} if connection.vendor == "postgresql" else None
+    usage = _counts(registry, concerned, rings)
     costs = {a.id: (a.factory_id, a.cost) for a in own}
     used = {t for use in usage.values() for t in use.cost}
-    used.update(a.tool_id for a in own if a.tool_id is not None)
-    return Loaded(
-        registry.tool_records(used), own, kinds, costs, usage, concerned, registry=registry
-    )
+    if rings is None:
+        used.update(a.tool_id for a in own if a.tool_id is not None)
+    # (PostgreSQL: the rings of the tools counted came with the counts. A tool of the
+    # factories' own that offers no concerned capability offers none at all, and picking a
+    # standard never looks at it.)
+    tools = registry.tool_records(used, rings)
+    return Loaded(tools, own, kinds, costs, usage, concerned, registry=registry)
 
 
 def load_usage(loaded: Loaded, capabilities: set[int]) -> None:
@@ -203,13 +217,34 @@ def load_overlaps(loaded: Loaded, pairs: set[tuple[int, int]]) -> None:
     if not pairs:
         return
     usage = loaded.usage or {}
-    wanted = {(factory, t) for factory, cap in pairs if cap in usage for t in usage[cap].tools()}
-    rows = Adoption.objects.filter(
-        Q(tool_id__in=sorted({t for _factory, t in wanted})) | Q(tool_id__isnull=True),
-        status=AdoptionStatus.ACTIVE,
-        factory_id__in=sorted({factory for factory, _cap in pairs}),
-    ).values_list(*_COLUMNS)
-    rows = [row for row in rows if row[2] is None or (row[1], row[2]) in wanted]
+    of_cap = {cap: set(usage[cap].tools()) for _factory, cap in pairs if cap in usage}
+    allowed: dict[int, set[int]] = {}  # per factory: the tools that count
+    for factory, cap in pairs:
+        found = of_cap.get(cap, set())
+        allowed[factory] = allowed[factory] | found if factory in allowed else found
+    tools = sorted(set().union(*of_cap.values()))
+    factories = sorted(allowed)
+    if connection.vendor == "postgresql":  # two array parameters, not thousands of them
+        qn = connection.ops.quote_name
+        tables = (Adoption, Factory, Tool)
+        adoption, factory, tool = (qn(m._meta.db_table) for m in tables)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.id, a.factory_id, a.tool_id, a.annual_cost, a.seats, "
+                "a.declared_capability, a.normalized_name, f.kind, t.annual_cost_per_seat "
+                f"FROM {adoption} a JOIN {factory} f ON f.id = a.factory_id "
+                f"LEFT JOIN {tool} t ON t.id = a.tool_id WHERE a.status = %s "
+                "AND a.factory_id = ANY(%s) AND (a.tool_id = ANY(%s) OR a.tool_id IS NULL)",
+                [AdoptionStatus.ACTIVE, factories, tools],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Adoption.objects.filter(
+            Q(tool_id__in=tools) | Q(tool_id__isnull=True),
+            status=AdoptionStatus.ACTIVE,
+            factory_id__in=factories,
+        ).values_list(*_COLUMNS)
+    rows = [row for row in rows if row[2] is None or row[2] in allowed[row[1]]]
     records = loaded.registry.records(rows, loaded.kinds)
     loaded.adoptions = loaded.adoptions + records
     loaded.costs.update((a.id, (a.factory_id, a.cost)) for a in records)
@@ -296,14 +331,17 @@ def _offering(registry: _Registry, concerned: set[int]) -> list[int]:
     return sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
 
 
-def _counts(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
+def _counts(
+    registry: _Registry, concerned: set[int], rings: dict[int, str] | None = None
+) -> dict[int, CapUse]:
     """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
     counted (``CapUse.uses``: factories per tool) and costed per tool, without adoption
     ids: on PostgreSQL one aggregate per (tool, declared capability) — distinct factories,
     the declared costs and the seats priced by the tool — read from the covering index of
     active adoptions, not one row per adoption. A tool whose adoptions count for one
     capability through two declared names (one naming it, one naming nothing) needs its
-    factories, not two counts: those few tools' (tool, declared, factory) are read too."""
+    factories, not two counts: those few tools' (tool, declared, factory) are read too.
+    ``rings`` (PostgreSQL) gets each counted tool's ring."""
     offering = _offering(registry, concerned)
     if not offering:
         return {}
@@ -313,7 +351,7 @@ def _counts(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
         adoption, tool = qn(Adoption._meta.db_table), qn(Tool._meta.db_table)
         sql = (
             "SELECT g.tool_id, g.declared_capability, g.n, g.cost, g.seats, "
-            "t.annual_cost_per_seat FROM (SELECT a.tool_id, a.declared_capability, "
+            "t.annual_cost_per_seat, t.ring FROM (SELECT a.tool_id, a.declared_capability, "
             "COUNT(DISTINCT a.factory_id) AS n, SUM(a.annual_cost) AS cost, "
             "SUM(a.seats) FILTER (WHERE a.annual_cost IS NULL AND a.seats > 0) AS seats "
             f"FROM {adoption} a WHERE a.status = %s AND a.tool_id = ANY(%s) "
@@ -321,7 +359,9 @@ def _counts(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [AdoptionStatus.ACTIVE, offering])
-            for tool_id, declared, n, cost, seats, per_seat in cursor.fetchall():
+            for tool_id, declared, n, cost, seats, per_seat, ring in cursor.fetchall():
+                if rings is not None:
+                    rings[tool_id] = ring
                 total = Decimal(cost or 0)
                 if seats and per_seat is not None:
                     total += Decimal(per_seat) * seats  # as effective_cost, row by row

@@ -22,8 +22,6 @@ use of the capability's tools decides (one narrow query).
 
 from __future__ import annotations
 
-from django.db.models import Q
-
 from registry.choices import AdoptionStatus, FindingKind, FindingStatus
 from registry.duplicates import standard_order
 from registry.models import Adoption, DuplicateFinding
@@ -76,25 +74,13 @@ def drifted_overlaps(
                 ahead[(cap, kind)] = _overtaken(was, now)
     if not ahead:
         return set()
-    wanted = Q()
-    for cap in {cap for cap, _kind in ahead}:
-        found = [(ahead[(cap, kind)], *order(cap, kind)) for kind in kinds if (cap, kind) in ahead]
-        if any(over is None for over, _was, _now in found):
-            wanted |= Q(capability_id=cap)
-            continue
-        # Standards that can move: overtaken ones, ones new to the capability, ones gone.
-        moved = {t for over, _was, _now in found for t in over}
-        moved |= {t for _over, was, now in found for t in set(now) ^ set(was)}
-        now_tools = {t for _over, _was, now in found for t in now}
-        wanted |= Q(capability_id=cap) & (
-            Q(suggested_standard__isnull=True)
-            | Q(suggested_standard_id__in=sorted(moved))
-            | ~Q(suggested_standard_id__in=sorted(now_tools))
-        )
     stored = (
-        DuplicateFinding.objects.filter(wanted, kind=FindingKind.OVERLAP)
+        DuplicateFinding.objects.filter(
+            kind=FindingKind.OVERLAP, capability_id__in=sorted({cap for cap, _kind in ahead})
+        )
         .exclude(status=FindingStatus.RESOLVED)
         .exclude(scope_id__in=factories)
+        .order_by()
         .values_list("scope_id", "capability_id", "suggested_standard_id", "scope__kind")
     )
     # (factory, capability, standard, order now, the tools that decide, whether they are
@@ -119,6 +105,10 @@ def drifted_overlaps(
         elif standard in over:
             # It ran none of the tools ahead of its standard: only those now ahead count.
             waiting.append((factory_id, cap, standard, now, over[standard], False))
+    import os
+
+    if os.environ.get("DRIFT_DEBUG"):
+        print("ahead", len(ahead), "waiting", len(waiting))
     if not waiting:
         return set()
     runs: dict[int, set[int]] = {}
