@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from coe import bulk, derived
@@ -60,10 +60,13 @@ KEPT = type("Kept", (), {"__repr__": lambda self: "<baseline kept>"})()
 
 def _existing(scope: Q) -> dict[str, DuplicateFinding]:
     """The stored findings in ``scope`` by key, their taken baselines left unread."""
-    empty = set(DuplicateFinding.objects.filter(scope, baseline={}).values_list("pk", flat=True))
     found = {}
-    for finding in DuplicateFinding.objects.filter(scope).defer("baseline"):
-        finding.baseline = {} if finding.pk in empty else KEPT
+    no_baseline = ExpressionWrapper(Q(baseline={}), output_field=BooleanField())
+    for finding in (
+        DuplicateFinding.objects.filter(scope).defer("baseline").annotate(no_baseline=no_baseline)
+    ):
+        finding.baseline = {} if finding.no_baseline else KEPT
+        del finding.no_baseline
         found[finding.key] = finding
     return found
 
@@ -330,6 +333,12 @@ def _write(
     """Persist in a fixed number of statements (``coe.bulk``: one statement per table and
     kind of write), whatever the number of findings. New findings' links use the ids the
     insert returns (set on the objects too); only findings in ``scope`` are touched."""
+    # Every finding detected now (not resolved, not manual) was seen now: those written
+    # anyway carry it, the others get it by one UPDATE.
+    for finding in to_update:
+        if finding.status != FindingStatus.RESOLVED and not finding.key.startswith("manual:"):
+            finding.last_detected = now
+    fields = [*fields, "last_detected"]
     # A baseline already taken was not read (KEPT) and is not written back.
     kept = [f for f in to_update if f.baseline is KEPT]
     if kept:
@@ -338,10 +347,9 @@ def _write(
     if taken:
         bulk.update(DuplicateFinding, taken, fields)
     created = bulk.insert(DuplicateFinding, to_create)
-    # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
     DuplicateFinding.objects.filter(scope).exclude(status=FindingStatus.RESOLVED).exclude(
         key__startswith="manual:"
-    ).update(last_detected=now)
+    ).exclude(last_detected=now).update(last_detected=now)
     ids = {finding.key: pk for finding, pk in zip(to_create, created, strict=True)}
     relink = relink + [(ids[key], rec) for key, rec in new_recs.items()]
     joined, left = factory_delta
