@@ -101,12 +101,16 @@ _FIELDS = [
 _COMPARED = [f for f in _FIELDS if f not in ("key", "first_detected", "last_detected")]
 
 
+_ATTNAMES = {name: DuplicateFinding._meta.get_field(name).attname for name in _FIELDS}
+_COMPARED_ATTNAMES = [_ATTNAMES[name] for name in _COMPARED]
+
+
 def _value(finding: DuplicateFinding, name: str):
-    return getattr(finding, finding._meta.get_field(name).attname)
+    return getattr(finding, _ATTNAMES[name])
 
 
 def _state(finding: DuplicateFinding) -> tuple:
-    return tuple(_value(finding, f) for f in _COMPARED)
+    return tuple(getattr(finding, attname) for attname in _COMPARED_ATTNAMES)
 
 
 def _links(ids: set[int] | None = None) -> dict[int, tuple[frozenset, frozenset]]:

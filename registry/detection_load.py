@@ -373,11 +373,17 @@ def _counts(
             sets[(tool_id, declared or "")].update(factory_ids)
             cents[(tool_id, declared or "")] += int(total)
         groups = [(t, d, sets[(t, d)], Decimal(cents[(t, d)]).scaleb(-2)) for t, d in sets]
-    per_pair: dict[tuple[int, int], list] = defaultdict(list)
+    per_pair: dict[tuple[int, int], list] = {}
+    tool_caps = registry.tool_caps
     for tool_id, declared, users, total in groups:
-        for cap in registry.caps_of(tool_id, declared or None):
+        caps = registry.caps_of(tool_id, declared) if declared else tool_caps.get(tool_id, ())
+        for cap in caps:
             if cap in concerned:
-                per_pair[(cap, tool_id)].append((declared, users, total))
+                parts = per_pair.get((cap, tool_id))
+                if parts is None:
+                    per_pair[(cap, tool_id)] = [(declared, users, total)]
+                else:
+                    parts.append((declared, users, total))
     shared = sorted(
         {
             t
@@ -398,13 +404,16 @@ def _counts(
                 factories_of[(tool_id, declared or "")].add(factory_id)
     usage: dict[int, CapUse] = {}
     for (cap, tool_id), parts in per_pair.items():
-        use = usage.setdefault(cap, CapUse(uses={}))
+        use = usage.get(cap)
+        if use is None:
+            use = usage[cap] = CapUse(uses={})
         if len(parts) == 1 and isinstance(parts[0][1], int):
             use.uses[tool_id] = parts[0][1]
-        else:
-            users: set[int] = set()
-            for declared, found, _total in parts:
-                users |= found if isinstance(found, set) else factories_of[(tool_id, declared)]
-            use.uses[tool_id] = len(users)
+            use.cost[tool_id] = parts[0][2]
+            continue
+        users: set[int] = set()
+        for declared, found, _total in parts:
+            users |= found if isinstance(found, set) else factories_of[(tool_id, declared)]
+        use.uses[tool_id] = len(users)
         use.cost[tool_id] = sum((total for _d, _u, total in parts), Decimal("0"))
     return usage

@@ -302,7 +302,8 @@ def detect(
             unresolved = sorted({a.name for a in own if a.tool_id is None})
             if len(tool_ids) + len(unresolved) < 2:
                 continue
-            candidates = [t for t in use.tools() if t in paid[factory_id] or t in tool_ids]
+            # (the rule's order decides, not the candidates': the smaller side is walked)
+            candidates = [t for t in paid[factory_id].union(tool_ids) if t in use.cost]
             standard = (
                 pick_standard(
                     candidates, tool_by_id, cap_counts, kind=kinds.get(factory_id),
