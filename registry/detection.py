@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from coe import bulk, derived
@@ -18,12 +18,13 @@ from coe.changelog import log_bulk
 from coe.choices import EventKind
 from coe.models import Factory
 from registry.choices import LIVE_FINDING_STATUSES, FindingKind, FindingStatus
-from registry.detection_load import load_full, load_overlaps, load_scoped
+from registry.detection_load import load_full, load_overlaps, load_scoped, load_usage
 from registry.duplicates import FindingRec, detect
 from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
+from registry.fragmentation_delta import plan as plan_fragmentation
 from registry.models import FACTORY_PREVIEW, DuplicateFinding
-from registry.stakes import live_ids, write_stakes
+from registry.stakes import stored_at_stake, write_stake_deltas, write_stakes
 from registry.standard_drift import drifted_overlaps
 
 
@@ -45,7 +46,7 @@ def _baseline(finding: DuplicateFinding, rec: FindingRec, cost_of) -> None:
     if finding.baseline is KEPT or finding.baseline:
         return
     finding.cost_at_detection = finding.annual_cost_at_stake
-    found = {pk: cost_of(pk) for pk in rec.detail.get("adoptions_at_stake", [])}
+    found = {pk: cost_of(pk) for pk in rec.at_stake_ids()}
     finding.baseline = {
         str(pk): [factory_id, str(Decimal(cost).quantize(CENT))]
         for pk, (factory_id, cost) in ((pk, c) for pk, c in found.items() if c is not None)
@@ -59,18 +60,29 @@ KEPT = type("Kept", (), {"__repr__": lambda self: "<baseline kept>"})()
 
 def _existing(scope: Q) -> dict[str, DuplicateFinding]:
     """The stored findings in ``scope`` by key, their taken baselines left unread."""
-    empty = set(DuplicateFinding.objects.filter(scope, baseline={}).values_list("pk", flat=True))
     found = {}
-    for finding in DuplicateFinding.objects.filter(scope).defer("baseline"):
-        finding.baseline = {} if finding.pk in empty else KEPT
+    no_baseline = ExpressionWrapper(Q(baseline={}), output_field=BooleanField())
+    for finding in (
+        DuplicateFinding.objects.filter(scope).defer("baseline").annotate(no_baseline=no_baseline)
+    ):
+        finding.baseline = {} if finding.no_baseline else KEPT
+        del finding.no_baseline
         found[finding.key] = finding
     return found
 
 
 def _apply(finding: DuplicateFinding, rec: FindingRec, slugs: dict[int, str]) -> None:
     finding.kind = rec.kind
-    finding.factory_count = len(rec.factory_ids)
-    finding.factory_preview = [slugs[f] for f in rec.factory_ids[:FACTORY_PREVIEW] if f in slugs]
+    if rec.delta is None:
+        finding.factory_count = len(rec.factory_ids)
+        first = rec.factory_ids[:FACTORY_PREVIEW]
+        finding.factory_preview = [slugs[f] for f in first if f in slugs]
+    else:  # updated by difference: the preview moves only when factories joined or left
+        finding.factory_count = rec.delta.factory_count
+        if rec.delta.first_factories is not None:
+            first = rec.delta.first_factories
+            finding.factory_preview = [slugs[f] for f in first if f in slugs]
+    finding._at_stake = set(rec.at_stake_ids())  # its stake rows (registry.stakes)
     finding.capability_id = rec.capability_id
     finding.scope_id = rec.scope_id
     finding.annual_cost_at_stake = rec.cost.quantize(CENT)
@@ -89,8 +101,16 @@ _FIELDS = [
 _COMPARED = [f for f in _FIELDS if f not in ("key", "first_detected", "last_detected")]
 
 
+_ATTNAMES = {name: DuplicateFinding._meta.get_field(name).attname for name in _FIELDS}
+_COMPARED_ATTNAMES = [_ATTNAMES[name] for name in _COMPARED]
+
+
+def _value(finding: DuplicateFinding, name: str):
+    return getattr(finding, _ATTNAMES[name])
+
+
 def _state(finding: DuplicateFinding) -> tuple:
-    return tuple(getattr(finding, finding._meta.get_field(f).attname) for f in _COMPARED)
+    return tuple(getattr(finding, attname) for attname in _COMPARED_ATTNAMES)
 
 
 def _links(ids: set[int] | None = None) -> dict[int, tuple[frozenset, frozenset]]:
@@ -161,40 +181,55 @@ def duplicates_detect(
     today = timezone.localdate(now)
     scoped = factories is not None or capabilities is not None
     drifted: set[tuple[int, int]] = set()
+    by_delta: list[FindingRec] = []  # fragmentation findings updated by difference
     if not scoped:
         refresh_tool_figures()  # the nightly run also settles the registry list's figures
     if scoped:
         factories = set(factories or ())
         loaded = load_scoped(factories, set(capabilities or ()))
+        by_delta, whole, before = plan_fragmentation(loaded, factories, today)
+        load_usage(loaded, whole)  # the capabilities whose fragmentation is recomputed
         # Other factories' overlaps whose standard moved with this change.
-        drifted = drifted_overlaps(loaded, factories)
+        drifted = drifted_overlaps(loaded, factories, before)
         load_overlaps(loaded, drifted)
         capabilities = loaded.concerned
     else:
         loaded = load_full()
+        whole = capabilities
     recs = detect(
         loaded.tools, loaded.adoptions, factory_kinds=loaded.kinds, factories=factories,
-        capabilities=capabilities, usage=loaded.usage, overlaps=drifted,
+        capabilities=whole, usage=loaded.usage, overlaps=drifted,
     )  # fmt: skip
+    recs = sorted(recs + by_delta, key=lambda rec: rec.key)
     scope = _in_scope(factories, capabilities, drifted)
     existing = _existing(scope)
     snapshots = {f.pk: copy.copy(f) for f in existing.values()}  # for the change log
-    stored_links = _links(set(snapshots) if scoped else None) if existing else {}
+    delta_ids = {rec.delta.finding_id for rec in by_delta}
+    stored_links = _links(set(snapshots) - delta_ids if scoped else None) if existing else {}
     loaded.read_costs(
         {
             pk
             for rec in recs
             if rec.key not in existing or existing[rec.key].baseline == {}
-            for pk in rec.detail.get("adoptions_at_stake", [])
+            for pk in rec.at_stake_ids()
         }
     )  # the costs new baselines record
     summary = DetectionSummary(findings=len(recs))
     slugs = dict(
         Factory.objects.filter(
-            pk__in={f for rec in recs for f in rec.factory_ids[:FACTORY_PREVIEW]}
+            pk__in={
+                f
+                for rec in recs
+                for f in (
+                    rec.factory_ids[:FACTORY_PREVIEW]
+                    if rec.delta is None
+                    else rec.delta.first_factories or ()
+                )
+            }
         ).values_list("pk", "slug")
     )
     to_create, to_update, relink, created_recs = [], [], [], []
+    joined, left, cost_moved = [], [], []  # of the findings updated by difference
     events: list = []  # (kind, finding, factory ids) for the outbox
     for rec in recs:
         finding = existing.pop(rec.key, None)
@@ -225,7 +260,12 @@ def duplicates_detect(
         summary.updated += 1
         if _state(finding) != before:
             to_update.append(finding)
-        if stored_links.get(finding.pk) != (frozenset(rec.tool_ids), frozenset(rec.factory_ids)):
+        if rec.delta is not None:  # its tools are those stored; factories by difference
+            joined += [(finding.pk, f) for f in sorted(rec.delta.joined)]
+            left += [(finding.pk, f) for f in sorted(rec.delta.left)]
+            if finding.annual_cost_at_stake != snapshots[finding.pk].annual_cost_at_stake:
+                cost_moved.append(finding.pk)
+        elif stored_links.get(finding.pk) != (frozenset(rec.tool_ids), frozenset(rec.factory_ids)):
             relink.append((finding.pk, rec))
     for finding in existing.values():  # no longer detected (manual findings stay as they are)
         live = (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED)
@@ -239,7 +279,15 @@ def duplicates_detect(
             )
     summary.created = len(to_create)
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
-    _write(to_create, to_update, relink, new_recs, now, scope, stored_links)
+    # Only the columns some finding changed are written (a run moving costs and standards
+    # does not rewrite every finding's key, status, waiver and timestamps).
+    fields = [
+        name
+        for name in _FIELDS
+        if name in _COMPARED
+        and any(_value(f, name) != _value(snapshots[f.pk], name) for f in to_update)
+    ]
+    _write(to_create, to_update, relink, new_recs, now, scope, stored_links, (joined, left), fields)
     # The factories' open findings and money at stake (their KPI figures) changed.
     touched = {fid for _kind, _finding, ids in events for fid in ids}
     touched |= {fid for rec in [*created_recs, *(rec for _pk, rec in relink)]
@@ -247,9 +295,23 @@ def duplicates_detect(
     touched |= {f.scope_id for f in to_update + to_create if f.scope_id}
     changed_pks = {f.pk for f in to_update}
     touched |= {fid for pk, links in stored_links.items() if pk in changed_pks for fid in links[1]}
+    # A finding updated by difference: the factories joining or leaving it, and all it
+    # lists when its money at stake moved (its status stays).
+    touched |= {fid for _pk, fid in joined + left}
+    if cost_moved:
+        touched.update(
+            DuplicateFinding.factories.through.objects.filter(duplicatefinding_id__in=cost_moved)
+            .order_by()
+            .values_list("factory_id", flat=True)
+            .distinct()
+        )
     derived.touch_findings(touched)
-    previous = {pk: live_ids(snapshot) for pk, snapshot in snapshots.items()}
-    write_stakes([*to_create, *to_update], loaded, previous)
+    stakes_wanted = [f for f in [*to_create, *to_update] if f.pk not in delta_ids]
+    previous = stored_at_stake(
+        {pk: snapshot for pk, snapshot in snapshots.items() if pk not in delta_ids}
+    )
+    write_stakes(stakes_wanted, loaded, previous)
+    write_stake_deltas([rec.delta for rec in by_delta], loaded)
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
     log_bulk(DuplicateFinding, to_create)
     log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)
@@ -262,23 +324,40 @@ def duplicates_detect(
 
 
 def _write(
-    to_create: list, to_update: list, relink: list, new_recs: dict, now, scope: Q, stored_links
+    to_create: list,
+    to_update: list,
+    relink: list,
+    new_recs: dict,
+    now,
+    scope: Q,
+    stored_links,
+    factory_delta: tuple[list, list] = ([], []),
+    fields: list[str] = _FIELDS,
 ) -> None:
     """Persist in a fixed number of statements (``coe.bulk``: one statement per table and
     kind of write), whatever the number of findings. New findings' links use the ids the
     insert returns (set on the objects too); only findings in ``scope`` are touched."""
+    # Every finding detected now (not resolved, not manual) was seen now: those written
+    # anyway carry it, the others get it by one UPDATE.
+    for finding in to_update:
+        if finding.status != FindingStatus.RESOLVED and not finding.key.startswith("manual:"):
+            finding.last_detected = now
+    fields = [*fields, "last_detected"]
     # A baseline already taken was not read (KEPT) and is not written back.
     kept = [f for f in to_update if f.baseline is KEPT]
-    bulk.update(DuplicateFinding, kept, [f for f in _FIELDS if f != "baseline"])
-    bulk.update(DuplicateFinding, [f for f in to_update if f.baseline is not KEPT], _FIELDS)
+    if kept:
+        bulk.update(DuplicateFinding, kept, [f for f in fields if f != "baseline"])
+    taken = [f for f in to_update if f.baseline is not KEPT]
+    if taken:
+        bulk.update(DuplicateFinding, taken, fields)
     created = bulk.insert(DuplicateFinding, to_create)
-    # Every finding detected now (not resolved, not manual) was seen now: one UPDATE.
     DuplicateFinding.objects.filter(scope).exclude(status=FindingStatus.RESOLVED).exclude(
         key__startswith="manual:"
-    ).update(last_detected=now)
+    ).exclude(last_detected=now).update(last_detected=now)
     ids = {finding.key: pk for finding, pk in zip(to_create, created, strict=True)}
     relink = relink + [(ids[key], rec) for key, rec in new_recs.items()]
-    if not relink:
+    joined, left = factory_delta
+    if not relink and not joined and not left:
         return
     # Only the links that changed are written: a factory joining a capability adds one
     # link to its fragmentation finding, not a rewrite of the finding's thousand.
@@ -289,7 +368,7 @@ def _write(
         )
     ):
         columns = ("duplicatefinding_id", column)
-        added, removed = [], []
+        added, removed = ([], []) if n == 0 else (list(joined), list(left))
         for pk, rec in relink:
             stored = stored_links.get(pk, (frozenset(), frozenset()))[n]
             wanted = set(getattr(rec, attr))

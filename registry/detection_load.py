@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils.text import slugify
 
+from coe.models import Factory
 from registry.choices import AdoptionStatus, FindingKind
 from registry.duplicates import AdoptionRec, CapUse, ToolRec
 from registry.models import (
@@ -44,8 +45,6 @@ class Loaded:
     costs: dict[int, tuple[int, Decimal]]  # adoption id → (factory id, annual cost)
     usage: dict[int, CapUse] | None = None  # scoped: the concerned capabilities' use
     concerned: set[int] = field(default_factory=set)
-    # scoped: every factory running each tool that offers a concerned capability
-    tool_factories: dict[int, set[int]] = field(default_factory=dict)
     registry: _Registry | None = None  # scoped: the tools' capabilities, read once
 
     def cost(self, pk: int) -> tuple[int, Decimal] | None:
@@ -81,18 +80,27 @@ class _Registry:
         self._declared: dict[str | None, int | None] = {}
 
     @staticmethod
-    def tool_records(ids: set[int] | None = None) -> list[ToolRec]:
+    def tool_records(
+        ids: set[int] | None = None, rings: dict[int, str] | None = None
+    ) -> list[ToolRec]:
         """Every tool with its aliases and vendor (a full run: same_tool needs them), or
-        the tools ``ids`` with their rings only (what picking a standard reads)."""
+        the tools ``ids`` with their rings only (what picking a standard reads; ``rings``:
+        already read)."""
         aliases: dict[int, list[str]] = defaultdict(list)
         overrides: dict[int, list[tuple[str, str]]] = defaultdict(list)
         if ids is None:
             for tool_id, key in ToolAlias.objects.values_list("tool_id", "normalized_name"):
                 aliases[tool_id].append(key)
-        for tool_id, kind, ring in ToolRingOverride.objects.values_list(
+        for tool_id, kind, ring in ToolRingOverride.objects.order_by().values_list(
             "tool_id", "factory_kind", "ring"
         ):
             overrides[tool_id].append((kind, ring))
+        if rings is not None:
+            return [
+                ToolRec(pk, "", ring=rings[pk], ring_overrides=tuple(overrides[pk]))
+                for pk in sorted(ids)
+                if pk in rings
+            ]
         if ids is not None:  # one narrow read of the registry beats a long IN list
             return [
                 ToolRec(pk, "", ring=ring, ring_overrides=tuple(overrides[pk]))
@@ -164,7 +172,9 @@ def load_full() -> Loaded:
 
 def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
     """The active adoptions of ``factories``, and the use of every capability they touch
-    (or that is named in ``capabilities``) across the portfolio."""
+    (or that is named in ``capabilities``) across the portfolio, counted: per capability
+    and tool the factories using it and their cost (:func:`_counts`), no adoption ids
+    (:func:`load_usage` adds them for the capabilities that need them)."""
     registry = _Registry()
     kinds: dict[int, str] = {}
     own_rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE, factory_id__in=factories)
@@ -177,14 +187,25 @@ def load_scoped(factories: set[int], capabilities: set[int]) -> Loaded:
             kind=FindingKind.FRAGMENTATION, factories__in=factories
         ).values_list("capability_id", flat=True)
     )
-    tool_factories: dict[int, set[int]] = {}
-    usage = _usage(registry, concerned, tool_factories)
+    rings: dict[int, str] | None = {} if connection.vendor == "postgresql" else None
+    usage = _counts(registry, concerned, rings)
     costs = {a.id: (a.factory_id, a.cost) for a in own}
-    used = {t for use in usage.values() for t in use.factories}
-    used.update(a.tool_id for a in own if a.tool_id is not None)
-    return Loaded(
-        registry.tool_records(used), own, kinds, costs, usage, concerned, tool_factories, registry
-    )
+    used = {t for use in usage.values() for t in use.cost}
+    if rings is None:
+        used.update(a.tool_id for a in own if a.tool_id is not None)
+    # (PostgreSQL: the rings of the tools counted came with the counts. A tool of the
+    # factories' own that offers no concerned capability offers none at all, and picking a
+    # standard never looks at it.)
+    tools = registry.tool_records(used, rings)
+    return Loaded(tools, own, kinds, costs, usage, concerned, registry=registry)
+
+
+def load_usage(loaded: Loaded, capabilities: set[int]) -> None:
+    """Replace the counted use of ``capabilities`` in a scoped ``loaded`` with their whole
+    use (factories and adoption ids per tool: :func:`_usage`), for the fragmentation
+    findings a scoped run recomputes in full."""
+    if capabilities:
+        loaded.usage.update(_usage(loaded.registry, set(capabilities)))
 
 
 def load_overlaps(loaded: Loaded, pairs: set[tuple[int, int]]) -> None:
@@ -195,21 +216,38 @@ def load_overlaps(loaded: Loaded, pairs: set[tuple[int, int]]) -> None:
     adoptions (which count where they declare the capability)."""
     if not pairs:
         return
-    usage, users = loaded.usage or {}, loaded.tool_factories
-    wanted = {
-        (factory, t)
-        for factory, cap in pairs
-        if cap in usage
-        for t in usage[cap].factories
-        if factory in users[t]
-    }
-    rows = Adoption.objects.filter(
-        Q(tool_id__in=sorted({t for _factory, t in wanted})) | Q(tool_id__isnull=True),
-        status=AdoptionStatus.ACTIVE,
-        factory_id__in=sorted({factory for factory, _cap in pairs}),
-    ).values_list(*_COLUMNS)
-    rows = [row for row in rows if row[2] is None or (row[1], row[2]) in wanted]
-    loaded.adoptions = loaded.adoptions + loaded.registry.records(rows, loaded.kinds)
+    usage = loaded.usage or {}
+    of_cap = {cap: set(usage[cap].tools()) for _factory, cap in pairs if cap in usage}
+    allowed: dict[int, set[int]] = {}  # per factory: the tools that count
+    for factory, cap in pairs:
+        found = of_cap.get(cap, set())
+        allowed[factory] = allowed[factory] | found if factory in allowed else found
+    tools = sorted(set().union(*of_cap.values()))
+    factories = sorted(allowed)
+    if connection.vendor == "postgresql":  # two array parameters, not thousands of them
+        qn = connection.ops.quote_name
+        tables = (Adoption, Factory, Tool)
+        adoption, factory, tool = (qn(m._meta.db_table) for m in tables)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.id, a.factory_id, a.tool_id, a.annual_cost, a.seats, "
+                "a.declared_capability, a.normalized_name, f.kind, t.annual_cost_per_seat "
+                f"FROM {adoption} a JOIN {factory} f ON f.id = a.factory_id "
+                f"LEFT JOIN {tool} t ON t.id = a.tool_id WHERE a.status = %s "
+                "AND a.factory_id = ANY(%s) AND (a.tool_id = ANY(%s) OR a.tool_id IS NULL)",
+                [AdoptionStatus.ACTIVE, factories, tools],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Adoption.objects.filter(
+            Q(tool_id__in=tools) | Q(tool_id__isnull=True),
+            status=AdoptionStatus.ACTIVE,
+            factory_id__in=factories,
+        ).values_list(*_COLUMNS)
+    rows = [row for row in rows if row[2] is None or row[2] in allowed[row[1]]]
+    records = loaded.registry.records(rows, loaded.kinds)
+    loaded.adoptions = loaded.adoptions + records
+    loaded.costs.update((a.id, (a.factory_id, a.cost)) for a in records)
 
 
 _CENTS = (
@@ -265,20 +303,13 @@ def _groups(registry: _Registry, concerned: set[int]):
             yield tool_id, declared, [pk], [factory_id], cents
 
 
-def _usage(
-    registry: _Registry, concerned: set[int], tool_factories: dict[int, set[int]]
-) -> dict[int, CapUse]:
+def _usage(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
     """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio
     (:func:`_groups`): per (capability, tool) the factories, adoption ids and cents. An
     adoption counts for the capability it declares when its tool offers it, else for each
-    of its tool's capabilities (as :meth:`_Registry.caps_of`). ``tool_factories`` gets
-    every factory running each tool read, whatever it uses the tool for."""
+    of its tool's capabilities (as :meth:`_Registry.caps_of`)."""
     named: dict[tuple[int, int], tuple[set, list, list]] = {}
     for tool_id, declared, ids, factory_ids, cents in _groups(registry, concerned):
-        users = tool_factories.get(tool_id)
-        if users is None:
-            users = tool_factories[tool_id] = set()
-        users.update(factory_ids)
         for cap in registry.caps_of(tool_id, declared or None):
             if cap not in concerned:
                 continue
@@ -293,4 +324,96 @@ def _usage(
         use = usage.setdefault(cap, CapUse())
         use.factories[tool_id], use.ids[tool_id] = factory_ids, ids
         use.cost[tool_id] = Decimal(cents[0]).scaleb(-2)
+    return usage
+
+
+def _offering(registry: _Registry, concerned: set[int]) -> list[int]:
+    return sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
+
+
+def _counts(
+    registry: _Registry, concerned: set[int], rings: dict[int, str] | None = None
+) -> dict[int, CapUse]:
+    """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
+    counted (``CapUse.uses``: factories per tool) and costed per tool, without adoption
+    ids: on PostgreSQL one aggregate per (tool, declared capability) — distinct factories,
+    the declared costs and the seats priced by the tool — read from the covering index of
+    active adoptions, not one row per adoption. A tool whose adoptions count for one
+    capability through two declared names (one naming it, one naming nothing) needs its
+    factories, not two counts: those few tools' (tool, declared, factory) are read too.
+    ``rings`` (PostgreSQL) gets each counted tool's ring."""
+    offering = _offering(registry, concerned)
+    if not offering:
+        return {}
+    groups: list[tuple[int, str, int | set[int], Decimal]] = []
+    if connection.vendor == "postgresql":
+        qn = connection.ops.quote_name
+        adoption, tool = qn(Adoption._meta.db_table), qn(Tool._meta.db_table)
+        sql = (
+            "SELECT g.tool_id, g.declared_capability, g.n, g.cost, g.seats, "
+            "t.annual_cost_per_seat, t.ring FROM (SELECT a.tool_id, a.declared_capability, "
+            "COUNT(DISTINCT a.factory_id) AS n, SUM(a.annual_cost) AS cost, "
+            "SUM(a.seats) FILTER (WHERE a.annual_cost IS NULL AND a.seats > 0) AS seats "
+            f"FROM {adoption} a WHERE a.status = %s AND a.tool_id = ANY(%s) "
+            f"GROUP BY a.tool_id, a.declared_capability) g JOIN {tool} t ON t.id = g.tool_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [AdoptionStatus.ACTIVE, offering])
+            for tool_id, declared, n, cost, seats, per_seat, ring in cursor.fetchall():
+                if rings is not None:
+                    rings[tool_id] = ring
+                total = Decimal(cost or 0)
+                if seats and per_seat is not None:
+                    total += Decimal(per_seat) * seats  # as effective_cost, row by row
+                groups.append((tool_id, declared or "", n, total))
+    else:
+        sets: dict[tuple[int, str], set[int]] = defaultdict(set)
+        cents: dict[tuple[int, str], int] = defaultdict(int)
+        for tool_id, declared, _ids, factory_ids, total in _groups(registry, concerned):
+            sets[(tool_id, declared or "")].update(factory_ids)
+            cents[(tool_id, declared or "")] += int(total)
+        groups = [(t, d, sets[(t, d)], Decimal(cents[(t, d)]).scaleb(-2)) for t, d in sets]
+    per_pair: dict[tuple[int, int], list] = {}
+    tool_caps = registry.tool_caps
+    for tool_id, declared, users, total in groups:
+        caps = registry.caps_of(tool_id, declared) if declared else tool_caps.get(tool_id, ())
+        for cap in caps:
+            if cap in concerned:
+                parts = per_pair.get((cap, tool_id))
+                if parts is None:
+                    per_pair[(cap, tool_id)] = [(declared, users, total)]
+                else:
+                    parts.append((declared, users, total))
+    shared = sorted(
+        {
+            t
+            for (_c, t), parts in per_pair.items()
+            if len(parts) > 1 and isinstance(parts[0][1], int)
+        }
+    )
+    factories_of: dict[tuple[int, str], set[int]] = defaultdict(set)
+    if shared:
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT tool_id, declared_capability, factory_id FROM "
+                f"{qn(Adoption._meta.db_table)} WHERE status = %s AND tool_id = ANY(%s)",
+                [AdoptionStatus.ACTIVE, shared],
+            )
+            for tool_id, declared, factory_id in cursor.fetchall():
+                factories_of[(tool_id, declared or "")].add(factory_id)
+    usage: dict[int, CapUse] = {}
+    for (cap, tool_id), parts in per_pair.items():
+        use = usage.get(cap)
+        if use is None:
+            use = usage[cap] = CapUse(uses={})
+        if len(parts) == 1 and isinstance(parts[0][1], int):
+            use.uses[tool_id] = parts[0][1]
+            use.cost[tool_id] = parts[0][2]
+            continue
+        users: set[int] = set()
+        for declared, found, _total in parts:
+            users |= found if isinstance(found, set) else factories_of[(tool_id, declared)]
+        use.uses[tool_id] = len(users)
+        use.cost[tool_id] = sum((total for _d, _u, total in parts), Decimal("0"))
     return usage

@@ -73,6 +73,35 @@ class FindingRec:
     cost: Decimal
     standard_id: int | None
     detail: dict = field(default_factory=dict)
+    # The adoptions at stake when ``detail`` does not list them (fragmentation: a
+    # capability's thousands live in the finding's stake rows only).
+    at_stake: list[int] | None = None
+    # A fragmentation finding a scoped run updated by the touched factories' difference
+    # (``registry.fragmentation_delta``): ``factory_ids`` is then empty and these say what
+    # changed.
+    delta: FragmentationDelta | None = None
+
+    def at_stake_ids(self) -> list[int]:
+        return (
+            self.at_stake
+            if self.at_stake is not None
+            else self.detail.get("adoptions_at_stake", [])
+        )
+
+
+@dataclass
+class FragmentationDelta:
+    """What a scoped run changes in a stored fragmentation finding: the factories joining
+    and leaving it, its new factory count and first factories (the preview), and the
+    touched factories' adoptions at stake now (``stake_factories``: whose rows those are)."""
+
+    finding_id: int
+    joined: frozenset[int]
+    left: frozenset[int]
+    factory_count: int
+    first_factories: list[int]
+    stake_factories: frozenset[int]
+    at_stake: frozenset[int]
 
 
 @dataclass
@@ -85,6 +114,9 @@ class CapUse:
     factories: dict[int, set[int]] = field(default_factory=dict)
     ids: dict[int, list[int]] = field(default_factory=dict)
     cost: dict[int, Decimal] = field(default_factory=dict)
+    # Factories per tool when only counted (a scoped run's aggregate): ``factories`` and
+    # ``ids`` are then empty.
+    uses: dict[int, int] | None = None
 
     def add(self, tool_id: int, factory_id: int, adoption_id: int, cost: Decimal) -> None:
         if tool_id not in self.factories:
@@ -95,7 +127,13 @@ class CapUse:
         self.cost[tool_id] += cost
 
     def counts(self) -> dict[int, int]:
+        if self.uses is not None:
+            return dict(self.uses)
         return {t: len(f) for t, f in self.factories.items()}
+
+    def tools(self) -> list[int]:
+        """The tools used for the capability."""
+        return list(self.cost)
 
 
 def cap_usage(adoptions: Iterable[AdoptionRec]) -> dict[int, CapUse]:
@@ -127,10 +165,8 @@ def fragmentation(cap: int, use: CapUse, tools: dict[int, ToolRec]) -> FindingRe
         factory_ids=factory_ids,
         cost=sum((use.cost[t] for t in others), Decimal("0")),
         standard_id=standard,
-        detail={
-            "factories_per_tool": {str(t): counts[t] for t in sorted(counts)},
-            "adoptions_at_stake": sorted({i for t in others for i in use.ids[t]}),
-        },
+        detail={"factories_per_tool": {str(t): counts[t] for t in sorted(counts)}},
+        at_stake=sorted({i for t in others for i in use.ids[t]}),
     )
 
 
@@ -266,7 +302,8 @@ def detect(
             unresolved = sorted({a.name for a in own if a.tool_id is None})
             if len(tool_ids) + len(unresolved) < 2:
                 continue
-            candidates = [t for t in use.factories if t in paid[factory_id] or t in tool_ids]
+            # (the rule's order decides, not the candidates': the smaller side is walked)
+            candidates = [t for t in paid[factory_id].union(tool_ids) if t in use.cost]
             standard = (
                 pick_standard(
                     candidates, tool_by_id, cap_counts, kind=kinds.get(factory_id),

@@ -282,6 +282,16 @@ class Adoption(models.Model):
                 fields=["factory", "normalized_name"], name="one_adoption_per_declared_name"
             )
         ]
+        indexes = [
+            # A scoped detection counts the portfolio's use of a capability per tool and
+            # declared capability from this index alone (PostgreSQL: covering, partial).
+            models.Index(
+                fields=["tool", "declared_capability", "factory"],
+                include=["annual_cost", "seats"],
+                condition=models.Q(status="active"),
+                name="active_adoption_use",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.factory}: {self.declared_name}"

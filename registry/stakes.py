@@ -3,10 +3,11 @@ written by detection beside the finding's ``detail`` and ``baseline``.
 
 A finding first seen (or whose baseline is taken now) gets its rows written whole. A
 finding already stored, whose baseline never changes again, gets only the difference
-between the adoptions at stake it stored (its previous ``detail``) and those at stake now:
-a factory joining a capability adds a row or two to its fragmentation finding rather than
-rewriting the finding's thousands. A fixed number of statements, whatever the number of
-findings or rows.
+between the adoptions at stake it stored and those at stake now: a factory joining a
+capability adds a row or two to its fragmentation finding rather than rewriting the
+finding's thousands. An overlap or same-tool finding lists its adoptions at stake in its
+``detail`` too; a fragmentation finding (thousands of them) in its rows only. A fixed
+number of statements, whatever the number of findings or rows.
 """
 
 from __future__ import annotations
@@ -16,20 +17,40 @@ from decimal import Decimal
 from django.db import connection
 
 from coe import bulk
+from registry.choices import FindingKind
 from registry.models import DuplicateFinding, FindingStake
 
 
-def live_ids(finding: DuplicateFinding) -> set[int]:
-    """The adoptions ``finding`` has at stake (its ``detail``)."""
-    return set((finding.detail or {}).get("adoptions_at_stake", []))
+def stored_at_stake(findings: dict[int, DuplicateFinding]) -> dict[int, set[int]]:
+    """The adoptions each of ``findings`` (by id, as stored) has at stake: its ``detail``,
+    or for a fragmentation finding its rows (one query)."""
+    found = {
+        pk: set((f.detail or {}).get("adoptions_at_stake", []))
+        for pk, f in findings.items()
+        if f.kind != FindingKind.FRAGMENTATION
+    }
+    rows = [pk for pk, f in findings.items() if f.kind == FindingKind.FRAGMENTATION]
+    found.update((pk, set()) for pk in rows)
+    if rows:
+        for fid, pk in FindingStake.objects.filter(finding_id__in=rows, at_stake=True).values_list(
+            "finding_id", "adoption_id"
+        ):
+            found[fid].add(pk)
+    return found
+
+
+def _live(finding: DuplicateFinding, previous: dict[int, set[int]]) -> set[int]:
+    """What ``finding`` has at stake now: as detected (``_at_stake``), else (no longer
+    detected) as it stored."""
+    live = getattr(finding, "_at_stake", None)
+    return live if live is not None else previous.get(finding.pk, set())
 
 
 def stake_rows(
-    finding: DuplicateFinding, baseline: dict, factory_of: dict[int, int]
+    finding: DuplicateFinding, baseline: dict, factory_of: dict[int, int], live: set[int]
 ) -> list[FindingStake]:
-    """The adoptions ``finding`` covers: at stake now (its ``detail``) and/or in its
+    """The adoptions ``finding`` covers: at stake now (``live``) and/or in its
     ``baseline`` (``{adoption id: (factory id, cost)}``)."""
-    live = live_ids(finding)
     return [
         FindingStake(
             finding_id=finding.pk,
@@ -52,22 +73,47 @@ def write_stakes(findings: list[DuplicateFinding], loaded, previous: dict[int, s
     changed = [f for f in findings if f.pk in previous and not isinstance(f.baseline, dict)]
     added, removed = [], []
     for f in changed:
-        live, before = live_ids(f), previous[f.pk]
+        live, before = _live(f, previous), previous[f.pk]
         added += [(f.pk, pk) for pk in sorted(live - before)]
         removed += [(f.pk, pk) for pk in sorted(before - live)]
     baselines = {
         f.pk: {int(pk): (fac, Decimal(cost)) for pk, (fac, cost) in (f.baseline or {}).items()}
         for f in whole
     }
-    wanted = {pk for f in whole for pk in live_ids(f)} | {pk for _f, pk in added}
+    wanted = {pk for f in whole for pk in _live(f, previous)} | {pk for _f, pk in added}
     loaded.read_costs({pk for pk in wanted if loaded.cost(pk) is None})
     factory_of = {pk: c[0] for pk in wanted if (c := loaded.cost(pk)) is not None}
     bulk.delete_where(FindingStake._meta.db_table, "finding_id", [f.pk for f in whole])
     bulk.insert(
-        FindingStake, [row for f in whole for row in stake_rows(f, baselines[f.pk], factory_of)]
+        FindingStake,
+        [
+            row
+            for f in whole
+            for row in stake_rows(f, baselines[f.pk], factory_of, _live(f, previous))
+        ],
     )
     _unstake(removed)
     _stake([(fid, pk, factory_of.get(pk)) for fid, pk in added])
+
+
+def write_stake_deltas(deltas, loaded) -> None:
+    """Bring the rows of fragmentation findings updated by difference
+    (:class:`registry.duplicates.FragmentationDelta`) in step with them: only the touched
+    factories' adoptions can have changed, so only their rows are read and written."""
+    if not deltas:
+        return
+    factories = sorted({f for d in deltas for f in d.stake_factories})
+    before: dict[int, set[int]] = {d.finding_id: set() for d in deltas}
+    for fid, pk in FindingStake.objects.filter(
+        finding_id__in=sorted(before), factory_id__in=factories, at_stake=True
+    ).values_list("finding_id", "adoption_id"):
+        before[fid].add(pk)
+    added, removed = [], []
+    for d in deltas:
+        added += [(d.finding_id, pk) for pk in sorted(d.at_stake - before[d.finding_id])]
+        removed += [(d.finding_id, pk) for pk in sorted(before[d.finding_id] - d.at_stake)]
+    _unstake(removed)
+    _stake([(fid, pk, c[0] if (c := loaded.cost(pk)) else None) for fid, pk in added])
 
 
 _TABLE = FindingStake._meta.db_table

@@ -9,57 +9,143 @@ finds the other factories' live overlaps in a concerned capability that would no
 another standard, so the run re-detects those overlaps too (each one alone, not every
 overlap of its factory) and agrees with a full run.
 
-Everything is read from what the scoped run loaded (the concerned capabilities' use, and
-which factories run each of those tools) plus the stored findings' standards: no
-factory's adoptions are read unless its standard changed.
+An overlap's candidates are the tools someone uses for the capability that the factory
+runs (every candidate is paid for), so the rule picks the first tool the factory runs in
+one order per capability and kind of factory (:func:`registry.duplicates.standard_order`).
+The stored overlaps were picked in the order the capability's stored fragmentation
+finding counted (its ``factories_per_tool``, written by the same runs): where that order
+and the order now agree on their first tools, an overlap whose standard is among them
+keeps it. Only the capabilities whose order changed are read, and of their overlaps only
+those whose standard lies past the common beginning (or that have none): their factories'
+use of the capability's tools decides (one narrow query).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from registry.choices import FindingKind, FindingStatus
+from registry.choices import AdoptionStatus, FindingKind, FindingStatus
 from registry.duplicates import standard_order
-from registry.models import DuplicateFinding
+from registry.models import Adoption, DuplicateFinding
 
 
-def drifted_overlaps(loaded, factories: set[int]) -> set[tuple[int, int]]:
+def _common(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def drifted_overlaps(
+    loaded, factories: set[int], before: dict[int, dict[int, int] | None]
+) -> set[tuple[int, int]]:
     """(factory, capability) of the stored live overlaps outside ``factories``, in one of
-    ``loaded.concerned``, whose standard differs from the one the rule now picks."""
+    ``loaded.concerned``, whose standard differs from the one the rule now picks.
+    ``before``: per capability the factories per tool the stored findings were picked
+    with (None: unknown, every overlap of the capability is checked)."""
     if not loaded.concerned:
+        return set()
+    usage = loaded.usage or {}
+    tools = {t.id: t for t in loaded.tools}
+    kinds = {None} | {kind for t in loaded.tools for kind, _ring in t.ring_overrides}
+    orders: dict[tuple[int, object], tuple[list[int], list[int]]] = {}
+
+    def order(cap: int, kind) -> tuple[list[int], list[int]]:
+        """(order the stored overlaps were picked in, order now) for ``kind``."""
+        found = orders.get((cap, kind))
+        if found is None:
+            use, old = usage.get(cap), before.get(cap)
+            now = standard_order(use.tools(), tools, use.counts(), kind=kind) if use else []
+            was = (
+                standard_order([t for t in old if t in tools], tools, old, kind=kind)
+                if old is not None and set(old) <= tools.keys()
+                else None
+            )
+            found = orders[(cap, kind)] = (was, now)
+        return found
+
+    # Per capability and kind: for each tool, those now ahead of it that were not (the
+    # only tools that can take its place as a factory's pick); None: check every tool.
+    ahead: dict[tuple[int, object], dict[int, set[int]] | None] = {}
+    for cap in loaded.concerned:
+        for kind in kinds:
+            was, now = order(cap, kind)
+            if was != now:
+                ahead[(cap, kind)] = _overtaken(was, now)
+    if not ahead:
         return set()
     stored = (
         DuplicateFinding.objects.filter(
-            kind=FindingKind.OVERLAP, capability_id__in=loaded.concerned
+            kind=FindingKind.OVERLAP, capability_id__in=sorted({cap for cap, _kind in ahead})
         )
         .exclude(status=FindingStatus.RESOLVED)
         .exclude(scope_id__in=factories)
+        .order_by()
         .values_list("scope_id", "capability_id", "suggested_standard_id", "scope__kind")
     )
-    rows = list(stored)
-    usage = loaded.usage or {}
-    tools = {t.id: t for t in loaded.tools}
-    scopes: dict[tuple[int, str], set[int]] = defaultdict(set)
-    for factory_id, cap, _standard, kind in rows:
-        scopes[(cap, kind)].add(factory_id)
-    # An overlap's candidates are the tools someone uses for the capability that the
-    # factory runs (for it or for another one: every candidate is paid for), so the rule
-    # picks, for every factory at once, the first tool it runs in one order per
-    # capability and kind of factory.
-    picks: dict[tuple[int, str], dict[int, int]] = {}
-    for (cap, kind), waiting in scopes.items():
-        use, picked = usage.get(cap), {}
-        picks[(cap, kind)] = picked
-        if use is None:
+    # (factory, capability, standard, order now, the tools that decide, whether they are
+    # every tool of the capability: the pick is then found afresh)
+    waiting = []
+    members: dict[tuple[int, object], tuple[set[int], set[int]]] = {}
+    for factory_id, cap, standard, kind in stored:
+        kind = kind if kind in kinds else None
+        was, now = order(cap, kind)
+        if was == now:
             continue
-        for tool_id in standard_order(use.factories, tools, use.counts(), kind=kind):
-            hit = waiting.intersection(loaded.tool_factories[tool_id])
-            picked.update(dict.fromkeys(hit, tool_id))
-            waiting = waiting - hit
-            if not waiting:
-                break
-    return {
-        (factory_id, cap)
-        for factory_id, cap, standard, kind in rows
-        if picks[(cap, kind)].get(factory_id) != standard
-    }
+        over = ahead[(cap, kind)]
+        if (cap, kind) not in members:
+            members[(cap, kind)] = (set(was or ()), set(now))
+        had, has = members[(cap, kind)]
+        if standard is None and over is not None:
+            # It ran none of the capability's tools: only a tool new to it can count.
+            waiting.append((factory_id, cap, standard, now, has - had, False))
+        elif over is None or standard not in had or standard not in has:
+            # No order to go by, or its standard is new to or gone from the capability.
+            waiting.append((factory_id, cap, standard, now, has, True))
+        elif standard in over:
+            # It ran none of the tools ahead of its standard: only those now ahead count.
+            waiting.append((factory_id, cap, standard, now, over[standard], False))
+    import os
+
+    if os.environ.get("DRIFT_DEBUG"):
+        print("ahead", len(ahead), "waiting", len(waiting))
+    if not waiting:
+        return set()
+    runs: dict[int, set[int]] = {}
+    for factory_id, tool_id in (
+        Adoption.objects.filter(
+            status=AdoptionStatus.ACTIVE,
+            factory_id__in=sorted({w[0] for w in waiting}),
+            tool_id__in=sorted({t for w in waiting for t in w[4]}),
+        )
+        .order_by()
+        .values_list("factory_id", "tool_id")
+        .distinct()
+    ):
+        runs.setdefault(factory_id, set()).add(tool_id)
+    drifted = set()
+    for factory_id, cap, standard, now, deciding, afresh in waiting:
+        own = runs.get(factory_id, set()) & deciding
+        if (own or afresh) and next((t for t in now if t in own), None) != standard:
+            drifted.add((factory_id, cap))
+    return drifted
+
+
+def _overtaken(was: list[int] | None, now: list[int]) -> dict[int, set[int]] | None:
+    """For each tool of both ``was`` and ``now`` (orders of preference) that another tool
+    overtook, the tools ahead of it in ``now`` that were not ahead of it in ``was`` (None:
+    no previous order). A factory whose pick was the tool ran none of the tools ahead of
+    it then, so it keeps the tool unless it runs one of those; a tool not listed was
+    overtaken by none."""
+    if was is None:
+        return None
+    position = {t: i for i, t in enumerate(was)}
+    last = len(was)  # a tool new to the capability counts as behind every other
+    over: dict[int, set[int]] = {}
+    furthest = -1  # the largest former position among the tools ahead
+    for i, t in enumerate(now):
+        at = position.get(t)
+        if at is not None and furthest > at:
+            over[t] = {q for q in now[:i] if position.get(q, last) > at}
+        furthest = max(furthest, position.get(t, last))
+    return over

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry.detection import duplicates_detect
+from registry.detection_load import load_full
+from registry.duplicates import detect
 from registry.models import Adoption, DuplicateFinding, FindingStake, ToolRingOverride
 from tests.registry.builders import adoption, capability, tool
 
@@ -40,9 +42,19 @@ def stored() -> dict:
     }  # fmt: skip
 
 
+def at_stake_now() -> dict[str, set]:
+    """The adoptions each finding a full run detects now has at stake (computed from the
+    adoptions, not from what is stored)."""
+    loaded = load_full()
+    recs = detect(loaded.tools, loaded.adoptions, factory_kinds=loaded.kinds)
+    return {rec.key: set(rec.at_stake_ids()) for rec in recs}
+
+
 def stakes() -> set:
     """Every stake row, checked against what its finding holds: at stake exactly the
-    adoptions its ``detail`` lists, a baseline cost exactly for those of its ``baseline``."""
+    adoptions its ``detail`` lists (a live fragmentation finding, which keeps them in its
+    rows only: those a full run computes now), a baseline cost exactly for those of its
+    ``baseline``."""
     rows = set(
         FindingStake.objects.values_list("finding_id", "adoption_id", "factory_id", "at_stake",
                                          "baseline_cost")
@@ -50,9 +62,15 @@ def stakes() -> set:
     # A resolved finding keeps the rows of adoptions deleted since (factory as written).
     factory_of = {(f, a): fac for f, a, fac, _s, _c in rows}
     factory_of |= {a: fac for a, fac in Adoption.objects.values_list("pk", "factory_id")}
+    now = at_stake_now()
     wanted = set()
     for f in DuplicateFinding.objects.all():
         live = set(f.detail.get("adoptions_at_stake", []))
+        if f.kind == "fragmentation":
+            if f.status == "resolved":  # as its last detection left them
+                live = {a for fid, a, _fac, at_stake, _c in rows if fid == f.pk and at_stake}
+            else:
+                live = now[f.key]
         base = {int(pk): (fac, Decimal(cost)) for pk, (fac, cost) in (f.baseline or {}).items()}
         for pk in live | base.keys():
             factory = base[pk][0] if pk in base else factory_of.get(pk, factory_of.get((f.pk, pk)))
