@@ -34,16 +34,15 @@ SEED = 2026
 LOCAL = ["127.0.0.0/8"]
 
 
-_FIXED_PORTS = threading.local()
-
-
 def _port(preferred: int) -> int:
     """``preferred`` when a server can bind it now, else a free port. The demo's fixed
     ports lie in Linux's ephemeral range, so any outgoing connection of the machine (to
     the database, a browser, a broker) may hold one as its local port: nothing answers
     there, yet no server can listen on it."""
-    if getattr(_FIXED_PORTS, "on", True) and bindable(preferred):
-        return preferred
+    return preferred if bindable(preferred) else free_port()
+
+
+def _any_port(_preferred: int) -> int:
     return free_port()
 
 
@@ -165,9 +164,9 @@ def _sync(connector: Connector, stdout) -> None:
     )
 
 
-def _stuttgart(factory, rng, stdout) -> None:
+def _stuttgart(factory, rng, stdout, choose_port=_port) -> None:
     with OpcUaSimulator(
-        stuttgart_devices(rng), load_nodesets=nodeset_dir().exists(), port=_port(48400)
+        stuttgart_devices(rng), load_nodesets=nodeset_dir().exists(), port=choose_port(48400)
     ) as sim:
         metric_map = {node: "good_count" for key, node in sim.counter_nodes.items()}
         connector = _upsert(
@@ -179,28 +178,32 @@ def _stuttgart(factory, rng, stdout) -> None:
         _sync(connector, stdout)
 
 
-def _pilsen(factory, rng, stdout) -> None:
+def _pilsen(factory, rng, stdout, choose_port=_port) -> None:
     units = pilsen_units(rng)
     cells = pilsen_cells()
-    with OpcUaSimulator(cells, load_nodesets=False, port=_port(48410)) as sim:
+    with OpcUaSimulator(cells, load_nodesets=False, port=choose_port(48410)) as sim:
         _sync(_upsert(factory, "CNC cells OPC UA", "opcua", {"endpoint": sim.endpoint}), stdout)
-    port = _port(50200)
+    modbus_port = choose_port(50200)
     with ModbusSimulator(
-        units, vendor="DMG MORI", product_code="DMU 50", revision="3.2", port=port
+        units, vendor="DMG MORI", product_code="DMU 50", revision="3.2", port=modbus_port
     ) as sim:
         connector = _upsert(factory, "CNC gateway Modbus", "modbus", sim.settings())
         _sync(connector, stdout)
     # Four cells were retired: the next full sync no longer finds them (stale, kept).
     with ModbusSimulator(
-        units[:-RETIRED_UNITS], vendor="DMG MORI", product_code="DMU 50", revision="3.2", port=port
+        units[:-RETIRED_UNITS],
+        vendor="DMG MORI",
+        product_code="DMU 50",
+        revision="3.2",
+        port=modbus_port,
     ):
         _sync(connector, stdout)
 
 
-def _puebla(factory, rng, stdout) -> None:
+def _puebla(factory, rng, stdout, choose_port=_port) -> None:
     nodes = puebla_nodes(rng)
     with (
-        broker(prefer_local=True, port=_port(1883)) as (host, port),
+        broker(prefer_local=True, port=choose_port(1883)) as (host, port),
         SparkplugSimulator(host, port, "puebla", nodes) as sim,
     ):
         settings = {
@@ -233,25 +236,21 @@ def _plant(step, factory, rng: random.Random, stdout) -> None:
     simulator's bind runs the plant again on free ports, with the same devices (the
     random state restored); a simulator that cannot start at all is reported."""
     state = rng.getstate()
-    try:
+    for choose_port in (_port, _any_port):
+        rng.setstate(state)
         try:
-            step(factory, rng, stdout)
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
+            step(factory, rng, stdout, choose_port=choose_port)
+            return
+        except OSError as exc:  # ConnectionError and TimeoutError among them
+            if exc.errno == errno.EADDRINUSE and choose_port is _port:
+                stdout.write(
+                    f"  {factory.slug}: a simulator's port was taken ({exc}); again on free ports"
+                )
+                continue
             stdout.write(
-                f"  {factory.slug}: a simulator's port was taken ({exc}); again on free ports"
+                f"  {factory.slug}: simulator unavailable ({exc}); its connector was not synced"
             )
-            rng.setstate(state)
-            _FIXED_PORTS.on = False
-            try:
-                step(factory, rng, stdout)
-            finally:
-                _FIXED_PORTS.on = True
-    except (OSError, ConnectionError, TimeoutError) as exc:
-        stdout.write(
-            f"  {factory.slug}: simulator unavailable ({exc}); its connector was not synced"
-        )
+            return
 
 
 def load_demo(core: dict, stdout) -> None:

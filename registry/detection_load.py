@@ -272,12 +272,17 @@ def _rows_sql(where: str, columns: str | None = None, tail: str = "") -> tuple[s
     return sql, [AdoptionStatus.ACTIVE]
 
 
+def _offering(registry: _Registry, concerned: set[int]) -> list[int]:
+    """The tools offering any of the ``concerned`` capabilities."""
+    return sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
+
+
 def _groups(registry: _Registry, concerned: set[int]):
     """The concerned capabilities' adoptions as (tool, declared capability, adoption ids,
     factory ids, cents): on PostgreSQL one group per (tool, declared capability), summed
     and gathered by the database (one narrow aggregate, a few hundred rows, not one row
     per adoption); elsewhere one row per adoption."""
-    offering = sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
+    offering = _offering(registry, concerned)
     if not offering:
         return
     if connection.vendor == "postgresql":  # the tool list as one array parameter
@@ -325,10 +330,6 @@ def _usage(registry: _Registry, concerned: set[int]) -> dict[int, CapUse]:
         use.factories[tool_id], use.ids[tool_id] = factory_ids, ids
         use.cost[tool_id] = Decimal(cents[0]).scaleb(-2)
     return usage
-
-
-def _offering(registry: _Registry, concerned: set[int]) -> list[int]:
-    return sorted({t for t, caps in registry.tool_caps.items() if concerned.intersection(caps)})
 
 
 def _counts(

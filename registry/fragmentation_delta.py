@@ -32,9 +32,10 @@ from registry.duplicates import FindingRec, FragmentationDelta, pick_standard
 from registry.models import FACTORY_PREVIEW, DuplicateFinding
 
 
-def _uses_of(own, cap: int, standard: int | None = None) -> tuple[set[int], set[int]]:
+def _uses_of(own, cap: int, standard: int) -> tuple[set[int], set[int]]:
     """(factories, adoption ids at stake) of the touched factories' adoptions of registry
-    tools for ``cap`` (fragmentation counts registry tools only)."""
+    tools for ``cap``, the adoptions of ``standard`` not at stake (fragmentation counts
+    registry tools only)."""
     factories, at_stake = set(), set()
     for a in own:
         if a.tool_id is not None and cap in a.capability_ids:
@@ -80,28 +81,28 @@ def plan(
             continue
         candidates[cap] = (pk, standard, count)
     members = _members({pk for pk, _s, _c in candidates.values()}, factories)
-    moved: dict[int, tuple[frozenset, frozenset]] = {}
-    for cap, (pk, _standard, count) in list(candidates.items()):
-        now, _ids = _uses_of(loaded.adoptions, cap)
+    # Per capability: the factories joining and leaving, the touched adoptions at stake.
+    moved: dict[int, tuple[frozenset, frozenset, set[int]]] = {}
+    for cap, (pk, standard, count) in list(candidates.items()):
+        now, at_stake = _uses_of(loaded.adoptions, cap, standard)
         was = members.get(pk, set())
         joined, left = frozenset(now - was), frozenset(was - now)
         if count + len(joined) - len(left) < 2:
             del candidates[cap]  # it no longer fragments: recomputed (and resolved) in full
             continue
-        moved[cap] = (joined, left)
+        moved[cap] = (joined, left, at_stake)
     heads = _heads(
-        {candidates[cap][0] for cap, (joined, left) in moved.items() if joined or left},
-        FACTORY_PREVIEW + max((len(left) for _j, left in moved.values()), default=0),
+        {candidates[cap][0] for cap, (joined, left, _s) in moved.items() if joined or left},
+        FACTORY_PREVIEW + max((len(left) for _j, left, _s in moved.values()), default=0),
     )
     recs = []
     for cap, (pk, standard, count) in sorted(candidates.items()):
         use = usage[cap]
         counts = use.counts()
-        joined, left = moved[cap]
+        joined, left, at_stake = moved[cap]
         first = None
         if joined or left:
             first = sorted((set(heads.get(pk, [])) - left) | joined)[:FACTORY_PREVIEW]
-        _now, at_stake = _uses_of(loaded.adoptions, cap, standard)
         recs.append(
             FindingRec(
                 key=f"fragmentation:{cap}",
