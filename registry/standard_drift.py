@@ -105,10 +105,6 @@ def drifted_overlaps(
         elif standard in over:
             # It ran none of the tools ahead of its standard: only those now ahead count.
             waiting.append((factory_id, cap, standard, now, over[standard], False))
-    import os
-
-    if os.environ.get("DRIFT_DEBUG"):
-        print("ahead", len(ahead), "waiting", len(waiting))
     if not waiting:
         return set()
     runs: dict[int, set[int]] = {}
