@@ -7,8 +7,9 @@ them: they call :func:`touch` and :func:`batch`; subscribers connect to
 :data:`refresh_due`, sent with ``pending`` = {factory id: set of months, or None for every
 month; an empty set: the factory's current figures only}.
 
-- :func:`touch_findings` records factories whose finding figures alone changed (a
-  detection run); subscribers of :data:`findings_due` refresh just those figures.
+- :func:`shift_findings` hands a detection run's changes to the factories' finding
+  figures (open findings, money at stake) to the subscribers of :data:`findings_shifted`
+  at once, in the run's transaction: they apply them by difference.
 - :func:`touch` records factories and months. Outside :func:`batch`, the subscribers run
   when the current transaction commits (once for everything the transaction touched); a
   rolled-back transaction hands over nothing.
@@ -35,8 +36,9 @@ from django.dispatch import Signal
 ALL = None
 
 refresh_due = Signal()  # kwargs: pending
-# kwargs: factory_ids — only their findings' figures (open findings, money at stake) changed
-findings_due = Signal()
+# kwargs: shifts {factory id: (change in open findings, change in money at stake)} and
+# moved {fragmentation finding id: change in its money at stake, for every factory it lists}
+findings_shifted = Signal()
 
 _state = threading.local()
 
@@ -44,13 +46,12 @@ _state = threading.local()
 def _pending() -> dict:
     if not hasattr(_state, "pending"):
         _state.pending = {}
-        _state.findings = set()
         _state.depth = 0
     return _state.pending
 
 
 def _waiting() -> bool:
-    return bool(_pending() or _state.findings)
+    return bool(_pending())
 
 
 def touch(factory_ids: Iterable[int | None], months: Iterable[date] | None = ALL) -> None:
@@ -69,14 +70,13 @@ def touch(factory_ids: Iterable[int | None], months: Iterable[date] | None = ALL
         _schedule()
 
 
-def touch_findings(factory_ids: Iterable[int | None]) -> None:
-    """Mark only the finding figures of ``factory_ids`` (their open findings and money at
-    stake: what a detection run changes) as needing a refresh; a factory also touched by
-    :func:`touch` gets its full refresh instead."""
-    _pending()
-    _state.findings.update(int(pk) for pk in factory_ids if pk is not None)
-    if _state.findings and not _state.depth:
-        _schedule()
+def shift_findings(shifts: dict, moved: dict) -> None:
+    """A detection run moved the finding figures of factories: ``shifts`` per factory (open
+    findings, money at stake), ``moved`` per finding updated by difference (money at stake,
+    for each factory it lists). Sent at once, inside the run's transaction, so the figures
+    commit (or roll back) with the findings."""
+    if shifts or moved:
+        findings_shifted.send(sender=None, shifts=shifts, moved=moved)
 
 
 def _month(value: date | datetime) -> date:
@@ -122,14 +122,12 @@ def batch(*, hand_over: bool = True):
             # transaction is broken (then the writes roll back with it).
             if transaction.get_connection().needs_rollback or not hand_over:
                 _state.pending.clear()
-                _state.findings.clear()
             elif _waiting():
                 _schedule()
         raise
     _state.depth -= 1
     if not hand_over and not _state.depth:
         _state.pending.clear()
-        _state.findings.clear()
     if not _state.depth and _waiting():
         _schedule()
 
@@ -138,10 +136,6 @@ def flush() -> None:
     """Hand what was touched to the subscribers (and forget it)."""
     pending = _pending()
     touched = dict(pending)
-    findings = sorted(_state.findings - touched.keys())  # a full refresh covers them
     pending.clear()
-    _state.findings.clear()
     if touched:
         refresh_due.send(sender=None, pending=touched)
-    if findings:
-        findings_due.send(sender=None, factory_ids=findings)

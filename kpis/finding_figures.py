@@ -1,64 +1,92 @@
-"""A factory's finding figures (open findings, money at stake) refreshed alone, by one SQL
-statement: what a detection run changes, for the thousand factories a fragmentation
-finding can list, without recomputing their ROI, finance and spend
-(``kpis.rollups.rebuild``). The same figures as ``kpis.rollups._findings``: each live
-finding the factory takes part in (as its scope or among its factories) counted once."""
+"""A factory's finding figures (open findings, money at stake) moved by what a detection
+run changed (``registry.figure_shifts``), in the run's own transaction: a run that changes
+the cost of fragmentation findings listing a thousand factories adds the change to their
+figures instead of recounting each factory's findings (``kpis.rollups._findings`` does
+that for a full build). The figures so moved equal a full build's; a factory with no
+figures yet is left to one (``coe.derived.touch``).
+
+A full build reads the findings and writes absolute figures; it waits for a running
+detection (``registry.detection.after_detection``), so it never overwrites a run's change
+with figures read before the run committed.
+"""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
 
+from coe import bulk
 from kpis.models import FactoryFigures
-from registry.choices import LIVE_FINDING_STATUSES
 from registry.models import DuplicateFinding
 
 
-def _sql(n_ids: int) -> str:
-    """One statement: the live findings the factories take part in, each (factory,
-    finding) once, summed per factory (a set-based aggregate, not a subquery per factory;
-    no de-duplicating UNION)."""
-    qn = connection.ops.quote_name
-    figures, finding = qn(FactoryFigures._meta.db_table), qn(DuplicateFinding._meta.db_table)
-    links = qn(DuplicateFinding.factories.through._meta.db_table)
-    live = ", ".join(["%s"] * len(LIVE_FINDING_STATUSES))
-    marks = ", ".join(["%s"] * n_ids)
-    # A finding's links are unique per factory; its scope counts when not also linked.
-    part = (
-        f"SELECT l.factory_id, f.annual_cost_at_stake AS cost FROM {links} l "
-        f"JOIN {finding} f ON f.id = l.duplicatefinding_id "
-        f"WHERE f.status IN ({live}) AND l.factory_id IN ({marks}) "
-        f"UNION ALL SELECT f.scope_id, f.annual_cost_at_stake FROM {finding} f "
-        f"WHERE f.status IN ({live}) AND f.scope_id IN ({marks}) AND NOT EXISTS "
-        f"(SELECT 1 FROM {links} s WHERE s.duplicatefinding_id = f.id "
-        f"AND s.factory_id = f.scope_id)"
-    )
-    # The totals joined once (UPDATE … FROM), not looked up per figures row; a factory
-    # with no live finding has no totals (zero).
-    return (
-        f"WITH totals AS (SELECT p.factory_id, COUNT(*) AS n, SUM(COALESCE(p.cost, 0)) AS c "
-        f"FROM ({part}) p GROUP BY p.factory_id), "
-        f"wanted AS (SELECT g.factory_id, COALESCE(t.n, 0) AS n, COALESCE(t.c, 0) AS c "
-        f"FROM {figures} g LEFT JOIN totals t ON t.factory_id = g.factory_id "
-        f"WHERE g.factory_id IN ({marks})) "
-        f"UPDATE {figures} SET open_findings = w.n, at_stake = w.c, refreshed_at = %s "
-        f"FROM wanted w WHERE {figures}.factory_id = w.factory_id"
-    )
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
-def refresh_finding_figures(factory_ids: list[int]) -> list[int]:
-    """Recompute the finding figures of those of ``factory_ids`` that have figures; returns
-    the others (they need their figures built in full)."""
-    ids = sorted(set(factory_ids))
-    if not ids:
+def shift_finding_figures(
+    shifts: dict[int, tuple[int, Decimal]], moved: dict[int, Decimal]
+) -> list[int]:
+    """Add ``shifts`` (per factory: open findings, money at stake) and, for each factory
+    each finding of ``moved`` lists, that finding's change in money at stake to the
+    figures; returns the factories concerned that have no figures (they need a full
+    build)."""
+    if not shifts and not moved:
         return []
-    statuses = [str(s) for s in LIVE_FINDING_STATUSES]
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), 3000):  # SQLite's limit on parameters
-            chunk = ids[start : start + 3000]
-            params = [*statuses, *chunk, *statuses, *chunk, *chunk, timezone.now()]
-            cursor.execute(_sql(len(chunk)), params)
-    have = set(
-        FactoryFigures.objects.filter(factory_id__in=ids).values_list("factory_id", flat=True)
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _shift_in_sql(shifts, moved, now)
+    through = DuplicateFinding.factories.through
+    totals = {pk: [n, Decimal(cost)] for pk, (n, cost) in shifts.items()}
+    if moved:
+        links = through.objects.filter(duplicatefinding_id__in=sorted(moved)).values_list(
+            "duplicatefinding_id", "factory_id"
+        )
+        for finding_id, factory_id in links:
+            totals.setdefault(factory_id, [0, Decimal("0")])[1] += moved[finding_id]
+    figures = list(
+        FactoryFigures.objects.select_for_update()
+        .filter(factory_id__in=sorted(totals))
+        .only("pk", "factory_id", "open_findings", "at_stake")
     )
-    return [pk for pk in ids if pk not in have]
+    for row in figures:
+        n, cost = totals[row.factory_id]
+        row.open_findings += n
+        row.at_stake += cost
+        row.refreshed_at = now
+    bulk.update(FactoryFigures, figures, ["open_findings", "at_stake", "refreshed_at"])
+    have = {row.factory_id for row in figures}
+    return sorted(pk for pk in totals if pk not in have)
+
+
+def _shift_in_sql(shifts: dict, moved: dict, now) -> list[int]:
+    """PostgreSQL: one statement; the moved findings' factories are joined in the database
+    (their links are not read out), the shifts come as arrays."""
+    figures = _table(FactoryFigures)
+    links = _table(DuplicateFinding.factories.through)
+    ids = sorted(shifts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH d (factory_id, n, c) AS ("
+            "SELECT * FROM unnest(%s::bigint[], %s::int[], %s::numeric[]) "
+            f"UNION ALL SELECT l.factory_id, 0, m.c FROM {links} l "
+            "JOIN unnest(%s::bigint[], %s::numeric[]) AS m (finding_id, c) "
+            "ON l.duplicatefinding_id = m.finding_id), "
+            "s AS (SELECT factory_id, SUM(n) AS n, SUM(c) AS c FROM d GROUP BY factory_id), "
+            f"u AS (UPDATE {figures} g SET open_findings = g.open_findings + s.n, "
+            "at_stake = g.at_stake + s.c, refreshed_at = %s FROM s "
+            "WHERE g.factory_id = s.factory_id RETURNING g.factory_id) "
+            "SELECT s.factory_id FROM s WHERE NOT EXISTS "
+            "(SELECT 1 FROM u WHERE u.factory_id = s.factory_id) ORDER BY 1",
+            [
+                ids,
+                [shifts[pk][0] for pk in ids],
+                [Decimal(shifts[pk][1]) for pk in ids],
+                sorted(moved),
+                [moved[pk] for pk in sorted(moved)],
+                now,
+            ],
+        )
+        return [row[0] for row in cursor.fetchall()]

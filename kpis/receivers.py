@@ -100,11 +100,21 @@ def _factory_saved(sender, instance, **kwargs) -> None:
     derived.touch([instance.pk], FIGURES_ONLY)
 
 
+def _findings_shifted(sender=None, shifts=None, moved=None, **kwargs) -> None:
+    """A detection run's changes to finding figures, applied in its transaction; a factory
+    with no figures yet gets them built."""
+    from kpis.finding_figures import shift_finding_figures
+
+    missing = shift_finding_figures(shifts or {}, moved or {})
+    if missing:
+        derived.touch(missing, FIGURES_ONLY)
+
+
 def connect() -> None:
-    from kpis.refresh import enqueue, enqueue_findings
+    from kpis.refresh import enqueue
 
     derived.refresh_due.connect(enqueue, dispatch_uid="kpis.refresh")
-    derived.findings_due.connect(enqueue_findings, dispatch_uid="kpis.refresh_findings")
+    derived.findings_shifted.connect(_findings_shifted, dispatch_uid="kpis.findings_shifted")
     for model in (OTCounter, Deployment, WorkItem, FinanceEntry):
         post_save.connect(_fact_saved, sender=model, dispatch_uid=f"kpis.saved.{model.__name__}")
     post_delete.connect(_finance_deleted, sender=FinanceEntry, dispatch_uid="kpis.finance_del")

@@ -18,13 +18,3 @@ def enqueue(sender=None, pending: dict | None = None, **kwargs) -> int:
     if some:
         refresh_rollups.delay(some, months)
     return bool(every) + bool(some)
-
-
-def enqueue_findings(sender=None, factory_ids: list[int] | None = None, **kwargs) -> int:
-    """One task refreshing only the finding figures of ``factory_ids``."""
-    from kpis.tasks import refresh_finding_figures
-
-    if not factory_ids:
-        return 0
-    refresh_finding_figures.delay(sorted(factory_ids))
-    return 1

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pandas as pd
+from django.db import transaction
 from django.utils import timezone
 
 from coe import bulk
@@ -37,6 +38,7 @@ from kpis.selectors import (
     roi_outcomes,
 )
 from registry.choices import LIVE_FINDING_STATUSES
+from registry.detection import after_detection
 from registry.models import Adoption, DuplicateFinding
 from registry.selectors import effective_cost
 
@@ -256,6 +258,7 @@ def _findings(ids: list[int]) -> dict[int, dict[int, Decimal]]:
     return found
 
 
+@transaction.atomic
 def _write_figures(ids: list[int]) -> None:
     from kpis.selectors import finance_by_factory
 
@@ -263,6 +266,7 @@ def _write_figures(ids: list[int]) -> None:
     entries = finance_by_factory(ids)
     outcomes = roi_outcomes(factories, entries)
     spend, active = _spend(ids)
+    after_detection()  # its findings read after a running detection's shift commits
     findings = _findings(ids)
     now = timezone.now()
     objs = []

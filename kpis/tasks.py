@@ -16,16 +16,3 @@ def refresh_rollups(factory_ids: list[int], months: list[str] | None = None) -> 
 
     wanted = None if months is None else [date.fromisoformat(m) for m in months]
     return rebuild(factory_ids, wanted)
-
-
-@app.task(acks_late=True, time_limit=30 * 60)
-def refresh_finding_figures(factory_ids: list[int]) -> dict:
-    """Recompute only the finding figures (open findings, money at stake) of
-    ``factory_ids``; a factory with no figures yet gets them built in full."""
-    from kpis.finding_figures import refresh_finding_figures as refresh
-    from kpis.rollups import rebuild
-
-    missing = refresh(factory_ids)
-    if missing:
-        rebuild(missing, [])
-    return {"factories": len(factory_ids), "built": len(missing)}

@@ -20,6 +20,7 @@ from coe.models import Factory
 from registry.choices import LIVE_FINDING_STATUSES, FindingKind, FindingStatus
 from registry.detection_load import load_full, load_overlaps, load_scoped, load_usage
 from registry.duplicates import FindingRec, detect
+from registry.figure_shifts import FigureShifts
 from registry.figures import refresh_tool_figures
 from registry.finding_events import emit_finding_events
 from registry.fragmentation_delta import plan as plan_fragmentation
@@ -113,6 +114,11 @@ def _state(finding: DuplicateFinding) -> tuple:
     return tuple(getattr(finding, attname) for attname in _COMPARED_ATTNAMES)
 
 
+def _figure_state(finding: DuplicateFinding, factory_ids) -> tuple:
+    """What a finding counts for in its factories' figures (``registry.figure_shifts``)."""
+    return finding.status, finding.scope_id, finding.annual_cost_at_stake, factory_ids
+
+
 def _links(ids: set[int] | None = None) -> dict[int, tuple[frozenset, frozenset]]:
     """``{finding id: (tool ids, factory ids)}`` as stored (two queries), of ``ids`` only
     when given."""
@@ -143,6 +149,17 @@ def _lock() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DETECTION_LOCK])
+
+
+def after_detection() -> None:
+    """Wait, until the current transaction ends, for a running detection to commit and
+    keep the next from starting (PostgreSQL; a shared hold of the lock, so readers do not
+    queue behind each other). A full build of finding figures reads the findings under it:
+    a run moves the figures by difference (``registry.figure_shifts``), so figures read
+    before the run committed and written after it would lose the run's change."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [DETECTION_LOCK])
 
 
 def _in_scope(
@@ -229,7 +246,8 @@ def duplicates_detect(
         ).values_list("pk", "slug")
     )
     to_create, to_update, relink, created_recs = [], [], [], []
-    joined, left, cost_moved = [], [], []  # of the findings updated by difference
+    joined, left, by_difference = [], [], []  # of the findings updated by difference
+    detected = {rec.key: rec for rec in recs}
     events: list = []  # (kind, finding, factory ids) for the outbox
     for rec in recs:
         finding = existing.pop(rec.key, None)
@@ -263,8 +281,7 @@ def duplicates_detect(
         if rec.delta is not None:  # its tools are those stored; factories by difference
             joined += [(finding.pk, f) for f in sorted(rec.delta.joined)]
             left += [(finding.pk, f) for f in sorted(rec.delta.left)]
-            if finding.annual_cost_at_stake != snapshots[finding.pk].annual_cost_at_stake:
-                cost_moved.append(finding.pk)
+            by_difference.append((finding, rec.delta))
         elif stored_links.get(finding.pk) != (frozenset(rec.tool_ids), frozenset(rec.factory_ids)):
             relink.append((finding.pk, rec))
     for finding in existing.values():  # no longer detected (manual findings stay as they are)
@@ -288,24 +305,26 @@ def duplicates_detect(
         and any(_value(f, name) != _value(snapshots[f.pk], name) for f in to_update)
     ]
     _write(to_create, to_update, relink, new_recs, now, scope, stored_links, (joined, left), fields)
-    # The factories' open findings and money at stake (their KPI figures) changed.
-    touched = {fid for _kind, _finding, ids in events for fid in ids}
-    touched |= {fid for rec in [*created_recs, *(rec for _pk, rec in relink)]
-                for fid in rec.factory_ids}  # fmt: skip
-    touched |= {f.scope_id for f in to_update + to_create if f.scope_id}
-    changed_pks = {f.pk for f in to_update}
-    touched |= {fid for pk, links in stored_links.items() if pk in changed_pks for fid in links[1]}
-    # A finding updated by difference: the factories joining or leaving it, and all it
-    # lists when its money at stake moved (its status stays).
-    touched |= {fid for _pk, fid in joined + left}
-    if cost_moved:
-        touched.update(
-            DuplicateFinding.factories.through.objects.filter(duplicatefinding_id__in=cost_moved)
-            .order_by()
-            .values_list("factory_id", flat=True)
-            .distinct()
-        )
-    derived.touch_findings(touched)
+    # The factories' open findings and money at stake (their KPI figures), moved by
+    # difference in this transaction: each finding written, as it was and as it is now.
+    shifts = FigureShifts()
+    for finding in to_create:
+        shifts.finding(None, _figure_state(finding, new_recs[finding.key].factory_ids))
+    for finding in to_update:
+        if finding.pk not in delta_ids:
+            stored = stored_links.get(finding.pk, ((), ()))[1]
+            rec = detected.get(finding.key)
+            after = stored if rec is None else rec.factory_ids  # a resolved one keeps its links
+            shifts.finding(
+                _figure_state(snapshots[finding.pk], stored), _figure_state(finding, after)
+            )
+    for finding, delta in by_difference:
+        before = snapshots[finding.pk]
+        shifts.by_difference(
+            finding.pk, finding.status, before.annual_cost_at_stake,
+            finding.annual_cost_at_stake, delta.joined, delta.left,
+        )  # fmt: skip
+    derived.shift_findings(shifts.by_factory(), shifts.moved)
     stakes_wanted = [f for f in [*to_create, *to_update] if f.pk not in delta_ids]
     previous = stored_at_stake(
         {pk: snapshot for pk, snapshot in snapshots.items() if pk not in delta_ids}

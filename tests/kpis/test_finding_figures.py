@@ -1,17 +1,20 @@
-"""A detection run refreshes only the finding figures of the factories it touched (one SQL
-statement), and they equal what a full rebuild of the figures computes."""
+"""A detection run moves the finding figures (open findings, money at stake) of the
+factories it touched by difference, in its own transaction, and they equal what a full
+rebuild of the figures computes; a full rebuild waits for a running detection."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from celery.signals import task_prerun
+from django.db import connection, transaction
 
-from kpis.finding_figures import refresh_finding_figures
+from kpis.finding_figures import shift_finding_figures
 from kpis.models import FactoryFigures
 from kpis.rollups import rebuild
-from registry.detection import duplicates_detect
-from registry.models import DuplicateFinding
+from registry.detection import DETECTION_LOCK, duplicates_detect
+from registry.models import Adoption, DuplicateFinding
 from tests.registry.builders import adoption, capability, tool
 
 
@@ -22,7 +25,13 @@ def figures() -> dict:
     }
 
 
-def test_detection_refreshes_the_finding_figures_as_a_full_rebuild_would(world):
+def rebuilt() -> dict:
+    """The figures a full rebuild computes (written, then read)."""
+    rebuild(None, [])
+    return figures()
+
+
+def test_detection_moves_the_finding_figures_as_a_full_rebuild_would(world):
     cap, other = capability("ff-a", name="FF A"), capability("ff-b", name="FF B")
     one, two, three = (tool(f"Figure Tool {n}", caps=[cap, other]) for n in "xyz")
     third = type(world.factory_a).objects.create(
@@ -32,6 +41,7 @@ def test_detection_refreshes_the_finding_figures_as_a_full_rebuild_would(world):
     adoption(world.factory_a, two, cost="250")  # an overlap in factory a
     adoption(world.factory_b, two, cost="40")
     adoption(third, three, cost="7.5")
+    rebuild(None, [])
     runs = []
 
     def count(sender=None, task=None, args=None, **kwargs):
@@ -42,26 +52,81 @@ def test_detection_refreshes_the_finding_figures_as_a_full_rebuild_would(world):
         duplicates_detect()
     finally:
         task_prerun.disconnect(count)
-    assert "kpis.tasks.refresh_finding_figures" in runs
-    assert "kpis.tasks.refresh_rollups" not in runs
+    assert not [name for name in runs if name.startswith("kpis.")]  # no refresh task
     after_detection = figures()
     assert after_detection[world.factory_a.pk][0] >= 2  # overlap(s) and fragmentation
-    # Factories that new findings list (not their scope) are refreshed too.
+    # Factories that new findings list (not their scope) moved too.
     assert after_detection[third.pk][0] == 2 and after_detection[third.pk][1] > 0
-    rebuild(None, [])
-    assert figures() == after_detection
+    assert rebuilt() == after_detection
+    # A scoped run after a cost change moves every factory the fragmentation lists.
+    Adoption.objects.filter(factory=third).update(annual_cost=Decimal("1007.5"))
+    duplicates_detect(factories={third.pk})
+    moved = figures()
+    assert moved != after_detection and rebuilt() == moved
     # A finding that lists a factory and is scoped to it counts once; resolved ones none.
+    adoption(third, one, cost="3")  # third now runs an overlap of its own
     finding = DuplicateFinding.objects.filter(kind="overlap").first()
     finding.factories.add(finding.scope_id)
-    DuplicateFinding.objects.filter(kind="fragmentation").update(status="resolved")
-    assert refresh_finding_figures(list(after_detection)) == []
-    refreshed = figures()
     rebuild(None, [])
-    assert figures() == refreshed != after_detection
+    duplicates_detect(factories={third.pk})
+    assert figures() == rebuilt()
+    Adoption.objects.filter(factory=third).delete()
+    duplicates_detect(factories={third.pk})
+    assert figures()[third.pk] == (0, Decimal("0")) and figures() == rebuilt()
 
 
-def test_factories_without_figures_are_reported_for_a_full_build(world):
+def test_a_rolled_back_detection_leaves_the_figures_as_they_were(world):
+    cap = capability("ff-r", name="FF R")
+    one, two = tool("Rollback One", caps=[cap]), tool("Rollback Two", caps=[cap])
+    adoption(world.factory_a, one, cost="10")
+    adoption(world.factory_b, two, cost="20")
+    rebuild(None, [])
+    before = figures()
+    with transaction.atomic():
+        duplicates_detect()
+        assert figures() != before
+        transaction.set_rollback(True)
+    assert figures() == before
+
+
+def test_factories_without_figures_are_built_in_full(world):
+    cap = capability("ff-m", name="FF M")
+    one, two = tool("Missing One", caps=[cap]), tool("Missing Two", caps=[cap])
+    adoption(world.factory_a, one, cost="10")
+    adoption(world.factory_b, two, cost="20")
+    rebuild(None, [])
     FactoryFigures.objects.filter(factory=world.factory_b).delete()
-    assert refresh_finding_figures([world.factory_a.pk, world.factory_b.pk]) == [world.factory_b.pk]
+    missing = shift_finding_figures(
+        {world.factory_a.pk: (0, Decimal("0")), world.factory_b.pk: (1, Decimal("5"))}, {}
+    )
+    assert missing == [world.factory_b.pk]
     assert not FactoryFigures.objects.filter(factory=world.factory_b).exists()
-    assert isinstance(FactoryFigures.objects.get(factory=world.factory_a).at_stake, Decimal)
+    # A detection run builds them (their figures then equal a full rebuild's).
+    duplicates_detect()
+    assert FactoryFigures.objects.filter(factory=world.factory_b).exists()
+    assert figures() == rebuilt()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_build_of_figures_waits_for_a_running_detection(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises writers itself")
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
+        password=db.get("PASSWORD") or None, autocommit=True,
+    )  # fmt: skip
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [DETECTION_LOCK])  # a run in progress
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '500ms'")
+            with pytest.raises(Exception, match="lock timeout"):
+                rebuild([world.factory_a.pk], [])
+            cursor.execute("SET lock_timeout = 0")
+        other.execute("SELECT pg_advisory_unlock(%s)", [DETECTION_LOCK])
+        assert rebuild([world.factory_a.pk], [])["factories"] == 1
+    finally:
+        other.close()
