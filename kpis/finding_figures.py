@@ -21,6 +21,8 @@ from coe import bulk
 from kpis.models import FactoryFigures
 from registry.models import DuplicateFinding
 
+CENT = Decimal("0.01")
+
 
 def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
@@ -61,31 +63,37 @@ def shift_finding_figures(
     return sorted(pk for pk in totals if pk not in have)
 
 
+def _cents(amount) -> int:
+    """An amount of money (two decimals, as findings hold it) in whole cents."""
+    return int(Decimal(amount).quantize(CENT).scaleb(2))
+
+
 def _shift_in_sql(shifts: dict, moved: dict, now) -> list[int]:
     """PostgreSQL: one statement; the moved findings' factories are joined in the database
-    (their links are not read out), the shifts come as arrays."""
+    (their links are not read out), the shifts come as arrays, in cents (summed as
+    integers, exact: every amount has two decimals)."""
     figures = _table(FactoryFigures)
     links = _table(DuplicateFinding.factories.through)
-    ids = sorted(shifts)
+    ids, findings = sorted(shifts), sorted(moved)
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH d (factory_id, n, c) AS ("
-            "SELECT * FROM unnest(%s::bigint[], %s::int[], %s::numeric[]) "
+            "SELECT * FROM unnest(%s::bigint[], %s::int[], %s::bigint[]) "
             f"UNION ALL SELECT l.factory_id, 0, m.c FROM {links} l "
-            "JOIN unnest(%s::bigint[], %s::numeric[]) AS m (finding_id, c) "
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS m (finding_id, c) "
             "ON l.duplicatefinding_id = m.finding_id), "
             "s AS (SELECT factory_id, SUM(n) AS n, SUM(c) AS c FROM d GROUP BY factory_id), "
             f"u AS (UPDATE {figures} g SET open_findings = g.open_findings + s.n, "
-            "at_stake = g.at_stake + s.c, refreshed_at = %s FROM s "
+            "at_stake = g.at_stake + s.c::numeric / 100, refreshed_at = %s FROM s "
             "WHERE g.factory_id = s.factory_id RETURNING g.factory_id) "
             "SELECT s.factory_id FROM s WHERE NOT EXISTS "
             "(SELECT 1 FROM u WHERE u.factory_id = s.factory_id) ORDER BY 1",
             [
                 ids,
                 [shifts[pk][0] for pk in ids],
-                [Decimal(shifts[pk][1]) for pk in ids],
-                sorted(moved),
-                [moved[pk] for pk in sorted(moved)],
+                [_cents(shifts[pk][1]) for pk in ids],
+                findings,
+                [_cents(moved[pk]) for pk in findings],
                 now,
             ],
         )

@@ -224,18 +224,33 @@ def load_overlaps(loaded: Loaded, pairs: set[tuple[int, int]]) -> None:
         allowed[factory] = allowed[factory] | found if factory in allowed else found
     tools = sorted(set().union(*of_cap.values()))
     factories = sorted(allowed)
-    if connection.vendor == "postgresql":  # two array parameters, not thousands of them
+    if connection.vendor == "postgresql":
+        # The pairs as two arrays: per pair the factory's adoptions of tools offering the
+        # pair's capability (a superset of those that count, narrowed below), and the
+        # factories' unresolved adoptions; not every adoption of the factories.
         qn = connection.ops.quote_name
-        tables = (Adoption, Factory, Tool)
-        adoption, factory, tool = (qn(m._meta.db_table) for m in tables)
+        tables = (Adoption, Factory, Tool, Tool.capabilities.through)
+        adoption, factory, tool, offers = (qn(m._meta.db_table) for m in tables)
+        columns = (
+            "a.id, a.factory_id, a.tool_id, a.annual_cost, a.seats, a.declared_capability, "
+            "a.normalized_name, f.kind, t.annual_cost_per_seat"
+        )
+        joins = f"JOIN {factory} f ON f.id = a.factory_id LEFT JOIN {tool} t ON t.id = a.tool_id"
+        ordered = sorted(pairs)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT a.id, a.factory_id, a.tool_id, a.annual_cost, a.seats, "
-                "a.declared_capability, a.normalized_name, f.kind, t.annual_cost_per_seat "
-                f"FROM {adoption} a JOIN {factory} f ON f.id = a.factory_id "
-                f"LEFT JOIN {tool} t ON t.id = a.tool_id WHERE a.status = %s "
-                "AND a.factory_id = ANY(%s) AND (a.tool_id = ANY(%s) OR a.tool_id IS NULL)",
-                [AdoptionStatus.ACTIVE, factories, tools],
+                f"SELECT DISTINCT ON (a.id) {columns} FROM unnest(%s::bigint[], %s::bigint[]) "
+                f"AS p (f, c) JOIN {adoption} a ON a.factory_id = p.f JOIN {offers} o "
+                f"ON o.tool_id = a.tool_id AND o.capability_id = p.c {joins} "
+                f"WHERE a.status = %s UNION ALL SELECT {columns} FROM {adoption} a {joins} "
+                "WHERE a.status = %s AND a.factory_id = ANY(%s) AND a.tool_id IS NULL",
+                [
+                    [f for f, _c in ordered],
+                    [c for _f, c in ordered],
+                    AdoptionStatus.ACTIVE,
+                    AdoptionStatus.ACTIVE,
+                    factories,
+                ],
             )
             rows = cursor.fetchall()
     else:

@@ -22,6 +22,8 @@ use of the capability's tools decides (one narrow query).
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from registry.choices import AdoptionStatus, FindingKind, FindingStatus
 from registry.duplicates import standard_order
 from registry.models import Adoption, DuplicateFinding
@@ -75,9 +77,7 @@ def drifted_overlaps(
     if not ahead:
         return set()
     stored = (
-        DuplicateFinding.objects.filter(
-            kind=FindingKind.OVERLAP, capability_id__in=sorted({cap for cap, _kind in ahead})
-        )
+        DuplicateFinding.objects.filter(_suspects(ahead, orders), kind=FindingKind.OVERLAP)
         .exclude(status=FindingStatus.RESOLVED)
         .exclude(scope_id__in=factories)
         .order_by()
@@ -125,6 +125,28 @@ def drifted_overlaps(
         if (own or afresh) and next((t for t in now if t in own), None) != standard:
             drifted.add((factory_id, cap))
     return drifted
+
+
+def _suspects(ahead: dict, orders: dict) -> Q:
+    """The stored overlaps worth checking, per capability whose order changed: those with
+    no standard, or one that another tool overtook or that left the capability's order (for
+    any kind of factory); every overlap of a capability that has no previous order. A
+    stored standard is a tool of the previous order (the order it was picked in): one kept
+    and overtaken by none stays, so its overlaps (most of them) are not read."""
+    found = Q()
+    for cap in sorted({cap for cap, _kind in ahead}):
+        kinds = [kind for c, kind in ahead if c == cap]
+        if any(ahead[(cap, kind)] is None for kind in kinds):
+            found |= Q(capability_id=cap)
+            continue
+        moved: set[int] = set()
+        for kind in kinds:
+            was, now = orders[(cap, kind)]
+            moved |= (set(was) - set(now)) | ahead[(cap, kind)].keys()
+        found |= Q(capability_id=cap) & (
+            Q(suggested_standard_id__isnull=True) | Q(suggested_standard_id__in=sorted(moved))
+        )
+    return found
 
 
 def _overtaken(was: list[int] | None, now: list[int]) -> dict[int, set[int]] | None:
