@@ -20,13 +20,14 @@ class CoeConfig(AppConfig):
         from django.db.models.signals import pre_save
 
         import coe.policy  # noqa: F401  (registers the permission rules)
-        from coe import signin
+        from coe import lookups, signin
         from coe.api.dates import install
         from coe.changelog import stamp_log_entry
         from coe.models import Factory, Membership
 
         # Model dates in every API serializer refuse years outside 1900–2100.
         install()
+        lookups.register()  # field__any: long id lists as one array parameter
         # Every change-log entry gets the actor, address and origin of its context.
         pre_save.connect(stamp_log_entry, sender=LogEntry, dispatch_uid="coe.changelog.stamp")
         signin.connect_signals()

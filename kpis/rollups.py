@@ -258,7 +258,7 @@ def _findings(ids: list[int]) -> dict[int, dict[int, Decimal]]:
     return found
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the lock below is held until it commits
 def _write_figures(ids: list[int]) -> None:
     from kpis.selectors import finance_by_factory
 

@@ -127,8 +127,8 @@ def _links(ids: set[int] | None = None) -> dict[int, tuple[frozenset, frozenset]
     tool_links = DuplicateFinding.tools.through.objects.all()
     factory_links = DuplicateFinding.factories.through.objects.all()
     if ids is not None:
-        tool_links = tool_links.filter(duplicatefinding_id__in=ids)
-        factory_links = factory_links.filter(duplicatefinding_id__in=ids)
+        tool_links = tool_links.filter(duplicatefinding_id__any=ids)
+        factory_links = factory_links.filter(duplicatefinding_id__any=ids)
     for fid, tid in tool_links.values_list("duplicatefinding_id", "tool_id"):
         tools[fid].add(tid)
     for fid, fac in factory_links.values_list("duplicatefinding_id", "factory_id"):
@@ -174,7 +174,7 @@ def _in_scope(
         return Q()
     keys = [f"fragmentation:{cap}" for cap in sorted(capabilities or ())]
     keys += [f"overlap:{factory}:{cap}" for factory, cap in sorted(overlaps)]
-    return Q(kind=FindingKind.OVERLAP, scope_id__in=factories or ()) | Q(key__in=keys)
+    return Q(kind=FindingKind.OVERLAP, scope_id__any=factories or ()) | Q(key__any=keys)
 
 
 @transaction.atomic
@@ -234,7 +234,7 @@ def duplicates_detect(
     summary = DetectionSummary(findings=len(recs))
     slugs = dict(
         Factory.objects.filter(
-            pk__in={
+            pk__any={
                 f
                 for rec in recs
                 for f in (

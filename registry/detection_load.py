@@ -55,11 +55,14 @@ class Loaded:
         """Make :meth:`cost` know these adoptions too (a scoped run reads the costs of
         other factories' adoptions only for the baselines of findings new to it)."""
         missing = sorted(set(ids) - self.costs.keys())
-        for start in range(0, len(missing), 5000):  # SQLite's limit on parameters
-            chunk = missing[start : start + 5000]
-            sql, params = _rows_sql("a.id IN ({})".format(", ".join(["%s"] * len(chunk))))
+        array = connection.vendor == "postgresql"  # one array parameter
+        step = max(len(missing), 1) if array else 5000  # SQLite's limit on parameters
+        for start in range(0, len(missing), step):
+            chunk = missing[start : start + step]
+            marks = ", ".join(["%s"] * len(chunk))
+            sql, params = _rows_sql("a.id = ANY(%s)" if array else f"a.id IN ({marks})")
             with connection.cursor() as cursor:
-                cursor.execute(sql, [*params, *chunk])
+                cursor.execute(sql, [*params, chunk] if array else [*params, *chunk])
                 for pk, factory_id, _tool, _declared, cents in cursor.fetchall():
                     self.costs[pk] = (factory_id, Decimal(cents).scaleb(-2))
 

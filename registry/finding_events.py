@@ -21,7 +21,7 @@ def emit_finding_events(items: Iterable[tuple[str, DuplicateFinding, Iterable[in
     if not items:
         return
     factory_ids = {fid for _k, f, ids in items for fid in [*ids, f.scope_id] if fid}
-    slugs = dict(Factory.objects.filter(pk__in=factory_ids).values_list("pk", "slug"))
+    slugs = dict(Factory.objects.filter(pk__any=factory_ids).values_list("pk", "slug"))
     cap_ids = {f.capability_id for _k, f, _ids in items if f.capability_id}
     caps = dict(Capability.objects.filter(pk__in=cap_ids).values_list("pk", "name"))
     pending = []

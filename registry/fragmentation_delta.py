@@ -55,7 +55,7 @@ def plan(
     if not concerned:
         return [], set(), {}
     keys = {f"fragmentation:{cap}": cap for cap in concerned}
-    stored = DuplicateFinding.objects.filter(key__in=sorted(keys))
+    stored = DuplicateFinding.objects.filter(key__any=sorted(keys))
     no_baseline = set(stored.filter(baseline={}).values_list("pk", flat=True))
     rows = stored.annotate(counts=KeyTransform("factories_per_tool", "detail")).values_list(
         "pk", "capability_id", "status", "waiver_expires_on", "suggested_standard_id",
@@ -139,7 +139,7 @@ def _members(findings: set[int], factories: set[int]) -> dict[int, set[int]]:
         return {}
     found: dict[int, set[int]] = {}
     links = DuplicateFinding.factories.through.objects.filter(
-        duplicatefinding_id__in=sorted(findings), factory_id__in=sorted(factories)
+        duplicatefinding_id__any=sorted(findings), factory_id__any=sorted(factories)
     )
     for fid, factory in links.values_list("duplicatefinding_id", "factory_id"):
         found.setdefault(fid, set()).add(factory)

@@ -32,7 +32,7 @@ def stored_at_stake(findings: dict[int, DuplicateFinding]) -> dict[int, set[int]
     rows = [pk for pk, f in findings.items() if f.kind == FindingKind.FRAGMENTATION]
     found.update((pk, set()) for pk in rows)
     if rows:
-        for fid, pk in FindingStake.objects.filter(finding_id__in=rows, at_stake=True).values_list(
+        for fid, pk in FindingStake.objects.filter(finding_id__any=rows, at_stake=True).values_list(
             "finding_id", "adoption_id"
         ):
             found[fid].add(pk)
@@ -105,7 +105,7 @@ def write_stake_deltas(deltas, loaded) -> None:
     factories = sorted({f for d in deltas for f in d.stake_factories})
     before: dict[int, set[int]] = {d.finding_id: set() for d in deltas}
     for fid, pk in FindingStake.objects.filter(
-        finding_id__in=sorted(before), factory_id__in=factories, at_stake=True
+        finding_id__any=sorted(before), factory_id__any=factories, at_stake=True
     ).values_list("finding_id", "adoption_id"):
         before[fid].add(pk)
     added, removed = [], []

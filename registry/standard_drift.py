@@ -111,8 +111,8 @@ def drifted_overlaps(
     for factory_id, tool_id in (
         Adoption.objects.filter(
             status=AdoptionStatus.ACTIVE,
-            factory_id__in=sorted({w[0] for w in waiting}),
-            tool_id__in=sorted({t for w in waiting for t in w[4]}),
+            factory_id__any=sorted({w[0] for w in waiting}),
+            tool_id__any=sorted({t for w in waiting for t in w[4]}),
         )
         .order_by()
         .values_list("factory_id", "tool_id")
@@ -144,7 +144,7 @@ def _suspects(ahead: dict, orders: dict) -> Q:
             was, now = orders[(cap, kind)]
             moved |= (set(was) - set(now)) | ahead[(cap, kind)].keys()
         found |= Q(capability_id=cap) & (
-            Q(suggested_standard_id__isnull=True) | Q(suggested_standard_id__in=sorted(moved))
+            Q(suggested_standard_id__isnull=True) | Q(suggested_standard_id__any=sorted(moved))
         )
     return found
 
