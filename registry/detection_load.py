@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 
 from coe.models import Factory
+from registry import tool_use
 from registry.choices import AdoptionStatus, FindingKind
 from registry.duplicates import AdoptionRec, CapUse, ToolRec
 from registry.models import (
@@ -355,29 +356,20 @@ def _counts(
 ) -> dict[int, CapUse]:
     """``{capability: CapUse}`` of the ``concerned`` capabilities across the portfolio,
     counted (``CapUse.uses``: factories per tool) and costed per tool, without adoption
-    ids: on PostgreSQL one aggregate per (tool, declared capability) — distinct factories,
-    the declared costs and the seats priced by the tool — read from the covering index of
-    active adoptions, not one row per adoption. A tool whose adoptions count for one
-    capability through two declared names (one naming it, one naming nothing) needs its
-    factories, not two counts: those few tools' (tool, declared, factory) are read too.
+    ids: on PostgreSQL one row per (tool, declared capability) — distinct factories, the
+    declared costs and the seats priced by the tool — as the database keeps them while
+    adoptions change (``registry.tool_use``), not one row per adoption. A tool whose
+    adoptions count for one capability through two declared names (one naming it, one
+    naming nothing) needs its factories, not two counts: those few tools' (tool, declared,
+    factory) are read too.
     ``rings`` (PostgreSQL) gets each counted tool's ring."""
     offering = _offering(registry, concerned)
     if not offering:
         return {}
     groups: list[tuple[int, str, int | set[int], Decimal]] = []
-    if connection.vendor == "postgresql":
-        qn = connection.ops.quote_name
-        adoption, tool = qn(Adoption._meta.db_table), qn(Tool._meta.db_table)
-        sql = (
-            "SELECT g.tool_id, g.declared_capability, g.n, g.cost, g.seats, "
-            "t.annual_cost_per_seat, t.ring FROM (SELECT a.tool_id, a.declared_capability, "
-            "COUNT(DISTINCT a.factory_id) AS n, SUM(a.annual_cost) AS cost, "
-            "SUM(a.seats) FILTER (WHERE a.annual_cost IS NULL AND a.seats > 0) AS seats "
-            f"FROM {adoption} a WHERE a.status = %s AND a.tool_id = ANY(%s) "
-            f"GROUP BY a.tool_id, a.declared_capability) g JOIN {tool} t ON t.id = g.tool_id"
-        )
+    if connection.vendor == "postgresql":  # counted as adoptions change (registry.tool_use)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [AdoptionStatus.ACTIVE, offering])
+            cursor.execute(tool_use.counted_sql(), [offering])
             for tool_id, declared, n, cost, seats, per_seat, ring in cursor.fetchall():
                 if rings is not None:
                     rings[tool_id] = ring
