@@ -65,9 +65,7 @@ def test_every_kind_of_write_keeps_the_counts(world):
         cursor.execute("UPDATE registry_adoption SET tool_id = %s WHERE id = %s", [two.pk, a.pk])
         cursor.execute("UPDATE registry_adoption SET status = 'active' WHERE id = %s", [a.pk])
     assert (two.pk, "", 1, Decimal("150.00"), 3) in agree()
-    frame = pd.DataFrame(
-        [{"factory": world.factory_b.slug, "tool": "Use Two", "annual_cost": "7"}]
-    )
+    frame = pd.DataFrame([{"factory": world.factory_b.slug, "tool": "Use Two", "annual_cost": "7"}])
     import_adoptions(frame, detect=False)  # the import's bulk write
     assert (two.pk, "", 2, Decimal("157.00"), 3) in agree()
     with transaction.atomic():
