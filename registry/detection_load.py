@@ -363,13 +363,12 @@ def _counts(
     naming nothing) needs its factories, not two counts: those few tools' (tool, declared,
     factory) are read too.
     ``rings`` (PostgreSQL) gets each counted tool's ring."""
-    offering = _offering(registry, concerned)
-    if not offering:
+    if not concerned:
         return {}
     groups: list[tuple[int, str, int | set[int], Decimal]] = []
     if connection.vendor == "postgresql":  # counted as adoptions change (registry.tool_use)
         with connection.cursor() as cursor:
-            cursor.execute(tool_use.counted_sql(), [offering])
+            cursor.execute(tool_use.counted_sql(), [sorted(concerned)])
             for tool_id, declared, n, cost, seats, per_seat, ring in cursor.fetchall():
                 if rings is not None:
                     rings[tool_id] = ring
