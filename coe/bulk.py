@@ -262,6 +262,9 @@ def update_rows(
         stage = _stage(cursor, table, all_columns)
         copy_rows(cursor, stage, all_columns, _encoded(rows, all_columns, encoders),
                   types)  # fmt: skip
+        # A temporary table has no statistics until analysed: the planner would take it
+        # for a thousand rows and hash the whole target table rather than look each id up.
+        cursor.execute(f"ANALYZE {_quote(stage)}")
         sets = ", ".join(f"{_quote(c)} = s.{_quote(c)}" for c in columns)
         cursor.execute(
             f"UPDATE {_quote(table)} t SET {sets} FROM {_quote(stage)} s WHERE t.id = s.id"

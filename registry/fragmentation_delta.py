@@ -154,6 +154,16 @@ def _heads(findings: set[int], n: int) -> dict[int, list[int]]:
     marks = ", ".join(["%s"] * len(findings))
     found: dict[int, list[int]] = {}
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # the first n of each from the links' index
+            cursor.execute(
+                "SELECT f.id, l.factory_id FROM unnest(%s::bigint[]) AS f (id) CROSS JOIN "
+                f"LATERAL (SELECT factory_id FROM {links} WHERE duplicatefinding_id = f.id "
+                "ORDER BY factory_id LIMIT %s) l ORDER BY 1, 2",
+                [sorted(findings), n],
+            )
+            for fid, factory in cursor.fetchall():
+                found.setdefault(fid, []).append(factory)
+            return found
         cursor.execute(
             "SELECT f, c FROM (SELECT duplicatefinding_id AS f, factory_id AS c, ROW_NUMBER() "
             "OVER (PARTITION BY duplicatefinding_id ORDER BY factory_id) AS n "

@@ -128,14 +128,14 @@ def _unstake(pairs: list[tuple[int, int]]) -> None:
             pairs_sql = "unnest(%s::bigint[], %s::bigint[]) AS d(f, a)"
             params = [[f for f, _a in pairs], [a for _f, a in pairs]]
             match = "t.finding_id = d.f AND t.adoption_id = d.a"
+            # One statement: the rows without a baseline go, the others are marked (both
+            # parts see the rows as they were, so they never touch the same row).
             cursor.execute(
-                f"DELETE FROM {_TABLE} AS t USING {pairs_sql} "
-                f"WHERE {match} AND t.baseline_cost IS NULL",
-                params,
-            )
-            cursor.execute(
-                f"UPDATE {_TABLE} AS t SET at_stake = false FROM {pairs_sql} WHERE {match}",
-                params,
+                f"WITH gone AS (DELETE FROM {_TABLE} AS t USING {pairs_sql} "
+                f"WHERE {match} AND t.baseline_cost IS NULL) "
+                f"UPDATE {_TABLE} AS t SET at_stake = false FROM {pairs_sql} "
+                f"WHERE {match} AND t.baseline_cost IS NOT NULL",
+                params + params,
             )
             return
         match = "finding_id = %s AND adoption_id = %s"
