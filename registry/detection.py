@@ -4,7 +4,6 @@ number of factories, tools or adoptions."""
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -106,12 +105,21 @@ _ATTNAMES = {name: DuplicateFinding._meta.get_field(name).attname for name in _F
 _COMPARED_ATTNAMES = [_ATTNAMES[name] for name in _COMPARED]
 
 
-def _value(finding: DuplicateFinding, name: str):
-    return getattr(finding, _ATTNAMES[name])
+def _changed(before: tuple, after: tuple) -> list[int]:
+    """The compared columns (their index in ``_COMPARED``) two states of a finding differ in."""
+    return [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
 
 
 def _state(finding: DuplicateFinding) -> tuple:
     return tuple(getattr(finding, attname) for attname in _COMPARED_ATTNAMES)
+
+
+def _snapshot(finding: DuplicateFinding) -> DuplicateFinding:
+    """A read-only copy of a stored finding's values (what it was before the run: the
+    change log's "before"), without the pickling round ``copy.copy`` makes of a model."""
+    copied = DuplicateFinding.__new__(DuplicateFinding)
+    copied.__dict__ = finding.__dict__.copy()
+    return copied
 
 
 def _figure_state(finding: DuplicateFinding, factory_ids) -> tuple:
@@ -220,7 +228,7 @@ def duplicates_detect(
     recs = sorted(recs + by_delta, key=lambda rec: rec.key)
     scope = _in_scope(factories, capabilities, drifted)
     existing = _existing(scope)
-    snapshots = {f.pk: copy.copy(f) for f in existing.values()}  # for the change log
+    snapshots = {f.pk: _snapshot(f) for f in existing.values()}  # for the change log
     delta_ids = {rec.delta.finding_id for rec in by_delta}
     stored_links = _links(set(snapshots) - delta_ids if scoped else None) if existing else {}
     loaded.read_costs(
@@ -247,6 +255,7 @@ def duplicates_detect(
     )
     to_create, to_update, relink, created_recs = [], [], [], []
     joined, left, by_difference = [], [], []  # of the findings updated by difference
+    written: set[int] = set()  # the compared columns (their index) some finding changed
     detected = {rec.key: rec for rec in recs}
     events: list = []  # (kind, finding, factory ids) for the outbox
     for rec in recs:
@@ -276,8 +285,10 @@ def duplicates_detect(
             summary.reopened += 1
             events.append((EventKind.FINDING_REOPENED, finding, rec.factory_ids))
         summary.updated += 1
-        if _state(finding) != before:
+        after = _state(finding)
+        if after != before:
             to_update.append(finding)
+            written.update(_changed(before, after))
         if rec.delta is not None:  # its tools are those stored; factories by difference
             joined += [(finding.pk, f) for f in sorted(rec.delta.joined)]
             left += [(finding.pk, f) for f in sorted(rec.delta.left)]
@@ -287,9 +298,11 @@ def duplicates_detect(
     for finding in existing.values():  # no longer detected (manual findings stay as they are)
         live = (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED)
         if not finding.key.startswith("manual:") and finding.status in live:
+            before = _state(finding)
             finding.status = FindingStatus.RESOLVED
             finding.resolved_at = now
             to_update.append(finding)
+            written.update(_changed(before, _state(finding)))
             summary.resolved += 1
             events.append(
                 (EventKind.FINDING_RESOLVED, finding, stored_links.get(finding.pk, ((), ()))[1])
@@ -298,12 +311,7 @@ def duplicates_detect(
     new_recs = {finding.key: rec for finding, rec in zip(to_create, created_recs, strict=True)}
     # Only the columns some finding changed are written (a run moving costs and standards
     # does not rewrite every finding's key, status, waiver and timestamps).
-    fields = [
-        name
-        for name in _FIELDS
-        if name in _COMPARED
-        and any(_value(f, name) != _value(snapshots[f.pk], name) for f in to_update)
-    ]
+    fields = [name for i, name in enumerate(_COMPARED) if i in written]
     _write(to_create, to_update, relink, new_recs, now, scope, stored_links, (joined, left), fields)
     # The factories' open findings and money at stake (their KPI figures), moved by
     # difference in this transaction: each finding written, as it was and as it is now.
