@@ -312,6 +312,7 @@ def duplicates_detect(
     # Only the columns some finding changed are written (a run moving costs and standards
     # does not rewrite every finding's key, status, waiver and timestamps).
     fields = [name for i, name in enumerate(_COMPARED) if i in written]
+    written_names = [*fields, "last_detected"]  # what the update below can change
     _write(to_create, to_update, relink, new_recs, now, scope, stored_links, (joined, left), fields)
     # The factories' open findings and money at stake (their KPI figures), moved by
     # difference in this transaction: each finding written, as it was and as it is now.
@@ -341,7 +342,7 @@ def duplicates_detect(
     write_stake_deltas([rec.delta for rec in by_delta], loaded)
     # One change-log entry per finding opened, reopened, resolved or changed (one INSERT).
     log_bulk(DuplicateFinding, to_create)
-    log_bulk(DuplicateFinding, to_update, action="update", before=snapshots)
+    log_bulk(DuplicateFinding, to_update, action="update", before=snapshots, fields=written_names)
     if to_create:  # their ids came back from the insert
         events = [
             (EventKind.FINDING_OPENED, f, new_recs[f.key].factory_ids) for f in to_create

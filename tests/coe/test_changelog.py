@@ -249,6 +249,21 @@ def test_detection_logs_findings_opened_resolved_and_reopened(world):
     assert LogEntry.objects.count() == count
 
 
+def test_detection_logs_what_an_update_changed_and_nothing_else(world):
+    ci = capability("ci")
+    a, b = tool("GitLab", caps=[ci], ring="adopt"), tool("Jenkins", caps=[ci], ring="hold")
+    adoption(world.factory_a, a, cost="100")
+    second = adoption(world.factory_a, b, cost="200")
+    duplicates_detect()
+    finding = DuplicateFinding.objects.get(kind="overlap")
+    second.annual_cost = Decimal("250")
+    second.save()
+    duplicates_detect()
+    changed = entries_for(DuplicateFinding, object_pk=str(finding.pk), action=1).last()
+    assert changed.changes_dict["annual_cost_at_stake"] == ["200.00", "250.00"]
+    assert {"key", "status", "kind", "scope"}.isdisjoint(changed.changes_dict)
+
+
 def test_a_fact_import_leaves_one_summary_entry_with_the_file_and_counts(world, tmp_path):
     rows = "".join(
         f"alpha-plant,2026-0{m}-01,investment,Sensors,{1000 * m},EUR,Batch {m}\n"
