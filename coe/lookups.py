@@ -34,7 +34,10 @@ class AnyOf(Lookup):
         lhs, params = self.process_lhs(compiler, connection)
         if not self.rhs:
             raise EmptyResultSet
-        return f"{lhs} = ANY(%s)", [*params, self.rhs]
+        # The array typed as the column: the driver types a list of small ints as
+        # smallint[], and a cross-type ANY is searched element by element, not hashed.
+        db_type = self.lhs.output_field.db_type(connection)
+        return f"{lhs} = ANY(%s::{db_type}[])", [*params, self.rhs]
 
 
 def register() -> None:

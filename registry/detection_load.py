@@ -61,7 +61,7 @@ class Loaded:
         for start in range(0, len(missing), step):
             chunk = missing[start : start + step]
             marks = ", ".join(["%s"] * len(chunk))
-            sql, params = _rows_sql("a.id = ANY(%s)" if array else f"a.id IN ({marks})")
+            sql, params = _rows_sql("a.id = ANY(%s::bigint[])" if array else f"a.id IN ({marks})")
             with connection.cursor() as cursor:
                 cursor.execute(sql, [*params, chunk] if array else [*params, *chunk])
                 for pk, factory_id, _tool, _declared, cents in cursor.fetchall():
@@ -247,7 +247,7 @@ def load_overlaps(loaded: Loaded, pairs: set[tuple[int, int]]) -> None:
                 f"AS p (f, c) JOIN {adoption} a ON a.factory_id = p.f JOIN {offers} o "
                 f"ON o.tool_id = a.tool_id AND o.capability_id = p.c {joins} "
                 f"WHERE a.status = %s UNION ALL SELECT {columns} FROM {adoption} a {joins} "
-                "WHERE a.status = %s AND a.factory_id = ANY(%s) AND a.tool_id IS NULL",
+                "WHERE a.status = %s AND a.factory_id = ANY(%s::bigint[]) AND a.tool_id IS NULL",
                 [
                     [f for f, _c in ordered],
                     [c for _f, c in ordered],
@@ -306,7 +306,7 @@ def _groups(registry: _Registry, concerned: set[int]):
         return
     if connection.vendor == "postgresql":  # the tool list as one array parameter
         sql, params = _rows_sql(
-            "a.tool_id = ANY(%s)",
+            "a.tool_id = ANY(%s::bigint[])",
             "a.tool_id, a.declared_capability, array_agg(a.id), array_agg(a.factory_id), "
             f"SUM({_CENTS})",
             "GROUP BY a.tool_id, a.declared_capability",
@@ -407,7 +407,7 @@ def _counts(
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT DISTINCT tool_id, declared_capability, factory_id FROM "
-                f"{qn(Adoption._meta.db_table)} WHERE status = %s AND tool_id = ANY(%s)",
+                f"{qn(Adoption._meta.db_table)} WHERE status = %s AND tool_id = ANY(%s::bigint[])",
                 [AdoptionStatus.ACTIVE, shared],
             )
             for tool_id, declared, factory_id in cursor.fetchall():

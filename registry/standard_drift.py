@@ -111,8 +111,8 @@ def drifted_overlaps(
     for factory_id, tool_id in (
         Adoption.objects.filter(
             status=AdoptionStatus.ACTIVE,
-            factory_id__in=sorted({w[0] for w in waiting}),
-            tool_id__in=sorted({t for w in waiting for t in w[4]}),
+            factory_id__any=sorted({w[0] for w in waiting}),
+            tool_id__any=sorted({t for w in waiting for t in w[4]}),
         )
         .order_by()
         .values_list("factory_id", "tool_id")

@@ -110,7 +110,7 @@ def counted_sql() -> str:
         "SELECT u.tool_id, u.declared_capability, u.factories, u.cost, u.seats, "
         f"t.annual_cost_per_seat, t.ring FROM {TABLE} u "
         "JOIN registry_tool t ON t.id = u.tool_id WHERE u.tool_id IN "
-        "(SELECT tool_id FROM registry_tool_capabilities WHERE capability_id = ANY(%s))"
+        "(SELECT tool_id FROM registry_tool_capabilities WHERE capability_id = ANY(%s::bigint[]))"
     )
 
 
