@@ -14,7 +14,7 @@ the issue asks for, measured in the same run:
    100 and at 1,000 factories (constant), peak memory (``ru_maxrss``) < 1 GB; after a
    one-factory import, the incremental detection it queues takes ≤ 5 % of a full run
    (both timed from the same state, each in a transaction rolled back afterwards, best
-   of ``BENCH_REPEAT`` runs, default 2; the resolver and the brute force too are each
+   of ``BENCH_REPEAT`` runs, default 3; the resolver and the brute force too are each
    timed as their best of ``BENCH_REPEAT`` runs);
 3. import of 100,000 adoption rows in bulk vs row-by-row saving (a sample, extrapolated): ≥20×.
 
@@ -97,7 +97,7 @@ N_FACTORIES = max(20, int(1000 * SCALE))
 PER_FACTORY = 100
 N_IMPORT = int(100_000 * SCALE)
 N_ROW_BY_ROW = max(100, int(1000 * SCALE))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "2"))  # best of, for the detection timings
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))  # best of, for the detection timings
 RNG = random.Random(20261125)
 
 

@@ -73,10 +73,11 @@ class _Registry:
 
     def __init__(self):
         self.tool_caps: dict[int, list[int]] = defaultdict(list)
-        for tool_id, cap_id in Tool.capabilities.through.objects.values_list(
-            "tool_id", "capability_id"
-        ):
-            self.tool_caps[tool_id].append(cap_id)
+        links = Tool.capabilities.through._meta.db_table
+        with connection.cursor() as cursor:  # thousands of pairs: no model layer per row
+            cursor.execute(f"SELECT tool_id, capability_id FROM {connection.ops.quote_name(links)}")
+            for tool_id, cap_id in cursor.fetchall():
+                self.tool_caps[tool_id].append(cap_id)
         self.cap_by_name: dict[str, int] = {}
         for pk, name, slug in Capability.objects.values_list("pk", "name", "slug"):
             self.cap_by_name[name.lower()] = pk
@@ -369,13 +370,10 @@ def _counts(
     if connection.vendor == "postgresql":  # counted as adoptions change (registry.tool_use)
         with connection.cursor() as cursor:
             cursor.execute(tool_use.counted_sql(), [sorted(concerned)])
-            for tool_id, declared, n, cost, seats, per_seat, ring in cursor.fetchall():
+            for tool_id, declared, n, total, ring in cursor.fetchall():
                 if rings is not None:
                     rings[tool_id] = ring
-                total = Decimal(cost or 0)
-                if seats and per_seat is not None:
-                    total += Decimal(per_seat) * seats  # as effective_cost, row by row
-                groups.append((tool_id, declared or "", n, total))
+                groups.append((tool_id, declared, n, total))
     else:
         sets: dict[tuple[int, str], set[int]] = defaultdict(set)
         cents: dict[tuple[int, str], int] = defaultdict(int)

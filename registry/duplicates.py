@@ -24,7 +24,7 @@ Every finding carries a stable ``key`` built from ids, so a re-run finds the sam
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
@@ -226,29 +226,31 @@ def pick_standard(
     """The suggested standard: a tool in the adopt ring (for ``kind``: a per-kind override
     wins), then one already paid for, then the most used, then the better ring, then the
     lowest id."""
-    return min(candidates, key=lambda t: _preference(t, tools, uses, kind, paid))
+    return min(candidates, key=_preference(tools, uses, kind, paid))
 
 
 def standard_order(
     candidates: Iterable[int], tools: dict[int, ToolRec], uses: dict[int, int], *, kind=None
 ) -> list[int]:
     """``candidates`` in the order :func:`pick_standard` prefers them for a factory of
-    ``kind`` that pays for every one of them: its pick among any of them is the first
-    (:func:`_preference` with every candidate paid for, spelled out: it sorts thousands)."""
+    ``kind`` that pays for every one of them: its pick among any of them is the first."""
+    return sorted(candidates, key=_preference(tools, uses, kind, None))
 
-    def key(t: int) -> tuple:
+
+def _preference(tools: dict[int, ToolRec], uses: dict[int, int], kind, paid) -> Callable:
+    """The rule's sort key of a tool. ``paid`` None or empty: every candidate alike (all
+    paid for, or none), the key leaves the question out (a run sorts thousands)."""
+
+    def alike(t: int) -> tuple:
         tool = tools[t]
         ring = tool.ring_for(kind) if tool.ring_overrides else tool.ring
-        return (ring != "adopt", False, -uses.get(t, 0), RING_RANK.get(ring, 9), t)
+        return (ring != "adopt", -uses.get(t, 0), RING_RANK.get(ring, 9), t)
 
-    return sorted(candidates, key=key)
+    def paid_first(t: int) -> tuple:
+        ring = tools[t].ring_for(kind)
+        return (ring != "adopt", t not in paid, -uses.get(t, 0), RING_RANK.get(ring, 9), t)
 
-
-def _preference(t: int, tools: dict[int, ToolRec], uses: dict[int, int], kind, paid) -> tuple:
-    """The rule's sort key (``paid`` None: every candidate is paid for)."""
-    ring = tools[t].ring_for(kind)
-    unpaid = paid is not None and t not in paid
-    return (ring != "adopt", unpaid, -uses.get(t, 0), RING_RANK.get(ring, 9), t)
+    return paid_first if paid else alike
 
 
 def detect(

@@ -104,11 +104,12 @@ REMOVE = [
 
 def counted_sql() -> str:
     """What a scoped run reads instead of counting the adoptions: (tool, declared
-    capability, factories, declared cost, seats priced by the tool, the tool's cost per
-    seat, its ring) of the tools offering any of the capabilities in one array parameter."""
+    capability, factories, annual cost, the tool's ring) of the tools offering any of the
+    capabilities in one array parameter; the cost as ``effective_cost`` adds it up: the
+    declared costs, and the seats of the others priced by the tool."""
     return (
-        "SELECT u.tool_id, u.declared_capability, u.factories, u.cost, u.seats, "
-        f"t.annual_cost_per_seat, t.ring FROM {TABLE} u "
+        "SELECT u.tool_id, u.declared_capability, u.factories, COALESCE(u.cost, 0) + "
+        f"COALESCE(u.seats * t.annual_cost_per_seat, 0), t.ring FROM {TABLE} u "
         "JOIN registry_tool t ON t.id = u.tool_id WHERE u.tool_id IN "
         "(SELECT tool_id FROM registry_tool_capabilities WHERE capability_id = ANY(%s::bigint[]))"
     )
