@@ -393,7 +393,10 @@ class FindingStake(models.Model):
     adoption link has no constraint: a deleted adoption's baseline still counts (its
     cost now is 0)."""
 
-    finding = models.ForeignKey(DuplicateFinding, on_delete=models.CASCADE, related_name="stakes")
+    # Looked up through the unique (finding, adoption) index: no index of its own to keep.
+    finding = models.ForeignKey(
+        DuplicateFinding, on_delete=models.CASCADE, related_name="stakes", db_index=False
+    )
     adoption = models.ForeignKey(
         Adoption,
         null=True,

@@ -31,7 +31,7 @@ _COUNT = (
 INSTALL = [
     f"CREATE TABLE {TABLE} (tool_id bigint NOT NULL, declared_capability varchar(120) NOT NULL, "
     "factories integer NOT NULL, cost numeric(20, 2), seats bigint, "
-    "PRIMARY KEY (tool_id, declared_capability))",
+    "PRIMARY KEY (tool_id, declared_capability)) WITH (fillfactor = 85)",
     # Recount the rows of ``touched`` tools from the adoptions as they are now.
     f"""CREATE FUNCTION registry_tooluse_recount(touched bigint[]) RETURNS void
     LANGUAGE plpgsql AS $$
