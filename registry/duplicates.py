@@ -104,6 +104,10 @@ class FragmentationDelta:
     first_factories: list[int]
     stake_factories: frozenset[int]
     at_stake: frozenset[int]
+    # When the suggested standard moved: the other factories' adoptions of the former
+    # standard, now at stake, as (adoption, factory), and of the new one, no longer.
+    staked: tuple[tuple[int, int], ...] = ()
+    unstaked: tuple[int, ...] = ()
 
 
 @dataclass

@@ -9,12 +9,15 @@ cost: ``registry.detection_load._counts``) and, when
 
 - the stored finding is live (not resolved, no expired waiver) with its baseline taken,
 - the capability's tools are those the finding counted (``detail["factories_per_tool"]``),
-- the suggested standard stays the one stored, and
+  and
 - at least two factories still take part,
 
 updates the finding by the touched factories' part alone: its counts, cost and standard
 from the aggregate (what a full run computes from the same adoptions), the factories
-joining or leaving it, and the touched factories' stake rows. Any other capability is
+joining or leaving it, and the touched factories' stake rows. When the suggested standard
+moved (a factory's change reordered two tools), the other factories' adoptions of the two
+tools change their stake rows too: those of the former standard are now at stake, those
+of the new one no longer (read by one query over the two tools). Any other capability is
 recomputed in full (:func:`registry.detection_load.load_usage`, then
 :func:`registry.duplicates.fragmentation`). Either way the stored result is what a full
 run leaves (``tests/registry/test_detection_agreement.py``).
@@ -27,9 +30,9 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models.fields.json import KeyTransform
 
-from registry.choices import LIVE_FINDING_STATUSES, FindingStatus
+from registry.choices import LIVE_FINDING_STATUSES, AdoptionStatus, FindingStatus
 from registry.duplicates import FindingRec, FragmentationDelta, pick_standard
-from registry.models import FACTORY_PREVIEW, DuplicateFinding
+from registry.models import FACTORY_PREVIEW, Adoption, DuplicateFinding
 
 
 def _uses_of(own, cap: int, standard: int) -> tuple[set[int], set[int]]:
@@ -63,6 +66,7 @@ def plan(
     )  # fmt: skip
     before: dict[int, dict[int, int] | None] = dict.fromkeys(concerned)
     candidates = {}
+    former: dict[int, int] = {}  # per capability whose standard moved: the stored one
     tools = {t.id: t for t in loaded.tools}
     usage = loaded.usage or {}
     for pk, cap, status, expires, standard, count, counts in rows:
@@ -77,10 +81,11 @@ def plan(
             continue
         if set(use.tools()) != set(counted) or len(counted) < 2:
             continue
-        if pick_standard(use.tools(), tools, use.counts()) != standard:
-            continue
-        candidates[cap] = (pk, standard, count)
+        candidates[cap] = (pk, pick_standard(use.tools(), tools, use.counts()), count)
+        if candidates[cap][1] != standard:
+            former[cap] = standard
     members = _members({pk for pk, _s, _c in candidates.values()}, factories)
+    restaked = _restaked(loaded, factories, former, {c: s for c, (_p, s, _n) in candidates.items()})
     # Per capability: the factories joining and leaving, the touched adoptions at stake.
     moved: dict[int, tuple[frozenset, frozenset, set[int]]] = {}
     for cap, (pk, standard, count) in list(candidates.items()):
@@ -123,10 +128,41 @@ def plan(
                     first_factories=first,
                     stake_factories=frozenset(factories),
                     at_stake=frozenset(at_stake),
+                    staked=restaked.get(cap, ((), ()))[0],
+                    unstaked=restaked.get(cap, ((), ()))[1],
                 ),
             )
         )
     return recs, set(concerned) - set(candidates), before
+
+
+def _restaked(
+    loaded, factories: set[int], former: dict[int, int], standard: dict[int, int]
+) -> dict[int, tuple[tuple, tuple]]:
+    """Per capability whose suggested standard moved (``former``: the stored one), the
+    other factories' adoptions of the former standard counted for it, now at stake, as
+    (adoption, factory), and those of the new standard, no longer at stake (one query over
+    the two tools' adoptions; the touched factories' are compared with their rows)."""
+    if not former:
+        return {}
+    tools = sorted(set(former.values()) | {standard[cap] for cap in former})
+    rows = Adoption.objects.filter(status=AdoptionStatus.ACTIVE, tool_id__any=tools).exclude(
+        factory_id__any=sorted(factories)
+    )
+    found: dict[int, tuple[list, list]] = {cap: ([], []) for cap in former}
+    registry = loaded.registry
+    for pk, factory_id, tool_id, declared in rows.order_by("pk").values_list(
+        "pk", "factory_id", "tool_id", "declared_capability"
+    ):
+        caps = registry.caps_of(tool_id, declared or None)
+        for cap, was in former.items():
+            if cap not in caps:
+                continue
+            if tool_id == was:
+                found[cap][0].append((pk, factory_id))
+            elif tool_id == standard[cap]:
+                found[cap][1].append(pk)
+    return {cap: (tuple(staked), tuple(unstaked)) for cap, (staked, unstaked) in found.items()}
 
 
 def _table(model) -> str:

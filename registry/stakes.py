@@ -110,10 +110,16 @@ def write_stake_deltas(deltas, loaded) -> None:
         before[fid].add(pk)
     added, removed = [], []
     for d in deltas:
-        added += [(d.finding_id, pk) for pk in sorted(d.at_stake - before[d.finding_id])]
+        added += [
+            (d.finding_id, pk, c[0] if (c := loaded.cost(pk)) else None)
+            for pk in sorted(d.at_stake - before[d.finding_id])
+        ]
         removed += [(d.finding_id, pk) for pk in sorted(before[d.finding_id] - d.at_stake)]
+        # The standard moved: the other factories' adoptions of both tools change too.
+        added += [(d.finding_id, pk, factory) for pk, factory in d.staked]
+        removed += [(d.finding_id, pk) for pk in d.unstaked]
     _unstake(removed)
-    _stake([(fid, pk, c[0] if (c := loaded.cost(pk)) else None) for fid, pk in added])
+    _stake(added)
 
 
 _TABLE = FindingStake._meta.db_table

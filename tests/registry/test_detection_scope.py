@@ -213,3 +213,58 @@ def test_an_import_moving_another_factorys_standard_redetects_that_overlap_alone
     summary = duplicates_detect()
     assert (summary.created, summary.reopened, summary.resolved) == (0, 0, 0)
     assert findings_state() == scoped
+
+
+def test_a_scoped_run_that_moves_a_fragmentation_standard_restakes_every_factory(world):
+    """One factory's new adoption ties two tools, and the lower id now wins: the stored
+    fragmentation finding is updated by difference (not re-read in full), and every other
+    factory's adoptions of the two tools change their stake rows as a full run's would."""
+    import registry.detection as detection
+    from registry.models import FindingStake
+
+    ci = capability("ci-move")
+    first = tool("Move First", caps=[ci], ring="trial")
+    second = tool("Move Second", caps=[ci], ring="trial")  # a higher id: loses a tie
+    plants = [
+        type(world.factory_a).objects.create(
+            slug=f"move-{i}", name=f"Move {i}", kind="software", business_unit="X"
+        )
+        for i in range(3)
+    ]
+    adoption(world.factory_a, first, cost="100")
+    adoption(world.factory_b, second, cost="200")
+    adoption(plants[0], second, cost="300")
+    duplicates_detect()
+    finding = DuplicateFinding.objects.get(kind="fragmentation", capability=ci)
+    assert finding.suggested_standard_id == second.pk  # two factories to one
+    adoption(plants[1], first, cost="50")  # two each: the lower id wins
+    recomputed = []
+    real = detection.load_usage
+
+    def spy(loaded, capabilities):
+        recomputed.extend(capabilities)
+        return real(loaded, capabilities)
+
+    detection.load_usage = spy
+    try:
+        duplicates_detect(factories={plants[1].pk})
+    finally:
+        detection.load_usage = real
+    assert ci.pk not in recomputed  # updated by difference
+
+    def rows():
+        return set(
+            FindingStake.objects.filter(finding=finding).values_list(
+                "adoption_id", "factory_id", "at_stake", "baseline_cost"
+            )
+        )
+
+    finding.refresh_from_db()
+    assert finding.suggested_standard_id == first.pk
+    assert finding.annual_cost_at_stake == Decimal("500.00")  # the second tool's two
+    scoped = rows()
+    assert {(a, at) for a, _f, at, _c in scoped if at} == {
+        (a.pk, True) for a in second.adoptions.all()
+    }
+    duplicates_detect()  # a full run leaves the same rows
+    assert rows() == scoped
