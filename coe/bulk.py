@@ -264,7 +264,9 @@ def update_rows(
                   types)  # fmt: skip
         # A temporary table has no statistics until analysed: the planner would take it
         # for a thousand rows and hash the whole target table rather than look each id up.
-        cursor.execute(f"ANALYZE {_quote(stage)}")
+        # (A few rows are not worth the statistics written.)
+        if len(rows) >= 100:
+            cursor.execute(f"ANALYZE {_quote(stage)}")
         sets = ", ".join(f"{_quote(c)} = s.{_quote(c)}" for c in columns)
         cursor.execute(
             f"UPDATE {_quote(table)} t SET {sets} FROM {_quote(stage)} s WHERE t.id = s.id"

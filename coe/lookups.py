@@ -36,7 +36,12 @@ class AnyOf(Lookup):
             raise EmptyResultSet
         # The array typed as the column: the driver types a list of small ints as
         # smallint[], and a cross-type ANY is searched element by element, not hashed.
-        db_type = self.lhs.output_field.db_type(connection)
+        # Text as text[]: a cast to varchar(n) would cut a longer value and match another.
+        db_type = self.lhs.output_field.db_type(connection) or ""
+        if db_type.startswith(("varchar", "char", "text")):
+            db_type = "text"
+        elif not db_type:
+            raise TypeError(f"__any cannot type an array for {self.lhs.output_field!r}")
         return f"{lhs} = ANY(%s::{db_type}[])", [*params, self.rhs]
 
 

@@ -48,11 +48,14 @@ def shift_finding_figures(
         )
         for finding_id, factory_id in links:
             totals.setdefault(factory_id, [0, Decimal("0")])[1] += moved[finding_id]
-    figures = list(
-        FactoryFigures.objects.select_for_update()
-        .filter(factory_id__in=sorted(totals))
+    wanted = sorted(totals)
+    figures = [
+        row
+        for start in range(0, len(wanted), 3000)  # SQLite's limit on parameters
+        for row in FactoryFigures.objects.select_for_update()
+        .filter(factory_id__in=wanted[start : start + 3000])
         .only("pk", "factory_id", "open_findings", "at_stake")
-    )
+    ]
     for row in figures:
         n, cost = totals[row.factory_id]
         row.open_findings += n

@@ -26,7 +26,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from coe import bulk
+from coe import bulk, derived
 from coe.models import Factory
 from connectors.facts import Deployment, FinanceEntry, OTCounter, WorkItem
 from kpis.formulas import KPIInputError, dora_series, oee_series, period_start
@@ -258,42 +258,57 @@ def _findings(ids: list[int]) -> dict[int, dict[int, Decimal]]:
     return found
 
 
-@transaction.atomic(savepoint=False)  # the lock below is held until it commits
 def _write_figures(ids: list[int]) -> None:
+    """The figures of ``ids`` written whole. Their findings are read after a running
+    detection's shift commits (``after_detection``, held until this transaction ends). A
+    writer's own transaction does not wait for the run (it may hold rows the run needs):
+    while one runs, the finding figures are left as they are and built again once the
+    writer commits."""
     from kpis.selectors import finance_by_factory
 
-    factories = list(Factory.objects.filter(pk__in=ids).only("pk", "currency"))
-    entries = finance_by_factory(ids)
-    outcomes = roi_outcomes(factories, entries)
-    spend, active = _spend(ids)
-    after_detection()  # its findings read after a running detection's shift commits
-    findings = _findings(ids)
-    now = timezone.now()
-    objs = []
-    for factory in factories:
-        outcome = outcomes[factory.pk]
-        figures = FactoryFigures(
-            factory_id=factory.pk,
-            currency=factory.currency,
-            finance_totals=_finance_totals(entries.get(factory.pk, [])),
-            has_finance=bool(entries.get(factory.pk)),
-            annual_spend=spend.get(factory.pk, Decimal("0")),
-            active_adoptions=active.get(factory.pk, 0),
-            open_findings=len(findings.get(factory.pk, {})),
-            at_stake=sum(findings.get(factory.pk, {}).values(), Decimal("0")),
-            refreshed_at=now,
-        )
-        if isinstance(outcome, KPIInputError):
-            figures.roi_error = str(outcome)[:300]
-        else:
-            figures.invested = outcome.invested
-            figures.benefits = outcome.benefits
-            figures.roi_pct = outcome.roi_pct
-            figures.payback_date = outcome.payback_date
-            figures.payback_months = outcome.payback_months
-            figures.roi_within_6_months = outcome.roi_within_6_months
-        objs.append(figures)
-    bulk.upsert(FactoryFigures, objs, ["factory"], FIGURE_FIELDS)
+    in_writer = transaction.get_connection().in_atomic_block
+    with transaction.atomic(savepoint=False):
+        factories = list(Factory.objects.filter(pk__in=ids).only("pk", "currency"))
+        entries = finance_by_factory(ids)
+        outcomes = roi_outcomes(factories, entries)
+        spend, active = _spend(ids)
+        findings = _findings(ids) if after_detection(wait=not in_writer) else None
+        now = timezone.now()
+        objs = []
+        for factory in factories:
+            outcome = outcomes[factory.pk]
+            own = (findings or {}).get(factory.pk, {})
+            figures = FactoryFigures(
+                factory_id=factory.pk,
+                currency=factory.currency,
+                finance_totals=_finance_totals(entries.get(factory.pk, [])),
+                has_finance=bool(entries.get(factory.pk)),
+                annual_spend=spend.get(factory.pk, Decimal("0")),
+                active_adoptions=active.get(factory.pk, 0),
+                open_findings=len(own),
+                at_stake=sum(own.values(), Decimal("0")),
+                refreshed_at=now,
+            )
+            if isinstance(outcome, KPIInputError):
+                figures.roi_error = str(outcome)[:300]
+            else:
+                figures.invested = outcome.invested
+                figures.benefits = outcome.benefits
+                figures.roi_pct = outcome.roi_pct
+                figures.payback_date = outcome.payback_date
+                figures.payback_months = outcome.payback_months
+                figures.roi_within_6_months = outcome.roi_within_6_months
+            objs.append(figures)
+        if findings is not None:
+            bulk.upsert(FactoryFigures, objs, ["factory"], FIGURE_FIELDS)
+            return
+        kept = [f for f in FIGURE_FIELDS if f not in _FINDING_FIELDS]
+        bulk.upsert(FactoryFigures, objs, ["factory"], kept)
+        transaction.on_commit(lambda: derived.touch(ids, ()))
+
+
+# What a detection run moves by difference (the rest of the figures it leaves alone).
+_FINDING_FIELDS = ("open_findings", "at_stake")
 
 
 def today_utc() -> date:

@@ -4,6 +4,7 @@ number of factories, tools or adoptions."""
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -119,6 +120,8 @@ def _snapshot(finding: DuplicateFinding) -> DuplicateFinding:
     change log's "before"), without the pickling round ``copy.copy`` makes of a model."""
     copied = DuplicateFinding.__new__(DuplicateFinding)
     copied.__dict__ = finding.__dict__.copy()
+    copied._state = copy.copy(finding._state)  # its own cache of related objects
+    copied._state.fields_cache = dict(finding._state.fields_cache)
     return copied
 
 
@@ -159,15 +162,22 @@ def _lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DETECTION_LOCK])
 
 
-def after_detection() -> None:
-    """Wait, until the current transaction ends, for a running detection to commit and
-    keep the next from starting (PostgreSQL; a shared hold of the lock, so readers do not
-    queue behind each other). A full build of finding figures reads the findings under it:
-    a run moves the figures by difference (``registry.figure_shifts``), so figures read
-    before the run committed and written after it would lose the run's change."""
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
+def after_detection(*, wait: bool = True) -> bool:
+    """Hold detection's lock shared until the current transaction ends (PostgreSQL; shared,
+    so readers do not queue behind each other): a running detection commits first and the
+    next waits. A full build of finding figures reads the findings under it: a run moves
+    the figures by difference (``registry.figure_shifts``), so figures read before the run
+    committed and written after it would lose the run's change. Returns whether it is
+    held. ``wait=False`` (inside a writer's transaction, which may hold rows a running
+    detection needs, so waiting could deadlock): False while a run is in progress."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return True
+    with connection.cursor() as cursor:
+        if wait:
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [DETECTION_LOCK])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock_shared(%s)", [DETECTION_LOCK])
+        return bool(cursor.fetchone()[0])
 
 
 def _in_scope(
@@ -256,6 +266,7 @@ def duplicates_detect(
     to_create, to_update, relink, created_recs = [], [], [], []
     joined, left, by_difference = [], [], []  # of the findings updated by difference
     written: set[int] = set()  # the compared columns (their index) some finding changed
+    relinked: list[DuplicateFinding] = []  # stored findings whose tools or factories moved
     detected = {rec.key: rec for rec in recs}
     events: list = []  # (kind, finding, factory ids) for the outbox
     for rec in recs:
@@ -295,6 +306,7 @@ def duplicates_detect(
             by_difference.append((finding, rec.delta))
         elif stored_links.get(finding.pk) != (frozenset(rec.tool_ids), frozenset(rec.factory_ids)):
             relink.append((finding.pk, rec))
+            relinked.append(finding)
     for finding in existing.values():  # no longer detected (manual findings stay as they are)
         live = (*LIVE_FINDING_STATUSES, FindingStatus.WAIVED)
         if not finding.key.startswith("manual:") and finding.status in live:
@@ -319,7 +331,9 @@ def duplicates_detect(
     shifts = FigureShifts()
     for finding in to_create:
         shifts.finding(None, _figure_state(finding, new_recs[finding.key].factory_ids))
-    for finding in to_update:
+    # (A finding whose factories moved while its columns stayed is among the relinked.)
+    updated = {f.pk for f in to_update}
+    for finding in [*to_update, *(f for f in relinked if f.pk not in updated)]:
         if finding.pk not in delta_ids:
             stored = stored_links.get(finding.pk, ((), ()))[1]
             rec = detected.get(finding.key)

@@ -13,11 +13,11 @@ An overlap's candidates are the tools someone uses for the capability that the f
 runs (every candidate is paid for), so the rule picks the first tool the factory runs in
 one order per capability and kind of factory (:func:`registry.duplicates.standard_order`).
 The stored overlaps were picked in the order the capability's stored fragmentation
-finding counted (its ``factories_per_tool``, written by the same runs): where that order
-and the order now agree on their first tools, an overlap whose standard is among them
-keeps it. Only the capabilities whose order changed are read, and of their overlaps only
-those whose standard lies past the common beginning (or that have none): their factories'
-use of the capability's tools decides (one narrow query).
+finding counted (its ``factories_per_tool``, written by the same runs), so a stored
+standard is a tool of that order. A factory's pick can move only to a tool that overtook
+it: only the capabilities whose order changed are read, and of their overlaps only those
+with no standard or one another tool overtook or that left the order (:func:`_suspects`);
+their factories' use of the overtaking tools decides (one narrow query).
 """
 
 from __future__ import annotations
@@ -27,15 +27,6 @@ from django.db.models import Q
 from registry.choices import AdoptionStatus, FindingKind, FindingStatus
 from registry.duplicates import standard_order
 from registry.models import Adoption, DuplicateFinding
-
-
-def _common(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def drifted_overlaps(

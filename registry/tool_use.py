@@ -28,6 +28,11 @@ _COUNT = (
     "WHERE status = 'active' AND tool_id IS NOT NULL{where} GROUP BY tool_id, declared_capability"
 )
 
+# The columns a row's count depends on.
+_COUNTED = (
+    "{r}.tool_id, {r}.status, {r}.declared_capability, {r}.factory_id, {r}.annual_cost, {r}.seats"
+)
+
 INSTALL = [
     f"CREATE TABLE {TABLE} (tool_id bigint NOT NULL, declared_capability varchar(120) NOT NULL, "
     "factories integer NOT NULL, cost numeric(20, 2), seats bigint, "
@@ -60,11 +65,15 @@ INSTALL = [
             SELECT DISTINCT tool_id FROM old_rows WHERE tool_id IS NOT NULL));
         RETURN NULL;
     END $$""",
-    """CREATE FUNCTION registry_tooluse_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+    # An update recounts only the tools of rows whose counted columns changed (an import
+    # touching ``last_seen`` recounts nothing).
+    f"""CREATE FUNCTION registry_tooluse_updated() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         PERFORM registry_tooluse_recount(ARRAY(
-            SELECT tool_id FROM new_rows WHERE tool_id IS NOT NULL
-            UNION SELECT tool_id FROM old_rows WHERE tool_id IS NOT NULL));
+            SELECT DISTINCT t FROM new_rows n JOIN old_rows o ON o.id = n.id,
+            LATERAL (VALUES (n.tool_id), (o.tool_id)) AS v (t)
+            WHERE t IS NOT NULL AND ({_COUNTED.format(r="n")}) IS DISTINCT FROM
+            ({_COUNTED.format(r="o")})));
         RETURN NULL;
     END $$""",
     f"""CREATE FUNCTION registry_tooluse_truncated() RETURNS trigger LANGUAGE plpgsql AS $$

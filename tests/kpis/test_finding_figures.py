@@ -14,7 +14,7 @@ from kpis.finding_figures import shift_finding_figures
 from kpis.models import FactoryFigures
 from kpis.rollups import rebuild
 from registry.detection import DETECTION_LOCK, duplicates_detect
-from registry.models import Adoption, DuplicateFinding
+from registry.models import FACTORY_PREVIEW, Adoption, DuplicateFinding
 from tests.registry.builders import adoption, capability, tool
 
 
@@ -128,5 +128,75 @@ def test_a_full_build_of_figures_waits_for_a_running_detection(world):
             cursor.execute("SET lock_timeout = 0")
         other.execute("SELECT pg_advisory_unlock(%s)", [DETECTION_LOCK])
         assert rebuild([world.factory_a.pk], [])["factories"] == 1
+    finally:
+        other.close()
+
+
+def test_a_finding_whose_factories_move_while_its_columns_stay_moves_their_figures(world):
+    """A factory past the preview leaves a fragmentation finding and another joins it, on
+    the standard's side: count, preview, cost and standard stay, only the links move."""
+    cap = capability("ff-links", name="FF Links")
+    standard = tool("Links Standard", caps=[cap], ring="adopt")
+    other = tool("Links Other", caps=[cap], ring="hold")
+    plants = [
+        type(world.factory_a).objects.create(
+            slug=f"links-{i}", name=f"Links {i}", kind="software", business_unit="X"
+        )
+        for i in range(FACTORY_PREVIEW + 2)
+    ]
+    adoption(world.factory_a, other, cost="70")
+    leaving = [adoption(plant, standard, cost="10") for plant in plants[:-1]][-1]
+    rebuild(None, [])
+    duplicates_detect()
+    before = DuplicateFinding.objects.get(kind="fragmentation", capability=cap)
+    leaving.delete()
+    gone, joining = plants[-2], plants[-1]
+    adoption(joining, standard, cost="10")
+    FactoryFigures.objects.filter(factory=joining).update(
+        open_findings=0, at_stake=Decimal("0")
+    )  # what the figures held before this run
+    FactoryFigures.objects.filter(factory=gone).update(
+        open_findings=1, at_stake=before.annual_cost_at_stake
+    )
+    duplicates_detect()
+    after = DuplicateFinding.objects.get(pk=before.pk)
+    assert (after.factory_count, after.annual_cost_at_stake, after.factory_preview) == (
+        before.factory_count, before.annual_cost_at_stake, before.factory_preview,
+    )  # fmt: skip
+    assert figures()[gone.pk] == (0, Decimal("0"))
+    assert figures()[joining.pk] == (1, after.annual_cost_at_stake)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writers_build_of_figures_does_not_wait_for_a_running_detection(world):
+    """Inside a writer's transaction (which may hold rows the run needs) the build does not
+    wait: it leaves the finding figures as they are and builds them again on commit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises writers itself")
+    import psycopg
+    from django.conf import settings
+
+    cap = capability("ff-w", name="FF W")
+    one, two = tool("Writer One", caps=[cap]), tool("Writer Two", caps=[cap])
+    adoption(world.factory_a, one, cost="10")
+    adoption(world.factory_a, two, cost="20")
+    duplicates_detect()
+    rebuild(None, [])
+    truth = figures()[world.factory_a.pk]
+    FactoryFigures.objects.filter(factory=world.factory_a).update(open_findings=99)
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
+        password=db.get("PASSWORD") or None, autocommit=True,
+    )  # fmt: skip
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [DETECTION_LOCK])  # a run in progress
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '500ms'")
+            rebuild([world.factory_a.pk], [])  # returns: no lock timeout
+            assert figures()[world.factory_a.pk][0] == 99  # left for after the commit
+            other.execute("SELECT pg_advisory_unlock(%s)", [DETECTION_LOCK])
+        assert figures()[world.factory_a.pk] == truth  # built again once committed
     finally:
         other.close()
