@@ -2,9 +2,10 @@
 
 Bulk writers (imports, syncs, the demo) call ``coe.derived.touch`` themselves: they bypass
 model signals. Duplicate detection moves the finding figures by difference in its own
-transaction (``coe.derived.shift_findings``, applied by :func:`_findings_shifted`). No delete receiver is connected to the large fact tables (OT
-counters, deployments, work items) so that their deletes stay fast; their admin touches
-the factory on delete instead, and a deleted factory takes its rollups with it.
+transaction (``coe.derived.shift_findings``, applied by :func:`_findings_shifted`). No
+delete receiver is connected to the large fact tables (OT counters, deployments, work
+items) so that their deletes stay fast; their admin touches the factory on delete
+instead, and a deleted factory takes its rollups with it.
 """
 
 from __future__ import annotations
