@@ -225,13 +225,20 @@ def test_a_bulk_adoption_import_logs_each_created_and_changed_adoption(world, tm
     assert Adoption.objects.get(tool=gitlab).seats == 7
 
 
-def test_detection_logs_findings_opened_resolved_and_reopened(world):
+def _detected_overlap(world):
+    """Factory a runs GitLab (100) and Jenkins (200) for CI, detected: (the overlap, the
+    Jenkins adoption)."""
     ci = capability("ci")
     a, b = tool("GitLab", caps=[ci], ring="adopt"), tool("Jenkins", caps=[ci], ring="hold")
     adoption(world.factory_a, a, cost="100")
     second = adoption(world.factory_a, b, cost="200")
     duplicates_detect()
     finding = DuplicateFinding.objects.get(kind="overlap")
+    return finding, second
+
+
+def test_detection_logs_findings_opened_resolved_and_reopened(world):
+    finding, second = _detected_overlap(world)
     assert entries_for(DuplicateFinding, object_pk=str(finding.pk), action=0).count() == 1
     second.status = "retired"
     second.save()
@@ -250,12 +257,7 @@ def test_detection_logs_findings_opened_resolved_and_reopened(world):
 
 
 def test_detection_logs_what_an_update_changed_and_nothing_else(world):
-    ci = capability("ci")
-    a, b = tool("GitLab", caps=[ci], ring="adopt"), tool("Jenkins", caps=[ci], ring="hold")
-    adoption(world.factory_a, a, cost="100")
-    second = adoption(world.factory_a, b, cost="200")
-    duplicates_detect()
-    finding = DuplicateFinding.objects.get(kind="overlap")
+    finding, second = _detected_overlap(world)
     second.annual_cost = Decimal("250")
     second.save()
     duplicates_detect()

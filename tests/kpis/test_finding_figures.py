@@ -13,9 +13,15 @@ from django.db import connection, transaction
 from kpis.finding_figures import shift_finding_figures
 from kpis.models import FactoryFigures
 from kpis.rollups import rebuild
-from registry.detection import DETECTION_LOCK, duplicates_detect
+from registry.detection import duplicates_detect
 from registry.models import FACTORY_PREVIEW, Adoption, DuplicateFinding
-from tests.registry.builders import adoption, capability, tool
+from tests.registry.builders import (
+    adoption,
+    capability,
+    detection_in_progress,
+    needs_postgresql,
+    tool,
+)
 
 
 def figures() -> dict:
@@ -107,29 +113,16 @@ def test_factories_without_figures_are_built_in_full(world):
     assert figures() == rebuilt()
 
 
-@pytest.mark.django_db(transaction=True)
+@needs_postgresql
 def test_a_full_build_of_figures_waits_for_a_running_detection(world):
-    if connection.vendor != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises writers itself")
-    import psycopg
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    other = psycopg.connect(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
-        password=db.get("PASSWORD") or None, autocommit=True,
-    )  # fmt: skip
-    try:
-        other.execute("SELECT pg_advisory_lock(%s)", [DETECTION_LOCK])  # a run in progress
+    with detection_in_progress() as release:
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '500ms'")
             with pytest.raises(Exception, match="lock timeout"):
                 rebuild([world.factory_a.pk], [])
             cursor.execute("SET lock_timeout = 0")
-        other.execute("SELECT pg_advisory_unlock(%s)", [DETECTION_LOCK])
+        release()
         assert rebuild([world.factory_a.pk], [])["factories"] == 1
-    finally:
-        other.close()
 
 
 def test_a_finding_whose_factories_move_while_its_columns_stay_moves_their_figures(world):
@@ -167,15 +160,10 @@ def test_a_finding_whose_factories_move_while_its_columns_stay_moves_their_figur
     assert figures()[joining.pk] == (1, after.annual_cost_at_stake)
 
 
-@pytest.mark.django_db(transaction=True)
+@needs_postgresql
 def test_a_writers_build_of_figures_does_not_wait_for_a_running_detection(world):
     """Inside a writer's transaction (which may hold rows the run needs) the build does not
     wait: it leaves the finding figures as they are and builds them again on commit."""
-    if connection.vendor != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises writers itself")
-    import psycopg
-    from django.conf import settings
-
     cap = capability("ff-w", name="FF W")
     one, two = tool("Writer One", caps=[cap]), tool("Writer Two", caps=[cap])
     adoption(world.factory_a, one, cost="10")
@@ -184,19 +172,11 @@ def test_a_writers_build_of_figures_does_not_wait_for_a_running_detection(world)
     rebuild(None, [])
     truth = figures()[world.factory_a.pk]
     FactoryFigures.objects.filter(factory=world.factory_a).update(open_findings=99)
-    db = settings.DATABASES["default"]
-    other = psycopg.connect(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
-        password=db.get("PASSWORD") or None, autocommit=True,
-    )  # fmt: skip
-    try:
-        other.execute("SELECT pg_advisory_lock(%s)", [DETECTION_LOCK])  # a run in progress
+    with detection_in_progress() as release:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '500ms'")
             rebuild([world.factory_a.pk], [])  # returns: no lock timeout
             assert figures()[world.factory_a.pk][0] == 99  # left for after the commit
-            other.execute("SELECT pg_advisory_unlock(%s)", [DETECTION_LOCK])
+            release()
         assert figures()[world.factory_a.pk] == truth  # built again once committed
-    finally:
-        other.close()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from decimal import Decimal
+
+import pytest
+from django.db import connection
 
 from registry import services
 from registry.models import Adoption, Capability, Tool
@@ -35,3 +39,45 @@ def adoption(factory, used: Tool | None, *, name: str = "", cost=None, seats=Non
         resolution_confidence=1.0 if used else None,
         **fields,
     )
+
+
+def needs_postgresql(test):
+    """Mark a test of detection's advisory lock: PostgreSQL only (SQLite serialises its one
+    writer), committing for real (another session must see its rows)."""
+    marks = (
+        pytest.mark.postgres,
+        pytest.mark.skipif(
+            connection.vendor != "postgresql",
+            reason="needs PostgreSQL (DATABASE_URL): advisory locks are PostgreSQL's, SQLite "
+            "serialises writers itself; CI's PostgreSQL pass runs it",
+        ),
+        pytest.mark.django_db(transaction=True),
+    )
+    for mark in marks:
+        test = mark(test)
+    return test
+
+
+@contextmanager
+def detection_in_progress():
+    """Another session holds detection's advisory lock, as a running detection does, until
+    the block ends or the yielded ``release()`` is called."""
+    import psycopg
+
+    from registry.detection import DETECTION_LOCK
+    from tests.worker import test_database_url
+
+    other = psycopg.connect(test_database_url(), autocommit=True)
+    other.execute("SELECT pg_advisory_lock(%s)", [DETECTION_LOCK])
+    held = [True]
+
+    def release() -> None:
+        if held[0]:
+            other.execute("SELECT pg_advisory_unlock(%s)", [DETECTION_LOCK])
+            held[0] = False
+
+    try:
+        yield release
+    finally:
+        release()
+        other.close()

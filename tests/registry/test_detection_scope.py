@@ -7,11 +7,17 @@ import pandas as pd
 import pytest
 from django.db import connection
 
-from registry.detection import DETECTION_LOCK, duplicates_detect
+from registry.detection import duplicates_detect
 from registry.duplicates import AdoptionRec, ToolRec, detect
 from registry.importers import import_adoptions
 from registry.models import DuplicateFinding
-from tests.registry.builders import adoption, capability, tool
+from tests.registry.builders import (
+    adoption,
+    capability,
+    detection_in_progress,
+    needs_postgresql,
+    tool,
+)
 
 
 def findings_state():
@@ -120,29 +126,16 @@ def test_a_ring_override_for_the_factory_kind_steers_the_overlap_standard():
     assert [f.standard_id for f in office if f.kind == "overlap"] == [1]
 
 
-@pytest.mark.django_db(transaction=True)
+@needs_postgresql
 def test_detection_holds_a_postgresql_advisory_lock(world):
-    if connection.vendor != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises writers itself")
-    import psycopg
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    other = psycopg.connect(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
-        password=db.get("PASSWORD") or None, autocommit=True,
-    )  # fmt: skip
-    try:
-        other.execute("SELECT pg_advisory_lock(%s)", [DETECTION_LOCK])
+    with detection_in_progress() as release:
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '500ms'")
             with pytest.raises(Exception, match="lock timeout"):
                 duplicates_detect()
             cursor.execute("SET lock_timeout = 0")
-        other.execute("SELECT pg_advisory_unlock(%s)", [DETECTION_LOCK])
+        release()
         assert duplicates_detect().findings == 0
-    finally:
-        other.close()
 
 
 def test_a_factory_that_stops_using_a_capability_leaves_its_fragmentation(world):
