@@ -19,13 +19,8 @@ from django.utils import timezone
 
 from coe import bulk
 from kpis.models import FactoryFigures
+from registry.detection import CENT
 from registry.models import DuplicateFinding
-
-CENT = Decimal("0.01")
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def shift_finding_figures(
@@ -75,8 +70,9 @@ def _shift_in_sql(shifts: dict, moved: dict, now) -> list[int]:
     """PostgreSQL: one statement; the moved findings' factories are joined in the database
     (their links are not read out), the shifts come as arrays, in cents (summed as
     integers, exact: every amount has two decimals)."""
-    figures = _table(FactoryFigures)
-    links = _table(DuplicateFinding.factories.through)
+    qn = connection.ops.quote_name
+    figures = qn(FactoryFigures._meta.db_table)
+    links = qn(DuplicateFinding.factories.through._meta.db_table)
     ids, findings = sorted(shifts), sorted(moved)
     with connection.cursor() as cursor:
         cursor.execute(
